@@ -1,0 +1,91 @@
+# nnc: an ahead-of-time compiler for training neural networks.
+#
+#   make            build build/nnc, build/libnnrt.a and build/libnnrt.so
+#   make check      build everything and run every test
+#   make demo       train the sample network
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=1 build with ASan and UBSan
+#
+# Both `check` and `demo` first run tools/deps.sh, which installs missing
+# Debian packages when run as root and otherwise prints the apt-get line.
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+LLVM_CONFIG ?= llvm-config-19
+B         := build
+
+CC        ?= cc
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wno-unused-parameter -Wvla
+OPT       ?= -O2 -g
+CFLAGS    ?=
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) $(SAN) $(CFLAGS)
+ifeq ($(SANITIZE),1)
+SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+LLVM_CFLAGS  = $(shell $(LLVM_CONFIG) --cflags 2>/dev/null | sed 's/-D_GNU_SOURCE//')
+LLVM_LDFLAGS = $(shell $(LLVM_CONFIG) --ldflags 2>/dev/null) $(shell $(LLVM_CONFIG) --libs 2>/dev/null) \
+               -Wl,-rpath,$(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+
+# ---- runtime ----
+RT_SRC  := $(wildcard runtime/*.c)
+RT_OBJ  := $(RT_SRC:runtime/%.c=$(B)/runtime/%.o)
+RT_PIC  := $(RT_SRC:runtime/%.c=$(B)/runtime/pic/%.o)
+RT_LIBS := -lz -lm
+
+# ---- compiler ----
+GRAMMAR_C := $(B)/grammar/parser.c $(B)/grammar/lexer.c
+CC_SRC    := $(wildcard compiler/*.c)
+CC_OBJ    := $(CC_SRC:compiler/%.c=$(B)/compiler/%.o) $(GRAMMAR_C:.c=.o)
+CC_LIBOBJ := $(filter-out $(B)/compiler/main.o,$(CC_OBJ))
+
+all: $(B)/nnc $(B)/libnnrt.a $(B)/libnnrt.so
+
+$(B)/runtime/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -Iruntime -c $< -o $@
+$(B)/runtime/pic/%.o: runtime/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -Iruntime -c $< -o $@
+$(B)/libnnrt.a: $(RT_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libnnrt.so: $(RT_PIC)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libnnrt.so -o $@ $^ $(RT_LIBS)
+
+$(B)/grammar/parser.c $(B)/grammar/parser.h: grammar/parser.y
+	@mkdir -p $(@D)
+	bison -Wall -Werror --defines=$(B)/grammar/parser.h -o $(B)/grammar/parser.c $<
+$(B)/grammar/lexer.c $(B)/grammar/lexer.h: grammar/lexer.l $(B)/grammar/parser.h
+	@mkdir -p $(@D)
+	flex --header-file=$(B)/grammar/lexer.h -o $(B)/grammar/lexer.c $<
+$(B)/grammar/%.o: $(B)/grammar/%.c
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare \
+	  -MMD -MP -Icompiler -I$(B)/grammar -Iruntime -c $< -o $@
+$(B)/compiler/%.o: compiler/%.c $(B)/grammar/parser.h $(B)/grammar/lexer.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LLVM_CFLAGS) -MMD -MP -Icompiler -I$(B)/grammar -Iruntime -c $< -o $@
+$(B)/nnc: $(CC_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LLVM_LDFLAGS) -lm
+
+-include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
+
+# ---- tests ----
+include tests/tests.mk
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(B)/nnc $(DESTDIR)$(PREFIX)/bin/nnc
+	install -m 644 runtime/nnrt.h $(DESTDIR)$(PREFIX)/include/nnrt.h
+	install -m 644 $(B)/libnnrt.a $(DESTDIR)$(PREFIX)/lib/libnnrt.a
+	install -m 755 $(B)/libnnrt.so $(DESTDIR)$(PREFIX)/lib/libnnrt.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' runtime/nnrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all install clean
+.DELETE_ON_ERROR:

@@ -1,0 +1,23 @@
+# Test targets, included by the top-level Makefile.
+#
+# Each area has its own fragment that appends the programs it runs to
+# CHECK_RUN (targets that run one suite each) and their binaries to
+# CHECK_BINS.  `make check` installs missing packages (tools/deps.sh), builds
+# everything, then runs every suite; it fails if any suite fails.
+
+CHECK_BINS :=
+CHECK_RUN  :=
+TEST_CFLAGS = $(ALL_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null) -Iruntime -Itests
+
+-include tests/unit/unit.mk
+-include tests/runtime/runtime.mk
+-include tests/e2e/e2e.mk
+
+check:
+	@tools/deps.sh check
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(CHECK_BINS)
+	@$(MAKE) --no-print-directory -k $(CHECK_RUN) && echo "make check: all suites passed"
+
+.PHONY: check check-run $(CHECK_RUN)

@@ -1,0 +1,36 @@
+#!/bin/sh
+# tools/deps.sh PURPOSE: make sure the Debian packages that PURPOSE (check,
+# demo, bench) needs are installed.  As root it installs what is missing with
+# apt-get; otherwise it prints the exact command to run and fails.
+set -u
+purpose=${1:-check}
+pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config"
+case $purpose in
+  check) ;;
+  demo)  pkgs="$pkgs dataset-fashion-mnist gnuplot-nox" ;;
+  bench) pkgs="$pkgs libopenblas-dev" ;;
+  *) echo "usage: tools/deps.sh check|demo|bench" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $pkgs; do
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+  case $st in *" installed") ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "nnc needs these Debian packages (or their equivalents):$missing" >&2
+  exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "missing packages:$missing" >&2
+  echo "run:  sudo apt-get install -y$missing" >&2
+  exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null && apt-get install -y -qq$missing >/dev/null || {
+  echo "apt-get failed; run:  apt-get update && apt-get install -y$missing" >&2
+  exit 1
+}
