@@ -1,0 +1,88 @@
+/*
+ * test_core.c: error messages and aligned allocation (runtime/core.c).
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnrt.h"
+
+START_TEST(every_code_has_its_own_message)
+{
+    static const int codes[] = {NNRT_OK, NNRT_EINDEX, NNRT_ENOMEM, NNRT_EIO, NNRT_EFORMAT,
+                                NNRT_ECORRUPT, NNRT_EMISMATCH, NNRT_EINVAL, NNRT_EGRAD};
+    int n = (int)(sizeof codes / sizeof codes[0]);
+    for (int i = 0; i < n; i++) {
+        const char *m = nnrt_strerror(codes[i]);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_str_ne(m, "unknown error");
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(m, nnrt_strerror(codes[j]));
+    }
+    ck_assert_str_eq(nnrt_strerror(NNRT_OK), "success");
+    ck_assert_str_eq(nnrt_strerror(NNRT_ENOMEM), "out of memory");
+    ck_assert_str_eq(nnrt_strerror(NNRT_EINVAL), "invalid argument");
+}
+END_TEST
+
+START_TEST(unknown_codes_say_unknown_error)
+{
+    ck_assert_str_eq(nnrt_strerror(1), "unknown error");
+    ck_assert_str_eq(nnrt_strerror(-9), "unknown error");
+    ck_assert_str_eq(nnrt_strerror(INT32_MIN), "unknown error");
+}
+END_TEST
+
+START_TEST(alloc_is_64_byte_aligned_and_zeroed)
+{
+    static const size_t sizes[] = {1, 7, 63, 64, 65, 1000, 4096 + 3, 1 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = nnrt_alloc(sizes[i]);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq((uintptr_t)p % 64, 0);
+        for (size_t k = 0; k < sizes[i]; k++)
+            ck_assert_uint_eq(p[k], 0);
+        memset(p, 0xFF, sizes[i]);        /* the whole size is usable */
+        nnrt_free(p);
+    }
+}
+END_TEST
+
+START_TEST(alloc_of_zero_bytes_is_a_freeable_pointer)
+{
+    void *p = nnrt_alloc(0);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % 64, 0);
+    nnrt_free(p);
+    nnrt_free(NULL);
+}
+END_TEST
+
+START_TEST(alloc_of_an_impossible_size_fails_cleanly)
+{
+    ck_assert_ptr_null(nnrt_alloc(SIZE_MAX));
+    ck_assert_ptr_null(nnrt_alloc(SIZE_MAX - 10));
+    ck_assert_ptr_null(nnrt_alloc((size_t)PTRDIFF_MAX + 1));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("strerror");
+    tcase_add_test(tc, every_code_has_its_own_message);
+    tcase_add_test(tc, unknown_codes_say_unknown_error);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("alloc");
+    tcase_add_test(tc, alloc_is_64_byte_aligned_and_zeroed);
+    tcase_add_test(tc, alloc_of_zero_bytes_is_a_freeable_pointer);
+    tcase_add_test(tc, alloc_of_an_impossible_size_fails_cleanly);
+    suite_add_tcase(s, tc);
+
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
