@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -115,6 +116,190 @@ void nnrt_fans(int rank, const int64_t *dims, double *fan_in, double *fan_out);
  * NNRT_EINVAL (an unknown kind or dtype, a negative std, b < a). */
 int nnrt_init_tensor(nnrt_dtype dtype, void *dst, int rank, const int64_t *dims,
                      nnrt_init_kind kind, double a, double b, uint64_t seed, uint64_t stream);
+
+/* ---- Data: IDX files (MNIST, Fashion-MNIST) (idx.c) ---- */
+
+/* The element types of IDX, the third byte of its magic number. */
+enum {
+    NNRT_IDX_U8 = 0x08, NNRT_IDX_I8 = 0x09, NNRT_IDX_I16 = 0x0B,
+    NNRT_IDX_I32 = 0x0C, NNRT_IDX_F32 = 0x0D, NNRT_IDX_F64 = 0x0E
+};
+
+/* An IDX array in memory.  data holds count elements of the type, row-major
+ * and in the host's byte order (the file has them big-endian), in 64-byte
+ * aligned memory that the struct owns: release it with nnrt_idx_free. */
+typedef struct nnrt_idx {
+    int type;                 /* NNRT_IDX_* */
+    int rank;                 /* 1 to 4 */
+    int64_t dims[4];          /* rank entries, each >= 1; the others 0 */
+    size_t count;             /* product of the dims */
+    size_t elem_size;         /* bytes per element: 1, 2, 4 or 8 */
+    void *data;
+} nnrt_idx;
+
+/* Read the IDX file at path, gzipped or not (told by its content).
+ * Returns 0, or
+ *   NNRT_EIO       it cannot be opened or read;
+ *   NNRT_EFORMAT   not IDX: bad magic, unknown type, rank not 1..4, a zero
+ *                  dim, dims whose product does not fit in memory;
+ *   NNRT_ECORRUPT  fewer or more bytes than the header announces, or a
+ *                  damaged or cut gzip stream;
+ *   NNRT_ENOMEM, NNRT_EINVAL (path or out NULL).
+ * On failure *out is zeroed and, if err is not NULL, err gets a one-line
+ * message naming the file, e.g. "t10k-images-idx3-ubyte.gz: truncated: 1024
+ * bytes of data, the header announces 7840000". */
+int nnrt_idx_load(const char *path, nnrt_idx *out, char *err, size_t errlen);
+/* Free the data and zero the struct; harmless on a zeroed struct. */
+void nnrt_idx_free(nnrt_idx *idx);
+
+/* ---- Data: labelled sets and minibatches (dataset.c) ---- */
+
+/* A labelled data set in memory: example i is the dim floats
+ * x[i*dim .. (i+1)*dim) with the label y[i]. */
+typedef struct nnrt_dataset {
+    size_t n;                 /* examples */
+    size_t dim;               /* floats per example: rows*cols for images */
+    int rank;                 /* the shape of one example: {28, 28} for MNIST */
+    int64_t dims[3];
+    int32_t n_classes;        /* largest label + 1 */
+    float *x;                 /* n*dim values, 64-byte aligned */
+    int32_t *y;               /* n labels */
+} nnrt_dataset;
+
+/* Load an images file and a labels file (IDX, gzipped or not), as
+ * torchvision's MNIST does: u8 images are scaled to [0, 1] (divided by 255),
+ * other element types are converted to float unscaled; labels must be a
+ * rank-1 integer array (u8, i8, i16, i32) of non-negative values, one per
+ * image.  Returns 0, an error of nnrt_idx_load (naming the file), or
+ * NNRT_EMISMATCH when the counts differ and NNRT_EFORMAT for labels that are
+ * not integers or negative.  On failure *ds is zeroed.  Free with
+ * nnrt_dataset_free. */
+int nnrt_dataset_load(const char *images_path, const char *labels_path, nnrt_dataset *ds,
+                      char *err, size_t errlen);
+void nnrt_dataset_free(nnrt_dataset *ds);
+
+/* perm[0..n) = a permutation of 0..n-1, uniformly distributed and fixed by
+ * (seed, epoch): Fisher-Yates with unbiased Philox draws.  Pass the epoch
+ * number to get a new order every epoch, as DataLoader(shuffle=True) does;
+ * the same (seed, epoch) gives the same order on every machine.  Returns 0,
+ * or NNRT_EINVAL (perm NULL with n > 0, or n > 2^32). */
+int nnrt_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);
+
+/* Copy a minibatch of a fixed size.  Slot k (0 <= k < batch) gets example
+ * perm[(start + k) % n] (example (start + k) % n when perm is NULL): its
+ * features at x + k*dim and its label at y[k]; x or y may be NULL to skip
+ * them.  Returns the number of slots filled from the epoch proper,
+ * min(batch, n - start), or 0 when start >= n; the remaining slots repeat
+ * examples from the start of the order, so that a model compiled for a
+ * fixed batch size always gets a full batch.  The loop
+ *     for (size_t s = 0; s < ds.n; s += B)
+ *         real = nnrt_dataset_batch(&ds, perm, s, B, in.x[0], in.y);
+ * sees every example once per epoch, like DataLoader(drop_last=False)
+ * except that the last batch is topped up instead of short; skip the batch
+ * when real < B for drop_last=True.  Copies nothing when ds->n is 0. */
+size_t nnrt_dataset_batch(const nnrt_dataset *ds, const uint32_t *perm, size_t start,
+                          size_t batch, float *x, int32_t *y);
+
+/* ---- Checkpoints (checkpoint.c) ---- */
+
+/* The checkpoint file format, all integers little-endian:
+ *   "NNRTCKPT", u32 version (NNRT_CKPT_VERSION), u32 flags (bit 0: state
+ *   present), u64 total file size, u32 length + bytes of the model name,
+ *   u32 number of params, then per param: u32 length + bytes of the name,
+ *   u32 dtype, u32 rank, i64 dims[rank], u64 bytes; u64 state bytes;
+ *   the params' data in that order (elements little-endian); the state
+ *   struct's raw bytes; u32 CRC-32 (zlib's) of everything before it.
+ * Params are matched by name, so reordering the declarations in the .nn file
+ * or changing the struct padding does not invalidate a checkpoint. */
+#define NNRT_CKPT_VERSION 1
+
+/* Save the params (and the optimizer state, unless state is NULL) of a
+ * model described by m.  The file is written under a temporary name in the
+ * same directory, flushed, synced and renamed over path, and the directory
+ * is synced: a crash or an error never leaves a half-written file, and on
+ * failure an existing file at path is untouched.  Returns 0, NNRT_EIO, or
+ * NNRT_EINVAL (NULL arguments, a descriptor with another ABI version or with
+ * a param outside params_size). */
+int nnrt_save(const char *path, const nnrt_model *m, const void *params, const void *state);
+
+/* Load a checkpoint written by nnrt_save for the same model.  The file is
+ * validated completely before anything is copied, so on failure params and
+ * state are untouched.  state may be NULL: the params alone are loaded, even
+ * if the file has a state; a non-NULL state requires one in the file.
+ * Returns 0, or
+ *   NNRT_EIO       the file cannot be opened or read;
+ *   NNRT_EFORMAT   not a checkpoint (magic), or a format version not known;
+ *   NNRT_ECORRUPT  truncated, trailing bytes, or the CRC does not match;
+ *   NNRT_EMISMATCH another model name, a param missing, extra, or of another
+ *                  dtype or shape, or no (or another size of) state;
+ *   NNRT_ENOMEM, NNRT_EINVAL. */
+int nnrt_load(const char *path, const nnrt_model *m, void *params, void *state);
+
+/* The same, with a one-line message in err (when err is not NULL) naming the
+ * file and the difference, e.g. "ckpt.bin: tensor W1 has shape [256, 784],
+ * the model expects [128, 784]". */
+int nnrt_save_ex(const char *path, const nnrt_model *m, const void *params, const void *state,
+                 char *err, size_t errlen);
+int nnrt_load_ex(const char *path, const nnrt_model *m, void *params, void *state,
+                 char *err, size_t errlen);
+
+/* ---- Gradient check (gradcheck.c) ---- */
+
+/* Zero fields take the defaults, which depend on each param's dtype: eps
+ * 1e-6, atol 1e-5, rtol 1e-3 for f64 (torch.autograd.gradcheck's); eps 1e-3,
+ * atol 1e-2, rtol 1e-2 for f32, which can only catch gross errors: compile
+ * with --dtype=f64 for a real check. */
+typedef struct nnrt_gradcheck_options {
+    double eps;               /* the finite-difference step */
+    double atol, rtol;        /* tolerances, see nnrt_gradcheck */
+    size_t max_coords;        /* coordinates checked per param; 0: all */
+    uint64_t seed;            /* picks the coordinates when a param has more */
+} nnrt_gradcheck_options;
+
+/* The result for one param. */
+typedef struct nnrt_gradcheck_entry {
+    const nnrt_tensor *tensor;    /* the param, in the model's descriptor */
+    size_t checked;               /* coordinates compared */
+    size_t failed;                /* of which outside tolerance */
+    double max_abs_err;           /* max |a - n| */
+    double max_rel_err;           /* max |a - n| / max(|a|, |n|), 0 where both are 0 */
+    size_t worst;                 /* flat index of the coordinate farthest outside the
+                                     tolerance (relative to it), or of the largest error */
+    double worst_analytic, worst_numeric;
+    double eps, atol, rtol;       /* the values used */
+} nnrt_gradcheck_entry;
+
+/* The caller sets entries (room for cap entries, or NULL and 0); the check
+ * fills one entry per param in declaration order, up to cap. */
+typedef struct nnrt_gradcheck_report {
+    nnrt_gradcheck_entry *entries;
+    int cap;
+    int n_params;                 /* PARAM tensors in the model */
+    int n_failed;                 /* params with a coordinate outside tolerance */
+    double objective;             /* J at the given params */
+} nnrt_gradcheck_report;
+
+/* Check the gradient of any compiled model by central differences.  Runs
+ * backward once at params, then for each PARAM tensor and each coordinate
+ * (all, or opt->max_coords of them, one drawn from each of max_coords equal
+ * slices of the tensor) runs forward at p + eps and p - eps and compares
+ * the analytic derivative a with n = (J+ - J-) / (p+ - p-) (the step as
+ * actually stored, which matters in f32).  A coordinate passes when
+ * |a - n| <= atol + rtol * max(|a|, |n|).  J is the OUTPUT named
+ * m->objective, a scalar.  opt may be NULL (all defaults), rep too.
+ * It allocates (with nnrt_alloc) a copy of the params, the gradient, the
+ * outputs and a workspace, and frees them before returning; the caller's
+ * params and inputs are never written.
+ * Returns 0 when every coordinate passes, NNRT_EGRAD when one does not,
+ * NNRT_EINVAL (no objective, a non-float param, another ABI version, NULL
+ * model or params), NNRT_ENOMEM, or the code that forward or backward
+ * returned. */
+int nnrt_gradcheck(const nnrt_model *m, const void *params, const void *inputs,
+                   const nnrt_gradcheck_options *opt, nnrt_gradcheck_report *rep);
+
+/* Print the report as a table, one row per param, with the worst coordinate
+ * of each failing param as an index into its shape. */
+void nnrt_gradcheck_print(FILE *f, const nnrt_gradcheck_report *rep);
 
 #ifdef __cplusplus
 }
