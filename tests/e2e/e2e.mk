@@ -1,0 +1,93 @@
+# tests/e2e/e2e.mk: the end-to-end tests, included by tests/tests.mk.
+#
+# Each model tests/e2e/models/X.nn is compiled by nnc twice, with the options
+# of X.defs (the -D values its fixture was computed with):
+#   $(B)/tests/e2e/X.o, X.h              nnc X.defs X.nn
+#   $(B)/tests/e2e/f64/X.o, X.h          nnc X.defs --dtype=f64 X.nn
+# and linked into three Check programs, each run by a target of CHECK_RUN:
+#   e2e_X          harness.c + X.o        e2e-X: compares with fixtures/X.fix
+#                                         (PyTorch, float64) at the f32 tolerance
+#   f64/e2e_X      harness.c + f64/X.o    e2e-f64-X: the same fixture at 1e-9
+#   gradcheck_X    gradcheck_main.c + f64/X.o
+#                                         gradcheck-X: nnrt_gradcheck (central
+#                                         differences) as models/X.gc says
+# The fixtures, .defs and .gc files are written by gen_fixtures.py, run by
+# hand (it needs torch); see docs/testing.md.
+#
+#   make e2e                      build and run them all
+#   make e2e-mlp                  one of them
+
+# The models nnc compiles today.
+E2E_MODELS := mlp mlp_momentum broadcasting activations reductions_all \
+              matmul_transpose cross_entropy
+# The wider language: uncomment (or move models into E2E_MODELS) as nnc
+# supports it; `make e2e E2E_MODELS_LANGUAGE=softmax` tries one.
+# E2E_MODELS_LANGUAGE := elementwise reductions_axis softmax reshape_transpose \
+#                        functions_loops precision_f64 extreme_logits metrics
+
+E2E_ALL  = $(E2E_MODELS) $(E2E_MODELS_LANGUAGE)
+E2E_SRC := tests/e2e
+E2E_OUT := $(B)/tests/e2e
+# the -D options of a model: its .defs without comments
+E2E_DEFS = $$(sed -e 's/\#.*//' $(E2E_SRC)/models/$*.defs)
+E2E_LINK = $(CC) $(TEST_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(RT_LIBS)
+
+E2E_BINS = $(E2E_ALL:%=$(E2E_OUT)/e2e_%) $(E2E_ALL:%=$(E2E_OUT)/f64/e2e_%) \
+           $(E2E_ALL:%=$(E2E_OUT)/gradcheck_%)
+E2E_RUN  = $(E2E_ALL:%=e2e-%) $(E2E_ALL:%=e2e-f64-%) $(E2E_ALL:%=gradcheck-%)
+
+# ---- compiling the models (the header is written with the object) ----
+
+$(E2E_ALL:%=$(E2E_OUT)/%.o): $(E2E_OUT)/%.o: $(E2E_SRC)/models/%.nn \
+    $(E2E_SRC)/models/%.defs $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(E2E_DEFS) $< -o $@ -H $(E2E_OUT)/$*.h
+
+$(E2E_ALL:%=$(E2E_OUT)/f64/%.o): $(E2E_OUT)/f64/%.o: $(E2E_SRC)/models/%.nn \
+    $(E2E_SRC)/models/%.defs $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(E2E_DEFS) --dtype=f64 $< -o $@ -H $(E2E_OUT)/f64/$*.h
+
+# ---- the test programs ----
+
+# harness.c is generic: the model comes in by -DNNC_MODEL, and its header
+# (-include) lets the harness check the header against the descriptor.
+$(E2E_ALL:%=$(E2E_OUT)/harness_%.o): $(E2E_OUT)/harness_%.o: $(E2E_SRC)/harness.c \
+    $(E2E_OUT)/%.o runtime/nnrt.h
+	$(CC) $(TEST_CFLAGS) -DNNC_MODEL=$*_model -DNNC_PREFIX=$* -include $(E2E_OUT)/$*.h \
+	  -c $< -o $@
+$(E2E_ALL:%=$(E2E_OUT)/f64/harness_%.o): $(E2E_OUT)/f64/harness_%.o: $(E2E_SRC)/harness.c \
+    $(E2E_OUT)/f64/%.o runtime/nnrt.h
+	$(CC) $(TEST_CFLAGS) -DNNC_MODEL=$*_model -DNNC_PREFIX=$* -include $(E2E_OUT)/f64/$*.h \
+	  -c $< -o $@
+$(E2E_ALL:%=$(E2E_OUT)/gradcheck_%.o): $(E2E_OUT)/gradcheck_%.o: $(E2E_SRC)/gradcheck_main.c \
+    runtime/nnrt.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DNNC_MODEL=$*_model -c $< -o $@
+
+$(E2E_ALL:%=$(E2E_OUT)/e2e_%): $(E2E_OUT)/e2e_%: $(E2E_OUT)/harness_%.o $(E2E_OUT)/%.o \
+    $(B)/libnnrt.a
+	$(E2E_LINK)
+$(E2E_ALL:%=$(E2E_OUT)/f64/e2e_%): $(E2E_OUT)/f64/e2e_%: $(E2E_OUT)/f64/harness_%.o \
+    $(E2E_OUT)/f64/%.o $(B)/libnnrt.a
+	$(E2E_LINK)
+$(E2E_ALL:%=$(E2E_OUT)/gradcheck_%): $(E2E_OUT)/gradcheck_%: $(E2E_OUT)/gradcheck_%.o \
+    $(E2E_OUT)/f64/%.o $(B)/libnnrt.a
+	$(E2E_LINK)
+
+# ---- running them ----
+
+$(E2E_ALL:%=e2e-%): e2e-%: $(E2E_OUT)/e2e_%
+	$< $(E2E_SRC)/fixtures/$*.fix
+$(E2E_ALL:%=e2e-f64-%): e2e-f64-%: $(E2E_OUT)/f64/e2e_%
+	$< $(E2E_SRC)/fixtures/$*.fix --dtype=f64
+$(E2E_ALL:%=gradcheck-%): gradcheck-%: $(E2E_OUT)/gradcheck_%
+	$< $(E2E_SRC)/models/$*.gc
+
+e2e: all $(E2E_BINS)
+	@$(MAKE) --no-print-directory -k $(E2E_RUN)
+
+CHECK_BINS += $(E2E_BINS)
+CHECK_RUN  += $(E2E_RUN)
+
+.PHONY: e2e $(E2E_RUN)
