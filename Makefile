@@ -38,7 +38,7 @@ RT_LIBS := -lz -lm
 # ---- compiler ----
 GRAMMAR_C := $(B)/grammar/parser.c $(B)/grammar/lexer.c
 CC_SRC    := $(wildcard compiler/*.c)
-CC_OBJ    := $(CC_SRC:compiler/%.c=$(B)/compiler/%.o) $(GRAMMAR_C:.c=.o)
+CC_OBJ    := $(CC_SRC:compiler/%.c=$(B)/compiler/%.o) $(GRAMMAR_C:.c=.o) $(B)/grammar/parse.o
 CC_LIBOBJ := $(filter-out $(B)/compiler/main.o,$(CC_OBJ))
 
 all: $(B)/nnc $(B)/libnnrt.a $(B)/libnnrt.so
@@ -62,7 +62,9 @@ $(B)/grammar/lexer.c $(B)/grammar/lexer.h: grammar/lexer.l $(B)/grammar/parser.h
 	flex --header-file=$(B)/grammar/lexer.h -o $(B)/grammar/lexer.c $<
 $(B)/grammar/%.o: $(B)/grammar/%.c
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-unused-function -Wno-sign-compare \
-	  -MMD -MP -Icompiler -I$(B)/grammar -Iruntime -c $< -o $@
+	  -MMD -MP -Icompiler -Igrammar -I$(B)/grammar -Iruntime -c $< -o $@
+$(B)/grammar/parse.o: grammar/parse.c $(B)/grammar/parser.h $(B)/grammar/lexer.h
+	$(CC) $(ALL_CFLAGS) -MMD -MP -Icompiler -Igrammar -I$(B)/grammar -Iruntime -c $< -o $@
 $(B)/compiler/%.o: compiler/%.c $(B)/grammar/parser.h $(B)/grammar/lexer.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LLVM_CFLAGS) -MMD -MP -Icompiler -I$(B)/grammar -Iruntime -c $< -o $@

@@ -1,0 +1,195 @@
+/*
+ * autodiff.c: reverse-mode symbolic differentiation.
+ *
+ * The backward graph is built in the same graph as the forward one, through
+ * the same folding constructors, so the gradient shares the forward values it
+ * needs (sigmoid' reuses the sigmoid) and simplifies as it is built.  Walking
+ * the nodes in reverse id order (a reverse topological order), each node
+ * that lies between a param and the objective hands its adjoint to its
+ * operands by its op's rule; an operand used several times sums its
+ * contributions.  Only params get gradients: nothing flows into inputs.
+ */
+#include "nnc.h"
+
+#include <stdlib.h>
+
+typedef Node *GradRule(Graph *g, Node *n, Node *gy, int k);
+
+/* ---- rules: the contribution of n's adjoint gy to its operand k ---- */
+
+static Node *c(Graph *g, Node *like, double v) { return ir_const(g, like->dt, v); }
+static Node *add(Graph *g, Node *a, Node *b) { return ir_binary(g, OP_ADD, a, b); }
+static Node *sub(Graph *g, Node *a, Node *b) { return ir_binary(g, OP_SUB, a, b); }
+static Node *mul(Graph *g, Node *a, Node *b) { return ir_binary(g, OP_MUL, a, b); }
+static Node *dvd(Graph *g, Node *a, Node *b) { return ir_binary(g, OP_DIV, a, b); }
+
+static Node *grad_none(Graph *g, Node *n, Node *gy, int k) { return NULL; }
+static Node *grad_neg(Graph *g, Node *n, Node *gy, int k) { return ir_unary(g, OP_NEG, gy); }
+static Node *grad_exp(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, n); }
+static Node *grad_log(Graph *g, Node *n, Node *gy, int k) { return dvd(g, gy, n->in[0]); }
+static Node *grad_sqrt(Graph *g, Node *n, Node *gy, int k) { return dvd(g, gy, mul(g, c(g, n, 2), n)); }
+static Node *grad_abs(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, ir_unary(g, OP_SIGN, n->in[0])); }
+static Node *grad_relu(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, ir_unary(g, OP_STEP, n->in[0])); }
+static Node *grad_square(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, mul(g, c(g, n, 2), n->in[0])); }
+
+static Node *grad_tanh(Graph *g, Node *n, Node *gy, int k) {
+    return mul(g, gy, sub(g, c(g, n, 1), ir_unary(g, OP_SQUARE, n)));
+}
+
+static Node *grad_sigmoid(Graph *g, Node *n, Node *gy, int k) {
+    return mul(g, gy, mul(g, n, sub(g, c(g, n, 1), n)));
+}
+
+static Node *grad_softplus(Graph *g, Node *n, Node *gy, int k) {
+    return mul(g, gy, ir_unary(g, OP_SIGMOID, n->in[0]));
+}
+
+static Node *grad_powc(Graph *g, Node *n, Node *gy, int k) {
+    return mul(g, gy, mul(g, c(g, n, n->value), ir_powc(g, n->in[0], n->value - 1)));
+}
+
+static Node *grad_cast(Graph *g, Node *n, Node *gy, int k) {
+    return dtype_is_float(n->in[0]->dt) ? ir_cast(g, gy, n->in[0]->dt) : NULL;
+}
+
+static Node *grad_add(Graph *g, Node *n, Node *gy, int k) { return gy; }
+static Node *grad_sub(Graph *g, Node *n, Node *gy, int k) { return k == 0 ? gy : ir_unary(g, OP_NEG, gy); }
+static Node *grad_mul(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, n->in[1 - k]); }
+
+static Node *grad_div(Graph *g, Node *n, Node *gy, int k) {
+    Node *a = n->in[0], *b = n->in[1];
+    if (k == 0)
+        return dvd(g, gy, b);
+    return ir_unary(g, OP_NEG, dvd(g, mul(g, gy, a), ir_unary(g, OP_SQUARE, b)));
+}
+
+/* PyTorch's maximum and minimum split the gradient evenly at ties. */
+static Node *grad_extremum(Graph *g, Node *n, Node *gy, bool wins_if_greater) {
+    Node *a = n->in[0], *b = n->in[1];
+    Node *win = wins_if_greater ? ir_binary(g, OP_GT, a, b) : ir_binary(g, OP_GT, b, a);
+    Node *tie = mul(g, c(g, n, 0.5), ir_binary(g, OP_EQ, a, b));
+    return mul(g, gy, add(g, win, tie));
+}
+
+static Node *grad_maximum(Graph *g, Node *n, Node *gy, int k) {
+    if (k == 0)
+        return grad_extremum(g, n, gy, true);
+    Node swapped = *n;   /* maximum(a, b) = maximum(b, a) */
+    swapped.in[0] = n->in[1];
+    swapped.in[1] = n->in[0];
+    return grad_extremum(g, &swapped, gy, true);
+}
+
+static Node *grad_minimum(Graph *g, Node *n, Node *gy, int k) {
+    if (k == 0)
+        return grad_extremum(g, n, gy, false);
+    Node swapped = *n;
+    swapped.in[0] = n->in[1];
+    swapped.in[1] = n->in[0];
+    return grad_extremum(g, &swapped, gy, false);
+}
+
+static Node *grad_transpose(Graph *g, Node *n, Node *gy, int k) {
+    int inv[MAX_RANK];
+    for (int i = 0; i < n->shape.rank; i++)
+        inv[n->attr[i]] = i;
+    return ir_transpose(g, gy, inv);
+}
+
+static Node *grad_reshape(Graph *g, Node *n, Node *gy, int k) { return ir_reshape(g, gy, n->in[0]->shape); }
+static Node *grad_index(Graph *g, Node *n, Node *gy, int k) {
+    return ir_embed(g, gy, n->attr[0], n->in[0]->shape.d[0]);
+}
+static Node *grad_embed(Graph *g, Node *n, Node *gy, int k) { return ir_index(g, gy, n->attr[0]); }
+static Node *grad_broadcast(Graph *g, Node *n, Node *gy, int k) {
+    return ir_unbroadcast(g, gy, &n->in[0]->shape);
+}
+static Node *grad_sum(Graph *g, Node *n, Node *gy, int k) { return ir_broadcast(g, gy, n->in[0]->shape); }
+
+/* max sends the gradient to the first maximal element of each group. */
+static Node *grad_max(Graph *g, Node *n, Node *gy, int k) {
+    Node *x = n->in[0];
+    return mul(g, ir_broadcast(g, gy, x->shape), ir_maxmask(g, x, (unsigned)n->attr[0]));
+}
+
+static Node *grad_matmul(Graph *g, Node *n, Node *gy, int k) {
+    static const int swap[2] = {1, 0};
+    if (k == 0)
+        return ir_matmul(g, gy, ir_transpose(g, n->in[1], swap));
+    return ir_matmul(g, ir_transpose(g, n->in[0], swap), gy);
+}
+
+/* pick(x, y)[i] = x[i, y[i]]: the gradient scatters back to the labels. */
+static Node *grad_pick(Graph *g, Node *n, Node *gy, int k) {
+    if (k == 1)
+        return NULL;
+    Node *x = n->in[0];
+    Node *col = ir_reshape(g, gy, (Shape){2, {x->shape.d[0], 1}});
+    return mul(g, ir_onehot(g, n->in[1], x->shape.d[1], x->dt), col);
+}
+
+static GradRule *const rules[OP_COUNT] = {
+#define OP(id, name, arity, kind, grad) [OP_##id] = grad,
+#include "ops.h"
+#undef OP
+};
+
+/* ---- the pass ---- */
+
+void autodiff(Model *m) {
+    if (m->objective < 0)
+        return;
+    Graph *g = m->g;
+    Node *J = m->tensors[m->objective].node;
+    int n = g->n;
+    /* varies[i]: node i depends on a param, so gradients may flow through it. */
+    bool *varies = calloc((size_t)n, sizeof *varies);
+    bool *reaches = calloc((size_t)n, sizeof *reaches);   /* J depends on node i */
+    Node **adj = calloc((size_t)n, sizeof *adj);
+    if (!varies || !reaches || !adj) {
+        fprintf(stderr, "nnc: out of memory\n");
+        exit(1);
+    }
+    for (int i = 0; i < n; i++) {
+        Node *x = g->nodes[i];
+        varies[i] = x->op == OP_PARAM;
+        for (int k = 0; k < op_info[x->op].arity; k++)
+            varies[i] |= varies[x->in[k]->id];
+    }
+    reaches[J->id] = true;
+    adj[J->id] = ir_const(g, J->dt, 1);
+    for (int i = J->id; i >= 0; i--) {
+        Node *x = g->nodes[i];
+        for (int k = 0; k < op_info[x->op].arity && reaches[i]; k++)
+            reaches[x->in[k]->id] = true;
+        if (!adj[i] || !varies[i])
+            continue;
+        for (int k = 0; k < op_info[x->op].arity; k++) {
+            Node *in = x->in[k];
+            if (!varies[in->id])
+                continue;
+            Node *d = rules[x->op](g, x, adj[i], k);
+            if (!d)
+                continue;
+            if (op_info[x->op].kind == K_EW)
+                d = ir_unbroadcast(g, d, &in->shape);
+            adj[in->id] = adj[in->id] ? ir_binary(g, OP_ADD, adj[in->id], d) : d;
+        }
+    }
+    for (int t = 0; t < m->ntensors; t++) {
+        Tensor *p = &m->tensors[t];
+        if (p->role != NNRT_PARAM)
+            continue;
+        Node *leaf = p->node;
+        p->grad = adj[leaf->id];
+        if (!p->grad) {
+            if (reaches[leaf->id])
+                warning_at(p->loc, "the objective depends on '%s' only through argmax, == or !=, "
+                           "which have no gradient; its gradient is zero", p->name);
+            p->grad = ir_broadcast(g, ir_const(g, p->dt, 0), p->shape);
+        }
+    }
+    free(varies);
+    free(reaches);
+    free(adj);
+}

@@ -1,0 +1,695 @@
+/*
+ * codegen.c: lowering the planned graph to LLVM IR.
+ *
+ * Each entry point (forward, backward, train_step) is one function whose
+ * body runs, in topological order, the kernel of every node the plan gives a
+ * buffer, then stores the roots into their structs (and, for train_step,
+ * updates the params).  All loops have static trip counts.  A value is read
+ * through value_at(), which knows every storage class: a leaf or buffer is a
+ * load at its strided layout, a view re-indexes, an inline node computes its
+ * op right there from its operands' values; that is how elementwise chains
+ * fuse into one loop.
+ *
+ * Also here: <model>_init, <model>_set_defaults and the nnrt_model
+ * descriptor.  emit.c owns the target machine and the files.
+ */
+#include "codegen.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- types and constants ---- */
+
+LLVMTypeRef cg_type(CG *cg, DType dt) {
+    return dt == DT_F64 ? cg->f64 : dt == DT_I32 ? cg->i32 : cg->f32;
+}
+
+LLVMValueRef cg_i64(CG *cg, int64_t v) { return LLVMConstInt(cg->i64, (unsigned long long)v, 1); }
+static LLVMValueRef ci32(CG *cg, int v) { return LLVMConstInt(cg->i32, (unsigned long long)(int64_t)v, 1); }
+
+static LLVMValueRef cval(CG *cg, DType dt, double v) {
+    if (dt == DT_I32)
+        return ci32(cg, (int)v);
+    return LLVMConstReal(cg_type(cg, dt), v);
+}
+
+/* ---- calls to intrinsics and libm ---- */
+
+static LLVMValueRef intrinsic(CG *cg, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n) {
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, &t, 1);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(cg->ctx, id, &t, 1);
+    return LLVMBuildCall2(cg->b, fty, fn, args, (unsigned)n, "");
+}
+
+static LLVMValueRef intr1(CG *cg, const char *name, LLVMValueRef x) {
+    return intrinsic(cg, name, LLVMTypeOf(x), &x, 1);
+}
+
+static LLVMValueRef intr2(CG *cg, const char *name, LLVMValueRef x, LLVMValueRef y) {
+    LLVMValueRef a[2] = {x, y};
+    return intrinsic(cg, name, LLVMTypeOf(x), a, 2);
+}
+
+/* A libm function of one argument, float or double by the argument's type. */
+static LLVMValueRef libm1(CG *cg, const char *name, LLVMValueRef x) {
+    LLVMTypeRef t = LLVMTypeOf(x);
+    const char *sym = t == cg->f32 ? arena_printf("%sf", name) : name;
+    LLVMTypeRef fty = LLVMFunctionType(t, &t, 1, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, sym);
+    if (!fn) {
+        fn = LLVMAddFunction(cg->mod, sym, fty);
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "willreturn"));
+    }
+    return LLVMBuildCall2(cg->b, fty, fn, &x, 1, "");
+}
+
+LLVMAttributeRef cg_attr(CG *cg, const char *name) {
+    return LLVMCreateEnumAttribute(cg->ctx, LLVMGetEnumAttributeKindForName(name, strlen(name)), 0);
+}
+
+/* ---- loops ---- */
+
+/* A bottom-tested counted loop: every trip count here is at least 1. */
+LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n) {
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
+    l->head = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "loop");
+    l->n = n;
+    LLVMBuildBr(cg->b, l->head);
+    LLVMPositionBuilderAtEnd(cg->b, l->head);
+    l->iv = LLVMBuildPhi(cg->b, cg->i64, "i");
+    LLVMValueRef zero = cg_i64(cg, 0);
+    LLVMAddIncoming(l->iv, &zero, &pre, 1);
+    return l->iv;
+}
+
+void cg_loop_close(CG *cg, Loop *l) {
+    LLVMValueRef next = LLVMBuildNUWAdd(cg->b, l->iv, cg_i64(cg, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
+    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, next, cg_i64(cg, l->n), ""), l->head, exit);
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(cg->b, exit);
+}
+
+/* Loops over every index of shape s, outermost first; idx receives the
+ * induction variables.  Size-1 dims get no loop. */
+typedef struct Nest {
+    Loop loop[MAX_RANK];
+    int rank;
+} Nest;
+
+static void nest_open(CG *cg, Nest *ns, const Shape *s, LLVMValueRef *idx) {
+    ns->rank = s->rank;
+    for (int d = 0; d < s->rank; d++)
+        idx[d] = s->d[d] == 1 ? cg_i64(cg, 0) : cg_loop_open(cg, &ns->loop[d], s->d[d]);
+}
+
+static void nest_close(CG *cg, Nest *ns, const Shape *s) {
+    for (int d = ns->rank - 1; d >= 0; d--)
+        if (s->d[d] != 1)
+            cg_loop_close(cg, &ns->loop[d]);
+}
+
+/* ---- addressing ---- */
+
+static LLVMValueRef base_ptr(CG *cg, const Layout *l) {
+    LLVMValueRef off = cg_i64(cg, l->byte_off);
+    return LLVMBuildInBoundsGEP2(cg->b, cg->i8, cg->base[l->base], &off, 1, "");
+}
+
+LLVMValueRef cg_elem_ptr(CG *cg, const Layout *l, DType dt, int rank, LLVMValueRef *idx) {
+    LLVMValueRef lin = cg_i64(cg, l->elem_off);
+    for (int d = 0; d < rank; d++)
+        if (l->stride[d])
+            lin = LLVMBuildNSWAdd(cg->b, lin, LLVMBuildNSWMul(cg->b, idx[d], cg_i64(cg, l->stride[d]), ""), "");
+    return LLVMBuildInBoundsGEP2(cg->b, cg_type(cg, dt), base_ptr(cg, l), &lin, 1, "");
+}
+
+static LLVMValueRef load(CG *cg, DType dt, LLVMValueRef ptr) {
+    LLVMValueRef v = LLVMBuildLoad2(cg->b, cg_type(cg, dt), ptr, "");
+    LLVMSetAlignment(v, (unsigned)dtype_size(dt));
+    return v;
+}
+
+static void store(CG *cg, DType dt, LLVMValueRef v, LLVMValueRef ptr) {
+    LLVMSetAlignment(LLVMBuildStore(cg->b, v, ptr), (unsigned)dtype_size(dt));
+}
+
+/* ---- values ---- */
+
+static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx);
+
+/* Operand k of n at n's index idx, by NumPy broadcasting. */
+static LLVMValueRef operand_at(CG *cg, Node *n, int k, LLVMValueRef *idx) {
+    Node *o = n->in[k];
+    LLVMValueRef oidx[MAX_RANK];
+    int lead = n->shape.rank - o->shape.rank;
+    for (int d = 0; d < o->shape.rank; d++)
+        oidx[d] = o->shape.d[d] == 1 ? cg_i64(cg, 0) : idx[d + lead];
+    return value_at(cg, o, oidx);
+}
+
+static LLVMValueRef as_float(CG *cg, LLVMValueRef i1, DType dt) {
+    return LLVMBuildUIToFP(cg->b, i1, cg_type(cg, dt), "");
+}
+
+/* The elementwise op of n at idx. */
+static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef x = operand_at(cg, n, 0, idx);
+    LLVMValueRef y = op_info[n->op].arity == 2 ? operand_at(cg, n, 1, idx) : NULL;
+    LLVMTypeRef t = cg_type(cg, n->dt);
+    LLVMValueRef zero = cval(cg, n->dt, 0), one = cval(cg, n->dt, 1);
+    switch (n->op) {
+    case OP_NEG: return LLVMBuildFNeg(b, x, "");
+    case OP_EXP: return intr1(cg, "llvm.exp", x);
+    case OP_LOG: return intr1(cg, "llvm.log", x);
+    case OP_SQRT: return intr1(cg, "llvm.sqrt", x);
+    case OP_ABS: return intr1(cg, "llvm.fabs", x);
+    case OP_TANH: return libm1(cg, "tanh", x);
+    case OP_SIGMOID: {
+        /* e = exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) below. */
+        LLVMValueRef e = intr1(cg, "llvm.exp", LLVMBuildFNeg(b, intr1(cg, "llvm.fabs", x), ""));
+        LLVMValueRef r = LLVMBuildFDiv(b, one, LLVMBuildFAdd(b, one, e, ""), "");
+        LLVMValueRef neg = LLVMBuildFCmp(b, LLVMRealOLT, x, zero, "");
+        return LLVMBuildSelect(b, neg, LLVMBuildFMul(b, e, r, ""), r, "");
+    }
+    case OP_RELU:   /* NaN stays NaN, as in PyTorch */
+        return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), zero, x, "");
+    case OP_SOFTPLUS: {
+        /* max(x, 0) + log1p(exp(-|x|)) */
+        LLVMValueRef e = intr1(cg, "llvm.exp", LLVMBuildFNeg(b, intr1(cg, "llvm.fabs", x), ""));
+        LLVMValueRef pos = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), x, zero, "");
+        return LLVMBuildFAdd(b, pos, libm1(cg, "log1p", e), "");
+    }
+    case OP_SQUARE: return LLVMBuildFMul(b, x, x, "");
+    case OP_POWC:
+        if (n->value == 0.5)
+            return intr1(cg, "llvm.sqrt", x);
+        if (n->value == -1)
+            return LLVMBuildFDiv(b, one, x, "");
+        if (n->value == floor(n->value) && fabs(n->value) <= 64) {
+            LLVMValueRef a[2] = {x, ci32(cg, (int)n->value)};
+            LLVMTypeRef ts[2] = {t, cg->i32};
+            unsigned id = LLVMLookupIntrinsicID("llvm.powi", 9);
+            LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, ts, 2);
+            return LLVMBuildCall2(b, LLVMIntrinsicGetType(cg->ctx, id, ts, 2), fn, a, 2, "");
+        }
+        return intr2(cg, "llvm.pow", x, LLVMConstReal(t, n->value));
+    case OP_CAST:
+        if (n->in[0]->dt == DT_I32)
+            return LLVMBuildSIToFP(b, x, t, "");
+        return LLVMBuildFPCast(b, x, t, "");
+    case OP_SIGN:
+        return LLVMBuildFSub(b, as_float(cg, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), n->dt),
+                             as_float(cg, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), n->dt), "");
+    case OP_STEP:
+        return as_float(cg, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), n->dt);
+    case OP_ADD: return LLVMBuildFAdd(b, x, y, "");
+    case OP_SUB: return LLVMBuildFSub(b, x, y, "");
+    case OP_MUL: return LLVMBuildFMul(b, x, y, "");
+    case OP_DIV: return LLVMBuildFDiv(b, x, y, "");
+    case OP_MAXIMUM: return intr2(cg, "llvm.maximum", x, y);
+    case OP_MINIMUM: return intr2(cg, "llvm.minimum", x, y);
+    case OP_EQ: case OP_NE: case OP_GT: {
+        LLVMValueRef c;
+        if (n->in[0]->dt == DT_I32)
+            c = LLVMBuildICmp(b, n->op == OP_EQ ? LLVMIntEQ : n->op == OP_NE ? LLVMIntNE : LLVMIntSGT, x, y, "");
+        else
+            c = LLVMBuildFCmp(b, n->op == OP_EQ ? LLVMRealOEQ : n->op == OP_NE ? LLVMRealUNE : LLVMRealOGT, x, y, "");
+        return as_float(cg, c, n->dt);
+    }
+    default:
+        fprintf(stderr, "nnc: internal error: no elementwise lowering for %s\n", op_info[n->op].name);
+        abort();
+    }
+}
+
+static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx) {
+    const Slot *s = &cg->plan->slot[n->id];
+    switch (s->st) {
+    case ST_CONST:
+        return cval(cg, n->dt, s->cval);
+    case ST_INLINE:
+        return ew_compute(cg, n, idx);
+    case ST_LEAF: case ST_VIEW: case ST_BUFFER:
+        return load(cg, n->dt, cg_elem_ptr(cg, &s->lay, n->dt, n->shape.rank, idx));
+    default:
+        fprintf(stderr, "nnc: internal error: %%%d (%s) read but not planned\n", n->id, op_info[n->op].name);
+        abort();
+    }
+}
+
+LLVMValueRef cg_value_at(CG *cg, Node *n, LLVMValueRef *idx) { return value_at(cg, n, idx); }
+
+/* One loop nest over src's shape storing each element into dst: the value
+ * of src as planned, or (compute) src's own elementwise op, which is how an
+ * elementwise node with a buffer fills it. */
+static void store_loop(CG *cg, Node *src, const Layout *dst, bool compute) {
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &src->shape, idx);
+    LLVMValueRef v = compute ? ew_compute(cg, src, idx) : value_at(cg, src, idx);
+    store(cg, src->dt, v, cg_elem_ptr(cg, dst, src->dt, src->shape.rank, idx));
+    nest_close(cg, &ns, &src->shape);
+}
+
+void cg_store_all(CG *cg, Node *src, const Layout *dst) { store_loop(cg, src, dst, false); }
+
+/* ---- kernels ---- */
+
+static const Layout *out_layout(CG *cg, Node *n) { return &cg->plan->slot[n->id].lay; }
+
+/* A reshape whose operand is not contiguous: copy through flat indices. */
+static void kernel_reshape(CG *cg, Node *n) {
+    Node *o = n->in[0];
+    LLVMValueRef idx[MAX_RANK], oidx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &n->shape, idx);
+    LLVMValueRef lin = cg_i64(cg, 0);
+    for (int d = 0; d < n->shape.rank; d++)
+        lin = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lin, cg_i64(cg, n->shape.d[d]), ""), idx[d], "");
+    for (int d = o->shape.rank - 1; d >= 0; d--) {
+        LLVMValueRef dim = cg_i64(cg, o->shape.d[d]);
+        oidx[d] = LLVMBuildURem(cg->b, lin, dim, "");
+        lin = LLVMBuildUDiv(cg->b, lin, dim, "");
+    }
+    store(cg, n->dt, value_at(cg, o, oidx), cg_elem_ptr(cg, out_layout(cg, n), n->dt, n->shape.rank, idx));
+    nest_close(cg, &ns, &n->shape);
+}
+
+/* sum and max: fill the (kept-dims) result, then fold every input element
+ * into it in row-major order, which fixes the order of the additions. */
+static void kernel_reduce(CG *cg, Node *n) {
+    Node *x = n->in[0];
+    const Layout *out = out_layout(cg, n);
+    bool is_max = n->op == OP_MAX;
+    cg_store_const(cg, n, out, is_max ? -INFINITY : 0);
+    LLVMValueRef idx[MAX_RANK], ridx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &x->shape, idx);
+    for (int d = 0; d < x->shape.rank; d++)
+        ridx[d] = n->shape.d[d] == 1 ? cg_i64(cg, 0) : idx[d];
+    LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, n->shape.rank, ridx);
+    LLVMValueRef acc = load(cg, n->dt, p), v = value_at(cg, x, idx);
+    acc = is_max ? intr2(cg, "llvm.maximum", acc, v) : LLVMBuildFAdd(cg->b, acc, v, "");
+    store(cg, n->dt, acc, p);
+    nest_close(cg, &ns, &x->shape);
+}
+
+void cg_store_const(CG *cg, Node *n, const Layout *out, double v) {
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &n->shape, idx);
+    store(cg, n->dt, cval(cg, n->dt, v), cg_elem_ptr(cg, out, n->dt, n->shape.rank, idx));
+    nest_close(cg, &ns, &n->shape);
+}
+
+/* The first maximum of each group of x over `axes`: its value and its flat
+ * index into x, in two scratch arrays after the result.  Row-major order and
+ * a strict > keep the first of equal maxima. */
+static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Layout *where) {
+    Shape g = x->shape;
+    for (int d = 0; d < g.rank; d++)
+        if (axes & (1u << d))
+            g.d[d] = 1;
+    const Slot *s = &cg->plan->slot[n->id];
+    int64_t value_bytes = ((int64_t)shape_numel(&n->shape) * (int64_t)dtype_size(n->dt) + 63) & ~(int64_t)63;
+    int64_t half = (int64_t)s->scratch / 2;
+    Layout flat_best = s->lay, flat_where = s->lay;
+    flat_best.byte_off += value_bytes;
+    flat_where.byte_off += value_bytes + half;
+    /* best and where are indexed like x with the reduced axes at 0. */
+    int64_t st = 1;
+    for (int d = g.rank - 1; d >= 0; d--) {
+        flat_best.stride[d] = flat_where.stride[d] = g.d[d] == 1 ? 0 : st;
+        st *= g.d[d];
+    }
+    flat_best.elem_off = flat_where.elem_off = 0;
+    *best = flat_best;
+    *where = flat_where;
+    DType bt = DT_F64;
+    LLVMValueRef idx[MAX_RANK], gidx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &g, idx);
+    store(cg, bt, cval(cg, bt, -INFINITY), cg_elem_ptr(cg, best, bt, g.rank, idx));
+    store(cg, DT_F64, LLVMConstReal(cg->f64, 0), cg_elem_ptr(cg, where, DT_F64, g.rank, idx));
+    nest_close(cg, &ns, &g);
+    nest_open(cg, &ns, &x->shape, idx);
+    LLVMValueRef lin = cg_i64(cg, 0);
+    for (int d = 0; d < x->shape.rank; d++) {
+        gidx[d] = g.d[d] == 1 ? cg_i64(cg, 0) : idx[d];
+        lin = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lin, cg_i64(cg, x->shape.d[d]), ""), idx[d], "");
+    }
+    LLVMValueRef v = value_at(cg, x, idx);
+    if (x->dt != DT_F64)
+        v = LLVMBuildFPExt(cg->b, v, cg->f64, "");
+    LLVMValueRef bp = cg_elem_ptr(cg, best, bt, g.rank, gidx), wp = cg_elem_ptr(cg, where, DT_F64, g.rank, gidx);
+    LLVMValueRef better = LLVMBuildFCmp(cg->b, LLVMRealOGT, v, load(cg, bt, bp), "");
+    store(cg, bt, LLVMBuildSelect(cg->b, better, v, load(cg, bt, bp), ""), bp);
+    LLVMValueRef linf = LLVMBuildSIToFP(cg->b, lin, cg->f64, "");
+    store(cg, DT_F64, LLVMBuildSelect(cg->b, better, linf, load(cg, DT_F64, wp), ""), wp);
+    nest_close(cg, &ns, &x->shape);
+}
+
+static void kernel_maxmask(CG *cg, Node *n) {
+    Node *x = n->in[0];
+    Layout best, where;
+    first_max(cg, n, x, (unsigned)n->attr[0], &best, &where);
+    const Layout *out = out_layout(cg, n);
+    LLVMValueRef idx[MAX_RANK], gidx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &n->shape, idx);
+    LLVMValueRef lin = cg_i64(cg, 0);
+    for (int d = 0; d < n->shape.rank; d++) {
+        gidx[d] = (n->attr[0] & (1 << d)) ? cg_i64(cg, 0) : idx[d];
+        lin = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lin, cg_i64(cg, n->shape.d[d]), ""), idx[d], "");
+    }
+    LLVMValueRef w = LLVMBuildFPToSI(cg->b, load(cg, DT_F64, cg_elem_ptr(cg, &where, DT_F64, n->shape.rank, gidx)), cg->i64, "");
+    LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, w, lin, "");
+    store(cg, n->dt, as_float(cg, hit, n->dt), cg_elem_ptr(cg, out, n->dt, n->shape.rank, idx));
+    nest_close(cg, &ns, &n->shape);
+}
+
+static void kernel_argmax(CG *cg, Node *n) {
+    Node *x = n->in[0];
+    int axis = (int)n->attr[0];
+    Layout best, where;
+    first_max(cg, n, x, 1u << axis, &best, &where);
+    int64_t inner = 1;
+    for (int d = axis + 1; d < x->shape.rank; d++)
+        inner *= x->shape.d[d];
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &n->shape, idx);
+    LLVMValueRef w = LLVMBuildFPToSI(cg->b, load(cg, DT_F64, cg_elem_ptr(cg, &where, DT_F64, n->shape.rank, idx)), cg->i64, "");
+    LLVMValueRef pos = LLVMBuildURem(cg->b, LLVMBuildUDiv(cg->b, w, cg_i64(cg, inner), ""), cg_i64(cg, x->shape.d[axis]), "");
+    store(cg, DT_I32, LLVMBuildTrunc(cg->b, pos, cg->i32, ""), cg_elem_ptr(cg, out_layout(cg, n), DT_I32, n->shape.rank, idx));
+    nest_close(cg, &ns, &n->shape);
+}
+
+/* A label must lie in [0, c): otherwise the entry point returns NNRT_EINDEX
+ * before anything is written out of bounds. */
+static LLVMValueRef checked_label(CG *cg, Node *y, LLVMValueRef *idx, int64_t c) {
+    LLVMValueRef v = LLVMBuildSExt(cg->b, value_at(cg, y, idx), cg->i64, "");
+    LLVMValueRef bad = LLVMBuildICmp(cg->b, LLVMIntUGE, v, cg_i64(cg, c), "");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "label_ok");
+    LLVMBuildCondBr(cg->b, bad, cg->fail, ok);
+    LLVMPositionBuilderAtEnd(cg->b, ok);
+    return v;
+}
+
+static void kernel_pick(CG *cg, Node *n) {
+    Node *x = n->in[0], *y = n->in[1];
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &n->shape, idx);
+    LLVMValueRef xi[2] = {idx[0], checked_label(cg, y, idx, x->shape.d[1])};
+    store(cg, n->dt, value_at(cg, x, xi), cg_elem_ptr(cg, out_layout(cg, n), n->dt, 1, idx));
+    nest_close(cg, &ns, &n->shape);
+}
+
+static void kernel_onehot(CG *cg, Node *n) {
+    Node *y = n->in[0];
+    LLVMValueRef idx[2];
+    Loop rows, cols;
+    idx[0] = cg_loop_open(cg, &rows, n->shape.d[0]);
+    LLVMValueRef label = checked_label(cg, y, idx, n->shape.d[1]);
+    idx[1] = cg_loop_open(cg, &cols, n->shape.d[1]);
+    LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, idx[1], label, "");
+    store(cg, n->dt, as_float(cg, hit, n->dt), cg_elem_ptr(cg, out_layout(cg, n), n->dt, 2, idx));
+    cg_loop_close(cg, &cols);
+    cg_loop_close(cg, &rows);
+}
+
+static void kernel_embed(CG *cg, Node *n) {
+    Node *x = n->in[0];
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &n->shape, idx);
+    LLVMValueRef at = LLVMBuildICmp(cg->b, LLVMIntEQ, idx[0], cg_i64(cg, n->attr[0]), "");
+    LLVMValueRef v = LLVMBuildSelect(cg->b, at, value_at(cg, x, idx + 1), cval(cg, n->dt, 0), "");
+    store(cg, n->dt, v, cg_elem_ptr(cg, out_layout(cg, n), n->dt, n->shape.rank, idx));
+    nest_close(cg, &ns, &n->shape);
+}
+
+static void emit_kernel(CG *cg, Node *n) {
+    switch (op_info[n->op].kind) {
+    case K_EW:
+        store_loop(cg, n, out_layout(cg, n), true);
+        return;
+    case K_VIEW:
+        kernel_reshape(cg, n);
+        return;
+    case K_REDUCE:
+        kernel_reduce(cg, n);
+        return;
+    default:
+        break;
+    }
+    switch (n->op) {
+    case OP_MATMUL: cg_matmul(cg, n, out_layout(cg, n)); return;
+    case OP_MAXMASK: kernel_maxmask(cg, n); return;
+    case OP_ARGMAX: kernel_argmax(cg, n); return;
+    case OP_PICK: kernel_pick(cg, n); return;
+    case OP_ONEHOT: kernel_onehot(cg, n); return;
+    case OP_EMBED: kernel_embed(cg, n); return;
+    default:
+        fprintf(stderr, "nnc: internal error: no kernel for %s\n", op_info[n->op].name);
+        abort();
+    }
+}
+
+/* ---- entry points ---- */
+
+/* p -= lr * g, or with momentum v = momentum * v + g; p -= lr * v
+ * (torch.optim.SGD with dampening 0), one loop per param. */
+/* Where the train step copies a gradient that cannot be read in place. */
+static Layout snapshot_layout(CG *cg, const Tensor *t, int64_t off) {
+    Layout l = cg->plan->slot[t->node->id].lay;
+    l.base = BASE_WS;
+    l.byte_off = off;
+    return l;
+}
+
+static void emit_update(CG *cg, const Tensor *t, int64_t snapshot) {
+    const Model *m = cg->m;
+    Node *p = t->node, *g = t->grad;
+    const Layout *pl = &cg->plan->slot[p->id].lay;
+    Layout snap = snapshot_layout(cg, t, snapshot);
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &p->shape, idx);
+    LLVMValueRef gv = snapshot >= 0 ? load(cg, p->dt, cg_elem_ptr(cg, &snap, p->dt, p->shape.rank, idx))
+                                    : value_at(cg, g, idx);
+    LLVMValueRef lr = LLVMBuildFPCast(cg->b, value_at(cg, m->lr, NULL), cg_type(cg, p->dt), "");
+    if (m->momentum) {
+        const Layout *vl = &cg->plan->slot[t->state->id].lay;
+        LLVMValueRef vp = cg_elem_ptr(cg, vl, p->dt, p->shape.rank, idx);
+        LLVMValueRef mom = LLVMBuildFPCast(cg->b, value_at(cg, m->momentum, NULL), cg_type(cg, p->dt), "");
+        gv = LLVMBuildFAdd(cg->b, LLVMBuildFMul(cg->b, mom, load(cg, p->dt, vp), ""), gv, "");
+        store(cg, p->dt, gv, vp);
+    }
+    LLVMValueRef pp = cg_elem_ptr(cg, pl, p->dt, p->shape.rank, idx);
+    store(cg, p->dt, LLVMBuildFSub(cg->b, load(cg, p->dt, pp), LLVMBuildFMul(cg->b, lr, gv, ""), ""), pp);
+    nest_close(cg, &ns, &p->shape);
+}
+
+static LLVMValueRef entry_function(CG *cg, const char *name, int nargs, const Base *bases) {
+    LLVMTypeRef args[5];
+    for (int i = 0; i < nargs; i++)
+        args[i] = cg->ptr;
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->i32, args, (unsigned)nargs, 0));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    for (int i = 0; i < NBASE; i++)
+        cg->base[i] = NULL;
+    for (int i = 0; i < nargs; i++) {
+        cg->base[bases[i]] = LLVMGetParam(fn, (unsigned)i);
+        /* The structs never overlap: the caller passes distinct objects. */
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, cg_attr(cg, "noalias"));
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, cg_attr(cg, "nocapture"));
+    }
+    return fn;
+}
+
+static void emit_entry(CG *cg, const char *name, EntryKind kind) {
+    static const Base fwd[] = {BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_WS};
+    static const Base bwd[] = {BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_GRADS, BASE_WS};
+    static const Base trn[] = {BASE_PARAMS, BASE_STATE, BASE_INPUTS, BASE_OUTPUTS, BASE_WS};
+    const Base *bases = kind == ENTRY_FORWARD ? fwd : kind == ENTRY_BACKWARD ? bwd : trn;
+    int nargs = kind == ENTRY_FORWARD ? 4 : 5;
+    const Model *m = cg->m;
+    Plan *pl = cg->plans[kind];
+    cg->plan = pl;
+    cg->fn = entry_function(cg, name, nargs, bases);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry");
+    cg->fail = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "bad_label");
+    LLVMPositionBuilderAtEnd(cg->b, cg->fail);
+    LLVMBuildRet(cg->b, ci32(cg, NNRT_EINDEX));
+    LLVMPositionBuilderAtEnd(cg->b, entry);
+    Graph *g = m->g;
+    for (int i = 0; i < g->n; i++)
+        if (pl->slot[i].st == ST_BUFFER)
+            emit_kernel(cg, g->nodes[i]);
+    /* Outputs before updates: they report the values before the step. */
+    for (int r = 0; r < pl->nroots; r++)
+        if (!pl->roots[r].direct)
+            cg_store_all(cg, pl->roots[r].node, &pl->roots[r].dest);
+    if (kind == ENTRY_TRAIN) {
+        for (int i = 0; i < m->ntensors; i++)
+            if (m->tensors[i].role == NNRT_PARAM && pl->snapshot[i] >= 0) {
+                Layout snap = snapshot_layout(cg, &m->tensors[i], pl->snapshot[i]);
+                cg_store_all(cg, m->tensors[i].grad, &snap);
+            }
+        for (int i = 0; i < m->ntensors; i++)
+            if (m->tensors[i].role == NNRT_PARAM)
+                emit_update(cg, &m->tensors[i], pl->snapshot[i]);
+    }
+    LLVMBuildRet(cg->b, ci32(cg, 0));
+}
+
+/* ---- init, set_defaults ---- */
+
+static LLVMValueRef global_string(CG *cg, const char *s) {
+    return LLVMBuildGlobalStringPtr(cg->b, s, "");
+}
+
+static LLVMValueRef dims_global(CG *cg, const Shape *s) {
+    LLVMValueRef v[MAX_RANK];
+    for (int d = 0; d < s->rank; d++)
+        v[d] = cg_i64(cg, s->d[d]);
+    LLVMTypeRef at = LLVMArrayType2(cg->i64, (uint64_t)(s->rank ? s->rank : 1));
+    LLVMValueRef gv = LLVMAddGlobal(cg->mod, at, "dims");
+    LLVMSetInitializer(gv, s->rank ? LLVMConstArray2(cg->i64, v, (uint64_t)s->rank) : LLVMConstNull(at));
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    return gv;
+}
+
+static LLVMValueRef runtime_fn(CG *cg, const char *name, LLVMTypeRef ret, LLVMTypeRef *args, int n, LLVMTypeRef *fty) {
+    *fty = LLVMFunctionType(ret, args, (unsigned)n, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+    return fn ? fn : LLVMAddFunction(cg->mod, name, *fty);
+}
+
+static void emit_init(CG *cg, const char *name) {
+    const Model *m = cg->m;
+    LLVMTypeRef args[2] = {cg->ptr, cg->i64};
+    cg->fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), args, 2, 0));
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry"));
+    LLVMValueRef params = LLVMGetParam(cg->fn, 0), seed = LLVMGetParam(cg->fn, 1);
+    LLVMTypeRef sid_ty, init_ty;
+    LLVMValueRef sid = runtime_fn(cg, "nnrt_stream_id", cg->i64, (LLVMTypeRef[]){cg->ptr}, 1, &sid_ty);
+    LLVMTypeRef init_args[9] = {cg->i32, cg->ptr, cg->i32, cg->ptr, cg->i32, cg->f64, cg->f64, cg->i64, cg->i64};
+    LLVMValueRef init = runtime_fn(cg, "nnrt_init_tensor", cg->i32, init_args, 9, &init_ty);
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (t->role != NNRT_PARAM)
+            continue;
+        LLVMValueRef nm = global_string(cg, t->name);
+        LLVMValueRef stream = LLVMBuildCall2(cg->b, sid_ty, sid, &nm, 1, "");
+        LLVMValueRef off = cg_i64(cg, (int64_t)t->offset);
+        LLVMValueRef a[9] = {
+            ci32(cg, t->dt), LLVMBuildInBoundsGEP2(cg->b, cg->i8, params, &off, 1, ""),
+            ci32(cg, t->shape.rank), dims_global(cg, &t->shape), ci32(cg, (int)t->init),
+            LLVMConstReal(cg->f64, t->init_a), LLVMConstReal(cg->f64, t->init_b), seed, stream};
+        LLVMBuildCall2(cg->b, init_ty, init, a, 9, "");
+    }
+    LLVMBuildRetVoid(cg->b);
+}
+
+static void emit_set_defaults(CG *cg, const char *name) {
+    const Model *m = cg->m;
+    LLVMTypeRef arg = cg->ptr;
+    cg->fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), &arg, 1, 0));
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry"));
+    cg->base[BASE_INPUTS] = LLVMGetParam(cg->fn, 0);
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (t->role != NNRT_HYPER)
+            continue;
+        Layout l = {.base = BASE_INPUTS, .byte_off = (int64_t)t->offset};
+        store(cg, t->dt, cval(cg, t->dt, t->default_value), cg_elem_ptr(cg, &l, t->dt, 0, NULL));
+    }
+    LLVMBuildRetVoid(cg->b);
+}
+
+/* ---- the descriptor ---- */
+
+static void emit_descriptor(CG *cg, LLVMValueRef fns[5]) {
+    const Model *m = cg->m;
+    LLVMTypeRef sz = cg->intptr;
+    /* struct nnrt_tensor { name, role, dtype, rank, dims, offset, size, default_value } */
+    LLVMTypeRef tt_fields[8] = {cg->ptr, cg->i32, cg->i32, cg->i32, cg->ptr, sz, sz, cg->f64};
+    LLVMTypeRef tt = LLVMStructTypeInContext(cg->ctx, tt_fields, 8, 0);
+    LLVMValueRef *rows = NEWA(LLVMValueRef, m->ntensors + 1);
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        LLVMValueRef f[8] = {
+            global_string(cg, t->name), ci32(cg, t->role), ci32(cg, t->dt), ci32(cg, t->shape.rank),
+            dims_global(cg, &t->shape), LLVMConstInt(sz, t->offset, 0), LLVMConstInt(sz, t->size, 0),
+            LLVMConstReal(cg->f64, t->role == NNRT_HYPER ? t->default_value : 0)};
+        rows[i] = LLVMConstNamedStruct(tt, f, 8);
+    }
+    LLVMTypeRef at = LLVMArrayType2(tt, (uint64_t)m->ntensors);
+    LLVMValueRef table = LLVMAddGlobal(cg->mod, at, "tensors");
+    LLVMSetInitializer(table, LLVMConstArray2(tt, rows, (uint64_t)m->ntensors));
+    LLVMSetGlobalConstant(table, 1);
+    LLVMSetLinkage(table, LLVMPrivateLinkage);
+    /* struct nnrt_model { abi_version, name, 5 sizes, n_tensors, tensors,
+     *                     objective, init, set_defaults, forward, backward, train_step } */
+    LLVMTypeRef mt_fields[15] = {cg->i32, cg->ptr, sz, sz, sz, sz, sz, cg->i32, cg->ptr, cg->ptr,
+                                 cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->ptr};
+    LLVMTypeRef mt = LLVMStructTypeInContext(cg->ctx, mt_fields, 15, 0);
+    size_t ws = 0;
+    for (int k = 0; k < 3; k++)
+        if (cg->plans[k] && cg->plans[k]->workspace > ws)
+            ws = cg->plans[k]->workspace;
+    LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
+    LLVMValueRef f[15] = {
+        ci32(cg, NNRT_ABI_VERSION), global_string(cg, m->name),
+        LLVMConstInt(sz, m->params_size, 0), LLVMConstInt(sz, m->inputs_size, 0),
+        LLVMConstInt(sz, m->outputs_size, 0), LLVMConstInt(sz, m->state_size, 0),
+        LLVMConstInt(sz, ws, 0), ci32(cg, m->ntensors), table,
+        m->objective >= 0 ? global_string(cg, m->tensors[m->objective].name) : null,
+        fns[0], fns[1], fns[2], fns[3] ? fns[3] : null, fns[4] ? fns[4] : null};
+    LLVMValueRef desc = LLVMAddGlobal(cg->mod, mt, arena_printf("%s_model", m->name));
+    LLVMSetInitializer(desc, LLVMConstNamedStruct(mt, f, 15));
+    LLVMSetGlobalConstant(desc, 1);
+}
+
+/* ---- the module ---- */
+
+void cg_lower(CG *cg) {
+    const Model *m = cg->m;
+    const char *n = m->name;
+    cg->b = LLVMCreateBuilderInContext(cg->ctx);
+    LLVMValueRef fns[5] = {0};
+    /* Strings and dims are built while a function is open: give the global
+     * helpers a block to sit in. */
+    emit_init(cg, arena_printf("%s_init", n));
+    fns[0] = cg->fn;
+    emit_set_defaults(cg, arena_printf("%s_set_defaults", n));
+    fns[1] = cg->fn;
+    emit_entry(cg, arena_printf("%s_forward", n), ENTRY_FORWARD);
+    fns[2] = cg->fn;
+    if (cg->plans[ENTRY_BACKWARD]) {
+        emit_entry(cg, arena_printf("%s_backward", n), ENTRY_BACKWARD);
+        fns[3] = cg->fn;
+    }
+    if (cg->plans[ENTRY_TRAIN]) {
+        emit_entry(cg, arena_printf("%s_train_step", n), ENTRY_TRAIN);
+        fns[4] = cg->fn;
+    }
+    /* The descriptor's strings need an insertion point: a scratch function
+     * that is deleted afterwards. */
+    LLVMValueRef scratch = LLVMAddFunction(cg->mod, "nnc.scratch", LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), NULL, 0, 0));
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, scratch, "entry"));
+    emit_descriptor(cg, fns);
+    LLVMDeleteFunction(scratch);
+    LLVMDisposeBuilder(cg->b);
+}

@@ -1,0 +1,49 @@
+/*
+ * codegen.h: what the LLVM side of nnc shares (codegen.c, gemm.c, emit.c).
+ * Kept apart from nnc.h so the front end never sees LLVM's headers.
+ */
+#ifndef NNC_CODEGEN_H
+#define NNC_CODEGEN_H
+
+#include "nnc.h"
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+typedef struct CG {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTargetMachineRef tm;
+    LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr, intptr;
+    const Model *m;
+    Plan *plans[3];             /* by EntryKind; NULL when not generated */
+    /* the function being emitted */
+    Plan *plan;
+    LLVMValueRef fn;
+    LLVMBasicBlockRef fail;     /* returns NNRT_EINDEX */
+    LLVMValueRef base[NBASE];
+} CG;
+
+/* codegen.c */
+typedef struct Loop {
+    LLVMBasicBlockRef head;
+    LLVMValueRef iv;
+    int64_t n;
+} Loop;
+LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n);   /* returns the induction variable */
+void cg_loop_close(CG *cg, Loop *l);
+LLVMValueRef cg_i64(CG *cg, int64_t v);
+void cg_lower(CG *cg);
+LLVMTypeRef cg_type(CG *cg, DType dt);
+LLVMAttributeRef cg_attr(CG *cg, const char *name);
+LLVMValueRef cg_elem_ptr(CG *cg, const Layout *l, DType dt, int rank, LLVMValueRef *idx);
+LLVMValueRef cg_value_at(CG *cg, Node *n, LLVMValueRef *idx);
+void cg_store_all(CG *cg, Node *src, const Layout *dst);
+void cg_store_const(CG *cg, Node *n, const Layout *out, double v);
+
+/* gemm.c: the matrix product n = a @ b into out. */
+void cg_matmul(CG *cg, Node *n, const Layout *out);
+
+#endif

@@ -1,0 +1,511 @@
+/*
+ * ir.c: the tensor graph and its constructors.
+ *
+ * Every node is built through the constructors below, which keep the graph
+ * small as it is built: constants are folded, algebraic identities applied
+ * (x*1, x+0, --x, transposes of transposes), and a computation that exists
+ * already is returned instead of a copy (hash-consing, hence CSE).  Node ids
+ * follow creation, and a node's operands always exist before it, so id order
+ * is a topological order for every later pass.
+ */
+#include "nnc.h"
+
+#include <math.h>
+#include <string.h>
+
+const OpInfo op_info[OP_COUNT] = {
+#define OP(id, name, arity, kind, grad) [OP_##id] = {name, arity, K_##kind},
+#include "ops.h"
+#undef OP
+};
+
+/* ---- shapes and dtypes ---- */
+
+int64_t shape_numel(const Shape *s) {
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->d[i];
+    return n;
+}
+
+bool shape_eq(const Shape *a, const Shape *b) {
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->d[i] != b->d[i])
+            return false;
+    return true;
+}
+
+Shape shape_scalar(void) { return (Shape){0}; }
+
+const char *dtype_name(DType dt) {
+    switch (dt) {
+    case DT_F32: return "f32";
+    case DT_F64: return "f64";
+    case DT_I32: return "i32";
+    default: return "?";
+    }
+}
+
+size_t dtype_size(DType dt) { return dt == DT_F64 ? 8 : 4; }
+bool dtype_is_float(DType dt) { return dt == DT_F32 || dt == DT_F64; }
+
+const char *shape_str(DType dt, const Shape *s) {
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "%s", dtype_name(dt));
+    if (s->rank > 0) {
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "[");
+        for (int i = 0; i < s->rank; i++)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%lld", i ? ", " : "", (long long)s->d[i]);
+        snprintf(buf + n, sizeof buf - (size_t)n, "]");
+    }
+    return arena_strdup(buf);
+}
+
+/* NumPy's rule: align the trailing dims; each pair must be equal or 1. */
+bool shape_broadcast(const Shape *a, const Shape *b, Shape *out) {
+    Shape r = {.rank = a->rank > b->rank ? a->rank : b->rank};
+    for (int i = 0; i < r.rank; i++) {
+        int ia = a->rank - r.rank + i, ib = b->rank - r.rank + i;
+        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return false;
+        r.d[i] = da == 1 ? db : da;
+    }
+    *out = r;
+    return true;
+}
+
+/* ---- the graph and hash-consing ---- */
+
+Graph *graph_new(void) {
+    Graph *g = NEW(Graph);
+    g->tcap = 1024;
+    g->table = NEWA(Node *, g->tcap);
+    return g;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+}
+
+static uint64_t node_hash(const Node *n) {
+    uint64_t h = mix((uint64_t)n->op, (uint64_t)n->dt);
+    for (int i = 0; i < n->shape.rank; i++)
+        h = mix(h, (uint64_t)n->shape.d[i]);
+    for (int i = 0; i < 2; i++)
+        h = mix(h, n->in[i] ? (uint64_t)n->in[i]->id + 1 : 0);
+    uint64_t bits;
+    memcpy(&bits, &n->value, sizeof bits);
+    h = mix(h, bits);
+    for (int i = 0; i < MAX_RANK; i++)
+        h = mix(h, (uint64_t)n->attr[i]);
+    return h;
+}
+
+static bool node_same(const Node *a, const Node *b) {
+    return a->op == b->op && a->dt == b->dt && shape_eq(&a->shape, &b->shape) &&
+           a->in[0] == b->in[0] && a->in[1] == b->in[1] &&
+           memcmp(&a->value, &b->value, sizeof a->value) == 0 &&
+           memcmp(a->attr, b->attr, sizeof a->attr) == 0;
+}
+
+static Node *append(Graph *g, Node *n) {
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 256;
+        Node **nodes = NEWA(Node *, cap);
+        if (g->n)
+            memcpy(nodes, g->nodes, sizeof(Node *) * (size_t)g->n);
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    n->id = g->n;
+    g->nodes[g->n++] = n;
+    return n;
+}
+
+static void rehash(Graph *g) {
+    int cap = g->tcap * 2;
+    Node **t = NEWA(Node *, cap);
+    for (int i = 0; i < g->tcap; i++)
+        for (Node *n = g->table[i], *next; n; n = next) {
+            next = n->hnext;
+            uint64_t h = node_hash(n) & (uint64_t)(cap - 1);
+            n->hnext = t[h];
+            t[h] = n;
+        }
+    g->table = t;
+    g->tcap = cap;
+}
+
+/* Return the existing node equal to *proto, or add a copy of it. */
+static Node *intern(Graph *g, const Node *proto) {
+    uint64_t h = node_hash(proto) & (uint64_t)(g->tcap - 1);
+    for (Node *n = g->table[h]; n; n = n->hnext)
+        if (node_same(n, proto))
+            return n;
+    Node *n = NEW(Node);
+    *n = *proto;
+    n->name = NULL;
+    n->hnext = g->table[h];
+    g->table[h] = n;
+    append(g, n);
+    if (g->n > g->tcap)
+        rehash(g);
+    return n;
+}
+
+static Node proto(Op op, DType dt, Shape s, Node *a, Node *b) {
+    Node p = {.op = op, .dt = dt, .shape = s, .in = {a, b}};
+    if (a)
+        p.loc = a->loc;
+    return p;
+}
+
+Node *ir_leaf(Graph *g, Op op, DType dt, Shape shape, int tensor, const char *name, Loc loc) {
+    Node *n = NEW(Node);
+    n->op = op;
+    n->dt = dt;
+    n->shape = shape;
+    n->tensor = tensor;
+    n->name = name;
+    n->loc = loc;
+    return append(g, n);
+}
+
+Node *ir_const(Graph *g, DType dt, double v) {
+    if (dt == DT_F32)
+        v = (float)v;
+    Node p = proto(OP_CONST, dt, shape_scalar(), NULL, NULL);
+    p.value = v;
+    return intern(g, &p);
+}
+
+bool ir_is_const(const Node *n, double v) {
+    while (n->op == OP_BROADCAST)
+        n = n->in[0];
+    return n->op == OP_CONST && n->value == v;
+}
+
+/* ---- constant folding ---- */
+
+static double sigmoid(double x) {
+    return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+}
+
+static double fold_unary(Op op, double x, double c) {
+    switch (op) {
+    case OP_NEG: return -x;
+    case OP_EXP: return exp(x);
+    case OP_LOG: return log(x);
+    case OP_SQRT: return sqrt(x);
+    case OP_ABS: return fabs(x);
+    case OP_TANH: return tanh(x);
+    case OP_SIGMOID: return sigmoid(x);
+    case OP_RELU: return x > 0 ? x : 0;
+    case OP_SOFTPLUS: return fmax(x, 0) + log1p(exp(-fabs(x)));
+    case OP_SQUARE: return x * x;
+    case OP_POWC: return pow(x, c);
+    case OP_CAST: return x;
+    case OP_SIGN: return (x > 0) - (x < 0);
+    case OP_STEP: return x > 0;
+    default: return NAN;
+    }
+}
+
+static double fold_binary(Op op, double a, double b) {
+    switch (op) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_MAXIMUM: return a >= b ? a : b;
+    case OP_MINIMUM: return a <= b ? a : b;
+    case OP_EQ: return a == b;
+    case OP_NE: return a != b;
+    case OP_GT: return a > b;
+    default: return NAN;
+    }
+}
+
+/* ---- elementwise ---- */
+
+Node *ir_unary(Graph *g, Op op, Node *a) {
+    if (a->op == OP_CONST && op != OP_CAST)
+        return ir_const(g, a->dt, fold_unary(op, a->value, 0));
+    if (op == OP_NEG && a->op == OP_NEG)
+        return a->in[0];
+    Node p = proto(op, a->dt, a->shape, a, NULL);
+    return intern(g, &p);
+}
+
+Node *ir_powc(Graph *g, Node *a, double c) {
+    if (c == 1)
+        return a;
+    if (c == 0)
+        return ir_broadcast(g, ir_const(g, a->dt, 1), a->shape);
+    if (c == 2)
+        return ir_unary(g, OP_SQUARE, a);
+    if (a->op == OP_CONST)
+        return ir_const(g, a->dt, pow(a->value, c));
+    Node p = proto(OP_POWC, a->dt, a->shape, a, NULL);
+    p.value = c;
+    return intern(g, &p);
+}
+
+Node *ir_cast(Graph *g, Node *a, DType dt) {
+    if (a->dt == dt)
+        return a;
+    if (a->op == OP_CONST)
+        return ir_const(g, dt, a->value);
+    Node p = proto(OP_CAST, dt, a->shape, a, NULL);
+    return intern(g, &p);
+}
+
+/* A binary op whose result is its operand `keep`, once broadcast to the
+ * result's shape. */
+static Node *identity_result(Graph *g, Node *keep, const Shape *s) {
+    return ir_broadcast(g, keep, *s);
+}
+
+Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
+    Shape s;
+    if (!shape_broadcast(&a->shape, &b->shape, &s))
+        return NULL;
+    DType dt = a->dt;
+    if (op == OP_EQ || op == OP_NE || op == OP_GT)
+        dt = a->dt == DT_I32 ? DT_F32 : a->dt;
+    if (a->op == OP_CONST && b->op == OP_CONST)
+        return ir_const(g, dt, fold_binary(op, a->value, b->value));
+    switch (op) {
+    case OP_ADD:
+        if (ir_is_const(b, 0)) return identity_result(g, a, &s);
+        if (ir_is_const(a, 0)) return identity_result(g, b, &s);
+        if (a == b) return ir_binary(g, OP_MUL, ir_const(g, a->dt, 2), a);
+        break;
+    case OP_SUB:
+        if (ir_is_const(b, 0)) return identity_result(g, a, &s);
+        if (ir_is_const(a, 0)) return ir_unary(g, OP_NEG, identity_result(g, b, &s));
+        break;
+    case OP_MUL:
+        if (ir_is_const(b, 1)) return identity_result(g, a, &s);
+        if (ir_is_const(a, 1)) return identity_result(g, b, &s);
+        if (ir_is_const(b, -1)) return ir_unary(g, OP_NEG, identity_result(g, a, &s));
+        if (ir_is_const(a, -1)) return ir_unary(g, OP_NEG, identity_result(g, b, &s));
+        break;
+    case OP_DIV:
+        if (ir_is_const(b, 1)) return identity_result(g, a, &s);
+        break;
+    default:
+        break;
+    }
+    /* Canonical operand order for commutative ops, so a*b and b*a are one node. */
+    if ((op == OP_ADD || op == OP_MUL || op == OP_MAXIMUM || op == OP_MINIMUM ||
+         op == OP_EQ || op == OP_NE) && a->id > b->id) {
+        Node *t = a;
+        a = b;
+        b = t;
+    }
+    Node p = proto(op, dt, s, a, b);
+    return intern(g, &p);
+}
+
+/* ---- views ---- */
+
+Node *ir_transpose(Graph *g, Node *a, const int *perm) {
+    int r = a->shape.rank;
+    bool identity = true;
+    for (int i = 0; i < r; i++)
+        identity &= perm[i] == i;
+    if (identity)
+        return a;
+    static const int swap[2] = {1, 0};
+    if (a->op == OP_MATMUL) {
+        /* (A B)^T = B^T A^T: a product written out transposed costs a
+         * strided pass; the swapped product does not. */
+        return ir_matmul(g, ir_transpose(g, a->in[1], swap), ir_transpose(g, a->in[0], swap));
+    }
+    if (a->op == OP_TRANSPOSE) {
+        /* transpose(transpose(x, p), q) = transpose(x, p o q) */
+        int comp[MAX_RANK];
+        for (int i = 0; i < r; i++)
+            comp[i] = (int)a->attr[perm[i]];
+        return ir_transpose(g, a->in[0], comp);
+    }
+    Node p = proto(OP_TRANSPOSE, a->dt, (Shape){.rank = r}, a, NULL);
+    for (int i = 0; i < r; i++) {
+        p.shape.d[i] = a->shape.d[perm[i]];
+        p.attr[i] = perm[i];
+    }
+    return intern(g, &p);
+}
+
+Node *ir_reshape(Graph *g, Node *a, Shape s) {
+    if (shape_eq(&a->shape, &s))
+        return a;
+    if (a->op == OP_RESHAPE)
+        a = a->in[0];
+    if (a->op == OP_CONST) {
+        Node p = proto(OP_BROADCAST, a->dt, s, a, NULL);
+        return intern(g, &p);
+    }
+    if (shape_eq(&a->shape, &s))
+        return a;
+    Node p = proto(OP_RESHAPE, a->dt, s, a, NULL);
+    return intern(g, &p);
+}
+
+Node *ir_index(Graph *g, Node *a, int64_t i) {
+    Node p = proto(OP_INDEX, a->dt, (Shape){.rank = a->shape.rank - 1}, a, NULL);
+    for (int k = 1; k < a->shape.rank; k++)
+        p.shape.d[k - 1] = a->shape.d[k];
+    p.attr[0] = i;
+    return intern(g, &p);
+}
+
+Node *ir_broadcast(Graph *g, Node *a, Shape s) {
+    if (shape_eq(&a->shape, &s))
+        return a;
+    if (a->op == OP_BROADCAST)
+        a = a->in[0];
+    Node p = proto(OP_BROADCAST, a->dt, s, a, NULL);
+    return intern(g, &p);
+}
+
+Node *ir_detach(Graph *g, Node *a) {
+    if (a->op == OP_CONST || a->op == OP_DETACH)
+        return a;
+    Node p = proto(OP_DETACH, a->dt, a->shape, a, NULL);
+    return intern(g, &p);
+}
+
+/* ---- reductions and kernels ---- */
+
+static Shape reduced_shape(const Shape *s, unsigned axes) {
+    Shape r = *s;
+    for (int i = 0; i < s->rank; i++)
+        if (axes & (1u << i))
+            r.d[i] = 1;
+    return r;
+}
+
+Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes) {
+    /* Reducing size-1 axes changes nothing. */
+    unsigned real = 0;
+    for (int i = 0; i < a->shape.rank; i++)
+        if ((axes & (1u << i)) && a->shape.d[i] != 1)
+            real |= 1u << i;
+    if (!real)
+        return a;
+    Node p = proto(op, a->dt, reduced_shape(&a->shape, real), a, NULL);
+    p.attr[0] = real;
+    return intern(g, &p);
+}
+
+Node *ir_matmul(Graph *g, Node *a, Node *b) {
+    Node p = proto(OP_MATMUL, a->dt, (Shape){2, {a->shape.d[0], b->shape.d[1]}}, a, b);
+    return intern(g, &p);
+}
+
+Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n) {
+    Node p = proto(OP_EMBED, a->dt, (Shape){.rank = a->shape.rank + 1}, a, NULL);
+    p.shape.d[0] = n;
+    for (int k = 0; k < a->shape.rank; k++)
+        p.shape.d[k + 1] = a->shape.d[k];
+    p.attr[0] = i;
+    return intern(g, &p);
+}
+
+Node *ir_maxmask(Graph *g, Node *a, unsigned axes) {
+    Node p = proto(OP_MAXMASK, a->dt, a->shape, a, NULL);
+    p.attr[0] = axes;
+    return intern(g, &p);
+}
+
+Node *ir_argmax(Graph *g, Node *a, int axis) {
+    Node p = proto(OP_ARGMAX, DT_I32, reduced_shape(&a->shape, 1u << axis), a, NULL);
+    p.attr[0] = axis;
+    return intern(g, &p);
+}
+
+Node *ir_pick(Graph *g, Node *x, Node *y) {
+    Node p = proto(OP_PICK, x->dt, y->shape, x, y);
+    return intern(g, &p);
+}
+
+Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt) {
+    Node p = proto(OP_ONEHOT, dt, (Shape){2, {y->shape.d[0], c}}, y, NULL);
+    return intern(g, &p);
+}
+
+Node *ir_unbroadcast(Graph *g, Node *grad, const Shape *s) {
+    const Shape *gs = &grad->shape;
+    unsigned axes = 0;
+    int lead = gs->rank - s->rank;
+    for (int i = 0; i < gs->rank; i++)
+        if (i < lead || (s->d[i - lead] == 1 && gs->d[i] != 1))
+            axes |= 1u << i;
+    return ir_reshape(g, ir_reduce(g, OP_SUM, grad, axes), *s);
+}
+
+/* ---- dump (--emit=ir) ---- */
+
+static void dump_node(FILE *f, const Node *n) {
+    fprintf(f, "  %%%d = %s", n->id, op_info[n->op].name);
+    switch (n->op) {
+    case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE:
+        fprintf(f, " %s", n->name);
+        break;
+    case OP_CONST:
+        fprintf(f, " %.9g", n->value);
+        break;
+    default:
+        for (int i = 0; i < op_info[n->op].arity; i++)
+            fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);
+    }
+    if (n->op == OP_POWC)
+        fprintf(f, " ^%.9g", n->value);
+    if (n->op == OP_TRANSPOSE) {
+        fprintf(f, " perm [");
+        for (int i = 0; i < n->shape.rank; i++)
+            fprintf(f, "%s%lld", i ? ", " : "", (long long)n->attr[i]);
+        fprintf(f, "]");
+    }
+    if (n->op == OP_INDEX || n->op == OP_EMBED)
+        fprintf(f, " at %lld", (long long)n->attr[0]);
+    if (n->op == OP_SUM || n->op == OP_MAX || n->op == OP_MAXMASK) {
+        fprintf(f, " axes [");
+        for (int i = 0, first = 1; i < n->in[0]->shape.rank; i++)
+            if (n->attr[0] & (1 << i)) {
+                fprintf(f, "%s%d", first ? "" : ", ", i);
+                first = 0;
+            }
+        fprintf(f, "]");
+    }
+    if (n->op == OP_ARGMAX)
+        fprintf(f, " axis %lld", (long long)n->attr[0]);
+    fprintf(f, " : %s", shape_str(n->dt, &n->shape));
+    if (n->name && op_info[n->op].kind != K_LEAF)
+        fprintf(f, "  # %s", n->name);
+    fputc('\n', f);
+}
+
+/* Print the nodes the roots depend on, in order, then the roots. */
+void ir_dump(FILE *f, const Graph *g, Node **roots, const char **root_names, int nroots) {
+    bool *live = NEWA(bool, g->n);
+    for (int i = 0; i < nroots; i++)
+        if (roots[i])
+            live[roots[i]->id] = true;
+    for (int i = g->n - 1; i >= 0; i--)
+        if (live[i])
+            for (int k = 0; k < op_info[g->nodes[i]->op].arity; k++)
+                live[g->nodes[i]->in[k]->id] = true;
+    for (int i = 0; i < g->n; i++)
+        if (live[i])
+            dump_node(f, g->nodes[i]);
+    for (int i = 0; i < nroots; i++)
+        if (roots[i])
+            fprintf(f, "  %s <- %%%d\n", root_names[i], roots[i]->id);
+}

@@ -1,0 +1,233 @@
+/*
+ * main.c: the nnc command line, and the pipeline in one function.
+ *
+ *   nnc [options] FILE.nn     (contract, section 4)
+ *
+ * Exit status: 0 on success, 1 when the input has errors, 2 for a usage
+ * error.  Outputs are committed only when everything succeeded.
+ */
+#include "nnc.h"
+
+#include <errno.h>
+#include <llvm/Config/llvm-config.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NNC_VERSION "0.1.0"
+
+static const char usage_text[] =
+    "usage: nnc [options] FILE.nn\n"
+    "\n"
+    "Compile a model to an object file and a C header (contract: nnc-spec.md).\n"
+    "\n"
+    "  -o FILE            output (default: FILE.o beside the input)\n"
+    "  -H FILE            where the header goes (default: the output with .h)\n"
+    "  --emit=LIST        what to write, from obj,header,llvm,asm,dot,ir (default obj,header);\n"
+    "                     the first of obj, asm, llvm, ir, dot takes -o, the others its stem\n"
+    "  -S                 the same as --emit=asm\n"
+    "  -O0 .. -O3         optimization level (default -O2)\n"
+    "  -D NAME=VALUE      override a const\n"
+    "  --dtype=f64        compile every f32 as f64 (for gradient checks)\n"
+    "  --target=TRIPLE    cross-compile (default: the host)\n"
+    "  --cpu=NAME         tune for a CPU; native tunes for this machine (default: generic)\n"
+    "  -MD                write a make dependency file (the output with .d)\n"
+    "  -MF FILE           write the dependency file to FILE\n"
+    "  --stats            print FLOPs, parameter bytes and the workspace plan\n"
+    "  --version          print the version\n"
+    "  --help             print this help\n";
+
+static void usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "nnc: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run 'nnc --help' for the options)\n");
+    exit(2);
+}
+
+static const char *stem_with(const char *path, const char *ext) {
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    size_t n = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+    return arena_printf("%.*s%s", (int)n, path, ext);
+}
+
+static void add_define(Options *o, const char *arg) {
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        usage_error("-D needs NAME=VALUE, got '%s'", arg);
+    char *end;
+    errno = 0;
+    long long v = strtoll(eq + 1, &end, 0);
+    if (*end || end == eq + 1 || errno || v < INT32_MIN || v > INT32_MAX)
+        usage_error("-D %s: the value must be an integer", arg);
+    Define *d = NEWA(Define, o->ndefines + 1);
+    if (o->ndefines)
+        memcpy(d, o->defines, sizeof(Define) * (size_t)o->ndefines);
+    d[o->ndefines] = (Define){arena_printf("%.*s", (int)(eq - arg), arg), v, false};
+    o->defines = d;
+    o->ndefines++;
+}
+
+static unsigned parse_emit(const char *list) {
+    static const char *const names[NEMIT] = {"obj", "header", "llvm", "asm", "dot", "ir"};
+    unsigned bits = 0;
+    char *s = arena_strdup(list);
+    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+        int k = -1;
+        for (int i = 0; i < NEMIT; i++)
+            if (strcmp(tok, names[i]) == 0)
+                k = i;
+        if (k < 0)
+            usage_error("--emit: unknown kind '%s' (obj, header, llvm, asm, dot, ir)", tok);
+        bits |= 1u << k;
+    }
+    if (!bits)
+        usage_error("--emit needs a list, e.g. --emit=obj,header%s", "");
+    return bits;
+}
+
+/* Where each requested output goes: -o names the first of obj, asm, llvm,
+ * ir, dot; the others take its stem with their own extension. */
+static void output_paths(Options *o, unsigned emit, const char *out, const char *header, bool md) {
+    static const int order[] = {EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_IR, EMIT_DOT};
+    static const char *const ext[NEMIT] = {".o", ".h", ".ll", ".s", ".dot", ".ir"};
+    const char *primary = NULL;
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        int k = order[i];
+        if (!(emit & (1u << k)))
+            continue;
+        if (!primary)
+            primary = o->path[k] = out ? out : stem_with(o->input, ext[k]);
+        else
+            o->path[k] = stem_with(primary, ext[k]);
+    }
+    if (!primary)
+        primary = out ? out : stem_with(o->input, ".o");
+    if (emit & (1u << EMIT_HEADER))
+        o->path[EMIT_HEADER] = header ? header : stem_with(primary, ".h");
+    if (md && !o->depfile)
+        o->depfile = stem_with(primary, ".d");
+}
+
+static Options parse_args(int argc, char **argv) {
+    Options o = {.opt_level = 2};
+    unsigned emit = (1u << EMIT_OBJ) | (1u << EMIT_HEADER);
+    const char *out = NULL, *header = NULL;
+    bool md = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define NEXT() (i + 1 < argc ? argv[++i] : (usage_error("%s needs an argument", a), ""))
+        if (strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("nnc " NNC_VERSION " (LLVM " LLVM_VERSION_STRING ")\n");
+            exit(0);
+        } else if (strcmp(a, "-o") == 0) {
+            out = NEXT();
+        } else if (strcmp(a, "-H") == 0) {
+            header = NEXT();
+        } else if (strncmp(a, "--emit=", 7) == 0) {
+            emit = parse_emit(a + 7);
+        } else if (strcmp(a, "-S") == 0) {
+            emit = 1u << EMIT_ASM;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+            o.opt_level = a[2] - '0';
+        } else if (strcmp(a, "-D") == 0) {
+            add_define(&o, NEXT());
+        } else if (strncmp(a, "-D", 2) == 0) {
+            add_define(&o, a + 2);
+        } else if (strcmp(a, "--dtype=f64") == 0) {
+            o.force_f64 = true;
+        } else if (strcmp(a, "--dtype=f32") == 0) {
+            o.force_f64 = false;
+        } else if (strncmp(a, "--target=", 9) == 0) {
+            o.target = a + 9;
+        } else if (strncmp(a, "--cpu=", 6) == 0) {
+            o.cpu = a + 6;
+        } else if (strcmp(a, "-MD") == 0) {
+            md = true;
+        } else if (strcmp(a, "-MF") == 0) {
+            o.depfile = NEXT();
+        } else if (strcmp(a, "--stats") == 0) {
+            o.stats = true;
+        } else if (a[0] == '-' && a[1]) {
+            usage_error("unknown option '%s'", a);
+        } else if (o.input) {
+            usage_error("one model file at a time (got '%s' too)", a);
+        } else {
+            o.input = a;
+        }
+#undef NEXT
+    }
+    if (!o.input)
+        usage_error("no input file%s", "");
+    output_paths(&o, emit, out, header, md);
+    return o;
+}
+
+static bool write_depfile(const Options *o) {
+    FILE *f = fopen(output_begin(o->depfile), "w");
+    if (!f) {
+        error_plain("cannot write '%s'", o->depfile);
+        return false;
+    }
+    for (int k = 0; k < NEMIT; k++)
+        if (o->path[k])
+            fprintf(f, "%s ", o->path[k]);
+    fprintf(f, ": %s\n", o->input);
+    return fclose(f) == 0;
+}
+
+static void print_stats(const Model *m, const Stats *s) {
+    size_t pbytes = 0;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].role == NNRT_PARAM)
+            pbytes += m->tensors[i].size;
+    static const char *const names[3] = {"forward", "backward", "train_step"};
+    printf("model %s\n", m->name);
+    printf("  parameter bytes    %zu (struct %zu)\n", pbytes, m->params_size);
+    for (int k = 0; k < 3; k++) {
+        if (k == 2 && !m->has_optimizer)
+            continue;
+        printf("  %-10s  %.4g MFLOP, workspace %zu bytes (%zu without reuse)\n", names[k],
+               s->flops[k] / 1e6, s->workspace[k], s->workspace_noreuse[k]);
+    }
+}
+
+/* The pipeline: parse, check and elaborate, differentiate, lay out, then
+ * plan, lower and emit; outputs are committed only if all succeeded. */
+static int compile(const Options *opt) {
+    Source *src = source_read(opt->input);
+    if (!src)
+        return 1;
+    Stmt *prog = parse_source(src);
+    if (diag_errors)
+        return 1;
+    Model *m = sema_model(prog, src, opt);
+    if (diag_errors)
+        return 1;
+    autodiff(m);
+    layout_model(m);
+    Stats stats = {0};
+    bool ok = codegen(m, opt, &stats);
+    if (ok && opt->path[EMIT_HEADER])
+        ok = write_header(m, opt->path[EMIT_HEADER]);
+    if (ok && opt->depfile)
+        ok = write_depfile(opt);
+    if (ok && opt->stats)
+        print_stats(m, &stats);
+    if (!ok || diag_errors) {
+        outputs_abort();
+        return 1;
+    }
+    return outputs_commit() ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    Options opt = parse_args(argc, argv);
+    int rc = compile(&opt);
+    if (rc)
+        outputs_abort();
+    arena_free_all();
+    return rc;
+}

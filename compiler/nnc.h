@@ -1,0 +1,374 @@
+/*
+ * nnc.h: the compiler's one internal header, a section per file.
+ *
+ * The pipeline (main.c): parse (grammar/) -> check and elaborate into a tensor
+ * graph (sema.c, builtins.c) -> differentiate (autodiff.c) -> plan memory and
+ * lower through LLVM (plan.c, codegen.c) -> emit object and header (emit.c,
+ * header.c).
+ *
+ * Memory policy: everything the compiler allocates for one compilation comes
+ * from one arena (util.c) and is freed at once by arena_free_all(); nothing
+ * is freed piecemeal.
+ */
+#ifndef NNC_H
+#define NNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "nnrt.h"
+
+/* ---- util.c: arena, strings, diagnostics ---- */
+
+void *arena_alloc(size_t size);          /* zeroed; aborts when out of memory */
+void arena_free_all(void);
+char *arena_strdup(const char *s);
+char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define NEW(T) ((T *)arena_alloc(sizeof(T)))
+#define NEWA(T, n) ((T *)arena_alloc(sizeof(T) * (size_t)(n)))
+
+/* A source file held in memory, for diagnostics that quote lines. */
+typedef struct Source {
+    const char *path;
+    const char *text;
+    size_t len;
+} Source;
+
+/* A place in the source: 1-based line and column; len >= 1 columns wide. */
+typedef struct Loc {
+    const Source *src;
+    int line, col, len;
+} Loc;
+
+#define MAX_ERRORS 20
+extern int diag_errors;                  /* errors reported so far */
+extern bool diag_stop;                   /* too many errors: stop reporting */
+void diag_reset(void);
+void error_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void warning_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void note_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern FILE *diag_out;                   /* stderr unless redirected (tests) */
+
+/* Every output file is written under a temporary name (output_begin) and
+ * renamed into place only when the whole compilation succeeded, so a failed
+ * run leaves no output and does not clobber an older one. */
+const char *output_begin(const char *path);   /* the temporary name to write */
+bool outputs_commit(void);
+void outputs_abort(void);
+
+/* ---- grammar/: the AST ---- */
+
+typedef enum { DT_NONE = 0, DT_F32 = NNRT_F32, DT_F64 = NNRT_F64, DT_I32 = NNRT_I32 } DType;
+
+typedef enum {
+    A_NUM,        /* num, is_int */
+    A_NAME,       /* name */
+    A_BIN,        /* lhs op rhs */
+    A_NEG,        /* -lhs */
+    A_CALL,       /* name(args) */
+    A_TRANSPOSE,  /* lhs.T */
+    A_INDEX,      /* lhs[rhs] */
+    A_LIST        /* [args] */
+} AstKind;
+
+typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MATMUL, B_POW, B_EQ, B_NE } BinOp;
+
+typedef struct Ast Ast;
+struct Ast {
+    AstKind kind;
+    Loc loc;
+    BinOp op;
+    double num;
+    bool is_int;
+    const char *name;
+    Ast *lhs, *rhs;
+    Ast *args;          /* A_CALL, A_LIST: a list through next */
+    const char *kw;     /* as a call argument: its keyword, or NULL */
+    Loc kwloc;
+    Ast *next;
+};
+
+typedef struct TypeAst {
+    DType dtype;
+    Ast *dims;          /* list, NULL for a scalar */
+    Loc loc;
+} TypeAst;
+
+typedef enum {
+    S_MODEL, S_CONST, S_INPUT, S_PARAM, S_HYPER, S_ASSIGN, S_OUTPUT,
+    S_MINIMIZE, S_OPTIMIZER, S_FN, S_FOR, S_RETURN
+} StmtKind;
+
+typedef struct Stmt Stmt;
+struct Stmt {
+    StmtKind kind;
+    Loc loc;            /* the keyword, or the name of an assignment */
+    const char *name;   /* declared name, fn name, loop variable, optimizer */
+    Loc nameloc;
+    TypeAst *type;      /* input, param, hyper */
+    Ast *expr;          /* const, init, hyper default, assigned value, fn body
+                           expression, return value, loop start */
+    Ast *expr2;         /* loop end */
+    Ast *args;          /* output names, minimize name, fn params, optimizer args */
+    Stmt *body;         /* fn block, loop body */
+    Loc endloc;         /* the closing brace of a block */
+    Stmt *next;
+};
+
+/* parse.c: parse a whole file; NULL-free even on errors (counts diag_errors). */
+Stmt *parse_source(const Source *src);
+Source *source_read(const char *path);   /* NULL, with an error printed, on failure */
+Source *source_from_string(const char *path, const char *text, size_t len);
+
+/* ---- ir.c: the tensor graph ---- */
+
+#define MAX_RANK 8
+
+typedef enum {
+#define OP(id, name, arity, kind, grad) OP_##id,
+#include "ops.h"
+#undef OP
+    OP_COUNT
+} Op;
+
+typedef enum { K_LEAF, K_CONST, K_EW, K_VIEW, K_REDUCE, K_KERNEL } OpKind;
+
+typedef struct OpInfo {
+    const char *name;
+    int arity;
+    OpKind kind;
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT];
+
+typedef struct Shape {
+    int rank;
+    int64_t d[MAX_RANK];
+} Shape;
+
+typedef struct Node Node;
+struct Node {
+    int id;             /* creation order, which is a topological order */
+    Op op;
+    DType dt;
+    Shape shape;
+    Node *in[2];
+    double value;       /* CONST: the value; POWC: the exponent */
+    int64_t attr[MAX_RANK]; /* TRANSPOSE: perm; INDEX, EMBED: i; SUM, MAX,
+                           MAXMASK: axes mask; ARGMAX: axis */
+    int tensor;         /* LEAF: index in Model.tensors (STATE: of its param) */
+    const char *name;   /* a name the user bound it to, for dumps */
+    Loc loc;
+    Node *hnext;        /* hash chain */
+};
+
+typedef struct Graph {
+    Node **nodes;
+    int n, cap;
+    Node **table;       /* hash-consing: one node per distinct computation */
+    int tcap;
+} Graph;
+
+Graph *graph_new(void);
+int64_t shape_numel(const Shape *s);
+bool shape_eq(const Shape *a, const Shape *b);
+Shape shape_scalar(void);
+const char *shape_str(DType dt, const Shape *s);   /* "f32[2, 3]" */
+const char *dtype_name(DType dt);
+size_t dtype_size(DType dt);
+bool dtype_is_float(DType dt);
+
+/* Node constructors.  They fold constants, apply algebraic identities and
+ * return an existing node for a repeated computation (CSE), so every pass
+ * builds through them.  Shapes must already be valid (sema checks them). */
+Node *ir_leaf(Graph *g, Op op, DType dt, Shape shape, int tensor, const char *name, Loc loc);
+Node *ir_const(Graph *g, DType dt, double v);
+Node *ir_unary(Graph *g, Op op, Node *a);
+Node *ir_powc(Graph *g, Node *a, double c);
+Node *ir_cast(Graph *g, Node *a, DType dt);
+Node *ir_binary(Graph *g, Op op, Node *a, Node *b);     /* broadcasting */
+Node *ir_transpose(Graph *g, Node *a, const int *perm);
+Node *ir_reshape(Graph *g, Node *a, Shape s);
+Node *ir_index(Graph *g, Node *a, int64_t i);
+Node *ir_broadcast(Graph *g, Node *a, Shape s);
+Node *ir_detach(Graph *g, Node *a);
+Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes);  /* keeps dims */
+Node *ir_matmul(Graph *g, Node *a, Node *b);
+Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n);
+Node *ir_maxmask(Graph *g, Node *a, unsigned axes);
+Node *ir_argmax(Graph *g, Node *a, int axis);           /* keeps the axis */
+Node *ir_pick(Graph *g, Node *x, Node *y);
+Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt);
+/* Broadcast shape of a and b; false if incompatible. */
+bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
+/* Sum g down to shape s (the inverse of broadcasting). */
+Node *ir_unbroadcast(Graph *g, Node *grad, const Shape *s);
+bool ir_is_const(const Node *n, double v);
+
+void ir_dump(FILE *f, const Graph *g, Node **roots, const char **root_names, int nroots);
+
+/* ---- sema.c: checking and elaboration into a Model ---- */
+
+typedef struct Tensor {
+    const char *name;
+    nnrt_role role;
+    DType dt;
+    Shape shape;
+    Loc loc;
+    Node *node;             /* the leaf (INPUT, PARAM, HYPER) or the output's value */
+    double default_value;   /* HYPER */
+    nnrt_init_kind init;    /* PARAM */
+    double init_a, init_b;
+    Node *grad;             /* PARAM, after autodiff */
+    size_t offset, size;    /* in the struct of its role (header.c layout) */
+    size_t state_offset;    /* PARAM with momentum: its buffer in the state */
+    Node *state;            /* PARAM with momentum: the STATE leaf */
+} Tensor;
+
+typedef struct Model {
+    const char *name;
+    const char *path;       /* the source file */
+    Tensor *tensors;        /* declaration order; outputs, then the objective if
+                               it was not declared as an output */
+    int ntensors;
+    Graph *g;
+    int objective;          /* index in tensors, or -1 */
+    bool has_optimizer;
+    Node *lr, *momentum;    /* scalars (CONST or HYPER); momentum NULL for none */
+    size_t params_size, inputs_size, outputs_size, state_size;
+} Model;
+
+typedef struct Define { const char *name; int64_t value; bool used; } Define;
+
+enum { EMIT_OBJ, EMIT_HEADER, EMIT_LLVM, EMIT_ASM, EMIT_DOT, EMIT_IR, NEMIT };
+
+typedef struct Options {
+    const char *input;
+    const char *path[NEMIT];    /* where each requested output goes, or NULL */
+    const char *depfile;        /* -MD / -MF, or NULL */
+    int opt_level;
+    Define *defines;
+    int ndefines;
+    bool force_f64;
+    const char *target;
+    const char *cpu;
+    bool stats;
+} Options;
+
+Model *sema_model(Stmt *prog, const Source *src, const Options *opt);
+
+/* What an expression evaluates to: a compile-time number, a tensor in the
+ * graph, a list of integers (reshape's dims), or an error already reported. */
+typedef enum { V_ERR, V_NUM, V_NODE, V_LIST, V_NONE /* an absent optional argument */ } ValKind;
+typedef struct Val {
+    ValKind kind;
+    double num;
+    bool is_int;
+    Node *node;
+    int64_t *list;
+    int nlist;
+    Loc loc;
+} Val;
+
+typedef struct Sema Sema;
+/* sema.c, for builtins.c */
+Val sema_eval(Sema *S, Ast *a);
+Graph *sema_graph(Sema *S);
+DType sema_float(Sema *S);                 /* f32, or f64 with --dtype=f64 */
+Val val_err(void);
+Val val_node(Node *n, Loc loc);
+Node *sema_as_float(Sema *S, Val v, DType like);  /* numbers become constants */
+const char *nearest_name(const char *name, const char *const *cands, int n);
+
+/* builtins.c: the language's functions.  Arguments are matched to the
+ * function's parameters by position or keyword, as in Python. */
+#define MAX_ARGS 4
+typedef struct Builtin Builtin;
+const Builtin *builtin_find(const char *name);
+Val builtin_call(Sema *S, const Builtin *b, Ast *call);
+bool builtin_is_initializer(const char *name);
+/* The parameters of an initializer call, checked: kind, a, b. */
+bool builtin_initializer(Sema *S, Ast *call, nnrt_init_kind *kind, double *a, double *b);
+/* Match call arguments to named parameters; false after an error. */
+bool match_args(Ast *call, const char *fname, const char *const *params, int nparams,
+                int nrequired, Ast **out);
+
+/* ---- autodiff.c ---- */
+
+/* Gradient of the objective for every param (Tensor.grad). */
+void autodiff(Model *m);
+
+/* ---- header.c: struct layout and the C header ---- */
+
+void layout_model(Model *m);
+const char *ctype_name(DType dt);
+bool write_header(const Model *m, const char *path);
+
+/* ---- plan.c: how each node of an entry point is evaluated and stored ---- */
+
+typedef enum {
+    ST_DEAD,        /* not needed by this entry point */
+    ST_LEAF,        /* a declared tensor, in its struct */
+    ST_CONST,       /* a scalar constant (or a view of one) */
+    ST_VIEW,        /* a strided view of another node's storage */
+    ST_INLINE,      /* elementwise, computed inside its one consumer's loop */
+    ST_BUFFER       /* computed by its own kernel into a buffer */
+} Storage;
+
+typedef enum { BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_GRADS, BASE_STATE, BASE_WS, NBASE } Base;
+
+/* Element (idx) lives at (char *)base + byte_off, as an element pointer,
+ * plus elem_off + sum(idx[d] * stride[d]). */
+typedef struct Layout {
+    Base base;
+    int64_t byte_off, elem_off;
+    int64_t stride[MAX_RANK];
+} Layout;
+
+typedef struct Slot {
+    Storage st;
+    Layout lay;         /* ST_LEAF, ST_VIEW, ST_BUFFER */
+    double cval;        /* ST_CONST */
+    int uses;           /* consumers in this entry point, roots included */
+    int read_time;      /* the last kernel that reads it (INT32_MAX: the end) */
+    size_t scratch;     /* ST_BUFFER: bytes after the value for the kernel's own use */
+    bool direct;        /* ST_BUFFER: the buffer is the root's destination */
+} Slot;
+
+typedef enum { ENTRY_FORWARD, ENTRY_BACKWARD, ENTRY_TRAIN } EntryKind;
+
+/* A value the entry point must leave in a struct. */
+typedef struct Root {
+    Node *node;
+    Layout dest;
+    bool direct;        /* computed in place by its kernel: no copy */
+} Root;
+
+typedef struct Plan {
+    EntryKind kind;
+    Slot *slot;                 /* by node id */
+    Root *roots;
+    int nroots;
+    /* ENTRY_TRAIN: by tensor index, the gradient the update reads, and where
+     * it was copied first when reading it in place would be unsafe (-1). */
+    int64_t *snapshot;
+    size_t workspace, workspace_noreuse;
+    double flops;
+} Plan;
+
+Plan *plan_entry(const Model *m, EntryKind kind);
+bool layout_contiguous(const Layout *l, const Shape *s);
+
+/* ---- codegen.c: lowering to LLVM ---- */
+
+typedef struct Stats {
+    double flops[3];            /* forward, backward, train_step */
+    size_t workspace[3], workspace_noreuse[3];
+} Stats;
+
+/* Lower the model and write what opt->emit asks for.  Returns false (with an
+ * error printed) on failure. */
+bool codegen(Model *m, const Options *opt, Stats *stats);
+
+#endif

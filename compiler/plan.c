@@ -1,0 +1,349 @@
+/*
+ * plan.c: deciding, for one entry point, how every node is evaluated and
+ * where its values live.
+ *
+ * - Nodes the entry point's results do not depend on are dead.
+ * - Leaves live in their structs; views are strided layouts over their
+ *   operand's storage and cost nothing.
+ * - An elementwise node with a single consumer that reads each of its
+ *   elements once (another elementwise node of the same size, a sum or max,
+ *   or the final store) is computed inline inside that consumer's loop: a
+ *   chain of elementwise ops becomes one loop (fusion).
+ * - Everything else gets a buffer: in its destination struct when its only
+ *   use is to be stored there, otherwise in the workspace, where buffers
+ *   whose last reader has run are reused (first fit, by liveness).
+ *
+ * The train step updates params in place, so a gradient read while params
+ * are being updated must not read another param (or its own at another
+ * index): such a gradient is materialized, or snapshotted, before the first
+ * update.
+ */
+#include "nnc.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define END INT_MAX
+
+static int64_t align64(int64_t n) { return (n + 63) & ~(int64_t)63; }
+
+static Layout contiguous(Base base, int64_t byte_off, const Shape *s) {
+    Layout l = {.base = base, .byte_off = byte_off};
+    int64_t st = 1;
+    for (int d = s->rank - 1; d >= 0; d--) {
+        l.stride[d] = s->d[d] == 1 ? 0 : st;
+        st *= s->d[d];
+    }
+    return l;
+}
+
+bool layout_contiguous(const Layout *l, const Shape *s) {
+    Layout c = contiguous(l->base, l->byte_off, s);
+    for (int d = 0; d < s->rank; d++)
+        if (s->d[d] != 1 && c.stride[d] != l->stride[d])
+            return false;
+    return true;
+}
+
+/* The layout of a view node over its operand's layout; false when the view
+ * cannot be expressed by strides (a reshape of a non-contiguous layout). */
+static bool view_layout(const Node *n, const Layout *in, Layout *out) {
+    const Shape *is = &n->in[0]->shape, *s = &n->shape;
+    *out = *in;
+    switch (n->op) {
+    case OP_DETACH:
+        return true;
+    case OP_TRANSPOSE:
+        for (int i = 0; i < s->rank; i++)
+            out->stride[i] = in->stride[n->attr[i]];
+        return true;
+    case OP_INDEX:
+        out->elem_off += n->attr[0] * in->stride[0];
+        for (int i = 0; i < s->rank; i++)
+            out->stride[i] = in->stride[i + 1];
+        return true;
+    case OP_BROADCAST: {
+        int lead = s->rank - is->rank;
+        for (int i = 0; i < s->rank; i++)
+            out->stride[i] = (i < lead || is->d[i - lead] == 1) ? 0 : in->stride[i - lead];
+        return true;
+    }
+    case OP_RESHAPE:
+        if (!layout_contiguous(in, is))
+            return false;
+        *out = contiguous(in->base, in->byte_off, s);
+        out->elem_off = in->elem_off;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static size_t node_bytes(const Node *n) { return (size_t)shape_numel(&n->shape) * dtype_size(n->dt); }
+
+/* Extra bytes a kernel needs beside its result: the best value and its
+ * index for each group of an arg-max. */
+static size_t scratch_bytes(const Node *n) {
+    if (n->op != OP_MAXMASK && n->op != OP_ARGMAX)
+        return 0;
+    Shape r = n->in[0]->shape;
+    unsigned axes = n->op == OP_ARGMAX ? 1u << n->attr[0] : (unsigned)n->attr[0];
+    for (int i = 0; i < r.rank; i++)
+        if (axes & (1u << i))
+            r.d[i] = 1;
+    return (size_t)align64((int64_t)shape_numel(&r) * 8) * 2;
+}
+
+static double node_flops(const Node *n) {
+    switch (op_info[n->op].kind) {
+    case K_EW:
+        return (double)shape_numel(&n->shape);
+    case K_REDUCE:
+        return (double)shape_numel(&n->in[0]->shape);
+    case K_KERNEL:
+        if (n->op == OP_MATMUL)
+            return 2.0 * (double)n->shape.d[0] * (double)n->shape.d[1] * (double)n->in[0]->shape.d[1];
+        return (double)shape_numel(&n->shape);
+    default:
+        return 0;
+    }
+}
+
+/* ---- workspace allocation: first fit over live intervals ---- */
+
+typedef struct Block { int64_t off, size; int free_after; } Block;
+
+static int64_t first_fit(Block *live, int *nlive, int64_t size, int now, int free_after) {
+    /* Drop blocks whose last reader ran before this kernel. */
+    int k = 0;
+    for (int i = 0; i < *nlive; i++)
+        if (live[i].free_after >= now)
+            live[k++] = live[i];
+    *nlive = k;
+    int64_t off = 0;
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (int i = 0; i < *nlive; i++)
+            if (off < live[i].off + live[i].size && live[i].off < off + size) {
+                off = align64(live[i].off + live[i].size);
+                moved = true;
+            }
+    }
+    live[(*nlive)++] = (Block){off, size, free_after};
+    return off;
+}
+
+/* ---- the plan ---- */
+
+static void add_root(Plan *p, Node *n, Base base, int64_t off, int *cap) {
+    if (p->nroots == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        Root *r = NEWA(Root, *cap);
+        if (p->nroots)
+            memcpy(r, p->roots, sizeof(Root) * (size_t)p->nroots);
+        p->roots = r;
+    }
+    p->roots[p->nroots++] = (Root){.node = n, .dest = contiguous(base, off, &n->shape)};
+}
+
+/* Can the update of param p read gradient gy in place, while params are
+ * being overwritten?  Only if gy reads no param or state except p itself,
+ * elementwise at the same index. */
+static bool safe_in_place(const Plan *pl, const Node *gy, const Node *p) {
+    const Slot *s = &pl->slot[gy->id];
+    if (s->st == ST_CONST || s->st == ST_BUFFER)
+        return true;
+    if (s->st == ST_LEAF)
+        return (gy->op != OP_PARAM && gy->op != OP_STATE) || gy == p;
+    if (s->st == ST_VIEW) {
+        while (op_info[gy->op].kind == K_VIEW && pl->slot[gy->id].st == ST_VIEW)
+            gy = gy->in[0];
+        return pl->slot[gy->id].st == ST_BUFFER || (gy->op != OP_PARAM && gy->op != OP_STATE);
+    }
+    if (!shape_eq(&gy->shape, &p->shape))
+        return false;
+    for (int k = 0; k < op_info[gy->op].arity; k++)
+        if (!safe_in_place(pl, gy->in[k], p))
+            return false;
+    return true;
+}
+
+Plan *plan_entry(const Model *m, EntryKind kind) {
+    Graph *g = m->g;
+    int n = g->n;
+    Plan *p = NEW(Plan);
+    p->kind = kind;
+    p->slot = NEWA(Slot, n);
+    int cap = 0;
+
+    /* Roots: outputs always; gradients for backward; updates for train. */
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (t->role == NNRT_OUTPUT)
+            add_root(p, t->node, BASE_OUTPUTS, (int64_t)t->offset, &cap);
+        else if (t->role == NNRT_PARAM && kind == ENTRY_BACKWARD)
+            add_root(p, t->grad, BASE_GRADS, (int64_t)t->offset, &cap);
+    }
+    Node **consumer = NEWA(Node *, n);
+    bool *live = NEWA(bool, n);
+    for (int i = 0; i < p->nroots; i++) {
+        live[p->roots[i].node->id] = true;
+        p->slot[p->roots[i].node->id].uses++;
+    }
+    if (kind == ENTRY_TRAIN) {
+        p->snapshot = NEWA(int64_t, m->ntensors);
+        for (int i = 0; i < m->ntensors; i++) {
+            const Tensor *t = &m->tensors[i];
+            p->snapshot[i] = -1;
+            if (t->role != NNRT_PARAM)
+                continue;
+            live[t->grad->id] = live[t->node->id] = live[m->lr->id] = true;
+            p->slot[t->grad->id].uses++;
+            if (m->momentum)
+                live[t->state->id] = live[m->momentum->id] = true;
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        if (!live[i])
+            continue;
+        Node *x = g->nodes[i];
+        for (int k = 0; k < op_info[x->op].arity; k++) {
+            live[x->in[k]->id] = true;
+            p->slot[x->in[k]->id].uses++;
+            consumer[x->in[k]->id] = x;
+        }
+    }
+
+    /* Storage, in topological order. */
+    for (int i = 0; i < n; i++) {
+        Slot *s = &p->slot[i];
+        Node *x = g->nodes[i];
+        if (!live[i]) {
+            s->st = ST_DEAD;
+            continue;
+        }
+        switch (op_info[x->op].kind) {
+        case K_LEAF: {
+            const Tensor *t = &m->tensors[x->tensor];
+            s->st = ST_LEAF;
+            if (x->op == OP_STATE)
+                s->lay = contiguous(BASE_STATE, (int64_t)t->state_offset, &x->shape);
+            else
+                s->lay = contiguous(x->op == OP_PARAM ? BASE_PARAMS : BASE_INPUTS, (int64_t)t->offset, &x->shape);
+            break;
+        }
+        case K_CONST:
+            s->st = ST_CONST;
+            s->cval = x->value;
+            break;
+        case K_VIEW: {
+            Slot *in = &p->slot[x->in[0]->id];
+            if (in->st == ST_CONST) {
+                s->st = ST_CONST;
+                s->cval = in->cval;
+            } else if (in->st != ST_INLINE && view_layout(x, &in->lay, &s->lay)) {
+                s->st = ST_VIEW;
+            } else {
+                s->st = ST_BUFFER;   /* a reshape that needs a copy */
+            }
+            break;
+        }
+        case K_EW: {
+            Node *c = consumer[i];
+            bool fusable = s->uses == 1 && (!c || (op_info[c->op].kind == K_EW &&
+                                                   shape_numel(&c->shape) == shape_numel(&x->shape)) ||
+                                            op_info[c->op].kind == K_REDUCE);
+            s->st = fusable ? ST_INLINE : ST_BUFFER;
+            break;
+        }
+        default:
+            s->st = ST_BUFFER;
+        }
+        /* Buffers are contiguous; their place is decided below. */
+        if (s->st == ST_BUFFER)
+            s->lay = contiguous(BASE_WS, 0, &x->shape);
+    }
+    if (kind == ENTRY_TRAIN)
+        for (int i = 0; i < m->ntensors; i++) {
+            const Tensor *t = &m->tensors[i];
+            if (t->role != NNRT_PARAM || safe_in_place(p, t->grad, t->node))
+                continue;
+            if (p->slot[t->grad->id].st == ST_INLINE)
+                p->slot[t->grad->id].st = ST_BUFFER;
+            else
+                p->snapshot[i] = 0;   /* given an offset below */
+        }
+
+    /* Read times: the kernel (or the end) at which each value is last read.
+     * Inline nodes and views are read when their consumer runs. */
+    for (int i = 0; i < n; i++)
+        p->slot[i].read_time = -1;
+    for (int r = 0; r < p->nroots; r++)
+        p->slot[p->roots[r].node->id].read_time = END;
+    if (kind == ENTRY_TRAIN)
+        for (int i = 0; i < m->ntensors; i++)
+            if (m->tensors[i].role == NNRT_PARAM)
+                p->slot[m->tensors[i].grad->id].read_time = END;
+    for (int i = n - 1; i >= 0; i--) {
+        Slot *s = &p->slot[i];
+        if (s->st == ST_DEAD)
+            continue;
+        Node *x = g->nodes[i];
+        int t = s->st == ST_BUFFER ? i : s->read_time;
+        for (int k = 0; k < op_info[x->op].arity; k++) {
+            Slot *in = &p->slot[x->in[k]->id];
+            if (t > in->read_time)
+                in->read_time = t;
+        }
+    }
+
+    /* Direct results: a buffer whose one use is its root is computed there. */
+    for (int r = 0; r < p->nroots; r++) {
+        Root *rt = &p->roots[r];
+        Slot *s = &p->slot[rt->node->id];
+        if (s->st == ST_BUFFER && s->uses == 1 && !scratch_bytes(rt->node)) {
+            s->lay = rt->dest;
+            s->direct = true;
+            rt->direct = true;
+        }
+    }
+
+    /* Workspace offsets. */
+    Block *blocks = NEWA(Block, n + m->ntensors + 1);
+    int nblocks = 0;
+    int64_t peak = 0, total = 0;
+    for (int i = 0; i < n; i++) {
+        Slot *s = &p->slot[i];
+        Node *x = g->nodes[i];
+        if (s->st == ST_DEAD)
+            continue;
+        p->flops += s->st == ST_INLINE || s->st == ST_BUFFER ? node_flops(x) : 0;
+        if (s->st != ST_BUFFER || s->direct)
+            continue;
+        s->scratch = scratch_bytes(x);
+        int64_t size = align64((int64_t)node_bytes(x)) + (int64_t)s->scratch;
+        int64_t off = first_fit(blocks, &nblocks, size, i, s->read_time);
+        s->lay = contiguous(BASE_WS, off, &x->shape);
+        total += size;
+        if (off + size > peak)
+            peak = off + size;
+    }
+    /* Views now see where their operands were placed. */
+    for (int i = 0; i < n; i++)
+        if (p->slot[i].st == ST_VIEW)
+            view_layout(g->nodes[i], &p->slot[g->nodes[i]->in[0]->id].lay, &p->slot[i].lay);
+    if (kind == ENTRY_TRAIN)
+        for (int i = 0; i < m->ntensors; i++)
+            if (p->snapshot[i] == 0) {
+                const Tensor *t = &m->tensors[i];
+                int64_t size = align64((int64_t)node_bytes(t->grad));
+                p->snapshot[i] = first_fit(blocks, &nblocks, size, END - 1, END);
+                total += size;
+                if (p->snapshot[i] + size > peak)
+                    peak = p->snapshot[i] + size;
+            }
+    p->workspace = (size_t)peak;
+    p->workspace_noreuse = (size_t)total;
+    return p;
+}

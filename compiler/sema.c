@@ -1,0 +1,862 @@
+/*
+ * sema.c: checking the program and elaborating it into a tensor graph.
+ *
+ * One walk over the statements does both: names are resolved in a
+ * persistent scope (a linked list, so a function captures its defining scope
+ * by keeping a pointer), consts are evaluated with -D overrides, `for` loops
+ * are unrolled, functions inlined, and every expression becomes graph nodes
+ * whose dtypes and shapes are checked as they are built.  An error yields
+ * V_ERR, which every consumer passes on silently, so one mistake is reported
+ * once.  The result is a Model: the tensor table of the generated ABI in
+ * declaration order, the objective and the optimizer.
+ */
+#include "nnc.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Limits that turn runaway programs into errors instead of exhausted memory. */
+#define MAX_NODES      2000000     /* nodes in the unrolled graph */
+#define MAX_ELEMS      ((int64_t)1 << 31)   /* elements of one tensor */
+#define MAX_BYTES      ((int64_t)1 << 38)   /* bytes of one struct */
+#define MAX_CALL_DEPTH 64
+
+typedef enum { B_CONSTV, B_VALUE, B_FN } BindKind;
+
+typedef struct Binding Binding;
+struct Binding {
+    const char *name;
+    BindKind kind;
+    double num;             /* B_CONSTV */
+    Node *node;             /* B_VALUE */
+    Stmt *fn;               /* B_FN */
+    Binding *fn_scope;      /* B_FN: the scope it was defined in (and itself) */
+    Loc loc;
+    Binding *next;
+};
+
+struct Sema {
+    const Options *opt;
+    Model *m;
+    Graph *g;
+    Binding *scope;
+    int call_depth;
+    bool has_objective;
+    Loc objective_loc;
+    Loc optimizer_loc;
+    int noutputs_declared;
+};
+
+Graph *sema_graph(Sema *S) { return S->g; }
+DType sema_float(Sema *S) { return S->opt->force_f64 ? DT_F64 : DT_F32; }
+Val val_err(void) { return (Val){.kind = V_ERR}; }
+Val val_node(Node *n, Loc loc) { return (Val){.kind = V_NODE, .node = n, .loc = loc}; }
+static Val val_num(double v, bool is_int, Loc loc) {
+    return (Val){.kind = V_NUM, .num = v, .is_int = is_int, .loc = loc};
+}
+
+/* ---- names ---- */
+
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    int d[65][65];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+/* The candidate closest to name, if it is close enough to be a typo. */
+const char *nearest_name(const char *name, const char *const *cands, int n) {
+    const char *best = NULL;
+    int bestd = 1 + (int)strlen(name) / 3;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(name, cands[i]);
+        if (d < bestd || (d == bestd && !best && d <= 2)) {
+            best = cands[i];
+            bestd = d;
+        }
+    }
+    return best;
+}
+
+static Binding *lookup(Binding *scope, const char *name) {
+    for (Binding *b = scope; b; b = b->next)
+        if (strcmp(b->name, name) == 0)
+            return b;
+    return NULL;
+}
+
+static Binding *bind(Sema *S, const char *name, BindKind kind, Loc loc) {
+    Binding *b = NEW(Binding);
+    b->name = name;
+    b->kind = kind;
+    b->loc = loc;
+    b->next = S->scope;
+    S->scope = b;
+    return b;
+}
+
+static void unknown_name(Sema *S, const char *name, Loc loc, bool as_function) {
+    const char *cands[256];
+    int n = 0;
+    for (Binding *b = S->scope; b && n < 200; b = b->next)
+        if ((b->kind == B_FN) == as_function)
+            cands[n++] = b->name;
+    static const char *const builtins[] = {
+        "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus", "square",
+        "pow", "maximum", "minimum", "sum", "mean", "max", "logsumexp", "softmax",
+        "log_softmax", "cross_entropy", "reshape", "transpose", "argmax"};
+    if (as_function)
+        for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
+            cands[n++] = builtins[i];
+    const char *near = nearest_name(name, cands, n);
+    const char *what = as_function ? "function" : "name";
+    if (near)
+        error_at(loc, "unknown %s '%s'; did you mean '%s'?", what, name, near);
+    else
+        error_at(loc, "unknown %s '%s'", what, name);
+}
+
+/* ---- values ---- */
+
+Node *sema_as_float(Sema *S, Val v, DType like) {
+    DType dt = dtype_is_float(like) ? like : sema_float(S);
+    if (v.kind == V_NUM)
+        return ir_const(S->g, dt, v.num);
+    if (v.node->dt == DT_I32)
+        return ir_cast(S->g, v.node, dt);
+    return v.node;
+}
+
+/* The float dtype two operands compute in: f64 if either is, else f32. */
+static DType common_float(Sema *S, Val a, Val b) {
+    DType da = a.kind == V_NODE ? a.node->dt : DT_NONE;
+    DType db = b.kind == V_NODE ? b.node->dt : DT_NONE;
+    if (da == DT_F64 || db == DT_F64)
+        return DT_F64;
+    if (da == DT_F32 || db == DT_F32)
+        return DT_F32;
+    return sema_float(S);
+}
+
+static bool check_nodes(Sema *S, Loc loc) {
+    if (S->g->n > MAX_NODES) {
+        error_at(loc, "the unrolled graph exceeds %d nodes; reduce the loop counts", MAX_NODES);
+        return false;
+    }
+    return true;
+}
+
+static const char *binop_name(BinOp op) {
+    static const char *const names[] = {"+", "-", "*", "/", "@", "**", "==", "!="};
+    return names[op];
+}
+
+static double fold_num(BinOp op, double a, double b) {
+    switch (op) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    case B_POW: return pow(a, b);
+    case B_EQ: return a == b;
+    case B_NE: return a != b;
+    default: return NAN;
+    }
+}
+
+static Val eval_binary(Sema *S, Ast *a) {
+    Val l = sema_eval(S, a->lhs), r = sema_eval(S, a->rhs);
+    if (l.kind == V_ERR || r.kind == V_ERR)
+        return val_err();
+    if (l.kind == V_LIST || r.kind == V_LIST) {
+        error_at(a->loc, "a list cannot be an operand of '%s'", binop_name(a->op));
+        return val_err();
+    }
+    if (l.kind == V_NUM && r.kind == V_NUM) {
+        if (a->op == B_MATMUL) {
+            error_at(a->loc, "'@' needs two matrices, not numbers");
+            return val_err();
+        }
+        if (a->op == B_DIV && r.num == 0) {
+            error_at(a->loc, "division by zero in a constant expression");
+            return val_err();
+        }
+        double v = fold_num(a->op, l.num, r.num);
+        if (!isfinite(v)) {
+            error_at(a->loc, "constant expression overflows");
+            return val_err();
+        }
+        return val_num(v, l.is_int && r.is_int && v == floor(v) && fabs(v) < 9e15, a->loc);
+    }
+    Graph *g = S->g;
+    if (a->op == B_POW) {
+        if (r.kind != V_NUM) {
+            error_at(a->rhs->loc, "the exponent of '**' must be a compile-time number");
+            return val_err();
+        }
+        return val_node(ir_powc(g, sema_as_float(S, l, DT_NONE), r.num), a->loc);
+    }
+    if (a->op == B_MATMUL) {
+        if (l.kind != V_NODE || r.kind != V_NODE || l.node->shape.rank != 2 || r.node->shape.rank != 2) {
+            Val bad = (l.kind != V_NODE || l.node->shape.rank != 2) ? l : r;
+            error_at(a->loc, "'@' needs two matrices (rank 2); got %s",
+                     bad.kind == V_NUM ? "a number" : shape_str(bad.node->dt, &bad.node->shape));
+            return val_err();
+        }
+        if (l.node->shape.d[1] != r.node->shape.d[0]) {
+            error_at(a->loc, "matmul of %s and %s: inner dimensions %lld and %lld differ",
+                     shape_str(l.node->dt, &l.node->shape), shape_str(r.node->dt, &r.node->shape),
+                     (long long)l.node->shape.d[1], (long long)r.node->shape.d[0]);
+            return val_err();
+        }
+        DType dt = common_float(S, l, r);
+        Node *x = ir_cast(g, sema_as_float(S, l, dt), dt), *y = ir_cast(g, sema_as_float(S, r, dt), dt);
+        return val_node(ir_matmul(g, x, y), a->loc);
+    }
+    Node *x, *y;
+    if ((a->op == B_EQ || a->op == B_NE) && l.kind == V_NODE && r.kind == V_NODE &&
+        l.node->dt == DT_I32 && r.node->dt == DT_I32) {
+        x = l.node;   /* labels compare as integers */
+        y = r.node;
+    } else {
+        DType dt = common_float(S, l, r);
+        x = ir_cast(g, sema_as_float(S, l, dt), dt);
+        y = ir_cast(g, sema_as_float(S, r, dt), dt);
+    }
+    static const Op ops[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, 0, 0, OP_EQ, OP_NE};
+    Node *n = ir_binary(g, ops[a->op], x, y);
+    if (!n) {
+        error_at(a->loc, "'%s' of %s and %s: shapes do not broadcast", binop_name(a->op),
+                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape));
+        return val_err();
+    }
+    if (n->dt == DT_F32 && sema_float(S) == DT_F64)
+        n = ir_cast(g, n, DT_F64);
+    return val_node(n, a->loc);
+}
+
+/* Evaluate a call of a user function: bind the arguments in the scope the
+ * function was defined in, run its block, and evaluate its result. */
+static void exec_block(Sema *S, Stmt *s, bool top);
+
+static Val call_user(Sema *S, Binding *fb, Ast *call) {
+    Stmt *fn = fb->fn;
+    const char *params[MAX_ARGS * 4];
+    int np = 0;
+    for (Ast *p = fn->args; p; p = p->next)
+        np++;
+    const char **pnames = np <= (int)(sizeof params / sizeof *params) ? params : NEWA(const char *, np);
+    np = 0;
+    for (Ast *p = fn->args; p; p = p->next)
+        pnames[np++] = p->name;
+    Ast **args = NEWA(Ast *, np + 1);
+    if (!match_args(call, fn->name, pnames, np, np, args))
+        return val_err();
+    Val *vals = NEWA(Val, np + 1);
+    for (int i = 0; i < np; i++) {
+        vals[i] = sema_eval(S, args[i]);
+        if (vals[i].kind == V_ERR)
+            return val_err();
+        if (vals[i].kind == V_LIST) {
+            error_at(args[i]->loc, "a list cannot be passed to a function");
+            return val_err();
+        }
+    }
+    if (S->call_depth >= MAX_CALL_DEPTH) {
+        error_at(call->loc, "calls nested more than %d deep (is '%s' recursive? functions are inlined, so they cannot recurse)",
+                 MAX_CALL_DEPTH, fn->name);
+        return val_err();
+    }
+    Binding *saved = S->scope;
+    S->scope = fb->fn_scope;
+    for (int i = 0; i < np; i++) {
+        Binding *b = bind(S, pnames[i], vals[i].kind == V_NUM ? B_CONSTV : B_VALUE, fn->args->loc);
+        b->num = vals[i].num;
+        b->node = vals[i].node;
+    }
+    S->call_depth++;
+    Val result;
+    if (fn->body) {
+        exec_block(S, fn->body, false);
+        Stmt *last = fn->body;
+        while (last->next)
+            last = last->next;
+        result = sema_eval(S, last->expr);
+    } else {
+        result = sema_eval(S, fn->expr);
+    }
+    S->call_depth--;
+    S->scope = saved;
+    return result;
+}
+
+static Val eval_call(Sema *S, Ast *a) {
+    Binding *b = lookup(S->scope, a->name);
+    if (b && b->kind == B_FN)
+        return call_user(S, b, a);
+    if (b) {
+        error_at(a->loc, "'%s' is not a function", a->name);
+        note_at(b->loc, "'%s' is defined here", a->name);
+        return val_err();
+    }
+    const Builtin *bi = builtin_find(a->name);
+    if (bi)
+        return builtin_call(S, bi, a);
+    if (builtin_is_initializer(a->name)) {
+        error_at(a->loc, "'%s' is an initializer: it can only follow 'param NAME : TYPE ='", a->name);
+        return val_err();
+    }
+    unknown_name(S, a->name, a->loc, true);
+    return val_err();
+}
+
+Val sema_eval(Sema *S, Ast *a) {
+    if (!check_nodes(S, a->loc))
+        return val_err();
+    switch (a->kind) {
+    case A_NUM:
+        if (!isfinite(a->num)) {
+            error_at(a->loc, "number out of range");
+            return val_err();
+        }
+        if (a->is_int && a->num > 9e15) {
+            error_at(a->loc, "integer too large");
+            return val_err();
+        }
+        return val_num(a->num, a->is_int, a->loc);
+    case A_NAME: {
+        Binding *b = lookup(S->scope, a->name);
+        if (!b) {
+            unknown_name(S, a->name, a->loc, false);
+            return val_err();
+        }
+        if (b->kind == B_FN) {
+            error_at(a->loc, "'%s' is a function; call it with arguments", a->name);
+            return val_err();
+        }
+        if (b->kind == B_CONSTV)
+            return val_num(b->num, b->num == floor(b->num), a->loc);
+        return val_node(b->node, a->loc);
+    }
+    case A_BIN:
+        return eval_binary(S, a);
+    case A_NEG: {
+        Val v = sema_eval(S, a->lhs);
+        if (v.kind == V_NUM)
+            return val_num(-v.num, v.is_int, a->loc);
+        if (v.kind != V_NODE) {
+            if (v.kind == V_LIST)
+                error_at(a->loc, "a list cannot be negated");
+            return val_err();
+        }
+        return val_node(ir_unary(S->g, OP_NEG, sema_as_float(S, v, DT_NONE)), a->loc);
+    }
+    case A_CALL:
+        return eval_call(S, a);
+    case A_TRANSPOSE: {
+        Val v = sema_eval(S, a->lhs);
+        if (v.kind == V_ERR)
+            return v;
+        if (v.kind != V_NODE || v.node->shape.rank != 2) {
+            error_at(a->loc, "'.T' transposes a matrix (rank 2); got %s",
+                     v.kind == V_NODE ? shape_str(v.node->dt, &v.node->shape) : "a number");
+            return val_err();
+        }
+        static const int swap[2] = {1, 0};
+        return val_node(ir_transpose(S->g, v.node, swap), a->loc);
+    }
+    case A_INDEX: {
+        Val v = sema_eval(S, a->lhs), i = sema_eval(S, a->rhs);
+        if (v.kind == V_ERR || i.kind == V_ERR)
+            return val_err();
+        if (v.kind != V_NODE || v.node->shape.rank == 0) {
+            error_at(a->loc, "only a tensor of rank 1 or more can be indexed");
+            return val_err();
+        }
+        if (i.kind != V_NUM || !i.is_int) {
+            error_at(a->rhs->loc, "an index must be a compile-time integer (a const or a loop variable)");
+            return val_err();
+        }
+        int64_t n = v.node->shape.d[0];
+        if (i.num < 0 || i.num >= (double)n) {
+            error_at(a->rhs->loc, "index %lld is out of range for %s (valid: 0 to %lld)",
+                     (long long)i.num, shape_str(v.node->dt, &v.node->shape), (long long)n - 1);
+            return val_err();
+        }
+        return val_node(ir_index(S->g, v.node, (int64_t)i.num), a->loc);
+    }
+    case A_LIST: {
+        int n = 0;
+        for (Ast *e = a->args; e; e = e->next)
+            n++;
+        Val l = {.kind = V_LIST, .list = NEWA(int64_t, n + 1), .nlist = n, .loc = a->loc};
+        n = 0;
+        for (Ast *e = a->args; e; e = e->next) {
+            Val v = sema_eval(S, e);
+            if (v.kind == V_ERR)
+                return v;
+            if (v.kind != V_NUM || !v.is_int) {
+                error_at(e->loc, "a list holds compile-time integers");
+                return val_err();
+            }
+            l.list[n++] = (int64_t)v.num;
+        }
+        return l;
+    }
+    }
+    return val_err();
+}
+
+/* A compile-time integer, for consts, dims and loop bounds. */
+static bool eval_int(Sema *S, Ast *a, const char *what, int64_t *out) {
+    Val v = sema_eval(S, a);
+    if (v.kind == V_ERR)
+        return false;
+    if (v.kind != V_NUM || !v.is_int) {
+        error_at(a->loc, "%s must be a compile-time integer", what);
+        return false;
+    }
+    *out = (int64_t)v.num;
+    return true;
+}
+
+/* ---- declarations ---- */
+
+static const char *const c_keywords[] = {
+    "auto", "break", "case", "char", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "goto", "if", "inline", "int", "long", "register", "restrict",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+    "unsigned", "void", "volatile", "while", "bool", "_Bool", "int32_t", "int64_t",
+    "uint64_t", "size_t", "NULL"};
+
+/* Declared names become struct fields in the generated header. */
+static bool check_field_name(const char *name, Loc loc) {
+    for (size_t i = 0; i < sizeof c_keywords / sizeof *c_keywords; i++)
+        if (strcmp(name, c_keywords[i]) == 0) {
+            error_at(loc, "'%s' cannot name a tensor: it is a C keyword and would be a struct field in the header", name);
+            return false;
+        }
+    return true;
+}
+
+static int add_tensor(Sema *S, const char *name, nnrt_role role, DType dt, Shape shape, Loc loc) {
+    Model *m = S->m;
+    Tensor *t = NEWA(Tensor, m->ntensors + 1);
+    if (m->ntensors)
+        memcpy(t, m->tensors, sizeof(Tensor) * (size_t)m->ntensors);
+    m->tensors = t;
+    Tensor *nt = &t[m->ntensors];
+    nt->name = name;
+    nt->role = role;
+    nt->dt = dt;
+    nt->shape = shape;
+    nt->loc = loc;
+    return m->ntensors++;
+}
+
+static bool redeclared(Sema *S, Stmt *s) {
+    for (int i = 0; i < S->m->ntensors; i++) {
+        Tensor *t = &S->m->tensors[i];
+        if (t->role != NNRT_OUTPUT && strcmp(t->name, s->name) == 0) {
+            error_at(s->nameloc, "'%s' is declared twice", s->name);
+            note_at(t->loc, "first declared here");
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool eval_type(Sema *S, TypeAst *t, DType *dt, Shape *shape) {
+    *dt = (t->dtype == DT_F32 && S->opt->force_f64) ? DT_F64 : t->dtype;
+    *shape = shape_scalar();
+    int64_t numel = 1;
+    for (Ast *d = t->dims; d; d = d->next) {
+        if (shape->rank == MAX_RANK) {
+            error_at(d->loc, "tensors have at most %d dimensions", MAX_RANK);
+            return false;
+        }
+        int64_t v;
+        if (!eval_int(S, d, "a dimension", &v))
+            return false;
+        if (v < 1) {
+            error_at(d->loc, "a dimension must be at least 1; this one is %lld", (long long)v);
+            return false;
+        }
+        if (v > MAX_ELEMS || numel > MAX_ELEMS / v) {
+            error_at(d->loc, "tensor too large: more than %lld elements", (long long)MAX_ELEMS);
+            return false;
+        }
+        numel *= v;
+        shape->d[shape->rank++] = v;
+    }
+    return true;
+}
+
+static void decl_tensor(Sema *S, Stmt *s) {
+    if (redeclared(S, s) || !check_field_name(s->name, s->nameloc))
+        return;
+    DType dt;
+    Shape shape;
+    if (!eval_type(S, s->type, &dt, &shape))
+        return;
+    Op op = s->kind == S_INPUT ? OP_INPUT : s->kind == S_PARAM ? OP_PARAM : OP_HYPER;
+    nnrt_role role = s->kind == S_INPUT ? NNRT_INPUT : s->kind == S_PARAM ? NNRT_PARAM : NNRT_HYPER;
+    if (s->kind != S_INPUT && !dtype_is_float(dt)) {
+        error_at(s->type->loc, "a %s must be f32 or f64, not %s",
+                 s->kind == S_PARAM ? "param" : "hyper", dtype_name(dt));
+        return;
+    }
+    if (s->kind == S_HYPER && shape.rank != 0) {
+        error_at(s->type->loc, "a hyper is a scalar: write '%s' without dims", dtype_name(dt));
+        return;
+    }
+    int ti = add_tensor(S, s->name, role, dt, shape, s->nameloc);
+    Tensor *t = &S->m->tensors[ti];
+    if (s->kind == S_HYPER) {
+        if (!s->expr) {
+            error_at(s->nameloc, "hyper '%s' needs a default value: 'hyper %s : %s = VALUE'",
+                     s->name, s->name, dtype_name(dt));
+        } else {
+            Val v = sema_eval(S, s->expr);
+            if (v.kind == V_NUM)
+                t->default_value = dt == DT_F32 ? (float)v.num : v.num;
+            else if (v.kind != V_ERR)
+                error_at(s->expr->loc, "the default of a hyper must be a compile-time number");
+        }
+    }
+    if (s->kind == S_PARAM) {
+        t->init = NNRT_INIT_DEFAULT;
+        if (s->expr) {
+            if (s->expr->kind != A_CALL || !builtin_is_initializer(s->expr->name))
+                error_at(s->expr->loc, "a param's initializer is one of zeros(), ones(), constant(v), "
+                         "uniform(a, b), normal(mean, std), xavier_uniform(), xavier_normal(), "
+                         "kaiming_uniform(), kaiming_normal()");
+            else
+                builtin_initializer(S, s->expr, &t->init, &t->init_a, &t->init_b);
+        }
+    }
+    Node *n = ir_leaf(S->g, op, dt, shape, ti, s->name, s->nameloc);
+    t->node = n;
+    Binding *b = bind(S, s->name, B_VALUE, s->nameloc);
+    b->node = n;
+}
+
+static void decl_const(Sema *S, Stmt *s) {
+    Binding *old = lookup(S->scope, s->name);
+    if (old && old->kind == B_CONSTV) {
+        error_at(s->nameloc, "const '%s' is declared twice", s->name);
+        note_at(old->loc, "first declared here");
+        return;
+    }
+    int64_t v = 0;
+    bool ok = eval_int(S, s->expr, "a const", &v);
+    for (int i = 0; i < S->opt->ndefines; i++) {
+        Define *d = &S->opt->defines[i];
+        if (strcmp(d->name, s->name) == 0) {
+            d->used = true;
+            v = d->value;
+            ok = true;
+        }
+    }
+    if (!ok)
+        return;
+    Binding *b = bind(S, s->name, B_CONSTV, s->nameloc);
+    b->num = (double)v;
+}
+
+static Tensor *find_output(Model *m, const char *name) {
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].role == NNRT_OUTPUT && strcmp(m->tensors[i].name, name) == 0)
+            return &m->tensors[i];
+    return NULL;
+}
+
+static Node *named_value(Sema *S, const char *name, Loc loc) {
+    Binding *b = lookup(S->scope, name);
+    if (!b) {
+        unknown_name(S, name, loc, false);
+        return NULL;
+    }
+    if (b->kind != B_VALUE) {
+        error_at(loc, "'%s' is %s, not a tensor", name, b->kind == B_FN ? "a function" : "a const");
+        return NULL;
+    }
+    return b->node;
+}
+
+static void add_output(Sema *S, const char *name, Node *n, Loc loc) {
+    if (!check_field_name(name, loc))
+        return;
+    int ti = add_tensor(S, name, NNRT_OUTPUT, n->dt, n->shape, loc);
+    S->m->tensors[ti].node = n;
+}
+
+static void stmt_output(Sema *S, Stmt *s) {
+    for (Ast *a = s->args; a; a = a->next) {
+        Tensor *old = find_output(S->m, a->name);
+        if (old && S->m->objective >= 0 && old == &S->m->tensors[S->m->objective] &&
+            old->node == named_value(S, a->name, a->loc))
+            continue;   /* the objective is an output already */
+        if (old) {
+            error_at(a->loc, "'%s' is an output already", a->name);
+            note_at(old->loc, "first named here");
+            continue;
+        }
+        Node *n = named_value(S, a->name, a->loc);
+        if (n)
+            add_output(S, a->name, n, a->loc);
+    }
+}
+
+static void stmt_minimize(Sema *S, Stmt *s) {
+    if (S->has_objective) {
+        error_at(s->loc, "a model has at most one objective");
+        note_at(S->objective_loc, "the first 'minimize' is here");
+        return;
+    }
+    S->has_objective = true;
+    S->objective_loc = s->loc;
+    Node *n = named_value(S, s->name, s->nameloc);
+    if (!n)
+        return;
+    if (n->shape.rank != 0 || !dtype_is_float(n->dt)) {
+        error_at(s->nameloc, "the objective must be a float scalar; '%s' is %s (reduce it, e.g. mean(%s))",
+                 s->name, shape_str(n->dt, &n->shape), s->name);
+        return;
+    }
+    Tensor *t = find_output(S->m, s->name);
+    if (t && t->node != n) {
+        error_at(s->nameloc, "'%s' was rebound after it was named as an output", s->name);
+        return;
+    }
+    if (!t)
+        add_output(S, s->name, n, s->nameloc);
+    for (int i = 0; i < S->m->ntensors; i++)
+        if (S->m->tensors[i].role == NNRT_OUTPUT && strcmp(S->m->tensors[i].name, s->name) == 0)
+            S->m->objective = i;
+}
+
+/* lr and momentum: a number or a hyper. */
+static Node *optimizer_scalar(Sema *S, Ast *a, const char *what) {
+    Val v = sema_eval(S, a);
+    if (v.kind == V_ERR)
+        return NULL;
+    if (v.kind == V_NUM)
+        return ir_const(S->g, sema_float(S), v.num);
+    if (v.kind == V_NODE && v.node->op == OP_HYPER)
+        return v.node;
+    error_at(a->loc, "%s must be a number or a hyper", what);
+    return NULL;
+}
+
+static void stmt_optimizer(Sema *S, Stmt *s) {
+    if (S->m->has_optimizer) {
+        error_at(s->loc, "a model has at most one optimizer");
+        note_at(S->optimizer_loc, "the first one is here");
+        return;
+    }
+    S->optimizer_loc = s->loc;
+    if (strcmp(s->name, "sgd") != 0) {
+        error_at(s->nameloc, "unknown optimizer '%s' (nnc has 'sgd')", s->name);
+        return;
+    }
+    static const char *const params[] = {"lr", "momentum"};
+    Ast *args[2] = {0};
+    Ast call = {.kind = A_CALL, .loc = s->nameloc, .name = s->name, .args = s->args};
+    if (!match_args(&call, "sgd", params, 2, 1, args))
+        return;
+    S->m->has_optimizer = true;
+    S->m->lr = optimizer_scalar(S, args[0], "lr");
+    if (args[1]) {
+        S->m->momentum = optimizer_scalar(S, args[1], "momentum");
+        if (S->m->momentum && ir_is_const(S->m->momentum, 0))
+            S->m->momentum = NULL;   /* as PyTorch: no buffer without momentum */
+    }
+}
+
+static void stmt_for(Sema *S, Stmt *s) {
+    int64_t a, b;
+    if (!eval_int(S, s->expr, "a loop bound", &a) | !eval_int(S, s->expr2, "a loop bound", &b))
+        return;
+    if (b - a > 1000000) {
+        error_at(s->expr2->loc, "a loop of %lld iterations is too long to unroll", (long long)(b - a));
+        return;
+    }
+    for (int64_t i = a; i < b && !diag_stop; i++) {
+        Binding *v = bind(S, s->name, B_CONSTV, s->nameloc);
+        v->num = (double)i;
+        int before = diag_errors;
+        exec_block(S, s->body, false);
+        if (diag_errors > before || !check_nodes(S, s->loc))
+            break;   /* the same error in every iteration is noise */
+    }
+}
+
+static const char *stmt_word(StmtKind k) {
+    switch (k) {
+    case S_MODEL: return "model";
+    case S_CONST: return "const";
+    case S_INPUT: return "input";
+    case S_PARAM: return "param";
+    case S_HYPER: return "hyper";
+    case S_OUTPUT: return "output";
+    case S_MINIMIZE: return "minimize";
+    case S_OPTIMIZER: return "optimizer";
+    case S_FN: return "fn";
+    default: return "this statement";
+    }
+}
+
+static void exec_stmt(Sema *S, Stmt *s, bool top) {
+    switch (s->kind) {
+    case S_MODEL:
+        if (top)
+            error_at(s->loc, "'model' must be the first statement");
+        else
+            error_at(s->loc, "'model' is only allowed as the first statement of the file");
+        return;
+    case S_CONST:
+        decl_const(S, s);
+        return;
+    case S_ASSIGN: {
+        Binding *old = lookup(S->scope, s->name);
+        Val v = sema_eval(S, s->expr);
+        if (v.kind == V_ERR) {
+            /* Bind the name anyway, so later uses do not cascade. */
+            bind(S, s->name, B_CONSTV, s->nameloc)->num = 0;
+            return;
+        }
+        if (v.kind == V_LIST) {
+            error_at(s->expr->loc, "a list cannot be bound to a name");
+            return;
+        }
+        if (old && old->kind == B_FN)
+            warning_at(s->nameloc, "'%s' shadows a function", s->name);
+        Binding *b = bind(S, s->name, v.kind == V_NUM ? B_CONSTV : B_VALUE, s->nameloc);
+        b->num = v.num;
+        b->node = v.node;
+        if (v.node && !v.node->name && op_info[v.node->op].kind != K_LEAF)
+            v.node->name = s->name;
+        return;
+    }
+    case S_FN: {
+        Binding *b = bind(S, s->name, B_FN, s->nameloc);
+        b->fn = s;
+        b->fn_scope = S->scope;
+        if (s->body) {
+            Stmt *last = s->body;
+            while (last->next)
+                last = last->next;
+            if (last->kind != S_RETURN)
+                error_at(s->endloc, "function '%s' must end with 'return EXPR'", s->name);
+            for (Stmt *t = s->body; t != last; t = t->next)
+                if (t->kind == S_RETURN)
+                    error_at(t->loc, "'return' must be the last statement of the function");
+        }
+        return;
+    }
+    case S_FOR:
+        stmt_for(S, s);
+        return;
+    case S_RETURN:
+        if (top)
+            error_at(s->loc, "'return' outside a function");
+        return;   /* a function's return is evaluated by call_user */
+    default:
+        break;
+    }
+    if (!top) {
+        error_at(s->loc, "'%s' is only allowed at the top level", stmt_word(s->kind));
+        return;
+    }
+    switch (s->kind) {
+    case S_INPUT: case S_PARAM: case S_HYPER:
+        decl_tensor(S, s);
+        break;
+    case S_OUTPUT:
+        stmt_output(S, s);
+        break;
+    case S_MINIMIZE:
+        stmt_minimize(S, s);
+        break;
+    case S_OPTIMIZER:
+        stmt_optimizer(S, s);
+        break;
+    default:
+        break;
+    }
+}
+
+static void exec_block(Sema *S, Stmt *s, bool top) {
+    for (; s && !diag_stop; s = s->next)
+        exec_stmt(S, s, top);
+}
+
+/* The default model name: the file's stem, made an identifier. */
+static const char *stem_name(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base)
+        n = (size_t)(dot - base);
+    char *s = arena_alloc(n + 2);
+    size_t k = 0;
+    if (n == 0 || isdigit((unsigned char)base[0]))
+        s[k++] = '_';
+    for (size_t i = 0; i < n; i++)
+        s[k++] = isalnum((unsigned char)base[i]) ? base[i] : '_';
+    s[k] = 0;
+    return s;
+}
+
+static void check_sizes(Model *m) {
+    int64_t bytes[5] = {0};
+    for (int i = 0; i < m->ntensors; i++) {
+        Tensor *t = &m->tensors[i];
+        int64_t b = shape_numel(&t->shape) * (int64_t)dtype_size(t->dt);
+        if (b > MAX_BYTES || (bytes[t->role] += b + 64) > MAX_BYTES) {
+            error_at(t->loc, "the tensors of this model take more than %lld bytes", (long long)MAX_BYTES);
+            return;
+        }
+    }
+}
+
+Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
+    Sema S = {.opt = opt};
+    Model *m = S.m = NEW(Model);
+    m->g = S.g = graph_new();
+    m->objective = -1;
+    m->path = src->path;
+    m->name = stem_name(opt->input ? opt->input : src->path);
+    Stmt *s = prog;
+    if (s && s->kind == S_MODEL) {
+        m->name = s->name;
+        s = s->next;
+    }
+    exec_block(&S, s, true);
+    for (int i = 0; i < opt->ndefines; i++)
+        if (!opt->defines[i].used)
+            error_plain("-D %s: the model has no const '%s'", opt->defines[i].name, opt->defines[i].name);
+    if (m->has_optimizer && !S.has_objective && !diag_stop)
+        error_at(S.optimizer_loc, "an optimizer needs an objective: add 'minimize NAME'");
+    if (m->has_optimizer && m->momentum)
+        for (int i = 0; i < m->ntensors; i++)
+            if (m->tensors[i].role == NNRT_PARAM)
+                m->tensors[i].state = ir_leaf(m->g, OP_STATE, m->tensors[i].dt, m->tensors[i].shape, i,
+                                              arena_printf("%s_momentum", m->tensors[i].name), m->tensors[i].loc);
+    check_sizes(m);
+    return m;
+}

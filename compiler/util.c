@@ -1,0 +1,195 @@
+/*
+ * util.c: the arena every pass allocates from, and diagnostics.
+ *
+ * Diagnostics print `FILE:LINE:COL: error: MESSAGE`, the source line and a
+ * caret (or an underline as wide as the located token), as cc does, so that
+ * editors can jump to them.  After MAX_ERRORS errors the rest are dropped.
+ */
+#include "nnc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- arena ---- */
+
+typedef struct Chunk {
+    struct Chunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+} Chunk;
+
+static Chunk *arena;
+
+void *arena_alloc(size_t size) {
+    size = (size + 15) & ~(size_t)15;
+    if (!arena || arena->cap - arena->used < size) {
+        size_t cap = size > 65536 ? size : 65536;
+        Chunk *c = malloc(sizeof(Chunk) + cap);
+        if (!c) {
+            fprintf(stderr, "nnc: out of memory\n");
+            exit(1);
+        }
+        c->next = arena;
+        c->used = 0;
+        c->cap = cap;
+        arena = c;
+    }
+    void *p = arena->data + arena->used;
+    arena->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+void arena_free_all(void) {
+    while (arena) {
+        Chunk *next = arena->next;
+        free(arena);
+        arena = next;
+    }
+}
+
+char *arena_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(arena_alloc(n), s, n);
+}
+
+char *arena_printf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *buf = arena_alloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* ---- diagnostics ---- */
+
+int diag_errors;
+bool diag_stop;
+FILE *diag_out;
+
+void diag_reset(void) {
+    diag_errors = 0;
+    diag_stop = false;
+}
+
+/* Print the located line with a caret (or underline) below the spot.  Tabs
+ * are kept in the padding so the caret lines up in a terminal. */
+static void quote_line(Loc loc) {
+    const Source *src = loc.src;
+    if (!src || !src->text || loc.line <= 0)
+        return;
+    const char *p = src->text, *end = src->text + src->len;
+    for (int l = 1; l < loc.line && p < end; p++)
+        if (*p == '\n')
+            l++;
+    const char *eol = p;
+    while (eol < end && *eol != '\n')
+        eol++;
+    FILE *f = diag_out ? diag_out : stderr;
+    fprintf(f, "  %.*s\n  ", (int)(eol - p), p);
+    for (int i = 1; i < loc.col && p + i - 1 < eol; i++)
+        fputc(p[i - 1] == '\t' ? '\t' : ' ', f);
+    int len = loc.len > 0 ? loc.len : 1;
+    if (loc.col - 1 + len > eol - p)
+        len = (int)(eol - p) - (loc.col - 1);
+    fputc('^', f);
+    for (int i = 1; i < len; i++)
+        fputc('~', f);
+    fputc('\n', f);
+}
+
+static void vdiag(Loc loc, const char *kind, const char *fmt, va_list ap) {
+    FILE *f = diag_out ? diag_out : stderr;
+    if (loc.src)
+        fprintf(f, "%s:%d:%d: %s: ", loc.src->path, loc.line, loc.col, kind);
+    else
+        fprintf(f, "nnc: %s: ", kind);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    quote_line(loc);
+}
+
+void error_at(Loc loc, const char *fmt, ...) {
+    if (diag_stop)
+        return;
+    if (++diag_errors > MAX_ERRORS) {
+        FILE *f = diag_out ? diag_out : stderr;
+        fprintf(f, "nnc: too many errors (%d), stopping\n", MAX_ERRORS);
+        diag_stop = true;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(loc, "error", fmt, ap);
+    va_end(ap);
+}
+
+void warning_at(Loc loc, const char *fmt, ...) {
+    if (diag_stop)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(loc, "warning", fmt, ap);
+    va_end(ap);
+}
+
+void note_at(Loc loc, const char *fmt, ...) {
+    if (diag_stop)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(loc, "note", fmt, ap);
+    va_end(ap);
+}
+
+void error_plain(const char *fmt, ...) {
+    diag_errors++;
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag((Loc){0}, "error", fmt, ap);
+    va_end(ap);
+}
+
+/* ---- outputs: written under temporary names, renamed all at once ---- */
+
+typedef struct Pending {
+    const char *tmp, *path;
+    struct Pending *next;
+} Pending;
+
+static Pending *pending;
+
+const char *output_begin(const char *path) {
+    Pending *p = NEW(Pending);
+    p->path = path;
+    p->tmp = arena_printf("%s.tmp%ld", path, (long)getpid());
+    p->next = pending;
+    pending = p;
+    return p->tmp;
+}
+
+bool outputs_commit(void) {
+    bool ok = true;
+    for (Pending *p = pending; p; p = p->next)
+        if (ok && rename(p->tmp, p->path) != 0) {
+            error_plain("cannot write '%s': %s", p->path, strerror(errno));
+            ok = false;
+        }
+    if (!ok)
+        outputs_abort();
+    pending = NULL;
+    return ok;
+}
+
+void outputs_abort(void) {
+    for (Pending *p = pending; p; p = p->next)
+        remove(p->tmp);
+    pending = NULL;
+}

@@ -1,0 +1,231 @@
+/*
+ * parser.y: the grammar of the .nn language (contract, section 1).
+ *
+ * A pure, reentrant LALR(1) parser with locations.  Actions build the AST
+ * (nnc.h) and nothing else: names, shapes and types are sema.c's job.  A
+ * syntax error skips to the end of its statement, so several are reported
+ * in one run.
+ */
+%define api.pure full
+%define api.prefix {nn}
+%define parse.error detailed
+%locations
+%expect 0
+%param {yyscan_t scanner}
+%parse-param {Parser *P}
+
+%code requires {
+#include "grammar.h"
+typedef void *yyscan_t;
+typedef struct { Stmt *head, *tail; } SList;
+typedef struct { Ast *head, *tail; } AList;
+}
+
+%code {
+#include <string.h>
+int nnlex(NNSTYPE *lval, NNLTYPE *lloc, yyscan_t scanner);
+static void nnerror(NNLTYPE *l, yyscan_t scanner, Parser *P, const char *msg);
+#define LOC(l) grammar_loc(P->src, (l).first_line, (l).first_column, (l).last_line, (l).last_column)
+/* Deep nesting is an error, not a stack overflow in the passes after us. */
+#define YYMAXDEPTH 3000
+
+static Ast *mk(AstKind k, Loc loc) {
+    Ast *a = NEW(Ast);
+    a->kind = k;
+    a->loc = loc;
+    return a;
+}
+static Ast *bin(BinOp op, Ast *l, Ast *r, Loc oploc) {
+    Ast *a = mk(A_BIN, oploc);
+    a->op = op;
+    a->lhs = l;
+    a->rhs = r;
+    return a;
+}
+static Stmt *st(StmtKind k, Loc loc) {
+    Stmt *s = NEW(Stmt);
+    s->kind = k;
+    s->loc = loc;
+    return s;
+}
+static Stmt *named(StmtKind k, Loc loc, const char *name, Loc nameloc) {
+    Stmt *s = st(k, loc);
+    s->name = name;
+    s->nameloc = nameloc;
+    return s;
+}
+static AList alist(Ast *a) { return (AList){a, a}; }
+static AList aappend(AList l, Ast *a) {
+    if (!l.head)
+        return alist(a);
+    l.tail->next = a;
+    l.tail = a;
+    return l;
+}
+static SList sappend(SList l, Stmt *s) {
+    if (!s)
+        return l;
+    if (!l.head)
+        return (SList){s, s};
+    l.tail->next = s;
+    l.tail = s;
+    return l;
+}
+}
+
+%union {
+    Ast *ast;
+    Stmt *stmt;
+    TypeAst *type;
+    char *str;
+    SList slist;
+    AList alist;
+    DType dtype;
+}
+
+%token <ast> NUM "number"
+%token <str> IDENT "identifier"
+%token MODEL "model" CONST "const" INPUT "input" PARAM "param" HYPER "hyper"
+%token OUTPUT "output" MINIMIZE "minimize" OPTIMIZER "optimizer" FN "fn"
+%token RETURN "return" FOR "for" IN "in" F32 "f32" F64 "f64" I32 "i32"
+%token NEWLINE "end of line" EQ "==" NE "!=" POW "**" DOTDOT ".."
+
+%type <ast> expr postfix primary arg
+%type <alist> args arglist exprlist names params
+%type <stmt> stmt block_last
+%type <slist> stmts block
+%type <type> type
+%type <dtype> dtype
+
+%left EQ NE
+%left '+' '-'
+%left '*' '/' '@'
+%precedence NEG
+%right POW
+
+%%
+
+program:
+    stmts                       { P->program = $1.head; }
+    ;
+
+stmts:
+    %empty                      { $$ = (SList){0}; }
+  | stmts terminator            { $$ = $1; }
+  | stmts stmt terminator       { $$ = sappend($1, $2); }
+  | stmts error terminator      { $$ = $1; yyerrok; }
+  ;
+
+terminator: NEWLINE | ';' ;
+
+block:
+    '{' stmts block_last '}'    { $$ = sappend($2, $3); }
+  ;
+
+block_last:
+    %empty                      { $$ = NULL; }
+  | stmt                        { $$ = $1; }
+  ;
+
+stmt:
+    MODEL IDENT                 { $$ = named(S_MODEL, LOC(@1), $2, LOC(@2)); }
+  | CONST IDENT '=' expr        { $$ = named(S_CONST, LOC(@1), $2, LOC(@2)); $$->expr = $4; }
+  | INPUT IDENT ':' type        { $$ = named(S_INPUT, LOC(@1), $2, LOC(@2)); $$->type = $4; }
+  | PARAM IDENT ':' type        { $$ = named(S_PARAM, LOC(@1), $2, LOC(@2)); $$->type = $4; }
+  | PARAM IDENT ':' type '=' expr
+                                { $$ = named(S_PARAM, LOC(@1), $2, LOC(@2)); $$->type = $4; $$->expr = $6; }
+  | HYPER IDENT ':' type        { $$ = named(S_HYPER, LOC(@1), $2, LOC(@2)); $$->type = $4; }
+  | HYPER IDENT ':' type '=' expr
+                                { $$ = named(S_HYPER, LOC(@1), $2, LOC(@2)); $$->type = $4; $$->expr = $6; }
+  | IDENT '=' expr              { $$ = named(S_ASSIGN, LOC(@1), $1, LOC(@1)); $$->expr = $3; }
+  | OUTPUT names                { $$ = st(S_OUTPUT, LOC(@1)); $$->args = $2.head; }
+  | MINIMIZE IDENT              { $$ = named(S_MINIMIZE, LOC(@1), $2, LOC(@2)); }
+  | OPTIMIZER IDENT '(' arglist ')'
+                                { $$ = named(S_OPTIMIZER, LOC(@1), $2, LOC(@2)); $$->args = $4.head; }
+  | FN IDENT '(' params ')' '=' expr
+                                { $$ = named(S_FN, LOC(@1), $2, LOC(@2)); $$->args = $4.head; $$->expr = $7; }
+  | FN IDENT '(' params ')' block
+                                { $$ = named(S_FN, LOC(@1), $2, LOC(@2)); $$->args = $4.head; $$->body = $6.head; $$->endloc = LOC(@6); }
+  | FOR IDENT IN expr DOTDOT expr block
+                                { $$ = named(S_FOR, LOC(@1), $2, LOC(@2)); $$->expr = $4; $$->expr2 = $6; $$->body = $7.head; }
+  | RETURN expr                 { $$ = st(S_RETURN, LOC(@1)); $$->expr = $2; }
+  ;
+
+type:
+    dtype                       { $$ = NEW(TypeAst); $$->dtype = $1; $$->loc = LOC(@1); }
+  | dtype '[' exprlist ']'      { $$ = NEW(TypeAst); $$->dtype = $1; $$->dims = $3.head; $$->loc = LOC(@1); }
+  ;
+
+dtype: F32 { $$ = DT_F32; } | F64 { $$ = DT_F64; } | I32 { $$ = DT_I32; } ;
+
+names:
+    IDENT                       { Ast *a = mk(A_NAME, LOC(@1)); a->name = $1; $$ = alist(a); }
+  | names ',' IDENT             { Ast *a = mk(A_NAME, LOC(@3)); a->name = $3; $$ = aappend($1, a); }
+  ;
+
+params:
+    %empty                      { $$ = (AList){0}; }
+  | names                       { $$ = $1; }
+  ;
+
+expr:
+    expr EQ expr                { $$ = bin(B_EQ, $1, $3, LOC(@2)); }
+  | expr NE expr                { $$ = bin(B_NE, $1, $3, LOC(@2)); }
+  | expr '+' expr               { $$ = bin(B_ADD, $1, $3, LOC(@2)); }
+  | expr '-' expr               { $$ = bin(B_SUB, $1, $3, LOC(@2)); }
+  | expr '*' expr               { $$ = bin(B_MUL, $1, $3, LOC(@2)); }
+  | expr '/' expr               { $$ = bin(B_DIV, $1, $3, LOC(@2)); }
+  | expr '@' expr               { $$ = bin(B_MATMUL, $1, $3, LOC(@2)); }
+  | expr POW expr               { $$ = bin(B_POW, $1, $3, LOC(@2)); }
+  | '-' expr %prec NEG          { $$ = mk(A_NEG, LOC(@1)); $$->lhs = $2; }
+  | postfix                     { $$ = $1; }
+  ;
+
+postfix:
+    primary                     { $$ = $1; }
+  | postfix '.' IDENT           {
+                                  $$ = mk(A_TRANSPOSE, LOC(@3));
+                                  $$->lhs = $1;
+                                  if (strcmp($3, "T") != 0)
+                                      error_at(LOC(@3), "unknown attribute '.%s' (only '.T', the transpose, exists)", $3);
+                                }
+  | postfix '[' expr ']'        { $$ = mk(A_INDEX, LOC(@2)); $$->lhs = $1; $$->rhs = $3; }
+  ;
+
+primary:
+    NUM                         { $$ = $1; }
+  | IDENT                       { $$ = mk(A_NAME, LOC(@1)); $$->name = $1; }
+  | IDENT '(' arglist ')'       { $$ = mk(A_CALL, LOC(@1)); $$->name = $1; $$->args = $3.head; }
+  | '(' expr ')'                { $$ = $2; }
+  | '[' exprlist ']'            { $$ = mk(A_LIST, LOC(@1)); $$->args = $2.head; }
+  ;
+
+arglist:
+    %empty                      { $$ = (AList){0}; }
+  | args                        { $$ = $1; }
+  ;
+
+args:
+    arg                         { $$ = alist($1); }
+  | args ',' arg                { $$ = aappend($1, $3); }
+  ;
+
+arg:
+    expr                        { $$ = $1; }
+  | IDENT '=' expr              { $$ = $3; $$->kw = $1; $$->kwloc = LOC(@1); }
+  ;
+
+exprlist:
+    expr                        { $$ = alist($1); }
+  | exprlist ',' expr           { $$ = aappend($1, $3); }
+  ;
+
+%%
+
+static void nnerror(NNLTYPE *l, yyscan_t scanner, Parser *P, const char *msg) {
+    (void)scanner;
+    /* Bison says "syntax error, unexpected X, expecting Y": keep the useful part. */
+    if (strncmp(msg, "syntax error, ", 14) == 0)
+        msg += 14;
+    error_at(LOC(*l), "%s", msg);
+}
