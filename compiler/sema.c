@@ -23,7 +23,9 @@
 #define MAX_BYTES      ((int64_t)1 << 38)   /* bytes of one struct */
 #define MAX_CALL_DEPTH 64
 
-typedef enum { B_CONSTV, B_VALUE, B_FN } BindKind;
+/* B_POISON: a name whose value had an error, already reported; uses of it
+ * stay silent. */
+typedef enum { B_CONSTV, B_VALUE, B_FN, B_POISON } BindKind;
 
 typedef struct Binding Binding;
 struct Binding {
@@ -306,6 +308,8 @@ static Val eval_call(Sema *S, Ast *a) {
     Binding *b = lookup(S->scope, a->name);
     if (b && b->kind == B_FN)
         return call_user(S, b, a);
+    if (b && b->kind == B_POISON)
+        return val_err();
     if (b) {
         error_at(a->loc, "'%s' is not a function", a->name);
         note_at(b->loc, "'%s' is defined here", a->name);
@@ -342,6 +346,8 @@ Val sema_eval(Sema *S, Ast *a) {
             unknown_name(S, a->name, a->loc, false);
             return val_err();
         }
+        if (b->kind == B_POISON)
+            return val_err();
         if (b->kind == B_FN) {
             error_at(a->loc, "'%s' is a function; call it with arguments", a->name);
             return val_err();
@@ -589,6 +595,8 @@ static Node *named_value(Sema *S, const char *name, Loc loc) {
         unknown_name(S, name, loc, false);
         return NULL;
     }
+    if (b->kind == B_POISON)
+        return NULL;
     if (b->kind != B_VALUE) {
         error_at(loc, "'%s' is %s, not a tensor", name, b->kind == B_FN ? "a function" : "a const");
         return NULL;
@@ -734,8 +742,7 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
         Binding *old = lookup(S->scope, s->name);
         Val v = sema_eval(S, s->expr);
         if (v.kind == V_ERR) {
-            /* Bind the name anyway, so later uses do not cascade. */
-            bind(S, s->name, B_CONSTV, s->nameloc)->num = 0;
+            bind(S, s->name, B_POISON, s->nameloc);
             return;
         }
         if (v.kind == V_LIST) {

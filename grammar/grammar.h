@@ -13,8 +13,9 @@
 typedef struct LexState {
     const Source *src;
     int line, col;          /* where the next token starts */
-    char *brackets;         /* open brackets, innermost last */
+    struct Bracket { char c; Loc loc; } *brackets;   /* open brackets, innermost last */
     int depth, cap;
+    int bad_line;           /* a line the lexer reported an error on */
     bool eof_sent;
 } LexState;
 

@@ -24,6 +24,7 @@ typedef struct { Ast *head, *tail; } AList;
 %code {
 #include <string.h>
 int nnlex(NNSTYPE *lval, NNLTYPE *lloc, yyscan_t scanner);
+LexState *nnget_extra(yyscan_t scanner);
 static void nnerror(NNLTYPE *l, yyscan_t scanner, Parser *P, const char *msg);
 #define LOC(l) grammar_loc(P->src, (l).first_line, (l).first_column, (l).last_line, (l).last_column)
 /* Deep nesting is an error, not a stack overflow in the passes after us. */
@@ -223,9 +224,17 @@ exprlist:
 %%
 
 static void nnerror(NNLTYPE *l, yyscan_t scanner, Parser *P, const char *msg) {
-    (void)scanner;
+    LexState *ls = nnget_extra(scanner);
+    /* A stray character was reported already; what the parser makes of
+     * the rest of its line is noise. */
+    if (ls->bad_line == l->first_line)
+        return;
     /* Bison says "syntax error, unexpected X, expecting Y": keep the useful part. */
     if (strncmp(msg, "syntax error, ", 14) == 0)
         msg += 14;
     error_at(LOC(*l), "%s", msg);
+    if (ls->depth > 0 && strstr(msg, "unexpected end of file")) {
+        struct Bracket *b = &ls->brackets[ls->depth - 1];
+        note_at(b->loc, "'%c' opened here is not closed", b->c);
+    }
 }
