@@ -274,6 +274,7 @@ typedef struct nnrt_gradcheck_entry {
 typedef struct nnrt_gradcheck_report {
     nnrt_gradcheck_entry *entries;
     int cap;
+    const char *model;            /* the model's name */
     int n_params;                 /* PARAM tensors in the model */
     int n_failed;                 /* params with a coordinate outside tolerance */
     double objective;             /* J at the given params */
