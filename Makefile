@@ -91,3 +91,12 @@ clean:
 
 .PHONY: all install clean
 .DELETE_ON_ERROR:
+
+# ---- samples ----
+$(B)/samples/quickstart: samples/quickstart.c samples/mlp.nn $(B)/nnc $(B)/libnnrt.a
+	@mkdir -p $(@D)
+	$(B)/nnc -D d=20 -D h=32 -D q=4 -D batch=64 samples/mlp.nn -o $(B)/samples/mlp.o
+	$(CC) $(ALL_CFLAGS) -I$(B)/samples -Iruntime $< $(B)/samples/mlp.o $(B)/libnnrt.a $(RT_LIBS) -o $@
+quickstart: $(B)/samples/quickstart
+	$(B)/samples/quickstart
+.PHONY: quickstart
