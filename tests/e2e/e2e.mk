@@ -17,15 +17,13 @@
 #   make e2e                      build and run them all
 #   make e2e-mlp                  one of them
 
-# The models nnc compiles today.
+# Every model: the pipeline's first group, then the wider language.
 E2E_MODELS := mlp mlp_momentum broadcasting activations reductions_all \
-              matmul_transpose cross_entropy
-# The wider language: uncomment (or move models into E2E_MODELS) as nnc
-# supports it; `make e2e E2E_MODELS_LANGUAGE=softmax` tries one.
-# E2E_MODELS_LANGUAGE := elementwise reductions_axis softmax reshape_transpose \
-#                        functions_loops precision_f64 extreme_logits metrics
+              matmul_transpose cross_entropy \
+              elementwise reductions_axis softmax reshape_transpose \
+              functions_loops precision_f64 extreme_logits metrics
 
-E2E_ALL  = $(E2E_MODELS) $(E2E_MODELS_LANGUAGE)
+E2E_ALL  = $(E2E_MODELS)
 E2E_SRC := tests/e2e
 E2E_OUT := $(B)/tests/e2e
 # the -D options of a model: its .defs without comments
