@@ -375,7 +375,7 @@ static int match_params(const char *path, const nnrt_model *m, entry *ents, uint
         match[i] = e;
         if (e->dtype != (uint32_t)t->dtype)
             return rt_fail(err, errlen, NNRT_EMISMATCH, "%s: tensor %s has dtype %s, the model expects %s",
-                           path, t->name, rt_dtype_name((int)e->dtype), rt_dtype_name(t->dtype));
+                           path, t->name, rt_dtype_name((nnrt_dtype)e->dtype), rt_dtype_name(t->dtype));
         int same = e->rank == (uint32_t)t->rank;
         for (int k = 0; same && k < t->rank; k++)
             same = (int64_t)rt_get_le64(e->dims + 8 * k) == t->dims[k];

@@ -73,7 +73,7 @@ static inline const char *rt_errno_str(int e, char *buf, size_t len)
 }
 
 /* Bytes per element of a descriptor dtype; 0 for an unknown one. */
-static inline size_t rt_dtype_size(int dtype)
+static inline size_t rt_dtype_size(nnrt_dtype dtype)
 {
     switch (dtype) {
     case NNRT_F32: case NNRT_I32: return 4;
@@ -82,7 +82,7 @@ static inline size_t rt_dtype_size(int dtype)
     }
 }
 
-static inline const char *rt_dtype_name(int dtype)
+static inline const char *rt_dtype_name(nnrt_dtype dtype)
 {
     switch (dtype) {
     case NNRT_F32: return "f32";

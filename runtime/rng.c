@@ -276,7 +276,7 @@ int nnrt_init_tensor(nnrt_dtype dtype, void *dst, int rank, const int64_t *dims,
     size_t i = 0;
     for (uint64_t blk = 0; i < n; blk++) {
         uint32_t w[4];
-        double v[4];
+        double v[4] = {0};
         block(seed, stream, blk, w);
         int per = draw(dtype, d, w, v);
         for (int k = 0; k < per && i < n; k++, i++)

@@ -16,13 +16,16 @@
 
 typedef struct bytes {
     unsigned char *p;
-    size_t len;
+    size_t len, cap;
 } bytes;
 
 static void put(bytes *b, const void *src, size_t n)
 {
-    b->p = realloc(b->p, b->len + n + 1);
-    ck_assert_ptr_nonnull(b->p);
+    if (b->len + n > b->cap) {
+        b->cap = 2 * (b->len + n);
+        b->p = realloc(b->p, b->cap);
+        ck_assert_ptr_nonnull(b->p);
+    }
     memcpy(b->p + b->len, src, n);
     b->len += n;
 }
@@ -37,7 +40,7 @@ static void put_be(bytes *b, uint64_t v, int size)
 
 static bytes idx_header(int type, int rank, const uint32_t *dims)
 {
-    bytes b = {NULL, 0};
+    bytes b = {NULL, 0, 0};
     unsigned char magic[4] = {0, 0, (unsigned char)type, (unsigned char)rank};
     put(&b, magic, 4);
     for (int i = 0; i < rank; i++)
@@ -171,9 +174,10 @@ START_TEST(reads_a_file_larger_than_the_first_buffer)
     ck_assert_int_eq(nnrt_idx_load(path_of("big"), &a, NULL, 0), 0);
     ck_assert_uint_eq(a.count, 17u << 20);
     const uint8_t *p = a.data;
-    for (size_t i = 0; i < a.count; i += 4093)
-        ck_assert_uint_eq(p[i], i * 7 % 256);
-    ck_assert_uint_eq(p[a.count - 1], (a.count - 1) * 7 % 256);
+    size_t i = 0;
+    while (i < a.count && p[i] == i * 7 % 256)
+        i++;
+    ck_assert_uint_eq(i, a.count);
     nnrt_idx_free(&a);
 }
 END_TEST
@@ -185,7 +189,7 @@ START_TEST(bad_magic_is_a_format_error)
     unsigned char png[16] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     write_file(path_of("picture.png"), png, sizeof png);
     expect_failure("picture.png", NNRT_EFORMAT, "not an IDX file");
-    save("gz-png", (bytes){memcpy(malloc(16), png, 16), 16}, 1);
+    save("gz-png", (bytes){memcpy(malloc(16), png, 16), 16, 16}, 1);
     expect_failure("gz-png", NNRT_EFORMAT, "magic");
 }
 END_TEST
@@ -440,11 +444,10 @@ static void check_permutation(const uint32_t *perm, size_t n)
 {
     unsigned char *seen = calloc(n + 1, 1);
     ck_assert_ptr_nonnull(seen);
-    for (size_t i = 0; i < n; i++) {
-        ck_assert_uint_lt(perm[i], n);
-        ck_assert_msg(!seen[perm[i]], "%u appears twice", perm[i]);
-        seen[perm[i]] = 1;
-    }
+    size_t i = 0;
+    while (i < n && perm[i] < n && !seen[perm[i]])
+        seen[perm[i++]] = 1;
+    ck_assert_msg(i == n, "perm[%zu] = %u is out of range or repeated", i, i < n ? perm[i] : 0);
     free(seen);
 }
 
@@ -497,13 +500,15 @@ START_TEST(shuffle_is_uniform)
 {
     enum { TRIALS = 60000 };
     size_t orders[27] = {0}, first[10] = {0};
+    int rc = 0;
     for (uint64_t e = 0; e < TRIALS; e++) {
         uint32_t p[10];
-        ck_assert_int_eq(nnrt_shuffle(p, 3, 9, e), 0);
+        rc |= nnrt_shuffle(p, 3, 9, e);
         orders[p[0] * 9 + p[1] * 3 + p[2]]++;
-        ck_assert_int_eq(nnrt_shuffle(p, 10, 9, e), 0);
+        rc |= nnrt_shuffle(p, 10, 9, e);
         first[p[0]]++;
     }
+    ck_assert_int_eq(rc, 0);
     double q = 1.0 / 6, sd = sqrt(TRIALS * q * (1 - q)), seen = 0;
     for (int k = 0; k < 27; k++) {
         if (orders[k] == 0)
