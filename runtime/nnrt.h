@@ -263,8 +263,9 @@ typedef struct nnrt_gradcheck_entry {
     size_t failed;                /* of which outside tolerance */
     double max_abs_err;           /* max |a - n| */
     double max_rel_err;           /* max |a - n| / max(|a|, |n|), 0 where both are 0 */
-    size_t worst;                 /* flat index of the coordinate farthest outside the
-                                     tolerance (relative to it), or of the largest error */
+    size_t worst;                 /* flat index of the coordinate with the largest
+                                     |a - n| / (atol + rtol * max(|a|, |n|)): the worst
+                                     failure, or the closest call */
     double worst_analytic, worst_numeric;
     double eps, atol, rtol;       /* the values used */
 } nnrt_gradcheck_entry;
