@@ -115,9 +115,15 @@ static void nest_close(CG *cg, Nest *ns, const Shape *s) {
 
 /* ---- addressing ---- */
 
+/* A layout's base: an argument of the entry point, or inside an outlined
+ * kernel (base >= NBASE) one of the kernel's arguments. */
+static LLVMValueRef base_of(CG *cg, const Layout *l) {
+    return l->base >= NBASE ? cg->kargs[l->base - NBASE] : cg->base[l->base];
+}
+
 static LLVMValueRef base_ptr(CG *cg, const Layout *l) {
     LLVMValueRef off = cg_i64(cg, l->byte_off);
-    return LLVMBuildInBoundsGEP2(cg->b, cg->i8, cg->base[l->base], &off, 1, "");
+    return LLVMBuildInBoundsGEP2(cg->b, cg->i8, base_of(cg, l), &off, 1, "");
 }
 
 LLVMValueRef cg_elem_ptr(CG *cg, const Layout *l, DType dt, int rank, LLVMValueRef *idx) {
@@ -463,6 +469,184 @@ static void emit_kernel(CG *cg, Node *n) {
     }
 }
 
+/* ---- outlined kernels ----
+ *
+ * Each kernel is a function of its own whose arguments point at the values
+ * it reads and at its result, and kernels that differ only in where their
+ * data live share one function (an unrolled loop yields many).  LLVM then
+ * optimizes a few small functions instead of one huge one, which keeps
+ * compile time linear in the size of the graph.  The function is found by
+ * a key that spells out everything its body depends on: ops, shapes,
+ * strides, dtypes and constants, but no addresses.
+ */
+
+typedef struct Kernel {
+    const char *key;
+    LLVMValueRef fn;
+    struct Kernel *next;
+} Kernel;
+
+typedef struct Reads {
+    Node **node;        /* the values with a layout the kernel reads */
+    int n, cap;
+} Reads;
+
+static void key_layout(FILE *f, const Layout *l, const Shape *s) {
+    for (int d = 0; d < s->rank; d++)
+        fprintf(f, "%lld:%lld,", (long long)s->d[d], (long long)l->stride[d]);
+}
+
+/* Walk what kernel node x reads, writing the key and collecting the values
+ * that live in memory. */
+static void key_reads(CG *cg, FILE *f, Node *x, Reads *r) {
+    const Slot *s = &cg->plan->slot[x->id];
+    if (s->st == ST_CONST) {
+        fprintf(f, "c%a/%d;", s->cval, x->dt);
+        return;
+    }
+    if (s->st != ST_INLINE) {
+        int k = 0;
+        while (k < r->n && r->node[k] != x)
+            k++;
+        if (k == r->n) {
+            if (r->n == r->cap) {
+                r->cap = r->cap ? 2 * r->cap : 8;
+                Node **nn = NEWA(Node *, r->cap);
+                if (r->n)
+                    memcpy(nn, r->node, sizeof(Node *) * (size_t)r->n);
+                r->node = nn;
+            }
+            r->node[r->n++] = x;
+        }
+        fprintf(f, "m%d/%d[", k, x->dt);
+        key_layout(f, &s->lay, &x->shape);
+        fprintf(f, "];");
+        return;
+    }
+    fprintf(f, "(%d/%d/%a", x->op, x->dt, x->value);
+    for (int d = 0; d < x->shape.rank; d++)
+        fprintf(f, ",%lld", (long long)x->shape.d[d]);
+    fprintf(f, " ");
+    for (int k = 0; k < op_info[x->op].arity; k++)
+        key_reads(cg, f, x->in[k], r);
+    fprintf(f, ")");
+}
+
+static const char *kernel_key(CG *cg, Node *n, Reads *r) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    const Slot *s = &cg->plan->slot[n->id];
+    fprintf(f, "%d/%d/%a/%zu", n->op, n->dt, n->value, s->scratch);
+    for (int i = 0; i < MAX_RANK; i++)
+        fprintf(f, ",%lld", (long long)n->attr[i]);
+    fprintf(f, " out[");
+    key_layout(f, &s->lay, &n->shape);
+    fprintf(f, "] ");
+    for (int k = 0; k < op_info[n->op].arity; k++)
+        key_reads(cg, f, n->in[k], r);
+    fclose(f);
+    const char *key = arena_strdup(buf);
+    free(buf);
+    return key;
+}
+
+/* The address of element 0 of a value with a layout. */
+static LLVMValueRef value_address(CG *cg, const Layout *l, DType dt) {
+    LLVMValueRef off = cg_i64(cg, l->byte_off + l->elem_off * (int64_t)dtype_size(dt));
+    return LLVMBuildInBoundsGEP2(cg->b, cg->i8, base_of(cg, l), &off, 1, "");
+}
+
+static bool kernel_can_fail(const Node *n) { return n->op == OP_PICK || n->op == OP_ONEHOT; }
+
+/* Build the kernel's function: argument k is the value reads->node[k],
+ * the last argument is the result. */
+static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
+    int nargs = r->n + 1;
+    LLVMValueRef caller = cg->fn, bases[NBASE];
+    LLVMBasicBlockRef caller_fail = cg->fail, here = LLVMGetInsertBlock(cg->b);
+    memcpy(bases, cg->base, sizeof bases);
+    char name[64];
+    snprintf(name, sizeof name, "%s.%s", cg->m->name, op_info[n->op].name);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
+    for (int i = 0; i < nargs; i++) {
+        /* Values read may overlap each other but are never written here,
+         * and the result overlaps none of them (plan.c), so each argument is
+         * noalias in LLVM's sense. */
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, cg_attr(cg, "noalias"));
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, cg_attr(cg, "nocapture"));
+    }
+    cg->fn = fn;
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry");
+    cg->fail = LLVMAppendBasicBlockInContext(cg->ctx, fn, "bad_label");
+    LLVMPositionBuilderAtEnd(cg->b, cg->fail);
+    LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, (unsigned long long)(int64_t)NNRT_EINDEX, 1));
+    LLVMPositionBuilderAtEnd(cg->b, entry);
+
+    /* Inside, every value is at its argument: rebase the layouts. */
+    Layout *saved = NEWA(Layout, nargs);
+    Node **who = NEWA(Node *, nargs);
+    memcpy(who, r->node, sizeof(Node *) * (size_t)r->n);
+    who[r->n] = n;
+    LLVMValueRef *argv = NEWA(LLVMValueRef, nargs);
+    for (int i = 0; i < nargs; i++) {
+        Slot *s = &cg->plan->slot[who[i]->id];
+        saved[i] = s->lay;
+        s->lay.base = NBASE + i;
+        s->lay.byte_off = 0;
+        s->lay.elem_off = 0;
+        argv[i] = LLVMGetParam(fn, (unsigned)i);
+    }
+    cg->kargs = argv;
+    emit_kernel(cg, n);
+    LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, 0, 0));
+    if (!kernel_can_fail(n))
+        LLVMDeleteBasicBlock(cg->fail);
+    for (int i = 0; i < nargs; i++)
+        cg->plan->slot[who[i]->id].lay = saved[i];
+    cg->kargs = NULL;
+
+    cg->fn = caller;
+    cg->fail = caller_fail;
+    memcpy(cg->base, bases, sizeof bases);
+    LLVMPositionBuilderAtEnd(cg->b, here);
+    return fn;
+}
+
+static void emit_outlined_kernel(CG *cg, Node *n) {
+    Reads r = {0};
+    const char *key = kernel_key(cg, n, &r);
+    int nargs = r.n + 1;
+    LLVMTypeRef *args = NEWA(LLVMTypeRef, nargs);
+    for (int i = 0; i < nargs; i++)
+        args[i] = cg->ptr;
+    LLVMTypeRef fty = LLVMFunctionType(cg->i32, args, (unsigned)nargs, 0);
+    Kernel *k = cg->kernels;
+    while (k && strcmp(k->key, key) != 0)
+        k = k->next;
+    if (!k) {
+        k = NEW(Kernel);
+        k->key = key;
+        k->fn = build_kernel(cg, n, &r, fty);
+        k->next = cg->kernels;
+        cg->kernels = k;
+    }
+    LLVMValueRef *argv = NEWA(LLVMValueRef, nargs);
+    for (int i = 0; i < r.n; i++)
+        argv[i] = value_address(cg, &cg->plan->slot[r.node[i]->id].lay, r.node[i]->dt);
+    argv[r.n] = value_address(cg, &cg->plan->slot[n->id].lay, n->dt);
+    LLVMValueRef rc = LLVMBuildCall2(cg->b, fty, k->fn, argv, (unsigned)nargs, "");
+    if (kernel_can_fail(n)) {
+        LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ok");
+        LLVMValueRef bad = LLVMBuildICmp(cg->b, LLVMIntNE, rc, LLVMConstInt(cg->i32, 0, 0), "");
+        LLVMBuildCondBr(cg->b, bad, cg->fail, ok);
+        LLVMPositionBuilderAtEnd(cg->b, ok);
+    }
+}
+
 /* ---- entry points ---- */
 
 /* p -= lr * g, or with momentum v = momentum * v + g; p -= lr * v
@@ -533,7 +717,7 @@ static void emit_entry(CG *cg, const char *name, EntryKind kind) {
     Graph *g = m->g;
     for (int i = 0; i < g->n; i++)
         if (pl->slot[i].st == ST_BUFFER)
-            emit_kernel(cg, g->nodes[i]);
+            emit_outlined_kernel(cg, g->nodes[i]);
     /* Outputs before updates: they report the values before the step. */
     for (int r = 0; r < pl->nroots; r++)
         if (!pl->roots[r].direct)

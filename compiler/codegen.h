@@ -24,6 +24,8 @@ typedef struct CG {
     LLVMValueRef fn;
     LLVMBasicBlockRef fail;     /* returns NNRT_EINDEX */
     LLVMValueRef base[NBASE];
+    LLVMValueRef *kargs;        /* inside an outlined kernel: its arguments */
+    struct Kernel *kernels;     /* outlined kernels, by key */
 } CG;
 
 /* codegen.c */

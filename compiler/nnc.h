@@ -321,7 +321,7 @@ typedef enum { BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_GRADS, BASE_STATE, B
 /* Element (idx) lives at (char *)base + byte_off, as an element pointer,
  * plus elem_off + sum(idx[d] * stride[d]). */
 typedef struct Layout {
-    Base base;
+    int base;           /* a Base, or NBASE + k: argument k of an outlined kernel */
     int64_t byte_off, elem_off;
     int64_t stride[MAX_RANK];
 } Layout;

@@ -530,6 +530,14 @@ def _metrics(t, g):
     return dict(pred=pred, acc=acc, err=err, col=col, J=mean_ce(o, t.y))
 
 
+@spec('unrolled_product', values=dict(R=normal(0.5), M=normal(1.0)), gc=dict(R=(-1, 1)))
+def _unrolled_product(t, g):
+    P = t.M
+    for i in range(t.R.shape[0]):
+        P = P @ t.R[i]
+    return dict(P=P, J=(P * P).sum() / 2)
+
+
 # ---- computing and writing ----
 
 class NS(dict):
