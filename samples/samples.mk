@@ -92,4 +92,7 @@ check-demo-smoke: samples
 	[ $$(grep -c ' true: ' p.log) = 3 ] || { echo "check-demo-smoke: predict printed:"; cat p.log; exit 1; }; \
 	echo "check-demo-smoke: passed ($$a)"
 
+# make check runs it too, when this file is included after tests/tests.mk.
+CHECK_RUN += check-demo-smoke
+
 .PHONY: samples demo-fashion check-demo-smoke
