@@ -114,6 +114,75 @@ static bool write_ir(const Model *m, const char *path) {
     return ok;
 }
 
+/* The forward and backward graph for Graphviz, drawn as the textbook does:
+ * variables (declared tensors) as boxes, operators as ellipses, each
+ * labelled with its name and shape; the backward graph's nodes are shaded
+ * and grouped apart, and each param is linked to its gradient. */
+static bool write_dot(const Model *m, const char *path) {
+    FILE *f = fopen(output_begin(path), "w");
+    if (!f) {
+        error_plain("cannot write '%s'", path);
+        return false;
+    }
+    const Graph *g = m->g;
+    bool *live = NEWA(bool, g->n);
+    int last_forward = -1;
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (t->role == NNRT_OUTPUT) {
+            live[t->node->id] = true;
+            if (t->node->id > last_forward)
+                last_forward = t->node->id;
+        }
+        if (t->role == NNRT_PARAM && t->grad)
+            live[t->grad->id] = true;
+    }
+    for (int i = g->n - 1; i >= 0; i--)
+        if (live[i])
+            for (int k = 0; k < op_info[g->nodes[i]->op].arity; k++)
+                live[g->nodes[i]->in[k]->id] = true;
+    fprintf(f, "digraph \"%s\" {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=10];\n", m->name);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            fprintf(f, "  subgraph cluster_backward {\n    label=\"backward\"; style=dashed;\n");
+        for (int i = 0; i < g->n; i++) {
+            const Node *n = g->nodes[i];
+            bool backward = i > last_forward;
+            if (!live[i] || backward != (pass == 1))
+                continue;
+            const char *shape = shape_str(n->dt, &n->shape);
+            if (op_info[n->op].kind == K_LEAF)
+                fprintf(f, "    n%d [shape=box, label=\"%s\\n%s\"];\n", i, n->name, shape);
+            else if (n->op == OP_CONST)
+                fprintf(f, "    n%d [shape=plaintext, label=\"%g\"];\n", i, n->value);
+            else
+                fprintf(f, "    n%d [shape=ellipse, label=\"%s%s%s\\n%s\"%s];\n", i, op_info[n->op].name,
+                        n->name ? " " : "", n->name ? n->name : "", shape,
+                        backward ? ", style=filled, fillcolor=\"#dbe9f6\"" : "");
+        }
+        if (pass == 1)
+            fprintf(f, "  }\n");
+    }
+    for (int i = 0; i < g->n; i++)
+        if (live[i])
+            for (int k = 0; k < op_info[g->nodes[i]->op].arity; k++)
+                fprintf(f, "  n%d -> n%d;\n", g->nodes[i]->in[k]->id, i);
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (t->role == NNRT_OUTPUT)
+            fprintf(f, "  out%d [shape=box, style=bold, label=\"%s\"];\n  n%d -> out%d;\n", i, t->name,
+                    t->node->id, i);
+        if (t->role == NNRT_PARAM && t->grad)
+            fprintf(f, "  grad%d [shape=box, style=\"bold,filled\", fillcolor=\"#dbe9f6\", label=\"d%s/d%s\"];\n"
+                       "  n%d -> grad%d;\n", i, m->objective >= 0 ? m->tensors[m->objective].name : "J",
+                    t->name, t->grad->id, i);
+    }
+    fprintf(f, "}\n");
+    bool ok = !ferror(f);
+    ok &= fclose(f) == 0;
+    return ok;
+}
+
 bool codegen(Model *m, const Options *opt, Stats *stats) {
     CG cg = {.m = m};
     cg.plans[ENTRY_FORWARD] = plan_entry(m, ENTRY_FORWARD);
@@ -129,6 +198,8 @@ bool codegen(Model *m, const Options *opt, Stats *stats) {
     bool ok = true;
     if (opt->path[EMIT_IR])
         ok &= write_ir(m, opt->path[EMIT_IR]);
+    if (opt->path[EMIT_DOT])
+        ok &= write_dot(m, opt->path[EMIT_DOT]);
     if (!opt->path[EMIT_OBJ] && !opt->path[EMIT_ASM] && !opt->path[EMIT_LLVM])
         return ok;
 

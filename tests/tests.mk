@@ -14,6 +14,7 @@ TEST_CFLAGS = $(ALL_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null) -Irun
 -include tests/e2e/e2e.mk
 -include tests/errors/errors.mk
 -include tests/install/install.mk
+-include tests/cli/cli.mk
 
 check:
 	@tools/deps.sh check

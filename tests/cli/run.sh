@@ -1,0 +1,63 @@
+#!/bin/sh
+# tests/cli/run.sh NNC: the command line of the contract (section 4), one
+# behaviour per check: what each option writes, and the exit statuses.
+set -u
+nnc=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+cd "$(dirname "$0")/../.." || exit 2
+t=$(mktemp -d) || exit 2
+trap 'rm -rf "$t"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() {   # expect DESCRIPTION COMMAND...: the command must succeed
+    d=$1; shift
+    if "$@" > "$t/log" 2>&1; then ok; else bad "$d"; sed 's/^/    /' "$t/log" | head -10; fi
+}
+cp samples/mlp.nn "$t/mlp.nn"
+
+expect "default outputs beside the input" "$nnc" "$t/mlp.nn"
+expect "  mlp.o" test -s "$t/mlp.o"
+expect "  mlp.h" grep -q "int mlp_train_step" "$t/mlp.h"
+expect "-o and -H" "$nnc" "$t/mlp.nn" -o "$t/a.o" -H "$t/x.h"
+expect "  a.o and x.h" test -s "$t/a.o" -a -s "$t/x.h"
+expect "-S writes assembly" "$nnc" -S "$t/mlp.nn" -o "$t/m.s"
+expect "  it is assembly" grep -q "mlp_forward:" "$t/m.s"
+expect "--emit=llvm,ir,dot" "$nnc" --emit=llvm,ir,dot "$t/mlp.nn" -o "$t/e.ll"
+expect "  LLVM IR" grep -q "define.* i32 @mlp_backward" "$t/e.ll"
+expect "  graph text" grep -q "dJ/dW1 <-" "$t/e.ir"
+expect "  Graphviz: variables as boxes" grep -q 'shape=box, label="W1' "$t/e.dot"
+expect "  Graphviz: backward set apart" grep -q "cluster_backward" "$t/e.dot"
+if command -v dot >/dev/null 2>&1; then
+    expect "  dot renders it" dot -Tpng "$t/e.dot" -o "$t/e.png"
+fi
+expect "-MD names every output" "$nnc" -MD "$t/mlp.nn" -o "$t/d.o"
+expect "  depfile" grep -q "^$t/d.o $t/d.h : $t/mlp.nn" "$t/d.d"
+expect "-MF chooses its path" "$nnc" -MF "$t/deps.mk" "$t/mlp.nn" -o "$t/f.o"
+expect "  depfile at -MF" test -s "$t/deps.mk"
+expect "-D and --dtype=f64 reach the header" "$nnc" -D batch=3 --dtype=f64 "$t/mlp.nn" -o "$t/g.o"
+expect "  double x[3][784]" grep -q "double x\[3\]\[784\]" "$t/g.h"
+expect "--stats" sh -c "'$nnc' --stats '$t/mlp.nn' -o '$t/s.o' | grep -q 'workspace'"
+expect "-O0 and -O3" sh -c "'$nnc' -O0 '$t/mlp.nn' -o '$t/o0.o' && '$nnc' -O3 '$t/mlp.nn' -o '$t/o3.o'"
+expect "--target=aarch64-linux-gnu" "$nnc" --target=aarch64-linux-gnu "$t/mlp.nn" -o "$t/arm.o"
+expect "  an AArch64 object" sh -c "readelf -h '$t/arm.o' | grep -q AArch64"
+expect "--cpu=native" "$nnc" --cpu=native "$t/mlp.nn" -o "$t/n.o"
+expect "--version" sh -c "'$nnc' --version | grep -q '^nnc '"
+expect "--help lists the options" sh -c "'$nnc' --help | grep -q -- '--emit=LIST'"
+
+status() {   # status EXPECTED DESCRIPTION ARGS...
+    want=$1 d=$2; shift 2
+    "$nnc" "$@" > "$t/log" 2>&1
+    got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "$d: exit $got, want $want"; fi
+}
+status 2 "no input is a usage error"
+status 2 "an unknown option is a usage error" --frobnicate "$t/mlp.nn"
+status 2 "a -D without a value is a usage error" -D batch "$t/mlp.nn"
+status 1 "a missing file is an input error" "$t/nonexistent.nn"
+status 1 "a directory is an input error" "$t"
+status 1 "-D for a const that does not exist" -D nope=3 "$t/mlp.nn" -o "$t/z.o"
+expect "  and it left nothing" test ! -e "$t/z.o" -a ! -e "$t/z.h"
+status 1 "an unknown target" --target=nonsense-cpu-os "$t/mlp.nn" -o "$t/y.o"
+expect "  and it left nothing" test ! -e "$t/y.o"
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
