@@ -73,8 +73,15 @@ $(B)/nnc: $(CC_OBJ)
 
 -include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
 
-# ---- tests ----
+# ---- tests, samples ----
 include tests/tests.mk
+include samples/samples.mk
+
+# The main job: train the sample network on Fashion-MNIST.
+demo:
+	@tools/deps.sh demo
+	@$(MAKE) --no-print-directory demo-fashion
+.PHONY: demo
 
 # ---- install ----
 install: all

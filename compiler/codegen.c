@@ -589,7 +589,8 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     /* Inside, every value is at its argument: rebase the layouts. */
     Layout *saved = NEWA(Layout, nargs);
     Node **who = NEWA(Node *, nargs);
-    memcpy(who, r->node, sizeof(Node *) * (size_t)r->n);
+    for (int i = 0; i < r->n; i++)
+        who[i] = r->node[i];
     who[r->n] = n;
     LLVMValueRef *argv = NEWA(LLVMValueRef, nargs);
     for (int i = 0; i < nargs; i++) {
