@@ -25,6 +25,7 @@
 #include <string.h>
 
 #define END INT_MAX
+#define MAX_FUSED_DEPTH 64
 
 static int64_t align64(int64_t n) { return (n + 63) & ~(int64_t)63; }
 
@@ -216,6 +217,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     }
 
     /* Storage, in topological order. */
+    int *depth = NEWA(int, n);    /* of the inline expression rooted at a node */
     for (int i = 0; i < n; i++) {
         Slot *s = &p->slot[i];
         Node *x = g->nodes[i];
@@ -254,7 +256,12 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             bool fusable = s->uses == 1 && (!c || (op_info[c->op].kind == K_EW &&
                                                    shape_numel(&c->shape) == shape_numel(&x->shape)) ||
                                             op_info[c->op].kind == K_REDUCE);
-            s->st = fusable ? ST_INLINE : ST_BUFFER;
+            /* Bound the depth of a fused expression: codegen walks it
+             * recursively, and a loop can build chains of any length. */
+            for (int k = 0; k < op_info[x->op].arity; k++)
+                if (p->slot[x->in[k]->id].st == ST_INLINE && depth[x->in[k]->id] + 1 > depth[i])
+                    depth[i] = depth[x->in[k]->id] + 1;
+            s->st = fusable && depth[i] < MAX_FUSED_DEPTH ? ST_INLINE : ST_BUFFER;
             break;
         }
         default:

@@ -22,6 +22,7 @@
 #define MAX_ELEMS      ((int64_t)1 << 31)   /* elements of one tensor */
 #define MAX_BYTES      ((int64_t)1 << 38)   /* bytes of one struct */
 #define MAX_CALL_DEPTH 64
+#define MAX_EXPR_DEPTH 1000   /* nested subexpressions: bounds sema's recursion */
 
 /* B_POISON: a name whose value had an error, already reported; uses of it
  * stay silent. */
@@ -45,6 +46,8 @@ struct Sema {
     Graph *g;
     Binding *scope;
     int call_depth;
+    int expr_depth;
+    bool depth_reported;    /* in this statement */
     bool has_objective;
     Loc objective_loc;
     Loc optimizer_loc;
@@ -326,9 +329,24 @@ static Val eval_call(Sema *S, Ast *a) {
     return val_err();
 }
 
+static Val eval(Sema *S, Ast *a);
+
 Val sema_eval(Sema *S, Ast *a) {
     if (!check_nodes(S, a->loc))
         return val_err();
+    if (S->expr_depth >= MAX_EXPR_DEPTH) {
+        if (!S->depth_reported)
+            error_at(a->loc, "expression nested more than %d deep; split it with intermediate names", MAX_EXPR_DEPTH);
+        S->depth_reported = true;
+        return val_err();
+    }
+    S->expr_depth++;
+    Val v = eval(S, a);
+    S->expr_depth--;
+    return v;
+}
+
+static Val eval(Sema *S, Ast *a) {
     switch (a->kind) {
     case A_NUM:
         if (!isfinite(a->num)) {
@@ -807,8 +825,10 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
 }
 
 static void exec_block(Sema *S, Stmt *s, bool top) {
-    for (; s && !diag_stop; s = s->next)
+    for (; s && !diag_stop; s = s->next) {
+        S->depth_reported = false;
         exec_stmt(S, s, top);
+    }
 }
 
 /* The default model name: the file's stem, made an identifier. */

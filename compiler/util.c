@@ -85,20 +85,30 @@ static void quote_line(Loc loc) {
     const Source *src = loc.src;
     if (!src || !src->text || loc.line <= 0)
         return;
-    const char *p = src->text, *end = src->text + src->len;
-    for (int l = 1; l < loc.line && p < end; p++)
-        if (*p == '\n')
+    const char *line = src->text, *end = src->text + src->len;
+    for (int l = 1; l < loc.line && line < end; line++)
+        if (*line == '\n')
             l++;
-    const char *eol = p;
+    const char *eol = line;
     while (eol < end && *eol != '\n')
         eol++;
+    /* A very long line is shown as a window of WIDTH columns around the spot. */
+    enum { WIDTH = 100 };
+    int n = (int)(eol - line), col = loc.col - 1, from = 0;
+    if (n > WIDTH && col > WIDTH / 2) {
+        from = col - WIDTH / 2;
+        if (n - from < WIDTH)
+            from = n - WIDTH;
+    }
+    int to = from + WIDTH < n ? from + WIDTH : n;
     FILE *f = diag_out ? diag_out : stderr;
-    fprintf(f, "  %.*s\n  ", (int)(eol - p), p);
-    for (int i = 1; i < loc.col && p + i - 1 < eol; i++)
-        fputc(p[i - 1] == '\t' ? '\t' : ' ', f);
+    fprintf(f, "  %s%.*s%s\n  %s", from ? "..." : "", to - from, line + from, to < n ? "..." : "",
+            from ? "   " : "");
+    for (int i = from; i < col && i < to; i++)
+        fputc(line[i] == '\t' ? '\t' : ' ', f);
     int len = loc.len > 0 ? loc.len : 1;
-    if (loc.col - 1 + len > eol - p)
-        len = (int)(eol - p) - (loc.col - 1);
+    if (col + len > to)
+        len = to - col > 1 ? to - col : 1;
     fputc('^', f);
     for (int i = 1; i < len; i++)
         fputc('~', f);

@@ -29,6 +29,8 @@ static void nnerror(NNLTYPE *l, yyscan_t scanner, Parser *P, const char *msg);
 #define LOC(l) grammar_loc(P->src, (l).first_line, (l).first_column, (l).last_line, (l).last_column)
 /* Deep nesting is an error, not a stack overflow in the passes after us. */
 #define YYMAXDEPTH 3000
+#define YYSTR_(x) #x
+#define YYSTR(x) YYSTR_(x)
 
 static Ast *mk(AstKind k, Loc loc) {
     Ast *a = NEW(Ast);
@@ -232,6 +234,8 @@ static void nnerror(NNLTYPE *l, yyscan_t scanner, Parser *P, const char *msg) {
     /* Bison says "syntax error, unexpected X, expecting Y": keep the useful part. */
     if (strncmp(msg, "syntax error, ", 14) == 0)
         msg += 14;
+    if (strcmp(msg, "memory exhausted") == 0)
+        msg = "nested too deeply for the parser (more than " YYSTR(YYMAXDEPTH) " levels)";
     error_at(LOC(*l), "%s", msg);
     if (ls->depth > 0 && strstr(msg, "unexpected end of file")) {
         struct Bracket *b = &ls->brackets[ls->depth - 1];
