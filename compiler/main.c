@@ -28,6 +28,7 @@ static const char usage_text[] =
     "  -S                 the same as --emit=asm\n"
     "  -O0 .. -O3         optimization level (default -O2)\n"
     "  -D NAME=VALUE      override a const\n"
+    "  -I DIR             search DIR for imported files (after the importer's folder)\n"
     "  --dtype=f64        compile every f32 as f64 (for gradient checks)\n"
     "  --target=TRIPLE    cross-compile (default: the host)\n"
     "  --cpu=NAME         tune for a CPU; native tunes for this machine (default: generic)\n"
@@ -136,6 +137,13 @@ static Options parse_args(int argc, char **argv) {
             add_define(&o, NEXT());
         } else if (strncmp(a, "-D", 2) == 0) {
             add_define(&o, a + 2);
+        } else if (strcmp(a, "-I") == 0 || (strncmp(a, "-I", 2) == 0 && a[2])) {
+            const char *dir = a[2] ? a + 2 : NEXT();
+            const char **dirs = NEWA(const char *, o.ninclude_dirs + 1);
+            if (o.ninclude_dirs)
+                memcpy(dirs, o.include_dirs, sizeof(char *) * (size_t)o.ninclude_dirs);
+            dirs[o.ninclude_dirs++] = dir;
+            o.include_dirs = dirs;
         } else if (strcmp(a, "--dtype=f64") == 0) {
             o.force_f64 = true;
         } else if (strcmp(a, "--dtype=f32") == 0) {
@@ -165,7 +173,9 @@ static Options parse_args(int argc, char **argv) {
     return o;
 }
 
-static bool write_depfile(const Options *o) {
+/* As cc -MD -MP: the outputs depend on the model and every file it
+ * imports, and each import gets an empty rule so deleting one is no error. */
+static bool write_depfile(const Options *o, const Model *m) {
     FILE *f = fopen(output_begin(o->depfile), "w");
     if (!f) {
         error_plain("cannot write '%s'", o->depfile);
@@ -174,7 +184,12 @@ static bool write_depfile(const Options *o) {
     for (int k = 0; k < NEMIT; k++)
         if (o->path[k])
             fprintf(f, "%s ", o->path[k]);
-    fprintf(f, ": %s\n", o->input);
+    fprintf(f, ": %s", o->input);
+    for (int i = 0; i < m->nimports; i++)
+        fprintf(f, " \\\n  %s", m->imports[i]);
+    fprintf(f, "\n");
+    for (int i = 0; i < m->nimports; i++)
+        fprintf(f, "\n%s:\n", m->imports[i]);
     return fclose(f) == 0;
 }
 
@@ -213,7 +228,7 @@ static int compile(const Options *opt) {
     if (ok && opt->path[EMIT_HEADER])
         ok = write_header(m, opt->path[EMIT_HEADER]);
     if (ok && opt->depfile)
-        ok = write_depfile(opt);
+        ok = write_depfile(opt, m);
     if (ok && opt->stats)
         print_stats(m, &stats);
     if (!ok || diag_errors) {

@@ -98,7 +98,7 @@ typedef struct TypeAst {
 
 typedef enum {
     S_MODEL, S_CONST, S_INPUT, S_PARAM, S_HYPER, S_ASSIGN, S_OUTPUT,
-    S_MINIMIZE, S_OPTIMIZER, S_FN, S_FOR, S_RETURN
+    S_MINIMIZE, S_OPTIMIZER, S_FN, S_FOR, S_RETURN, S_IMPORT
 } StmtKind;
 
 typedef struct Stmt Stmt;
@@ -237,6 +237,8 @@ typedef struct Model {
     bool has_optimizer;
     Node *lr, *momentum;    /* scalars (CONST or HYPER); momentum NULL for none */
     size_t params_size, inputs_size, outputs_size, state_size;
+    const char **imports;   /* every file imported, for -MD */
+    int nimports;
 } Model;
 
 typedef struct Define { const char *name; int64_t value; bool used; } Define;
@@ -254,6 +256,8 @@ typedef struct Options {
     const char *target;
     const char *cpu;
     bool stats;
+    const char **include_dirs;  /* -I, searched for imports after the importer's folder */
+    int ninclude_dirs;
 } Options;
 
 Model *sema_model(Stmt *prog, const Source *src, const Options *opt);

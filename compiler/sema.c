@@ -13,9 +13,11 @@
 #include "nnc.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Limits that turn runaway programs into errors instead of exhausted memory. */
 #define MAX_NODES      2000000     /* nodes in the unrolled graph */
@@ -40,8 +42,20 @@ struct Binding {
     Binding *next;
 };
 
+/* The files being imported, innermost first: a file met again here is a cycle. */
+typedef struct ImportFrame {
+    const char *real;           /* realpath */
+    const char *path;
+    Loc loc;                    /* the import statement */
+    struct ImportFrame *up;
+} ImportFrame;
+
 struct Sema {
     const Options *opt;
+    const char *dir;            /* folder of the file being elaborated */
+    ImportFrame *imports;       /* the import stack */
+    const char **done;          /* realpaths of files imported already */
+    int ndone;
     Model *m;
     Graph *g;
     Binding *scope;
@@ -730,6 +744,88 @@ static void stmt_for(Sema *S, Stmt *s) {
     }
 }
 
+/* ---- imports ---- */
+
+static const char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? arena_printf("%.*s", (int)(slash - path), path) : ".";
+}
+
+/* The file an import names: as written if absolute, else beside the
+ * importing file, then in each -I folder. */
+static const char *find_import(Sema *S, const char *name) {
+    if (name[0] == '/')
+        return access(name, R_OK) == 0 ? name : NULL;
+    const char *p = strcmp(S->dir, ".") == 0 ? name : arena_printf("%s/%s", S->dir, name);
+    if (access(p, R_OK) == 0)
+        return p;
+    for (int i = 0; i < S->opt->ninclude_dirs; i++) {
+        p = arena_printf("%s/%s", S->opt->include_dirs[i], name);
+        if (access(p, R_OK) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static void exec_stmt(Sema *S, Stmt *s, bool top);
+
+/* An imported file brings its functions and consts (and its own imports);
+ * each file is read once however often it is imported. */
+static void stmt_import(Sema *S, Stmt *s) {
+    const char *path = find_import(S, s->name);
+    if (!path) {
+        error_at(s->nameloc, "cannot find '%s' (looked beside this file%s)", s->name,
+                 S->opt->ninclude_dirs ? " and in the -I folders" : "; add a folder with -I");
+        return;
+    }
+    char *real = realpath(path, NULL);
+    if (!real) {
+        error_at(s->nameloc, "cannot open '%s': %s", path, strerror(errno));
+        return;
+    }
+    const char *r = arena_strdup(real);
+    free(real);
+    for (ImportFrame *f = S->imports; f; f = f->up)
+        if (strcmp(f->real, r) == 0) {
+            error_at(s->nameloc, "import cycle: '%s' imports itself", path);
+            for (ImportFrame *g = S->imports; g; g = g->up)
+                note_at(g->loc, "through the import of '%s'", g->path);
+            return;
+        }
+    for (int i = 0; i < S->ndone; i++)
+        if (strcmp(S->done[i], r) == 0)
+            return;
+    Source *src = source_read(path);
+    if (!src)
+        return;
+    Stmt *prog = parse_source(src);
+    if (diag_errors)
+        return;
+    ImportFrame frame = {r, path, s->nameloc, S->imports};
+    const char *dir = S->dir;
+    S->imports = &frame;
+    S->dir = dir_of(path);
+    for (Stmt *t = prog; t && !diag_stop; t = t->next) {
+        if (t->kind != S_FN && t->kind != S_CONST && t->kind != S_IMPORT)
+            error_at(t->loc, "an imported file holds only fn, const and import statements");
+        else
+            exec_stmt(S, t, true);
+    }
+    S->imports = frame.up;
+    S->dir = dir;
+    const char **done = NEWA(const char *, S->ndone + 1);
+    if (S->ndone)
+        memcpy(done, S->done, sizeof(char *) * (size_t)S->ndone);
+    done[S->ndone++] = r;
+    S->done = done;
+    Model *m = S->m;
+    const char **imp = NEWA(const char *, m->nimports + 1);
+    if (m->nimports)
+        memcpy(imp, m->imports, sizeof(char *) * (size_t)m->nimports);
+    imp[m->nimports++] = path;
+    m->imports = imp;
+}
+
 static const char *stmt_word(StmtKind k) {
     switch (k) {
     case S_MODEL: return "model";
@@ -741,6 +837,7 @@ static const char *stmt_word(StmtKind k) {
     case S_MINIMIZE: return "minimize";
     case S_OPTIMIZER: return "optimizer";
     case S_FN: return "fn";
+    case S_IMPORT: return "import";
     default: return "this statement";
     }
 }
@@ -777,6 +874,12 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
         return;
     }
     case S_FN: {
+        Binding *old = lookup(S->scope, s->name);
+        if (top && old && old->kind == B_FN) {
+            error_at(s->nameloc, "function '%s' is defined twice", s->name);
+            note_at(old->loc, "first defined here");
+            return;
+        }
         Binding *b = bind(S, s->name, B_FN, s->nameloc);
         b->fn = s;
         b->fn_scope = S->scope;
@@ -794,6 +897,12 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
     }
     case S_FOR:
         stmt_for(S, s);
+        return;
+    case S_IMPORT:
+        if (top)
+            stmt_import(S, s);
+        else
+            error_at(s->loc, "'import' is only allowed at the top level");
         return;
     case S_RETURN:
         if (top)
@@ -862,7 +971,7 @@ static void check_sizes(Model *m) {
 }
 
 Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
-    Sema S = {.opt = opt};
+    Sema S = {.opt = opt, .dir = dir_of(src->path)};
     Model *m = S.m = NEW(Model);
     m->g = S.g = graph_new();
     m->objective = -1;

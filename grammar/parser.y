@@ -90,7 +90,8 @@ static SList sappend(SList l, Stmt *s) {
 %token <str> IDENT "identifier"
 %token MODEL "model" CONST "const" INPUT "input" PARAM "param" HYPER "hyper"
 %token OUTPUT "output" MINIMIZE "minimize" OPTIMIZER "optimizer" FN "fn"
-%token RETURN "return" FOR "for" IN "in" F32 "f32" F64 "f64" I32 "i32"
+%token RETURN "return" FOR "for" IN "in" F32 "f32" F64 "f64" I32 "i32" IMPORT "import"
+%token <str> STRING "string"
 %token NEWLINE "end of line" EQ "==" NE "!=" POW "**" DOTDOT ".."
 
 %type <ast> expr postfix primary arg
@@ -152,6 +153,7 @@ stmt:
   | FOR IDENT IN expr DOTDOT expr block
                                 { $$ = named(S_FOR, LOC(@1), $2, LOC(@2)); $$->expr = $4; $$->expr2 = $6; $$->body = $7.head; }
   | RETURN expr                 { $$ = st(S_RETURN, LOC(@1)); $$->expr = $2; }
+  | IMPORT STRING               { $$ = named(S_IMPORT, LOC(@1), $2, LOC(@2)); }
   ;
 
 type:
