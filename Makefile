@@ -68,8 +68,9 @@ $(B)/grammar/parse.o: grammar/parse.c $(B)/grammar/parser.h $(B)/grammar/lexer.h
 $(B)/compiler/%.o: compiler/%.c $(B)/grammar/parser.h $(B)/grammar/lexer.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LLVM_CFLAGS) -MMD -MP -Icompiler -I$(B)/grammar -Iruntime -c $< -o $@
-$(B)/nnc: $(CC_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LLVM_LDFLAGS) -lm
+# nnc links the runtime for --gradcheck, which runs models in process.
+$(B)/nnc: $(CC_OBJ) $(B)/libnnrt.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LLVM_LDFLAGS) $(RT_LIBS)
 
 -include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
 

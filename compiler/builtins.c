@@ -259,6 +259,7 @@ static Val fn_cross_entropy(Sema *S, const Builtin *b, Ast *call, Val *args) {
         return val_err();
     }
     Graph *g = sema_graph(S);
+    sema_label_range(S, y, x->shape.d[1]);
     Node *lse = ir_reshape(g, logsumexp_keep(g, x, 2u), y->shape);
     return val_node(ir_binary(g, OP_SUB, lse, ir_pick(g, x, y)), call->loc);
 }

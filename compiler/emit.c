@@ -5,6 +5,8 @@
 #include "codegen.h"
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,18 +185,60 @@ static bool write_dot(const Model *m, const char *path) {
     return ok;
 }
 
-bool codegen(Model *m, const Options *opt, Stats *stats) {
-    CG cg = {.m = m};
-    cg.plans[ENTRY_FORWARD] = plan_entry(m, ENTRY_FORWARD);
-    cg.plans[ENTRY_BACKWARD] = plan_entry(m, ENTRY_BACKWARD);
+/* Plan every entry point of the model. */
+static void plan_all(CG *cg, Model *m, Stats *stats) {
+    cg->m = m;
+    cg->plans[ENTRY_FORWARD] = plan_entry(m, ENTRY_FORWARD);
+    cg->plans[ENTRY_BACKWARD] = plan_entry(m, ENTRY_BACKWARD);
     if (m->has_optimizer)
-        cg.plans[ENTRY_TRAIN] = plan_entry(m, ENTRY_TRAIN);
+        cg->plans[ENTRY_TRAIN] = plan_entry(m, ENTRY_TRAIN);
     for (int k = 0; k < 3; k++)
-        if (cg.plans[k] && stats) {
-            stats->flops[k] = cg.plans[k]->flops;
-            stats->workspace[k] = cg.plans[k]->workspace;
-            stats->workspace_noreuse[k] = cg.plans[k]->workspace_noreuse;
+        if (cg->plans[k] && stats) {
+            stats->flops[k] = cg->plans[k]->flops;
+            stats->workspace[k] = cg->plans[k]->workspace;
+            stats->workspace_noreuse[k] = cg->plans[k]->workspace_noreuse;
         }
+}
+
+/* Lower the planned model into a new module in ctx for tm's target, verify
+ * and optimize it.  NULL (with an error printed) on failure. */
+static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level) {
+    cg->tm = tm;
+    cg->ctx = ctx;
+    cg->mod = LLVMModuleCreateWithNameInContext(cg->m->name, ctx);
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(cg->mod, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    char *dl = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(cg->mod, dl);
+    LLVMDisposeMessage(dl);
+    cg->i1 = LLVMInt1TypeInContext(ctx);
+    cg->i8 = LLVMInt8TypeInContext(ctx);
+    cg->i32 = LLVMInt32TypeInContext(ctx);
+    cg->i64 = LLVMInt64TypeInContext(ctx);
+    cg->f32 = LLVMFloatTypeInContext(ctx);
+    cg->f64 = LLVMDoubleTypeInContext(ctx);
+    cg->ptr = LLVMPointerTypeInContext(ctx, 0);
+    cg->intptr = LLVMIntPtrTypeInContext(ctx, td);
+    LLVMDisposeTargetData(td);
+    cg_lower(cg);
+    char *err = NULL;
+    bool ok = !LLVMVerifyModule(cg->mod, LLVMReturnStatusAction, &err);
+    if (!ok)
+        error_plain("internal error: the generated module does not verify:\n%s", err);
+    LLVMDisposeMessage(err);
+    ok = ok && run_passes(cg->mod, tm, opt_level);
+    if (!ok) {
+        LLVMDisposeModule(cg->mod);
+        return NULL;
+    }
+    return cg->mod;
+}
+
+bool codegen(Model *m, const Options *opt, Stats *stats) {
+    CG cg = {0};
+    plan_all(&cg, m, stats);
     bool ok = true;
     if (opt->path[EMIT_IR])
         ok &= write_ir(m, opt->path[EMIT_IR]);
@@ -207,41 +251,135 @@ bool codegen(Model *m, const Options *opt, Stats *stats) {
     LLVMTargetMachineRef tm = make_target(opt, &triple);
     if (!tm)
         return false;
-    cg.tm = tm;
-    cg.ctx = LLVMContextCreate();
-    cg.mod = LLVMModuleCreateWithNameInContext(m->name, cg.ctx);
-    LLVMSetTarget(cg.mod, triple);
-    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
-    char *dl = LLVMCopyStringRepOfTargetData(td);
-    LLVMSetDataLayout(cg.mod, dl);
-    LLVMDisposeMessage(dl);
-    cg.i1 = LLVMInt1TypeInContext(cg.ctx);
-    cg.i8 = LLVMInt8TypeInContext(cg.ctx);
-    cg.i32 = LLVMInt32TypeInContext(cg.ctx);
-    cg.i64 = LLVMInt64TypeInContext(cg.ctx);
-    cg.f32 = LLVMFloatTypeInContext(cg.ctx);
-    cg.f64 = LLVMDoubleTypeInContext(cg.ctx);
-    cg.ptr = LLVMPointerTypeInContext(cg.ctx, 0);
-    cg.intptr = LLVMIntPtrTypeInContext(cg.ctx, td);
-    cg_lower(&cg);
-
-    char *err = NULL;
-    if (LLVMVerifyModule(cg.mod, LLVMReturnStatusAction, &err)) {
-        error_plain("internal error: the generated module does not verify:\n%s", err);
-        ok = false;
-    }
-    LLVMDisposeMessage(err);
-    ok = ok && run_passes(cg.mod, tm, opt->opt_level);
-    if (ok && opt->path[EMIT_LLVM])
-        ok &= write_llvm(cg.mod, opt->path[EMIT_LLVM]);
-    if (ok && opt->path[EMIT_ASM])
-        ok &= write_machine_code(tm, cg.mod, opt->path[EMIT_ASM], LLVMAssemblyFile);
-    if (ok && opt->path[EMIT_OBJ])
-        ok &= write_machine_code(tm, cg.mod, opt->path[EMIT_OBJ], LLVMObjectFile);
-    LLVMDisposeTargetData(td);
-    LLVMDisposeModule(cg.mod);
-    LLVMContextDispose(cg.ctx);
-    LLVMDisposeTargetMachine(tm);
     LLVMDisposeMessage(triple);
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod = build_module(&cg, ctx, tm, opt->opt_level);
+    ok &= mod != NULL;
+    if (ok && opt->path[EMIT_LLVM])
+        ok &= write_llvm(mod, opt->path[EMIT_LLVM]);
+    if (ok && opt->path[EMIT_ASM])
+        ok &= write_machine_code(tm, mod, opt->path[EMIT_ASM], LLVMAssemblyFile);
+    if (ok && opt->path[EMIT_OBJ])
+        ok &= write_machine_code(tm, mod, opt->path[EMIT_OBJ], LLVMObjectFile);
+    if (mod)
+        LLVMDisposeModule(mod);
+    LLVMContextDispose(ctx);
+    LLVMDisposeTargetMachine(tm);
     return ok;
+}
+
+/* ---- nnc --gradcheck: compile in memory, run, compare ---- */
+
+static LLVMErrorRef report_jit_error(LLVMErrorRef e, const char *what) {
+    if (e) {
+        char *msg = LLVMGetErrorMessage(e);   /* consumes e */
+        error_plain("%s: %s", what, msg);
+        LLVMDisposeErrorMessage(msg);
+    }
+    return e;
+}
+
+/* Random inputs: floats U[-1, 1]; i32 labels within their class count (a
+ * label input with no known range gets 0 or 1). */
+static void draw_inputs(const Model *m, const nnrt_model *d, void *inputs, uint64_t seed) {
+    d->set_defaults(inputs);
+    for (int i = 0; i < d->n_tensors; i++) {
+        const nnrt_tensor *t = &d->tensors[i];
+        if (t->role != NNRT_INPUT)
+            continue;
+        char *p = (char *)inputs + t->offset;
+        uint64_t stream = nnrt_stream_id(t->name) ^ 0x5eed;
+        if (t->dtype != NNRT_I32) {
+            nnrt_init_tensor(t->dtype, p, t->rank, t->dims, NNRT_INIT_UNIFORM, -1, 1, seed, stream);
+            continue;
+        }
+        int64_t classes = m->tensors[i].label_classes > 0 ? m->tensors[i].label_classes : 2;
+        size_t n = t->size / sizeof(int32_t);
+        for (size_t k = 0; k < n; k += 4) {
+            uint32_t ctr[4] = {(uint32_t)k, (uint32_t)(k >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+            uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)}, out[4];
+            nnrt_philox4x32(ctr, key, out);
+            for (size_t j = 0; j < 4 && k + j < n; j++)
+                ((int32_t *)p)[k + j] = (int32_t)(out[j] % (uint32_t)classes);
+        }
+    }
+}
+
+int gradcheck_jit(Model *m, const Options *opt) {
+    if (m->objective < 0) {
+        error_plain("--gradcheck: the model has no objective ('minimize NAME')");
+        return 1;
+    }
+    CG cg = {0};
+    plan_all(&cg, m, NULL);
+    char *triple = NULL;
+    Options host = *opt;
+    host.target = NULL;
+    LLVMTargetMachineRef tm = make_target(&host, &triple);
+    if (!tm)
+        return 1;
+    LLVMDisposeMessage(triple);
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMModuleRef mod = build_module(&cg, LLVMOrcThreadSafeContextGetContext(tsc), tm, opt->opt_level);
+    LLVMDisposeTargetMachine(tm);
+    if (!mod) {
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return 1;
+    }
+    LLVMOrcLLJITRef jit;
+    if (report_jit_error(LLVMOrcCreateLLJIT(&jit, NULL), "cannot start the JIT")) {
+        LLVMDisposeModule(mod);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return 1;
+    }
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(jit);
+    /* The runtime is linked into nnc itself; libm comes from the process. */
+    static const struct { const char *name; void *addr; } runtime[] = {
+        {"nnrt_init_tensor", (void *)nnrt_init_tensor},
+        {"nnrt_stream_id", (void *)nnrt_stream_id},
+    };
+    LLVMOrcCSymbolMapPair syms[2];
+    for (int i = 0; i < 2; i++) {
+        syms[i].Name = LLVMOrcLLJITMangleAndIntern(jit, runtime[i].name);
+        syms[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)runtime[i].addr;
+        syms[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+        syms[i].Sym.Flags.TargetFlags = 0;
+    }
+    LLVMOrcDefinitionGeneratorRef gen;
+    int rc = 1;
+    if (!report_jit_error(LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(syms, 2)), "JIT") &&
+        !report_jit_error(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+                              &gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL), "JIT")) {
+        LLVMOrcJITDylibAddGenerator(jd, gen);
+        LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+        LLVMOrcExecutorAddress addr = 0;
+        const char *sym = arena_printf("%s_model", m->name);
+        if (!report_jit_error(LLVMOrcLLJITAddLLVMIRModule(jit, jd, tsm), "JIT") &&
+            !report_jit_error(LLVMOrcLLJITLookup(jit, &addr, sym), "JIT")) {
+            const nnrt_model *d = (const nnrt_model *)(uintptr_t)addr;
+            void *params = nnrt_alloc(d->params_size), *inputs = nnrt_alloc(d->inputs_size);
+            if (!params || !inputs) {
+                error_plain("out of memory");
+            } else {
+                d->init(params, 1);
+                draw_inputs(m, d, inputs, 1);
+                nnrt_gradcheck_entry *entries = NEWA(nnrt_gradcheck_entry, d->n_tensors + 1);
+                nnrt_gradcheck_report rep = {.entries = entries, .cap = d->n_tensors};
+                nnrt_gradcheck_options go = {.max_coords = 1000, .seed = 1};
+                int r = nnrt_gradcheck(d, params, inputs, &go, &rep);
+                nnrt_gradcheck_print(stdout, &rep);
+                if (r == 0)
+                    rc = 0;
+                else if (r != NNRT_EGRAD)
+                    error_plain("gradient check: %s", nnrt_strerror(r));
+            }
+            nnrt_free(params);
+            nnrt_free(inputs);
+        }
+    } else {
+        LLVMDisposeModule(mod);
+    }
+    LLVMOrcDisposeLLJIT(jit);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    return rc;
 }

@@ -35,6 +35,8 @@ static const char usage_text[] =
     "  -MD                write a make dependency file (the output with .d)\n"
     "  -MF FILE           write the dependency file to FILE\n"
     "  --stats            print FLOPs, parameter bytes and the workspace plan\n"
+    "  --gradcheck        compile in float64 in memory and check every param's gradient\n"
+    "                     against central differences; prints a table, exits 1 if one is off\n"
     "  --version          print the version\n"
     "  --help             print this help\n";
 
@@ -156,6 +158,9 @@ static Options parse_args(int argc, char **argv) {
             md = true;
         } else if (strcmp(a, "-MF") == 0) {
             o.depfile = NEXT();
+        } else if (strcmp(a, "--gradcheck") == 0) {
+            o.gradcheck = true;
+            o.force_f64 = true;
         } else if (strcmp(a, "--stats") == 0) {
             o.stats = true;
         } else if (a[0] == '-' && a[1]) {
@@ -223,6 +228,8 @@ static int compile(const Options *opt) {
         return 1;
     autodiff(m);
     layout_model(m);
+    if (opt->gradcheck)
+        return gradcheck_jit(m, opt);
     Stats stats = {0};
     bool ok = codegen(m, opt, &stats);
     if (ok && opt->path[EMIT_HEADER])

@@ -224,6 +224,7 @@ typedef struct Tensor {
     size_t offset, size;    /* in the struct of its role (header.c layout) */
     size_t state_offset;    /* PARAM with momentum: its buffer in the state */
     Node *state;            /* PARAM with momentum: the STATE leaf */
+    int64_t label_classes;  /* INPUT used as cross_entropy labels: their count */
 } Tensor;
 
 typedef struct Model {
@@ -256,6 +257,7 @@ typedef struct Options {
     const char *target;
     const char *cpu;
     bool stats;
+    bool gradcheck;
     const char **include_dirs;  /* -I, searched for imports after the importer's folder */
     int ninclude_dirs;
 } Options;
@@ -283,6 +285,7 @@ DType sema_float(Sema *S);                 /* f32, or f64 with --dtype=f64 */
 Val val_err(void);
 Val val_node(Node *n, Loc loc);
 Node *sema_as_float(Sema *S, Val v, DType like);  /* numbers become constants */
+void sema_label_range(Sema *S, Node *labels, int64_t classes);
 const char *nearest_name(const char *name, const char *const *cands, int n);
 
 /* builtins.c: the language's functions.  Arguments are matched to the
@@ -374,5 +377,11 @@ typedef struct Stats {
 /* Lower the model and write what opt->emit asks for.  Returns false (with an
  * error printed) on failure. */
 bool codegen(Model *m, const Options *opt, Stats *stats);
+
+/* nnc --gradcheck: compile the model in memory (LLVM's ORC JIT), draw
+ * params and inputs, compare backward with central differences for every
+ * param and print a table.  Returns the exit status: 0, or 1 when a
+ * gradient is off or the check could not run. */
+int gradcheck_jit(Model *m, const Options *opt);
 
 #endif

@@ -158,6 +158,18 @@ Node *sema_as_float(Sema *S, Val v, DType like) {
     return v.node;
 }
 
+/* Note that an input holds labels of `classes` classes (for --gradcheck,
+ * which must draw labels in range). */
+void sema_label_range(Sema *S, Node *labels, int64_t classes) {
+    while (op_info[labels->op].kind == K_VIEW)
+        labels = labels->in[0];
+    if (labels->op != OP_INPUT)
+        return;
+    Tensor *t = &S->m->tensors[labels->tensor];
+    if (!t->label_classes || classes < t->label_classes)
+        t->label_classes = classes;
+}
+
 /* The float dtype two operands compute in: f64 if either is, else f32. */
 static DType common_float(Sema *S, Val a, Val b) {
     DType da = a.kind == V_NODE ? a.node->dt : DT_NONE;

@@ -49,6 +49,11 @@ expect "-O0 and -O3" sh -c "'$nnc' -O0 '$t/mlp.nn' -o '$t/o0.o' && '$nnc' -O3 '$
 expect "--target=aarch64-linux-gnu" "$nnc" --target=aarch64-linux-gnu "$t/mlp.nn" -o "$t/arm.o"
 expect "  an AArch64 object" sh -c "readelf -h '$t/arm.o' | grep -q AArch64"
 expect "--cpu=native" "$nnc" --cpu=native "$t/mlp.nn" -o "$t/n.o"
+expect "--gradcheck passes on the example" sh -c "'$nnc' --gradcheck -D batch=4 -D d=6 -D h=5 '$t/mlp.nn' > '$t/gc.txt'"
+expect "  and prints a row per param" sh -c "grep -q '^W1 .* ok' '$t/gc.txt' && grep -q '^W2 .* ok' '$t/gc.txt'"
+printf 'param w : f32[3] = zeros()\nJ = sum(relu(w))\nminimize J\n' > "$t/kink.nn"
+expect "--gradcheck fails at relu's kink (relu'(0) = 0, the difference 1/2)" \
+    sh -c "! '$nnc' --gradcheck '$t/kink.nn' > '$t/gc2.txt' && grep -q FAIL '$t/gc2.txt'"
 expect "--version" sh -c "'$nnc' --version | grep -q '^nnc '"
 expect "--help lists the options" sh -c "'$nnc' --help | grep -q -- '--emit=LIST'"
 
