@@ -1,17 +1,17 @@
 /*
- * main.c: the CMake sample's program.  Trains samples/mlp.nn (compiled by
- * nnc_add_model with batch=64 d=20 h=32 q=4) for 100 steps on Gaussian blobs,
- * one per class, and exits 1 unless the objective falls below half of where
- * it started.
+ * main.c: the CMake sample's program.  Trains blobs.nn (as nnc_add_model
+ * compiled it, with d=20 q=5) for 100 steps on Gaussian blobs, one per class,
+ * and exits 1 unless the objective falls below half of where it started.
  */
-#include "mlp.h"
+#include "blobs.h"
 
 #include <math.h>
 #include <stdio.h>
 
-enum { BATCH = sizeof(((mlp_inputs *)0)->y) / sizeof(int32_t),
-       D = sizeof(((mlp_inputs *)0)->x[0]) / sizeof(float),
-       Q = sizeof(((mlp_outputs *)0)->o[0]) / sizeof(float) };
+/* The sizes the model was compiled with, read off the generated structs. */
+enum { BATCH = sizeof(((blobs_inputs *)0)->y) / sizeof(int32_t),
+       D = sizeof(((blobs_inputs *)0)->x[0]) / sizeof(float),
+       Q = sizeof(((blobs_outputs *)0)->o[0]) / sizeof(float) };
 
 static unsigned next(unsigned *s) { /* xorshift32, for the data only */
     *s ^= *s << 13;
@@ -26,17 +26,17 @@ static float gauss(unsigned *s) {
 }
 
 int main(void) {
-    mlp_params *p = nnrt_alloc(sizeof *p);
-    mlp_state *st = nnrt_alloc(sizeof *st);
-    mlp_inputs *in = nnrt_alloc(sizeof *in);
-    mlp_outputs *out = nnrt_alloc(sizeof *out);
-    void *ws = nnrt_alloc(mlp_model.workspace_size);
+    blobs_params *p = nnrt_alloc(sizeof *p);
+    blobs_state *st = nnrt_alloc(sizeof *st);     /* momentum starts at zero */
+    blobs_inputs *in = nnrt_alloc(sizeof *in);
+    blobs_outputs *out = nnrt_alloc(sizeof *out);
+    void *ws = nnrt_alloc(blobs_model.workspace_size);
     if (!p || !st || !in || !out || !ws) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
-    mlp_init(p, 1);
-    mlp_set_defaults(in);
+    blobs_init(p, 1);
+    blobs_set_defaults(in);
 
     unsigned seed = 2024;
     static float centre[Q][D];
@@ -52,7 +52,7 @@ int main(void) {
             for (int j = 0; j < D; j++)
                 in->x[i][j] = centre[c][j] + 0.5f * gauss(&seed);
         }
-        int rc = mlp_train_step(p, st, in, out, ws);
+        int rc = blobs_train_step(p, st, in, out, ws);
         if (rc != 0) {
             fprintf(stderr, "train step: %s\n", nnrt_strerror(rc));
             return 1;
@@ -61,7 +61,8 @@ int main(void) {
             first = out->J;
         last = out->J;
     }
-    printf("mlp: the objective fell from %.4f to %.4f in 100 steps\n", first, last);
+    printf("blobs (d=%d, q=%d): the objective fell from %.4f to %.4f in 100 steps\n",
+           D, Q, first, last);
     nnrt_free(p), nnrt_free(st), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
     return last < 0.5 * first ? 0 : 1;
 }
