@@ -136,9 +136,18 @@ static GradRule *const rules[OP_COUNT] = {
 
 /* ---- the pass ---- */
 
+/* Without an objective every gradient is zero (backward still fills them). */
+static void zero_gradients(Model *m) {
+    for (int t = 0; t < m->ntensors; t++)
+        if (m->tensors[t].role == NNRT_PARAM && !m->tensors[t].grad)
+            m->tensors[t].grad = ir_broadcast(m->g, ir_const(m->g, m->tensors[t].dt, 0), m->tensors[t].shape);
+}
+
 void autodiff(Model *m) {
-    if (m->objective < 0)
+    if (m->objective < 0) {
+        zero_gradients(m);
         return;
+    }
     Graph *g = m->g;
     Node *J = m->tensors[m->objective].node;
     int n = g->n;
@@ -182,13 +191,11 @@ void autodiff(Model *m) {
             continue;
         Node *leaf = p->node;
         p->grad = adj[leaf->id];
-        if (!p->grad) {
-            if (reaches[leaf->id])
-                warning_at(p->loc, "the objective depends on '%s' only through argmax, == or !=, "
-                           "which have no gradient; its gradient is zero", p->name);
-            p->grad = ir_broadcast(g, ir_const(g, p->dt, 0), p->shape);
-        }
+        if (!p->grad && reaches[leaf->id])
+            warning_at(p->loc, "the objective depends on '%s' only through argmax, == or !=, "
+                       "which have no gradient; its gradient is zero", p->name);
     }
+    zero_gradients(m);
     free(varies);
     free(reaches);
     free(adj);

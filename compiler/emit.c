@@ -244,7 +244,7 @@ bool codegen(Model *m, const Options *opt, Stats *stats) {
         ok &= write_ir(m, opt->path[EMIT_IR]);
     if (opt->path[EMIT_DOT])
         ok &= write_dot(m, opt->path[EMIT_DOT]);
-    if (!opt->path[EMIT_OBJ] && !opt->path[EMIT_ASM] && !opt->path[EMIT_LLVM])
+    if (!opt->path[EMIT_OBJ] && !opt->path[EMIT_ASM] && !opt->path[EMIT_LLVM] && !opt->lower_only)
         return ok;
 
     char *triple = NULL;

@@ -258,6 +258,7 @@ typedef struct Options {
     const char *cpu;
     bool stats;
     bool gradcheck;
+    bool lower_only;            /* build and optimize the module, write nothing (fuzzing) */
     const char **include_dirs;  /* -I, searched for imports after the importer's folder */
     int ninclude_dirs;
 } Options;

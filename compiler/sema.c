@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 /* Limits that turn runaway programs into errors instead of exhausted memory. */
-#define MAX_NODES      2000000     /* nodes in the unrolled graph */
+#define MAX_NODES      500000      /* nodes in the unrolled graph */
 #define MAX_ELEMS      ((int64_t)1 << 31)   /* elements of one tensor */
 #define MAX_BYTES      ((int64_t)1 << 38)   /* bytes of one struct */
 #define MAX_CALL_DEPTH 64
@@ -742,7 +742,7 @@ static void stmt_for(Sema *S, Stmt *s) {
     int64_t a, b;
     if (!eval_int(S, s->expr, "a loop bound", &a) | !eval_int(S, s->expr2, "a loop bound", &b))
         return;
-    if (b - a > 1000000) {
+    if (b - a > 100000) {
         error_at(s->expr2->loc, "a loop of %lld iterations is too long to unroll", (long long)(b - a));
         return;
     }

@@ -10,7 +10,8 @@ case $purpose in
   check) ;;
   demo)  pkgs="$pkgs gnuplot-nox" ;;
   bench) pkgs="$pkgs libopenblas-dev" ;;
-  *) echo "usage: tools/deps.sh check|demo|bench" >&2; exit 2 ;;
+  fuzz)  pkgs="$pkgs clang-19 libclang-rt-19-dev" ;;
+  *) echo "usage: tools/deps.sh check|demo|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=

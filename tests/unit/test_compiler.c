@@ -401,6 +401,14 @@ START_TEST(test_param_unused_gets_zero_gradient) {
 }
 END_TEST
 
+START_TEST(test_no_objective_gives_zero_gradients) {
+    /* Found by the fuzzer: backward needs a gradient for every param. */
+    Model *m = elaborate("param w : f32[2]\n");
+    ck_assert_int_eq(diag_errors, 0);
+    ck_assert(ir_is_const(tensor(m, "w", NNRT_PARAM)->grad, 0));
+}
+END_TEST
+
 START_TEST(test_nondifferentiable_path_warns) {
     elaborate("input y : i32[4]\nparam w : f32[4, 3]\nJ = mean(argmax(w, axis = 1) == y)\nminimize J\n");
     ck_assert_int_eq(diag_errors, 0);
@@ -459,6 +467,7 @@ static Suite *suite(void) {
     tcase_add_test(ad, test_matmul_rule_reads_like_the_textbook);
     tcase_add_test(ad, test_param_unused_gets_zero_gradient);
     tcase_add_test(ad, test_nondifferentiable_path_warns);
+    tcase_add_test(ad, test_no_objective_gives_zero_gradients);
     suite_add_tcase(s, ad);
     return s;
 }
