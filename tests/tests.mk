@@ -16,6 +16,7 @@ TEST_CFLAGS = $(ALL_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null) -Irun
 -include tests/install/install.mk
 -include tests/cli/cli.mk
 -include tests/fuzz/fuzz.mk
+-include tests/valgrind/valgrind.mk
 
 check:
 	@tools/deps.sh check

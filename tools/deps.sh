@@ -11,7 +11,8 @@ case $purpose in
   demo)  pkgs="$pkgs gnuplot-nox" ;;
   bench) pkgs="$pkgs libopenblas-dev" ;;
   fuzz)  pkgs="$pkgs clang-19 libclang-rt-19-dev" ;;
-  *) echo "usage: tools/deps.sh check|demo|bench|fuzz" >&2; exit 2 ;;
+  valgrind) pkgs="valgrind" ;;
+  *) echo "usage: tools/deps.sh check|demo|bench|fuzz|valgrind" >&2; exit 2 ;;
 esac
 
 missing=
