@@ -207,6 +207,20 @@ static double fold_num(BinOp op, double a, double b) {
     }
 }
 
+/* After a shape error: where a named operand got its shape. */
+static void note_operands(Sema *S, Ast *a) {
+    Ast *ops[2] = {a->lhs, a->rhs};
+    for (int i = 0; i < 2; i++) {
+        if (ops[i]->kind != A_NAME)
+            continue;
+        Binding *b = lookup(S->scope, ops[i]->name);
+        if (b && b->kind == B_VALUE)
+            note_at(b->loc, "'%s' %s here as %s", ops[i]->name,
+                    op_info[b->node->op].kind == K_LEAF ? "declared" : "bound",
+                    shape_str(b->node->dt, &b->node->shape));
+    }
+}
+
 static Val eval_binary(Sema *S, Ast *a) {
     Val l = sema_eval(S, a->lhs), r = sema_eval(S, a->rhs);
     if (l.kind == V_ERR || r.kind == V_ERR)
@@ -250,6 +264,7 @@ static Val eval_binary(Sema *S, Ast *a) {
             error_at(a->loc, "matmul of %s and %s: inner dimensions %lld and %lld differ",
                      shape_str(l.node->dt, &l.node->shape), shape_str(r.node->dt, &r.node->shape),
                      (long long)l.node->shape.d[1], (long long)r.node->shape.d[0]);
+            note_operands(S, a);
             return val_err();
         }
         DType dt = common_float(S, l, r);
@@ -271,6 +286,7 @@ static Val eval_binary(Sema *S, Ast *a) {
     if (!n) {
         error_at(a->loc, "'%s' of %s and %s: shapes do not broadcast", binop_name(a->op),
                  shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape));
+        note_operands(S, a);
         return val_err();
     }
     if (n->dt == DT_F32 && sema_float(S) == DT_F64)
@@ -620,8 +636,10 @@ static void decl_const(Sema *S, Stmt *s) {
             ok = true;
         }
     }
-    if (!ok)
+    if (!ok) {
+        bind(S, s->name, B_POISON, s->nameloc);
         return;
+    }
     Binding *b = bind(S, s->name, B_CONSTV, s->nameloc);
     b->num = (double)v;
 }
@@ -684,8 +702,12 @@ static void stmt_minimize(Sema *S, Stmt *s) {
     if (!n)
         return;
     if (n->shape.rank != 0 || !dtype_is_float(n->dt)) {
-        error_at(s->nameloc, "the objective must be a float scalar; '%s' is %s (reduce it, e.g. mean(%s))",
-                 s->name, shape_str(n->dt, &n->shape), s->name);
+        if (n->shape.rank)
+            error_at(s->nameloc, "the objective must be a float scalar; '%s' is %s (reduce it, e.g. mean(%s))",
+                     s->name, shape_str(n->dt, &n->shape), s->name);
+        else
+            error_at(s->nameloc, "the objective must be a float scalar; '%s' is %s", s->name,
+                     dtype_name(n->dt));
         return;
     }
     Tensor *t = find_output(S->m, s->name);
