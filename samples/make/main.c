@@ -16,9 +16,16 @@ static float uniform(unsigned *s) { /* xorshift32 in [-1, 1), for the data */
     return (float)(*s / 2147483648.0 - 1.0);
 }
 
-enum { N = 32, D = 4, STEPS = 200 };
+/* The sizes each model was compiled with, read off its generated structs,
+ * so that -D batch=... or -D d=... needs no change here. */
+enum { RN = sizeof(((regress_inputs *)0)->t) / sizeof(float),
+       RD = sizeof(((regress_inputs *)0)->x[0]) / sizeof(float),
+       CN = sizeof(((classify_inputs *)0)->y) / sizeof(int32_t),
+       CD = sizeof(((classify_inputs *)0)->x[0]) / sizeof(float),
+       CQ = sizeof(((classify_outputs *)0)->o[0]) / sizeof(float),
+       STEPS = 200 };
 
-/* t = 2 x0 - x1 + 0.5 x3 + 1 */
+/* t = 2 x0 - x1 + 0.5 x_(d-1) + 1 */
 static int fit_regress(void) {
     regress_params *p = nnrt_alloc(sizeof *p);
     regress_state *st = nnrt_alloc(sizeof *st);
@@ -32,10 +39,10 @@ static int fit_regress(void) {
     unsigned seed = 1;
     double first = 0;
     for (int step = 0; step < STEPS; step++) {
-        for (int i = 0; i < N; i++) {
-            for (int j = 0; j < D; j++)
+        for (int i = 0; i < RN; i++) {
+            for (int j = 0; j < RD; j++)
                 in->x[i][j] = uniform(&seed);
-            in->t[i][0] = 2 * in->x[i][0] - in->x[i][1] + 0.5f * in->x[i][3] + 1;
+            in->t[i][0] = 2 * in->x[i][0] - in->x[i][1] + 0.5f * in->x[i][RD - 1] + 1;
         }
         if (regress_train_step(p, st, in, out, ws) != 0)
             return 1;
@@ -48,7 +55,7 @@ static int fit_regress(void) {
     return rc;
 }
 
-/* y = the index of the largest of x0, x1, x2 */
+/* y = the index of the largest of the first q features */
 static int fit_classify(void) {
     classify_params *p = nnrt_alloc(sizeof *p);
     classify_state *st = nnrt_alloc(sizeof *st);
@@ -62,11 +69,11 @@ static int fit_classify(void) {
     unsigned seed = 2;
     double first = 0;
     for (int step = 0; step < STEPS; step++) {
-        for (int i = 0; i < N; i++) {
-            for (int j = 0; j < D; j++)
+        for (int i = 0; i < CN; i++) {
+            for (int j = 0; j < CD; j++)
                 in->x[i][j] = uniform(&seed);
             int c = 0;
-            for (int j = 1; j < 3; j++)
+            for (int j = 1; j < CQ && j < CD; j++)
                 if (in->x[i][j] > in->x[i][c])
                     c = j;
             in->y[i] = c;
