@@ -84,8 +84,10 @@ if(NOT TARGET nnc::nnrt)
 endif()
 
 if(NOT TARGET nnc::nnrt_shared)
-  # For models linked into a shared library: libnnrt.a is not built with
-  # -fPIC, the objects nnc writes are.
+  # For models linked into shared libraries: libnnrt.a is built without
+  # -fPIC (it links into a shared object only where the compiler makes
+  # position-independent code by default), and one libnnrt.so can serve
+  # several libraries.  The objects nnc writes are always PIC.
   add_library(nnc::nnrt_shared SHARED IMPORTED)
   set_target_properties(nnc::nnrt_shared PROPERTIES
     IMPORTED_LOCATION "${_nnc_libdir}/libnnrt.so"
