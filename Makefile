@@ -87,12 +87,15 @@ demo:
 # ---- install ----
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/nnc \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/nnc $(DESTDIR)$(PREFIX)/bin/nnc
 	install -m 644 runtime/nnrt.h $(DESTDIR)$(PREFIX)/include/nnrt.h
 	install -m 644 $(B)/libnnrt.a $(DESTDIR)$(PREFIX)/lib/libnnrt.a
 	install -m 755 $(B)/libnnrt.so $(DESTDIR)$(PREFIX)/lib/libnnrt.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' runtime/nnrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
+	install -m 644 cmake/nncConfig.cmake cmake/nncConfigVersion.cmake $(DESTDIR)$(PREFIX)/lib/cmake/nnc/
+	install -m 644 man/nnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/nnc.1
 
 clean:
 	rm -rf $(B)

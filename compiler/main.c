@@ -178,6 +178,17 @@ static Options parse_args(int argc, char **argv) {
     return o;
 }
 
+/* A path as make reads it: spaces and # escaped, $ doubled. */
+static void put_make_path(FILE *f, const char *p) {
+    for (; *p; p++) {
+        if (*p == ' ' || *p == '#')
+            fputc('\\', f);
+        else if (*p == '$')
+            fputc('$', f);
+        fputc(*p, f);
+    }
+}
+
 /* As cc -MD -MP: the outputs depend on the model and every file it
  * imports, and each import gets an empty rule so deleting one is no error. */
 static bool write_depfile(const Options *o, const Model *m) {
@@ -187,14 +198,22 @@ static bool write_depfile(const Options *o, const Model *m) {
         return false;
     }
     for (int k = 0; k < NEMIT; k++)
-        if (o->path[k])
-            fprintf(f, "%s ", o->path[k]);
-    fprintf(f, ": %s", o->input);
-    for (int i = 0; i < m->nimports; i++)
-        fprintf(f, " \\\n  %s", m->imports[i]);
+        if (o->path[k]) {
+            put_make_path(f, o->path[k]);
+            fputc(' ', f);
+        }
+    fprintf(f, ": ");
+    put_make_path(f, o->input);
+    for (int i = 0; i < m->nimports; i++) {
+        fprintf(f, " \\\n  ");
+        put_make_path(f, m->imports[i]);
+    }
     fprintf(f, "\n");
-    for (int i = 0; i < m->nimports; i++)
-        fprintf(f, "\n%s:\n", m->imports[i]);
+    for (int i = 0; i < m->nimports; i++) {
+        fprintf(f, "\n");
+        put_make_path(f, m->imports[i]);
+        fprintf(f, ":\n");
+    }
     return fclose(f) == 0;
 }
 

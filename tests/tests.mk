@@ -15,6 +15,7 @@ TEST_CFLAGS = $(ALL_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null) -Irun
 -include tests/errors/errors.mk
 -include tests/install/install.mk
 -include tests/cli/cli.mk
+-include tests/buildsys/buildsys.mk
 -include tests/fuzz/fuzz.mk
 -include tests/valgrind/valgrind.mk
 

@@ -5,14 +5,13 @@
 # apt-get; otherwise it prints the exact command to run and fails.
 set -u
 purpose=${1:-check}
-pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config dataset-fashion-mnist"
+pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config dataset-fashion-mnist valgrind cmake ninja-build groff-base"
 case $purpose in
   check) ;;
   demo)  pkgs="$pkgs gnuplot-nox" ;;
   bench) pkgs="$pkgs libopenblas-dev" ;;
   fuzz)  pkgs="$pkgs clang-19 libclang-rt-19-dev" ;;
-  valgrind) pkgs="valgrind" ;;
-  *) echo "usage: tools/deps.sh check|demo|bench|fuzz|valgrind" >&2; exit 2 ;;
+  *) echo "usage: tools/deps.sh check|demo|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=

@@ -7,7 +7,6 @@ VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-l
 CHECK_RUN += run-valgrind-tests
 
 run-valgrind-tests: $(VALGRIND_MODELS:%=$(B)/tests/e2e/e2e_%) $(B)/samples/quickstart
-	@tools/deps.sh valgrind
 	@for m in $(VALGRIND_MODELS); do \
 	  CK_FORK=no $(VALGRIND) $(B)/tests/e2e/e2e_$$m tests/e2e/fixtures/$$m.fix > $(B)/tests/valgrind-$$m.log 2>&1 \
 	    || { cat $(B)/tests/valgrind-$$m.log; echo "valgrind: $$m failed"; exit 1; }; \
