@@ -8,6 +8,9 @@
 CHECK_BINS :=
 CHECK_RUN  :=
 TEST_CFLAGS = $(ALL_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null) -Iruntime -Itests
+# Scripts that build C against an installed runtime need the sanitizer
+# flags too when the runtime was built with them.
+SAN_ENV = $(if $(SAN),CFLAGS="$(SAN)" LDFLAGS="$(SAN)")
 
 -include tests/unit/unit.mk
 -include tests/runtime/runtime.mk

@@ -26,7 +26,8 @@ E2E_MODELS := mlp mlp_momentum broadcasting activations reductions_all \
 
 E2E_ALL  = $(E2E_MODELS)
 E2E_SRC := tests/e2e
-E2E_OUT := $(B)/tests/e2e
+E2E_OUT ?= $(B)/tests/e2e
+NNC_OPT ?=
 # the -D options of a model: its .defs without comments
 E2E_DEFS = $$(sed -e 's/\#.*//' $(E2E_SRC)/models/$*.defs)
 E2E_LINK = $(CC) $(TEST_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(RT_LIBS)
@@ -40,12 +41,12 @@ E2E_RUN  = $(E2E_ALL:%=e2e-%) $(E2E_ALL:%=e2e-f64-%) $(E2E_ALL:%=gradcheck-%)
 $(E2E_ALL:%=$(E2E_OUT)/%.o): $(E2E_OUT)/%.o: $(E2E_SRC)/models/%.nn \
     $(E2E_SRC)/models/%.defs $(B)/nnc
 	@mkdir -p $(@D)
-	$(B)/nnc $(E2E_DEFS) $< -o $@ -H $(E2E_OUT)/$*.h
+	$(B)/nnc $(NNC_OPT) $(E2E_DEFS) $< -o $@ -H $(E2E_OUT)/$*.h
 
 $(E2E_ALL:%=$(E2E_OUT)/f64/%.o): $(E2E_OUT)/f64/%.o: $(E2E_SRC)/models/%.nn \
     $(E2E_SRC)/models/%.defs $(B)/nnc
 	@mkdir -p $(@D)
-	$(B)/nnc $(E2E_DEFS) --dtype=f64 $< -o $@ -H $(E2E_OUT)/f64/$*.h
+	$(B)/nnc $(NNC_OPT) $(E2E_DEFS) --dtype=f64 $< -o $@ -H $(E2E_OUT)/f64/$*.h
 
 # ---- the test programs ----
 
@@ -87,6 +88,20 @@ e2e: all $(E2E_BINS)
 	@$(MAKE) --no-print-directory -k $(E2E_RUN)
 
 CHECK_BINS += $(E2E_BINS)
-CHECK_RUN  += $(E2E_RUN)
+CHECK_RUN  += $(E2E_RUN) e2e-opt-levels
 
-.PHONY: e2e $(E2E_RUN)
+# Optimization must not change results: the f32 suites again with the
+# models compiled at -O0 and at -O3.
+e2e-opt-levels: all
+	@for o in 0 3; do \
+	  $(MAKE) --no-print-directory -s -k NNC_OPT=-O$$o E2E_OUT=$(B)/tests/e2e-O$$o \
+	    $(E2E_ALL:%=$(B)/tests/e2e-O$$o/e2e_%) > $(B)/tests/e2e-O$$o.log 2>&1 \
+	    || { cat $(B)/tests/e2e-O$$o.log; exit 1; }; \
+	  for m in $(E2E_ALL); do \
+	    $(B)/tests/e2e-O$$o/e2e_$$m $(E2E_SRC)/fixtures/$$m.fix > $(B)/tests/e2e-O$$o-$$m.log 2>&1 \
+	      || { cat $(B)/tests/e2e-O$$o-$$m.log; echo "e2e at -O$$o: $$m failed"; exit 1; }; \
+	  done; \
+	  echo "e2e at -O$$o: $(words $(E2E_ALL)) models passed"; \
+	done
+
+.PHONY: e2e e2e-opt-levels $(E2E_RUN)

@@ -1,4 +1,4 @@
 # A new user's path: install, pkg-config, compile, link, run.
 CHECK_RUN += run-install-test
 run-install-test: all
-	tests/install/run.sh
+	$(SAN_ENV) tests/install/run.sh

@@ -20,10 +20,11 @@ for f in bin/nnc include/nnrt.h lib/libnnrt.a lib/libnnrt.so lib/pkgconfig/nnrt.
     check test -f "$stage$prefix/$f"
 done
 check "$stage$prefix/bin/nnc" -D d=20 -D h=32 -D q=4 -D batch=64 samples/mlp.nn -o "$stage/mlp.o"
-check cc -std=c11 -Wall -Wextra -Werror -I"$stage" samples/quickstart.c "$stage/mlp.o" \
-    $(pkg-config --cflags --libs nnrt) -o "$stage/quickstart"
+# CFLAGS and LDFLAGS carry the sanitizer flags when the runtime has them.
+check cc -std=c11 -Wall -Wextra -Werror ${CFLAGS:-} -I"$stage" samples/quickstart.c "$stage/mlp.o" \
+    $(pkg-config --cflags --libs nnrt) ${LDFLAGS:-} -o "$stage/quickstart"
 check env LD_LIBRARY_PATH="$stage$prefix/lib" "$stage/quickstart"
-check cc -std=c11 -I"$stage" samples/quickstart.c "$stage/mlp.o" -static-libgcc \
+check cc -std=c11 ${CFLAGS:-} -I"$stage" samples/quickstart.c "$stage/mlp.o" -static-libgcc ${LDFLAGS:-} \
     $(pkg-config --cflags nnrt) "$stage$prefix/lib/libnnrt.a" $(pkg-config --libs-only-l --static nnrt | sed 's/-lnnrt//') \
     -o "$stage/quickstart-static"
 check "$stage/quickstart-static"

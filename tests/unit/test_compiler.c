@@ -18,6 +18,10 @@ static size_t diag_len;
 
 static void capture_diagnostics(void) {
     diag_reset();
+    if (diag_out)
+        fclose(diag_out);
+    free(diag_text);
+    diag_text = NULL;
     diag_out = open_memstream(&diag_text, &diag_len);
 }
 
