@@ -4,7 +4,10 @@
 # the process valgrind watches.
 VALGRIND_MODELS := mlp mlp_momentum cross_entropy metrics unrolled_product
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+# valgrind cannot run code built with ASan: skipped in SANITIZE builds.
+ifneq ($(SANITIZE),1)
 CHECK_RUN += run-valgrind-tests
+endif
 
 run-valgrind-tests: $(VALGRIND_MODELS:%=$(B)/tests/e2e/e2e_%) $(B)/samples/quickstart
 	@for m in $(VALGRIND_MODELS); do \
