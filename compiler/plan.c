@@ -111,28 +111,52 @@ static double node_flops(const Node *n) {
     }
 }
 
-/* ---- workspace allocation: first fit over live intervals ---- */
+/* ---- workspace allocation ----
+ *
+ * Every buffer is a block alive from the kernel that writes it to the last
+ * one that reads it.  Blocks are placed offline, largest first, each at the
+ * lowest offset that overlaps no placed block alive at the same time: the
+ * big gradients take the bottom and small buffers fill the holes, which
+ * packs far better than placing them in program order.
+ */
+typedef struct Block {
+    int64_t off, size;
+    int from, until;     /* alive over [from, until] */
+} Block;
 
-typedef struct Block { int64_t off, size; int free_after; } Block;
+static int by_size_desc(const void *a, const void *b) {
+    const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
+    if (x->size != y->size)
+        return x->size < y->size ? 1 : -1;
+    return x->from - y->from;
+}
 
-static int64_t first_fit(Block *live, int *nlive, int64_t size, int now, int free_after) {
-    /* Drop blocks whose last reader ran before this kernel. */
-    int k = 0;
-    for (int i = 0; i < *nlive; i++)
-        if (live[i].free_after >= now)
-            live[k++] = live[i];
-    *nlive = k;
-    int64_t off = 0;
-    for (bool moved = true; moved;) {
-        moved = false;
-        for (int i = 0; i < *nlive; i++)
-            if (off < live[i].off + live[i].size && live[i].off < off + size) {
-                off = align64(live[i].off + live[i].size);
-                moved = true;
+/* Place every block; returns the peak. */
+static int64_t place_blocks(Block *blocks, int n) {
+    Block **order = NEWA(Block *, n + 1);
+    for (int i = 0; i < n; i++)
+        order[i] = &blocks[i];
+    qsort(order, (size_t)n, sizeof *order, by_size_desc);
+    int64_t peak = 0;
+    for (int i = 0; i < n; i++) {
+        Block *b = order[i];
+        int64_t off = 0;
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int k = 0; k < i; k++) {
+                const Block *o = order[k];
+                if (o->from <= b->until && b->from <= o->until &&
+                    off < o->off + o->size && o->off < off + b->size) {
+                    off = align64(o->off + o->size);
+                    moved = true;
+                }
             }
+        }
+        b->off = off;
+        if (off + b->size > peak)
+            peak = off + b->size;
     }
-    live[(*nlive)++] = (Block){off, size, free_after};
-    return off;
+    return peak;
 }
 
 /* ---- the plan ---- */
@@ -168,6 +192,25 @@ static bool safe_in_place(const Plan *pl, const Node *gy, const Node *p) {
         if (!safe_in_place(pl, gy->in[k], p))
             return false;
     return true;
+}
+
+/* A buffer that the inline expression rooted at x reads, at the same index
+ * as x, used nowhere else: it can live in x's destination. */
+static Node *buffer_in_place(const Plan *pl, Node *x, const Node *root) {
+    for (int k = 0; k < op_info[x->op].arity; k++) {
+        Node *o = x->in[k];
+        const Slot *s = &pl->slot[o->id];
+        if (!shape_eq(&o->shape, &root->shape))
+            continue;
+        if (s->st == ST_BUFFER && s->uses == 1 && !s->direct && !scratch_bytes(o))
+            return o;
+        if (s->st == ST_INLINE) {
+            Node *b = buffer_in_place(pl, o, root);
+            if (b)
+                return b;
+        }
+    }
+    return NULL;
 }
 
 Plan *plan_entry(const Model *m, EntryKind kind) {
@@ -305,7 +348,10 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         }
     }
 
-    /* Direct results: a buffer whose one use is its root is computed there. */
+    /* Direct results: a buffer whose one use is its root is computed there.
+     * A root computed inline by its store loop (dW = mm + lambda*W) lets one
+     * of its buffers of the same shape be computed in the destination: the
+     * loop then reads and writes each element at the same index. */
     for (int r = 0; r < p->nroots; r++) {
         Root *rt = &p->roots[r];
         Slot *s = &p->slot[rt->node->id];
@@ -313,13 +359,22 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             s->lay = rt->dest;
             s->direct = true;
             rt->direct = true;
+        } else if (s->st == ST_INLINE) {
+            Node *b = buffer_in_place(p, rt->node, rt->node);
+            if (b) {
+                p->slot[b->id].lay = rt->dest;
+                p->slot[b->id].direct = true;
+            }
         }
     }
 
-    /* Workspace offsets. */
+    /* Workspace blocks: one per buffer, except that an elementwise kernel
+     * may overwrite the buffer it alone reads, element by element (relu(z)
+     * in z's place), extending that buffer's block. */
     Block *blocks = NEWA(Block, n + m->ntensors + 1);
+    int *block_of = NEWA(int, n);
     int nblocks = 0;
-    int64_t peak = 0, total = 0;
+    int64_t total = 0;
     for (int i = 0; i < n; i++) {
         Slot *s = &p->slot[i];
         Node *x = g->nodes[i];
@@ -330,26 +385,38 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             continue;
         s->scratch = scratch_bytes(x);
         int64_t size = align64((int64_t)node_bytes(x)) + (int64_t)s->scratch;
-        int64_t off = first_fit(blocks, &nblocks, size, i, s->read_time);
-        s->lay = contiguous(BASE_WS, off, &x->shape);
         total += size;
-        if (off + size > peak)
-            peak = off + size;
+        Node *o = op_info[x->op].kind == K_EW ? buffer_in_place(p, x, x) : NULL;
+        if (o && !p->slot[o->id].direct) {
+            Block *b = &blocks[block_of[o->id]];
+            block_of[i] = block_of[o->id];
+            if (s->read_time > b->until)
+                b->until = s->read_time;
+            continue;
+        }
+        block_of[i] = nblocks;
+        blocks[nblocks++] = (Block){0, size, i, s->read_time};
     }
+    int first_snapshot = nblocks;
+    if (kind == ENTRY_TRAIN)
+        for (int i = 0; i < m->ntensors; i++)
+            if (p->snapshot[i] == 0) {
+                int64_t size = align64((int64_t)node_bytes(m->tensors[i].grad));
+                blocks[nblocks++] = (Block){0, size, END - 1, END};
+                total += size;
+            }
+    int64_t peak = place_blocks(blocks, nblocks);
+    for (int i = 0; i < n; i++)
+        if (p->slot[i].st == ST_BUFFER && !p->slot[i].direct)
+            p->slot[i].lay = contiguous(BASE_WS, blocks[block_of[i]].off, &g->nodes[i]->shape);
+    if (kind == ENTRY_TRAIN)
+        for (int i = 0, k = first_snapshot; i < m->ntensors; i++)
+            if (p->snapshot[i] == 0)
+                p->snapshot[i] = blocks[k++].off;
     /* Views now see where their operands were placed. */
     for (int i = 0; i < n; i++)
         if (p->slot[i].st == ST_VIEW)
             view_layout(g->nodes[i], &p->slot[g->nodes[i]->in[0]->id].lay, &p->slot[i].lay);
-    if (kind == ENTRY_TRAIN)
-        for (int i = 0; i < m->ntensors; i++)
-            if (p->snapshot[i] == 0) {
-                const Tensor *t = &m->tensors[i];
-                int64_t size = align64((int64_t)node_bytes(t->grad));
-                p->snapshot[i] = first_fit(blocks, &nblocks, size, END - 1, END);
-                total += size;
-                if (p->snapshot[i] + size > peak)
-                    peak = p->snapshot[i] + size;
-            }
     p->workspace = (size_t)peak;
     p->workspace_noreuse = (size_t)total;
     return p;
