@@ -567,7 +567,7 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     LLVMBasicBlockRef caller_fail = cg->fail, here = LLVMGetInsertBlock(cg->b);
     memcpy(bases, cg->base, sizeof bases);
     char name[64];
-    snprintf(name, sizeof name, "%s.%s", cg->m->name, op_info[n->op].name);
+    snprintf(name, sizeof name, "%s.%s", cg->m->prefix, op_info[n->op].name);
     LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
@@ -842,7 +842,7 @@ static void emit_descriptor(CG *cg, LLVMValueRef fns[5]) {
         LLVMConstInt(sz, ws, 0), ci32(cg, m->ntensors), table,
         m->objective >= 0 ? global_string(cg, m->tensors[m->objective].name) : null,
         fns[0], fns[1], fns[2], fns[3] ? fns[3] : null, fns[4] ? fns[4] : null};
-    LLVMValueRef desc = LLVMAddGlobal(cg->mod, mt, arena_printf("%s_model", m->name));
+    LLVMValueRef desc = LLVMAddGlobal(cg->mod, mt, arena_printf("%s_model", m->prefix));
     LLVMSetInitializer(desc, LLVMConstNamedStruct(mt, f, 15));
     LLVMSetGlobalConstant(desc, 1);
 }
@@ -851,7 +851,7 @@ static void emit_descriptor(CG *cg, LLVMValueRef fns[5]) {
 
 void cg_lower(CG *cg) {
     const Model *m = cg->m;
-    const char *n = m->name;
+    const char *n = m->prefix;
     cg->b = LLVMCreateBuilderInContext(cg->ctx);
     LLVMValueRef fns[5] = {0};
     /* Strings and dims are built while a function is open: give the global

@@ -353,7 +353,7 @@ int gradcheck_jit(Model *m, const Options *opt) {
         LLVMOrcJITDylibAddGenerator(jd, gen);
         LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
         LLVMOrcExecutorAddress addr = 0;
-        const char *sym = arena_printf("%s_model", m->name);
+        const char *sym = arena_printf("%s_model", m->prefix);
         if (!report_jit_error(LLVMOrcLLJITAddLLVMIRModule(jit, jd, tsm), "JIT") &&
             !report_jit_error(LLVMOrcLLJITLookup(jit, &addr, sym), "JIT")) {
             const nnrt_model *d = (const nnrt_model *)(uintptr_t)addr;

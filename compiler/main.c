@@ -8,6 +8,7 @@
  */
 #include "nnc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <llvm/Config/llvm-config.h>
 #include <limits.h>
@@ -34,6 +35,8 @@ static const char usage_text[] =
     "  --cpu=NAME         tune for a CPU; native tunes for this machine (default: generic)\n"
     "  -MD                write a make dependency file (the output with .d)\n"
     "  -MF FILE           write the dependency file to FILE\n"
+    "  --prefix=NAME      prefix the C symbols with NAME instead of the model's name, which\n"
+    "                     the descriptor keeps (two builds of one model in one program)\n"
     "  --stats            print FLOPs, parameter bytes and the workspace plan\n"
     "  --gradcheck        compile in float64 in memory and check every param's gradient\n"
     "                     against central differences; prints a table, exits 1 if one is off\n"
@@ -51,6 +54,15 @@ static const char *stem_with(const char *path, const char *ext) {
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     size_t n = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
     return arena_printf("%.*s%s", (int)n, path, ext);
+}
+
+static bool is_identifier(const char *s) {
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return false;
+    while (*++s)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return false;
+    return true;
 }
 
 static void add_define(Options *o, const char *arg) {
@@ -161,6 +173,10 @@ static Options parse_args(int argc, char **argv) {
         } else if (strcmp(a, "--gradcheck") == 0) {
             o.gradcheck = true;
             o.force_f64 = true;
+        } else if (strncmp(a, "--prefix=", 9) == 0) {
+            o.prefix = a + 9;
+            if (!is_identifier(o.prefix))
+                usage_error("--prefix=%s: not a C identifier", o.prefix);
         } else if (strcmp(a, "--stats") == 0) {
             o.stats = true;
         } else if (a[0] == '-' && a[1]) {

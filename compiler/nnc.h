@@ -228,7 +228,8 @@ typedef struct Tensor {
 } Tensor;
 
 typedef struct Model {
-    const char *name;
+    const char *name;       /* the model's name: the descriptor's, a checkpoint's */
+    const char *prefix;     /* of every C symbol: the name, or --prefix */
     const char *path;       /* the source file */
     Tensor *tensors;        /* declaration order; outputs, then the objective if
                                it was not declared as an output */
@@ -259,6 +260,7 @@ typedef struct Options {
     bool stats;
     bool gradcheck;
     bool lower_only;            /* build and optimize the module, write nothing (fuzzing) */
+    const char *prefix;         /* --prefix: the C symbols' prefix; the model keeps its name */
     const char **include_dirs;  /* -I, searched for imports after the importer's folder */
     int ninclude_dirs;
 } Options;

@@ -1017,6 +1017,7 @@ Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
         s = s->next;
     }
     exec_block(&S, s, true);
+    m->prefix = opt->prefix ? opt->prefix : m->name;
     for (int i = 0; i < opt->ndefines; i++)
         if (!opt->defines[i].used)
             error_plain("-D %s: the model has no const '%s'", opt->defines[i].name, opt->defines[i].name);

@@ -5,17 +5,15 @@
 # samples/fashion_mnist.nn is compiled twice:
 #   $(B)/samples/fashion_mnist.o, .h        batch 256, for training
 #   $(B)/samples/eval/fashion_mnist.o, .h   -D batch=1000, for the test set
-# Both define the symbols fashion_mnist_*, so for train, which links both,
-# objcopy renames every global the eval object defines to fashion_mnist_eval_*
-# ($(B)/samples/fashion_mnist_eval.o); train uses it through its descriptor.
+# For train, which links both, the eval build's C symbols are prefixed
+# fashion_mnist_eval_ (nnc --prefix; the model keeps its name, so both read
+# the same checkpoints); train uses it through its descriptor.
 # predict links the eval object alone, with its header.
 #
 #   make demo-fashion        build, train 10 epochs, label a few test images
 #   make check-demo-smoke    a quick run that must learn, resume exactly and
 #                            refuse a corrupted checkpoint (needs the data set)
 
-OBJCOPY ?= objcopy
-NM      ?= nm
 SAMPLES_OUT  := $(B)/samples
 SAMPLES_EVAL_BATCH := 1000
 SAMPLES_CFLAGS = $(ALL_CFLAGS) -Iruntime
@@ -31,15 +29,9 @@ $(SAMPLES_OUT)/eval/fashion_mnist.o: samples/fashion_mnist.nn $(B)/nnc
 	$(B)/nnc -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ -H $(SAMPLES_OUT)/eval/fashion_mnist.h
 $(SAMPLES_OUT)/eval/fashion_mnist.h: $(SAMPLES_OUT)/eval/fashion_mnist.o
 
-# fashion_mnist_X -> fashion_mnist_eval_X, any other defined global S ->
-# fashion_mnist_eval__S, so that nothing clashes with the training object.
-$(SAMPLES_OUT)/fashion_mnist_eval.o: $(SAMPLES_OUT)/eval/fashion_mnist.o
-	$(NM) -g --defined-only $< | awk 'NF == 3 { s = $$3; \
-	  t = (index(s, "fashion_mnist_") == 1) ? "fashion_mnist_eval_" substr(s, 15) \
-	                                        : "fashion_mnist_eval__" s; print s, t }' > $@.syms
-	$(OBJCOPY) --redefine-syms=$@.syms $< $@
-	@$(NM) -g --defined-only $@ | grep -q ' fashion_mnist_eval_model$$' || \
-	  { echo "$@: no fashion_mnist_eval_model after renaming" >&2; rm -f $@; exit 1; }
+$(SAMPLES_OUT)/fashion_mnist_eval.o: samples/fashion_mnist.nn $(B)/nnc
+	$(B)/nnc --prefix=fashion_mnist_eval -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ \
+	  -H $(SAMPLES_OUT)/fashion_mnist_eval.h
 
 $(SAMPLES_OUT)/train.o: samples/train.c $(SAMPLES_OUT)/fashion_mnist.h runtime/nnrt.h
 	$(CC) $(SAMPLES_CFLAGS) -I$(SAMPLES_OUT) -c $< -o $@

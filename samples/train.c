@@ -5,9 +5,8 @@
  *
  * It links two builds of the same model (samples/samples.mk makes them):
  *   fashion_mnist.o       batch 256, used through its header for training;
- *   fashion_mnist_eval.o  -D batch=1000, its symbols renamed by objcopy to
- *                         fashion_mnist_eval_*, used through its descriptor
- *                         only, for the test set.
+ *   fashion_mnist_eval.o  -D batch=1000 --prefix=fashion_mnist_eval, used
+ *                         through its descriptor only, for the test set.
  * Params do not depend on the batch, so the two builds have the same params
  * struct; eval_open checks that on the descriptors before the training
  * params are handed to the eval build.
@@ -46,7 +45,7 @@
 
 #include "fashion_mnist.h"
 
-/* The -D batch=1000 build, renamed by objcopy (samples/samples.mk). */
+/* The -D batch=1000 build, compiled with --prefix (samples/samples.mk). */
 extern const nnrt_model fashion_mnist_eval_model;
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"

@@ -54,6 +54,11 @@ expect "  and prints a row per param" sh -c "grep -q '^W1 .* ok' '$t/gc.txt' && 
 printf 'param w : f32[3] = zeros()\nJ = sum(relu(w))\nminimize J\n' > "$t/kink.nn"
 expect "--gradcheck fails at relu's kink (relu'(0) = 0, the difference 1/2)" \
     sh -c "! '$nnc' --gradcheck '$t/kink.nn' > '$t/gc2.txt' && grep -q FAIL '$t/gc2.txt'"
+expect "--prefix renames the C symbols" "$nnc" --prefix=mlp_eval -D batch=7 "$t/mlp.nn" -o "$t/pe.o"
+expect "  in the header" grep -q "int mlp_eval_forward" "$t/pe.h"
+expect "  and in the object" sh -c "nm '$t/pe.o' | grep -q ' mlp_eval_model\$' && ! nm '$t/pe.o' | grep -q ' mlp_model\$'"
+status_prefix_bad() { "$nnc" --prefix=9bad "$t/mlp.nn" > /dev/null 2>&1; [ $? = 2 ]; }
+expect "  a prefix that is no identifier is a usage error" status_prefix_bad
 expect "--version" sh -c "'$nnc' --version | grep -q '^nnc '"
 expect "--help lists the options" sh -c "'$nnc' --help | grep -q -- '--emit=LIST'"
 
