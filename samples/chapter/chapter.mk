@@ -5,7 +5,7 @@
 #   include samples/chapter/chapter.mk
 #
 #   make samples            tools/deps.sh demo (gnuplot, Fashion-MNIST), then
-#                           run all five (about 10 minutes on 2 cores), PNGs
+#                           run all five (5 to 10 minutes on 2 cores), PNGs
 #                           into build/samples/chapter/
 #   make samples GALLERY=1  the same, and copy the PNGs into docs/img/
 #   make check-chapter      the reduced variants (--quick), each asserting its
