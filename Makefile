@@ -78,11 +78,18 @@ $(B)/nnc: $(CC_OBJ) $(B)/libnnrt.a
 include tests/tests.mk
 include samples/samples.mk
 
+include samples/chapter/chapter.mk
+
 # The main job: train the sample network on Fashion-MNIST.
 demo:
 	@tools/deps.sh demo
 	@$(MAKE) --no-print-directory demo-fashion
-.PHONY: demo
+
+# The chapter, run: the five samples with their plots (docs/gallery.md).
+samples:
+	@tools/deps.sh demo
+	@$(MAKE) --no-print-directory chapter-run
+.PHONY: demo samples
 
 # ---- install ----
 install: all

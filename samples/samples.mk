@@ -45,11 +45,11 @@ $(SAMPLES_OUT)/predict: $(SAMPLES_OUT)/predict.o $(SAMPLES_OUT)/eval/fashion_mni
     $(B)/libnnrt.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(RT_LIBS)
 
-samples: $(SAMPLES_OUT)/train $(SAMPLES_OUT)/predict
+fashion-bins: $(SAMPLES_OUT)/train $(SAMPLES_OUT)/predict
 
 # The demo writes its checkpoint and plot into $(B)/samples/; it starts from
 # scratch each time (rerun train with --resume to continue a stopped one).
-demo-fashion: samples
+demo-fashion: fashion-bins
 	cd $(SAMPLES_OUT) && ./train --data $(FASHION_DATA)
 	cd $(SAMPLES_OUT) && ./predict --data $(FASHION_DATA)
 
@@ -59,7 +59,7 @@ demo-fashion: samples
 # must be refused; predict must label 3 images.  Skipped, with a note, when
 # the data set is not installed.
 SMOKE := $(SAMPLES_OUT)/smoke
-check-demo-smoke: samples
+check-demo-smoke: fashion-bins
 	@if [ ! -d $(FASHION_DATA) ]; then \
 	  echo "check-demo-smoke: skipped, no $(FASHION_DATA) (apt-get install dataset-fashion-mnist)"; \
 	  exit 0; fi; \
@@ -87,4 +87,4 @@ check-demo-smoke: samples
 # make check runs it too, when this file is included after tests/tests.mk.
 CHECK_RUN += check-demo-smoke
 
-.PHONY: samples demo-fashion check-demo-smoke
+.PHONY: fashion-bins demo-fashion check-demo-smoke

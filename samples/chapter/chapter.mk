@@ -4,14 +4,12 @@
 #
 #   include samples/chapter/chapter.mk
 #
-#   make samples            tools/deps.sh demo (gnuplot, Fashion-MNIST), then
-#                           run all five (5 to 10 minutes on 2 cores), PNGs
-#                           into build/samples/chapter/
+#   make samples            (the Makefile) tools/deps.sh demo (gnuplot,
+#                           Fashion-MNIST), then chapter-run: all five (5 to
+#                           10 minutes on 2 cores), PNGs into build/samples/chapter/
 #   make samples GALLERY=1  the same, and copy the PNGs into docs/img/
 #   make check-chapter      the reduced variants (--quick), each asserting its
 #                           result; make check runs it (CHECK_RUN)
-#
-# Until the Makefile includes it:  make -f Makefile -f samples/chapter/chapter.mk samples
 #
 # Each sample is a driver samples/chapter/NAME.c and the models it links,
 # samples/chapter/MODEL.nn, compiled by nnc into $(B)/samples/chapter/models/.
@@ -79,19 +77,7 @@ endef
 $(foreach s,$(CH_SAMPLES),$(eval $(call CH_DRIVER,$(s))))
 $(foreach s,$(CH_QUICK),$(eval $(call CH_QUICK_DRIVER,$(s))))
 
-# make samples on a fresh machine: the packages (flex, bison, LLVM for nnc;
-# gnuplot and Fashion-MNIST for the samples) must be there before anything
-# is built, and make builds the prerequisites that other fragments give
-# `samples` before any recipe of ours could run; so tools/deps.sh runs
-# while the makefiles are read, when `samples` is on the command line.
-ifneq ($(filter samples,$(MAKECMDGOALS)),)
-CH_DEPS := $(shell tools/deps.sh demo 1>&2)
-ifneq ($(.SHELLSTATUS),0)
-$(error make samples: the packages above are missing (tools/deps.sh demo))
-endif
-endif
-
-samples: chapter-run
+# The full runs; the Makefile's `samples` installs what they need first.
 chapter-run: $(CH_BINS)
 	$(CH_OUT)/exploding --out $(CH_OUT)
 	$(CH_OUT)/vanishing --out $(CH_OUT)
@@ -117,6 +103,6 @@ check-chapter: $(CH_CHECK_BINS)
 CHECK_BINS += $(CH_CHECK_BINS)
 CHECK_RUN  += check-chapter
 
-.PHONY: samples chapter-run check-chapter
+.PHONY: chapter-run check-chapter
 .PRECIOUS: $(CH_OUT)/models/%.o $(CH_OUT)/models/%.h $(CH_OUT)/quick/models/%.o \
     $(CH_OUT)/quick/models/%.h
