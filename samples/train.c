@@ -30,6 +30,8 @@
  *   interruption leaves, --resume finds its epoch; a checkpoint the side
  *   file does not describe is refused.
  */
+#include "plot.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -492,51 +494,17 @@ static void progress(int epoch, int epochs, size_t step, size_t steps, double lo
     fflush(stdout);
 }
 
-/* gnuplot takes the name inside '...', where a quote would end the string
- * and a leading '|' would make it a command: allow a plain set of
- * characters only. */
-static int safe_plot_name(const char *s)
-{
-    if (!*s || *s == '|')
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')
-              || strchr("._-/+,=@", *s)))
-            return 0;
-    return 1;
-}
-
-static int on_path(const char *prog_name)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return 0;
-    while (*path) {
-        size_t len = strcspn(path, ":");
-        char buf[4096];
-        if (len > 0 && len + strlen(prog_name) + 2 < sizeof buf) {
-            snprintf(buf, sizeof buf, "%.*s/%s", (int)len, path, prog_name);
-            if (access(buf, X_OK) == 0)
-                return 1;
-        }
-        path += len;
-        if (*path == ':')
-            path++;
-    }
-    return 0;
-}
-
 /* The curves of the history as a PNG, drawn by gnuplot through a pipe. */
 static void plot(const char *file, const meta *m, double lr)
 {
     if (!*file)
         return;
-    if (!safe_plot_name(file)) {
+    if (!plot_safe_name(file)) {
         fprintf(stderr, "%s: note: no plot: --plot takes a name of letters, digits and "
                         "._-/+,=@ (got '%s')\n", prog, file);
         return;
     }
-    if (!on_path("gnuplot")) {
+    if (!plot_have_gnuplot()) {
         printf("note: gnuplot is not installed, no plot (apt-get install gnuplot-nox)\n");
         return;
     }

@@ -5,6 +5,7 @@
  * each use draws from its own named stream.
  */
 #include "common.h"
+#include "../plot.h"
 
 #include <errno.h>
 #include <math.h>
@@ -221,37 +222,6 @@ void ch_fashion_load(const char *prog, const char *dir, nnrt_dataset *train, nnr
 
 /* ---- Plots ---- */
 
-/* gnuplot reads the file name inside '...', where a quote would end the
- * string and a leading '|' would make it a command: plain characters only. */
-static int safe_name(const char *s)
-{
-    if (!*s || *s == '|')
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')
-              || strchr("._-/+,=@", *s)))
-            return 0;
-    return 1;
-}
-
-static int on_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-    while (path && *path) {
-        size_t len = strcspn(path, ":");
-        if (len > 0 && len + strlen(name) + 2 < sizeof buf) {
-            snprintf(buf, sizeof buf, "%.*s/%s", (int)len, path, name);
-            if (access(buf, X_OK) == 0)
-                return 1;
-        }
-        path += len;
-        if (*path == ':')
-            path++;
-    }
-    return 0;
-}
-
 static void (*saved_sigpipe)(int);
 
 FILE *ch_plot_begin(const ch_options *o, const char *name, int w, int h)
@@ -260,12 +230,12 @@ FILE *ch_plot_begin(const ch_options *o, const char *name, int w, int h)
     if (!o->plot)
         return NULL;
     snprintf(path, sizeof path, "%s/%s", o->out, name);
-    if (!safe_name(path)) {
+    if (!plot_safe_name(path)) {
         fprintf(stderr, "%s: note: no plot: --out takes a folder name of letters, digits and "
                         "._-/+,=@ (got '%s')\n", o->prog, o->out);
         return NULL;
     }
-    if (!on_path("gnuplot")) {
+    if (!plot_have_gnuplot()) {
         printf("note: gnuplot is not installed, no plot %s (apt-get install gnuplot-nox)\n",
                name);
         return NULL;
