@@ -301,7 +301,15 @@ static void kernel_reduce(CG *cg, Node *n) {
         ridx[d] = n->shape.d[d] == 1 ? cg_i64(cg, 0) : idx[d];
     LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, n->shape.rank, ridx);
     LLVMValueRef acc = load(cg, n->dt, p), v = value_at(cg, x, idx);
-    acc = is_max ? intr2(cg, "llvm.maximum", acc, v) : LLVMBuildFAdd(cg->b, acc, v, "");
+    /* Reassociation lets LLVM keep several partial sums in vector lanes;
+     * the order is fixed when the kernel is compiled, so results do not
+     * vary between runs. */
+    if (is_max) {
+        acc = intr2(cg, "llvm.maximum", acc, v);
+    } else {
+        acc = LLVMBuildFAdd(cg->b, acc, v, "");
+        LLVMSetFastMathFlags(acc, LLVMFastMathAllowReassoc);
+    }
     store(cg, n->dt, acc, p);
     nest_close(cg, &ns, &x->shape);
 }
