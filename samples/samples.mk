@@ -15,22 +15,24 @@
 #                            refuse a corrupted checkpoint (needs the data set)
 
 SAMPLES_OUT  := $(B)/samples
+# The demo runs where it is built: tune the model for this CPU.
+DEMO_NNCFLAGS ?= --cpu=native
 SAMPLES_EVAL_BATCH := 1000
 SAMPLES_CFLAGS = $(ALL_CFLAGS) -Iruntime
 FASHION_DATA ?= /usr/share/datasets/fashion-mnist
 
 $(SAMPLES_OUT)/fashion_mnist.o: samples/fashion_mnist.nn $(B)/nnc
 	@mkdir -p $(@D)
-	$(B)/nnc $< -o $@ -H $(SAMPLES_OUT)/fashion_mnist.h
+	$(B)/nnc $(DEMO_NNCFLAGS) $< -o $@ -H $(SAMPLES_OUT)/fashion_mnist.h
 $(SAMPLES_OUT)/fashion_mnist.h: $(SAMPLES_OUT)/fashion_mnist.o
 
 $(SAMPLES_OUT)/eval/fashion_mnist.o: samples/fashion_mnist.nn $(B)/nnc
 	@mkdir -p $(@D)
-	$(B)/nnc -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ -H $(SAMPLES_OUT)/eval/fashion_mnist.h
+	$(B)/nnc $(DEMO_NNCFLAGS) -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ -H $(SAMPLES_OUT)/eval/fashion_mnist.h
 $(SAMPLES_OUT)/eval/fashion_mnist.h: $(SAMPLES_OUT)/eval/fashion_mnist.o
 
 $(SAMPLES_OUT)/fashion_mnist_eval.o: samples/fashion_mnist.nn $(B)/nnc
-	$(B)/nnc --prefix=fashion_mnist_eval -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ \
+	$(B)/nnc $(DEMO_NNCFLAGS) --prefix=fashion_mnist_eval -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ \
 	  -H $(SAMPLES_OUT)/fashion_mnist_eval.h
 
 $(SAMPLES_OUT)/train.o: samples/train.c samples/plot.h $(SAMPLES_OUT)/fashion_mnist.h runtime/nnrt.h
