@@ -23,17 +23,21 @@
  * A product whose C is a column is first turned into one whose C is a row.
  *
  * The vector width comes from the target machine (SSE2: 4 floats, AVX: 8,
- * AVX-512: 16; f64 half as many).  Kernels are internal functions of the
- * module, one per tile shape, shared by every product; the loops around
- * them have static trip counts.
+ * AVX-512: 16; f64 half as many).  The code of each form is emitted once per
+ * module and tile shape, as internal functions that take the sizes and
+ * strides as arguments: a product costs the compiler one call, however many
+ * a model has.  What is decided per product (the form, the tile, what is
+ * packed, the block sizes) is decided here, at compile time.
  *
- * Determinism: the order of the additions into each element of C is fixed
- * by the shapes and the target alone.  In the outer-product form each
- * element is summed over p in increasing order, in blocks of kc each summed
- * from zero and added to C in block order; in the dot form lane l sums the
- * p = l (mod lanes) in increasing order, and the lanes are added by halves.
+ * Determinism: the order of the additions into each element of C depends
+ * only on the shapes and the target.  In the outer-product form each element
+ * is summed over p in increasing order, onto C in blocks of kc; in the dot
+ * form lane l of a vector sums the p = l (mod lanes) in increasing order,
+ * the lanes are added by halves, then the last K mod lanes terms in order.
  */
 #include "codegen.h"
+
+#include <llvm-c/DebugInfo.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +107,9 @@ static Target target_of(CG *cg) {
  * not 3 x 256 + 16. */
 enum { KC = 256, NC_BYTES = 1024 };
 
-/* A packed panel is at most PANEL_BYTES of a row of B wide: the widest
- * kernel packs 2 AVX-512 vectors.  The scratch is sized with it, so that it
- * does not depend on the target. */
+/* A kernel's tile is at most PANEL_BYTES of a row wide (2 AVX-512
+ * vectors), and so is a packed panel of B: the scratch is sized with it,
+ * and does not depend on the target. */
 enum { PANEL_BYTES = 128 };
 
 /* Rows of A per kernel (m) and vectors of B (nv) when M is small: enough
@@ -123,29 +127,19 @@ enum { PACK_MIN_BYTES = 1 << 20, PACK_MIN_M = 256 };
 /* A tile of A is packed into at most MAX_MR x KC elements. */
 enum { MAX_MR = 16 };
 
+/* Unrolling of the loop over p inside the kernel. */
+enum { UNROLL = 4 };
+
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
 
-/* A range of n cut into count blocks of size, then one block of tail
- * (0: none); size a multiple of unit unless count == 0. */
-typedef struct Blocks {
-    int64_t size, count, tail;
-} Blocks;
-
-static Blocks split(int64_t n, int64_t max, int64_t unit) {
-    int64_t nb = cdiv(n, max);
-    int64_t size = round_up(cdiv(n, nb), unit);
-    Blocks b = {size, n / size, n % size};
-    return b;
+/* The block size for a range of n cut into blocks of at most max, balanced,
+ * a multiple of unit. */
+static int64_t block_size(int64_t n, int64_t max, int64_t unit) {
+    return round_up(cdiv(n, cdiv(n, max)), unit);
 }
 
-/* ---- a product, as the loops see it ---- */
-
-/* An operand in memory: element (i, j) at ptr[i * rs + j * cs]. */
-typedef struct Mat {
-    LLVMValueRef ptr;
-    int64_t rs, cs;
-} Mat;
+/* ---- emitting IR ---- */
 
 typedef struct Gemm {
     CG *cg;
@@ -154,40 +148,34 @@ typedef struct Gemm {
     LLVMTypeRef t, vt;      /* element, vector */
     int esize, lanes;
     Target tg;
-    int64_t M, N, K;
-    Mat A, B, C;
-    /* outer-product form */
-    int mr, nv;             /* the kernel of the full tiles */
-    bool pack;              /* B is packed into bp */
-    bool pack_a;            /* each tile of A is packed into ap */
-    LLVMValueRef bp, ap;
-    Blocks kb, nb;
 } Gemm;
 
 static LLVMValueRef i64c(Gemm *g, int64_t v) { return cg_i64(g->cg, v); }
-
+static LLVMValueRef i32c(Gemm *g, int v) { return LLVMConstInt(g->cg->i32, (unsigned long long)(int64_t)v, 1); }
 static LLVMValueRef add(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildAdd(g->b, x, y, ""); }
-static LLVMValueRef mul(Gemm *g, LLVMValueRef x, int64_t k) {
-    return k == 1 ? x : LLVMBuildMul(g->b, x, i64c(g, k), "");
-}
+static LLVMValueRef sub(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildSub(g->b, x, y, ""); }
+static LLVMValueRef mulv(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildMul(g->b, x, y, ""); }
+static LLVMValueRef mul(Gemm *g, LLVMValueRef x, int64_t k) { return k == 1 ? x : mulv(g, x, i64c(g, k)); }
+static LLVMValueRef ult(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildICmp(g->b, LLVMIntULT, x, y, ""); }
+static LLVMValueRef eq(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildICmp(g->b, LLVMIntEQ, x, y, ""); }
+static LLVMValueRef sel(Gemm *g, LLVMValueRef c, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildSelect(g->b, c, x, y, ""); }
+static LLVMValueRef umin(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return sel(g, ult(g, x, y), x, y); }
 
 /* &p[i], p an element pointer, i an i64 index in elements. */
-static LLVMValueRef at(Gemm *g, LLVMValueRef p, LLVMValueRef i) {
-    return LLVMBuildGEP2(g->b, g->t, p, &i, 1, "");
-}
+static LLVMValueRef at(Gemm *g, LLVMValueRef p, LLVMValueRef i) { return LLVMBuildGEP2(g->b, g->t, p, &i, 1, ""); }
 
-static LLVMValueRef load_t(Gemm *g, LLVMTypeRef ty, LLVMValueRef p, int align) {
+static LLVMValueRef load_t(Gemm *g, LLVMTypeRef ty, LLVMValueRef p) {
     LLVMValueRef v = LLVMBuildLoad2(g->b, ty, p, "");
-    LLVMSetAlignment(v, (unsigned)align);
+    LLVMSetAlignment(v, (unsigned)g->esize);
     return v;
 }
 
-static void store_t(Gemm *g, LLVMValueRef v, LLVMValueRef p, int align) {
-    LLVMSetAlignment(LLVMBuildStore(g->b, v, p), (unsigned)align);
+static void store_t(Gemm *g, LLVMValueRef v, LLVMValueRef p) {
+    LLVMSetAlignment(LLVMBuildStore(g->b, v, p), (unsigned)g->esize);
 }
 
-static LLVMValueRef call_intrinsic(Gemm *g, const char *name, LLVMTypeRef *tys, int ntys,
-                                   LLVMValueRef *args, int nargs) {
+static LLVMValueRef call_intrinsic(Gemm *g, const char *name, LLVMTypeRef *tys, int ntys, LLVMValueRef *args,
+                                   int nargs) {
     CG *cg = g->cg;
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, tys, (size_t)ntys);
@@ -201,62 +189,64 @@ static LLVMValueRef fmuladd(Gemm *g, LLVMValueRef x, LLVMValueRef y, LLVMValueRe
     return call_intrinsic(g, "llvm.fmuladd", &t, 1, a, 3);
 }
 
-/* The first n lanes on, as a constant <lanes x i1>. */
-static LLVMValueRef lane_mask(Gemm *g, int n) {
+static LLVMValueRef shuffle(Gemm *g, LLVMValueRef x, LLVMValueRef y, const int *idx, int n) {
+    LLVMValueRef m[64];
+    for (int i = 0; i < n; i++)
+        m[i] = i32c(g, idx[i]);
+    return LLVMBuildShuffleVector(g->b, x, y, LLVMConstVector(m, (unsigned)n), "");
+}
+
+/* A vector of lanes copies of the scalar s (of type lane's). */
+static LLVMValueRef splat_of(Gemm *g, LLVMTypeRef vt, LLVMValueRef s) {
+    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetPoison(vt), s, i32c(g, 0), "");
+    int zeros[64] = {0};
+    return shuffle(g, v, LLVMGetPoison(vt), zeros, g->lanes);
+}
+
+/* A load under mask, an <lanes x i1> value, or NULL for a whole vector.
+ * Masked-off lanes are not touched and read as 0. */
+static LLVMValueRef vload_masked(Gemm *g, LLVMValueRef p, LLVMValueRef mask) {
+    if (!mask)
+        return load_t(g, g->vt, p);
+    LLVMTypeRef tys[2] = {g->vt, g->cg->ptr};
+    LLVMValueRef a[4] = {p, i32c(g, g->esize), mask, LLVMConstNull(g->vt)};
+    return call_intrinsic(g, "llvm.masked.load", tys, 2, a, 4);
+}
+
+/* The first n lanes, as a constant mask (NULL when that is all of them). */
+static LLVMValueRef first_lanes(Gemm *g, int64_t n) {
+    if (n >= g->lanes)
+        return NULL;
     LLVMValueRef bits[64];
     for (int i = 0; i < g->lanes; i++)
         bits[i] = LLVMConstInt(g->cg->i1, i < n, 0);
     return LLVMConstVector(bits, (unsigned)g->lanes);
 }
 
-/* A vector at p of which only the first n lanes may be touched (the others
- * read as 0). */
-static LLVMValueRef vload(Gemm *g, LLVMValueRef p, int n) {
-    if (n >= g->lanes)
-        return load_t(g, g->vt, p, g->esize);
-    LLVMTypeRef tys[2] = {g->vt, g->cg->ptr};
-    LLVMValueRef a[4] = {p, LLVMConstInt(g->cg->i32, (unsigned)g->esize, 0), lane_mask(g, n), LLVMConstNull(g->vt)};
-    return call_intrinsic(g, "llvm.masked.load", tys, 2, a, 4);
-}
+/* ---- functions and control flow ---- */
 
-static void vstore(Gemm *g, LLVMValueRef v, LLVMValueRef p, int n) {
-    if (n >= g->lanes) {
-        store_t(g, v, p, g->esize);
-        return;
-    }
-    LLVMTypeRef tys[2] = {g->vt, g->cg->ptr};
-    LLVMValueRef a[4] = {v, p, LLVMConstInt(g->cg->i32, (unsigned)g->esize, 0), lane_mask(g, n)};
-    call_intrinsic(g, "llvm.masked.store", tys, 2, a, 4);
-}
-
-static LLVMValueRef shuffle(Gemm *g, LLVMValueRef x, LLVMValueRef y, const int *idx, int n) {
-    LLVMValueRef m[64];
-    for (int i = 0; i < n; i++)
-        m[i] = LLVMConstInt(g->cg->i32, (unsigned)idx[i], 0);
-    return LLVMBuildShuffleVector(g->b, x, y, LLVMConstVector(m, (unsigned)n), "");
-}
-
-static LLVMValueRef splat(Gemm *g, LLVMValueRef s) {
-    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetPoison(g->vt), s, LLVMConstInt(g->cg->i32, 0, 0), "");
-    int zeros[64] = {0};
-    return shuffle(g, v, LLVMGetPoison(g->vt), zeros, g->lanes);
-}
-
-/* A new function of the module: internal, with the vector width its
- * kernels use declared legal (else x86 splits 512-bit vectors in two on
- * CPUs tuned for 256). */
+/* A new internal function of the module, with the vector width its code
+ * uses declared legal (else x86 splits 512-bit vectors in two on CPUs
+ * tuned for 256).  noinline: every product of the module calls the one
+ * copy. */
 static void legal_width(Gemm *g, LLVMValueRef fn) {
     const char *bits = arena_printf("%d", g->tg.vbytes * 8);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                             LLVMCreateStringAttribute(g->cg->ctx, "min-legal-vector-width", 22, bits, (unsigned)strlen(bits)));
 }
 
-static LLVMValueRef kernel_function(Gemm *g, const char *name, LLVMTypeRef *args, int nargs) {
+static LLVMValueRef new_function(Gemm *g, const char *name, LLVMTypeRef *args, int nargs) {
     CG *cg = g->cg;
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), args, (unsigned)nargs, 0));
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), args, (unsigned)nargs, 0);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
+    for (int k = 0; k < nargs; k++)
+        if (LLVMGetTypeKind(args[k]) == LLVMPointerTypeKind)
+            LLVMAddAttributeAtIndex(fn, (unsigned)k + 1, cg_attr(cg, "nocapture"));
     legal_width(g, fn);
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
     return fn;
 }
 
@@ -264,146 +254,200 @@ static void call(Gemm *g, LLVMValueRef fn, LLVMValueRef *args, int n) {
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)n, "");
 }
 
-/* ---- loops with a trip count known only at run time (inside kernels) ---- */
+static LLVMBasicBlockRef new_block(Gemm *g, const char *name) {
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(g->b));
+    return LLVMAppendBasicBlockInContext(g->cg->ctx, fn, name);
+}
 
+/* Mark the loop whose latch branch is br as final: these loops are
+ * already vectorized or too short to gain, and unrolling or vectorizing
+ * them again would only cost compile time. */
+static void keep_loop(Gemm *g, LLVMValueRef br) {
+    LLVMContextRef ctx = g->cg->ctx;
+    static const char *const off[2] = {"llvm.loop.unroll.disable", "llvm.loop.vectorize.enable"};
+    LLVMMetadataRef ops[3];
+    ops[0] = LLVMTemporaryMDNode(ctx, NULL, 0);
+    LLVMMetadataRef s0 = LLVMMDStringInContext2(ctx, off[0], strlen(off[0]));
+    ops[1] = LLVMMDNodeInContext2(ctx, &s0, 1);
+    LLVMMetadataRef s1[2] = {LLVMMDStringInContext2(ctx, off[1], strlen(off[1])),
+                             LLVMValueAsMetadata(LLVMConstInt(g->cg->i1, 0, 0))};
+    ops[2] = LLVMMDNodeInContext2(ctx, s1, 2);
+    LLVMMetadataRef id = LLVMMDNodeInContext2(ctx, ops, 3);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9), LLVMMetadataAsValue(ctx, id));
+}
+
+/* for (iv = start; iv < end; iv += step), any number of trips. */
 typedef struct RLoop {
-    LLVMBasicBlockRef head, pre;
-    LLVMValueRef iv;
+    LLVMBasicBlockRef body, exit;
+    LLVMValueRef iv, end, step;
 } RLoop;
 
-static LLVMBasicBlockRef block(Gemm *g, LLVMValueRef fn, const char *name) {
-    return LLVMAppendBasicBlockInContext(g->cg->ctx, fn, name);
+static LLVMValueRef rloop_open(Gemm *g, RLoop *l, LLVMValueRef start, LLVMValueRef end, LLVMValueRef step) {
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
+    l->body = new_block(g, "loop");
+    l->exit = new_block(g, "done");
+    l->end = end;
+    l->step = step;
+    LLVMBuildCondBr(g->b, ult(g, start, end), l->body, l->exit);
+    LLVMPositionBuilderAtEnd(g->b, l->body);
+    l->iv = LLVMBuildPhi(g->b, g->cg->i64, "i");
+    LLVMAddIncoming(l->iv, &start, &pre, 1);
+    return l->iv;
+}
+
+static void rloop_close(Gemm *g, RLoop *l) {
+    LLVMValueRef next = LLVMBuildNUWAdd(g->b, l->iv, l->step, "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+    keep_loop(g, LLVMBuildCondBr(g->b, ult(g, next, l->end), l->body, l->exit));
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(g->b, l->exit);
+}
+
+/* if (cond) { ... } [else { ... }] */
+typedef struct If {
+    LLVMBasicBlockRef other, join;
+} If;
+
+static void if_open(Gemm *g, If *f, LLVMValueRef cond) {
+    LLVMBasicBlockRef then = new_block(g, "then");
+    f->other = new_block(g, "else");
+    f->join = new_block(g, "join");
+    LLVMBuildCondBr(g->b, cond, then, f->other);
+    LLVMPositionBuilderAtEnd(g->b, then);
+}
+
+static void if_else(Gemm *g, If *f) {
+    LLVMBuildBr(g->b, f->join);
+    LLVMPositionBuilderAtEnd(g->b, f->other);
+    f->other = NULL;
+}
+
+static void if_close(Gemm *g, If *f) {
+    LLVMBuildBr(g->b, f->join);
+    if (f->other) {
+        LLVMPositionBuilderAtEnd(g->b, f->other);
+        LLVMBuildBr(g->b, f->join);
+    }
+    LLVMPositionBuilderAtEnd(g->b, f->join);
 }
 
 /* ---- the outer-product micro-kernel ---- */
 
-/* Unrolling of the loop over p inside a kernel. */
-enum { UNROLL = 4 };
-
-/* One step p of the kernel: acc[i][v] += a_i[p * csa] * b[p * rsb + v * lanes]. */
-static void kernel_step(Gemm *g, int mr, int nv, int nlast, LLVMValueRef *arow, LLVMValueRef csa,
-                        LLVMValueRef bptr, LLVMValueRef rsb, LLVMValueRef p, LLVMValueRef *acc) {
+/* One step p: acc[i][v] += a_i[p * csa] * b[p * rsb + v * lanes]. */
+static void kernel_step(Gemm *g, int mr, int nv, LLVMValueRef *arow, LLVMValueRef csa, LLVMValueRef bptr,
+                        LLVMValueRef rsb, LLVMValueRef p, LLVMValueRef *acc) {
     LLVMValueRef bv[MAX_ACC];
-    LLVMValueRef brow = at(g, bptr, LLVMBuildMul(g->b, p, rsb, ""));
+    LLVMValueRef brow = at(g, bptr, mulv(g, p, rsb));
     for (int v = 0; v < nv; v++)
-        bv[v] = vload(g, at(g, brow, i64c(g, (int64_t)v * g->lanes)), v == nv - 1 ? nlast : g->lanes);
-    LLVMValueRef aoff = LLVMBuildMul(g->b, p, csa, "");
+        bv[v] = load_t(g, g->vt, at(g, brow, i64c(g, (int64_t)v * g->lanes)));
+    LLVMValueRef aoff = mulv(g, p, csa);
     for (int i = 0; i < mr; i++) {
-        LLVMValueRef s = splat(g, load_t(g, g->t, at(g, arow[i], aoff), g->esize));
+        LLVMValueRef s = splat_of(g, g->vt, load_t(g, g->t, at(g, arow[i], aoff)));
         for (int v = 0; v < nv; v++)
             acc[i * nv + v] = fmuladd(g, s, bv[v], acc[i * nv + v]);
     }
 }
 
+/* p = p0, p0 + step, ... while p < end, each step updating the nacc
+ * values of acc (phis); returns the p after the loop, acc updated. */
+typedef void StepFn(Gemm *g, void *ctx, LLVMValueRef p, LLVMValueRef *acc);
+
+static LLVMValueRef acc_loop(Gemm *g, int nacc, LLVMValueRef p0, LLVMValueRef end, int step, LLVMValueRef *acc,
+                             StepFn *fn, void *ctx) {
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b), body = new_block(g, "steps"), after = new_block(g, "after");
+    LLVMValueRef in[MAX_ACC], phi[MAX_ACC];
+    LLVMTypeRef ty = LLVMTypeOf(acc[0]);
+    memcpy(in, acc, sizeof(LLVMValueRef) * (size_t)nacc);
+    LLVMBuildCondBr(g->b, ult(g, p0, end), body, after);
+    LLVMPositionBuilderAtEnd(g->b, body);
+    LLVMValueRef p = LLVMBuildPhi(g->b, g->cg->i64, "p");
+    for (int k = 0; k < nacc; k++)
+        acc[k] = phi[k] = LLVMBuildPhi(g->b, ty, "acc");
+    for (int u = 0; u < step; u++)
+        fn(g, ctx, u ? LLVMBuildNUWAdd(g->b, p, i64c(g, u), "") : p, acc);
+    LLVMValueRef pn = LLVMBuildNUWAdd(g->b, p, i64c(g, step), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+    keep_loop(g, LLVMBuildCondBr(g->b, ult(g, pn, end), body, after));
+    LLVMAddIncoming(p, &p0, &pre, 1);
+    LLVMAddIncoming(p, &pn, &latch, 1);
+    for (int k = 0; k < nacc; k++) {
+        LLVMAddIncoming(phi[k], &in[k], &pre, 1);
+        LLVMAddIncoming(phi[k], &acc[k], &latch, 1);
+    }
+    LLVMPositionBuilderAtEnd(g->b, after);
+    LLVMValueRef pa = LLVMBuildPhi(g->b, g->cg->i64, "p");
+    LLVMAddIncoming(pa, &p0, &pre, 1);
+    LLVMAddIncoming(pa, &pn, &latch, 1);
+    for (int k = 0; k < nacc; k++) {
+        LLVMValueRef x = LLVMBuildPhi(g->b, ty, "acc");
+        LLVMAddIncoming(x, &in[k], &pre, 1);
+        LLVMAddIncoming(x, &acc[k], &latch, 1);
+        acc[k] = x;
+    }
+    return pa;
+}
+
+typedef struct KernelCtx {
+    int mr, nv;
+    LLVMValueRef *arow, csa, bptr, rsb;
+} KernelCtx;
+
+static void kernel_step_fn(Gemm *g, void *ctx, LLVMValueRef p, LLVMValueRef *acc) {
+    KernelCtx *k = ctx;
+    kernel_step(g, k->mr, k->nv, k->arow, k->csa, k->bptr, k->rsb, p, acc);
+}
+
 /* void kernel(ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, ptr c, i64 ldc, i64 kc, i1 accumulate)
- *   for i < mr, j < (nv - 1) * lanes + nlast:
- *     s = sum over p < kc, in order, of a[i*rsa + p*csa] * b[p*rsb + j]
- *     c[i*ldc + j] = accumulate ? c[i*ldc + j] + s : s
- * kc >= 1.  Lanes past nlast in the last vector are neither read nor
- * written, so B and C may end there. */
-static LLVMValueRef micro_kernel(Gemm *g, int mr, int nv, int nlast) {
+ *   for i < mr, j < nv * lanes:
+ *     c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + a[i*rsa] * b[j] + ... (p < kc, in order)
+ *   with a[i*rsa + p*csa], b[p*rsb + j]. */
+static LLVMValueRef micro_kernel(Gemm *g, int mr, int nv) {
     CG *cg = g->cg;
-    const char *name = arena_printf("nnc.gemm.%s.%dx%dx%d.%d", g->dt == DT_F64 ? "f64" : "f32", mr, nv, g->lanes, nlast);
+    const char *name = arena_printf("nnc.gemm.%s.%dx%dx%d", g->dt == DT_F64 ? "f64" : "f32", mr, nv, g->lanes);
     LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
     if (fn)
         return fn;
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
     LLVMTypeRef args[9] = {cg->ptr, cg->i64, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64, cg->i64, cg->i1};
-    fn = kernel_function(g, name, args, 9);
-    for (int k = 0; k < 9; k++)
-        if (LLVMGetTypeKind(args[k]) == LLVMPointerTypeKind)
-            LLVMAddAttributeAtIndex(fn, (unsigned)k + 1, cg_attr(cg, "nocapture"));
+    fn = new_function(g, name, args, 9);
     LLVMValueRef a = LLVMGetParam(fn, 0), rsa = LLVMGetParam(fn, 1), csa = LLVMGetParam(fn, 2);
     LLVMValueRef bptr = LLVMGetParam(fn, 3), rsb = LLVMGetParam(fn, 4), c = LLVMGetParam(fn, 5);
     LLVMValueRef ldc = LLVMGetParam(fn, 6), kc = LLVMGetParam(fn, 7), accumulate = LLVMGetParam(fn, 8);
-
-    LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
-    LLVMBasicBlockRef entry = block(g, fn, "entry"), body = block(g, fn, "unrolled"), mid = block(g, fn, "mid");
-    LLVMBasicBlockRef rest = block(g, fn, "rest"), fin = block(g, fn, "fin");
-    LLVMBasicBlockRef addc = block(g, fn, "add"), setc = block(g, fn, "set");
-    int nacc = mr * nv;
-    LLVMValueRef acc[MAX_ACC], arow[MAX_ACC], zero = LLVMConstNull(g->vt);
-
-    LLVMPositionBuilderAtEnd(g->b, entry);
+    LLVMValueRef acc[MAX_ACC], arow[MAX_ACC], crow[MAX_ACC], zero = LLVMConstNull(g->vt);
+    for (int i = 0; i < mr; i++) {
+        arow[i] = at(g, a, mul(g, rsa, i));
+        crow[i] = at(g, c, mul(g, ldc, i));
+    }
+    /* The sums start from C when accumulating, else from 0 (without
+     * loading C, which may not be in cache). */
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(g->b), load = new_block(g, "load"), start = new_block(g, "start");
+    LLVMBuildCondBr(g->b, accumulate, load, start);
+    LLVMPositionBuilderAtEnd(g->b, load);
+    LLVMValueRef old[MAX_ACC];
     for (int i = 0; i < mr; i++)
-        arow[i] = at(g, a, LLVMBuildMul(g->b, rsa, i64c(g, i), ""));
-    LLVMValueRef nmain = LLVMBuildAnd(g->b, kc, i64c(g, -UNROLL), "");
-    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, nmain, i64c(g, 0), ""), body, mid);
-
-    /* p += UNROLL while p < nmain */
-    LLVMPositionBuilderAtEnd(g->b, body);
-    LLVMValueRef p = LLVMBuildPhi(g->b, cg->i64, "p"), phi[MAX_ACC];
-    for (int k = 0; k < nacc; k++)
-        acc[k] = phi[k] = LLVMBuildPhi(g->b, g->vt, "acc");
-    for (int u = 0; u < UNROLL; u++)
-        kernel_step(g, mr, nv, nlast, arow, csa, bptr, rsb, LLVMBuildNUWAdd(g->b, p, i64c(g, u), ""), acc);
-    LLVMValueRef pn = LLVMBuildNUWAdd(g->b, p, i64c(g, UNROLL), "");
-    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, pn, nmain, ""), body, mid);
-    LLVMValueRef z64 = i64c(g, 0);
-    LLVMAddIncoming(p, &z64, &entry, 1);
-    LLVMAddIncoming(p, &pn, &body, 1);
-    for (int k = 0; k < nacc; k++) {
-        LLVMAddIncoming(phi[k], &zero, &entry, 1);
-        LLVMAddIncoming(phi[k], &acc[k], &body, 1);
+        for (int v = 0; v < nv; v++)
+            old[i * nv + v] = load_t(g, g->vt, at(g, crow[i], i64c(g, (int64_t)v * g->lanes)));
+    LLVMBuildBr(g->b, start);
+    LLVMPositionBuilderAtEnd(g->b, start);
+    for (int k = 0; k < mr * nv; k++) {
+        acc[k] = LLVMBuildPhi(g->b, g->vt, "acc");
+        LLVMAddIncoming(acc[k], &zero, &entry, 1);
+        LLVMAddIncoming(acc[k], &old[k], &load, 1);
     }
-    LLVMValueRef after[MAX_ACC];
-    memcpy(after, acc, sizeof(LLVMValueRef) * (size_t)nacc);
-
-    /* the kc % UNROLL steps left */
-    LLVMPositionBuilderAtEnd(g->b, mid);
-    LLVMValueRef pm = LLVMBuildPhi(g->b, cg->i64, "p"), mphi[MAX_ACC];
-    LLVMAddIncoming(pm, &z64, &entry, 1);
-    LLVMAddIncoming(pm, &pn, &body, 1);
-    for (int k = 0; k < nacc; k++) {
-        mphi[k] = LLVMBuildPhi(g->b, g->vt, "acc");
-        LLVMAddIncoming(mphi[k], &zero, &entry, 1);
-        LLVMAddIncoming(mphi[k], &after[k], &body, 1);
-    }
-    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, pm, kc, ""), rest, fin);
-
-    LLVMPositionBuilderAtEnd(g->b, rest);
-    LLVMValueRef pr = LLVMBuildPhi(g->b, cg->i64, "p"), rphi[MAX_ACC];
-    for (int k = 0; k < nacc; k++)
-        acc[k] = rphi[k] = LLVMBuildPhi(g->b, g->vt, "acc");
-    kernel_step(g, mr, nv, nlast, arow, csa, bptr, rsb, pr, acc);
-    LLVMValueRef prn = LLVMBuildNUWAdd(g->b, pr, i64c(g, 1), "");
-    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, prn, kc, ""), rest, fin);
-    LLVMAddIncoming(pr, &pm, &mid, 1);
-    LLVMAddIncoming(pr, &prn, &rest, 1);
-    for (int k = 0; k < nacc; k++) {
-        LLVMAddIncoming(rphi[k], &mphi[k], &mid, 1);
-        LLVMAddIncoming(rphi[k], &acc[k], &rest, 1);
-    }
-
-    /* C = sum, or C += sum */
-    LLVMPositionBuilderAtEnd(g->b, fin);
-    LLVMValueRef sum[MAX_ACC];
-    for (int k = 0; k < nacc; k++) {
-        sum[k] = LLVMBuildPhi(g->b, g->vt, "sum");
-        LLVMAddIncoming(sum[k], &mphi[k], &mid, 1);
-        LLVMAddIncoming(sum[k], &acc[k], &rest, 1);
-    }
-    LLVMValueRef crow[MAX_ACC];
+    KernelCtx k = {mr, nv, arow, csa, bptr, rsb};
+    LLVMValueRef p = acc_loop(g, mr * nv, i64c(g, 0), LLVMBuildAnd(g->b, kc, i64c(g, -(int64_t)UNROLL), ""), UNROLL,
+                              acc, kernel_step_fn, &k);
+    acc_loop(g, mr * nv, p, kc, 1, acc, kernel_step_fn, &k);
     for (int i = 0; i < mr; i++)
-        crow[i] = at(g, c, LLVMBuildMul(g->b, ldc, i64c(g, i), ""));
-    LLVMBuildCondBr(g->b, accumulate, addc, setc);
-    for (int pass = 0; pass < 2; pass++) {
-        LLVMPositionBuilderAtEnd(g->b, pass ? addc : setc);
-        for (int i = 0; i < mr; i++)
-            for (int v = 0; v < nv; v++) {
-                int n = v == nv - 1 ? nlast : g->lanes;
-                LLVMValueRef cp = at(g, crow[i], i64c(g, (int64_t)v * g->lanes));
-                LLVMValueRef s = sum[i * nv + v];
-                if (pass)
-                    s = LLVMBuildFAdd(g->b, vload(g, cp, n), s, "");
-                vstore(g, s, cp, n);
-            }
-        LLVMBuildRetVoid(g->b);
-    }
+        for (int v = 0; v < nv; v++)
+            store_t(g, acc[i * nv + v], at(g, crow[i], i64c(g, (int64_t)v * g->lanes)));
+    LLVMBuildRetVoid(g->b);
     LLVMPositionBuilderAtEnd(g->b, saved);
     return fn;
 }
 
-/* ---- packing B ---- */
+/* ---- packing ---- */
 
 /* Transpose the lanes x lanes matrix whose rows are r[0..lanes) in place.
  * Stage h exchanges bit h of the row index with bit h of the column index:
@@ -426,163 +470,191 @@ static void transpose(Gemm *g, LLVMValueRef *r) {
     }
 }
 
-/* Pack rows [p0, p0 + kc) of B's columns [j0, j0 + ncols) as panels of
- * w = nv * lanes columns, panel t at bp + t * kc * w, row p of it at
- * p * w; columns past ncols are zero.  j0 + ncols <= N. */
-static void pack_b(Gemm *g, LLVMValueRef p0, int64_t kc, LLVMValueRef j0, int64_t ncols, int nv) {
-    CG *cg = g->cg;
+/* How B is packed: not at all (its rows are contiguous and read in place),
+ * by whole vectors (rows contiguous), by lanes x lanes blocks transposed in
+ * registers (columns contiguous: B = W.T), or an element at a time. */
+typedef enum { PACK_NONE, PACK_ROWS, PACK_COLS, PACK_ANY } PackB;
+
+/* B (element (p, j) at b[p*rsb + j*csb]): pack rows [p0, p0 + kc) of its
+ * columns [j0, j0 + ncols) into bp as panels of w = nv * lanes columns,
+ * panel t at bp + t * kc * w, row p of it at p * w.  Columns past ncols
+ * repeat the last one (the kernel computes them into columns of a tile
+ * that are never copied to C).  What the chosen way leaves (a last,
+ * narrower panel; the last kc mod lanes rows) goes an element at a time. */
+static void pack_b(Gemm *g, PackB how, int nv, LLVMValueRef b, LLVMValueRef rsb, LLVMValueRef csb, LLVMValueRef bp,
+                   LLVMValueRef p0, LLVMValueRef kc, LLVMValueRef j0, LLVMValueRef ncols) {
     int L = g->lanes;
-    int64_t w = (int64_t)nv * L, full = ncols / w, part = ncols % w;
-    for (int last = 0; last < 2; last++) {
-        if (last ? part == 0 : full == 0)
-            continue;
-        Loop lt;
-        LLVMValueRef t = last ? i64c(g, full) : cg_loop_open(cg, &lt, full);
-        int64_t width = last ? part : w;
-        LLVMValueRef jt = add(g, j0, mul(g, t, w));
-        LLVMValueRef panel = at(g, g->bp, mul(g, t, kc * w));
-        if (g->B.rs == 1 && g->B.cs != 1) {
-            /* Columns contiguous: lanes x lanes blocks, transposed. */
-            int64_t nq = kc / L, kr = kc % L;
-            for (int tail = 0; tail < 2; tail++) {
-                if (tail ? kr == 0 : nq == 0)
-                    continue;
-                Loop lq;
-                LLVMValueRef q = tail ? i64c(g, nq) : cg_loop_open(cg, &lq, nq);
-                LLVMValueRef prow = mul(g, q, L);
-                LLVMValueRef src = at(g, g->B.ptr, mul(g, add(g, p0, prow), g->B.rs));
-                for (int v = 0; v < nv; v++) {
-                    LLVMValueRef r[64];
-                    for (int l = 0; l < L; l++) {
-                        int64_t jl = (int64_t)v * L + l;
-                        r[l] = jl < width ? vload(g, at(g, src, mul(g, add(g, jt, i64c(g, jl)), g->B.cs)), tail ? (int)kr : L)
-                                          : LLVMConstNull(g->vt);
-                    }
-                    transpose(g, r);
-                    for (int l = 0; l < (tail ? kr : L); l++)
-                        store_t(g, r[l], at(g, panel, add(g, mul(g, add(g, prow, i64c(g, l)), w), i64c(g, (int64_t)v * L))), g->esize);
-                }
-                if (!tail)
-                    cg_loop_close(cg, &lq);
-            }
-        } else {
-            /* Rows contiguous, or any strides: a row of the panel at a time. */
-            Loop lp;
-            LLVMValueRef p = cg_loop_open(cg, &lp, kc);
-            LLVMValueRef src = at(g, g->B.ptr, add(g, mul(g, add(g, p0, p), g->B.rs), mul(g, jt, g->B.cs)));
-            LLVMValueRef dst = at(g, panel, mul(g, p, w));
-            for (int v = 0; v < nv; v++) {
-                int64_t n = width - (int64_t)v * L;
-                n = n < 0 ? 0 : n > L ? L : n;
-                LLVMValueRef x;
-                if (g->B.cs == 1 || n == 0) {
-                    x = n ? vload(g, at(g, src, i64c(g, (int64_t)v * L)), (int)n) : LLVMConstNull(g->vt);
-                } else {
-                    x = LLVMConstNull(g->vt);
-                    for (int l = 0; l < n; l++) {
-                        LLVMValueRef e = load_t(g, g->t, at(g, src, i64c(g, ((int64_t)v * L + l) * g->B.cs)), g->esize);
-                        x = LLVMBuildInsertElement(g->b, x, e, LLVMConstInt(cg->i32, (unsigned)l, 0), "");
-                    }
-                }
-                store_t(g, x, at(g, dst, i64c(g, (int64_t)v * L)), g->esize);
-            }
-            cg_loop_close(cg, &lp);
+    int64_t w = (int64_t)nv * L;
+    LLVMValueRef zero = i64c(g, 0), one = i64c(g, 1), jmax = sub(g, add(g, j0, ncols), one);
+    RLoop lt, lp, lq, lj;
+    LLVMValueRef t = rloop_open(g, &lt, zero, LLVMBuildUDiv(g->b, add(g, ncols, i64c(g, w - 1)), i64c(g, w), ""), one);
+    LLVMValueRef jt = add(g, j0, mul(g, t, w));
+    LLVMValueRef panel = at(g, bp, mulv(g, mul(g, t, w), kc));
+    LLVMValueRef done = zero;   /* rows packed before the element-wise rest */
+    if (how == PACK_ROWS) {
+        LLVMValueRef whole = LLVMBuildICmp(g->b, LLVMIntULE, add(g, jt, i64c(g, w - 1)), jmax, "");
+        If f;
+        if_open(g, &f, whole);
+        LLVMValueRef p = rloop_open(g, &lp, zero, kc, one);
+        LLVMValueRef src = at(g, b, add(g, mulv(g, add(g, p0, p), rsb), jt));
+        LLVMValueRef dst = at(g, panel, mul(g, p, w));
+        for (int v = 0; v < nv; v++)
+            store_t(g, load_t(g, g->vt, at(g, src, i64c(g, (int64_t)v * L))), at(g, dst, i64c(g, (int64_t)v * L)));
+        rloop_close(g, &lp);
+        if_close(g, &f);
+        done = sel(g, whole, kc, zero);
+    } else if (how == PACK_COLS) {
+        LLVMValueRef nq = LLVMBuildUDiv(g->b, kc, i64c(g, L), "");
+        LLVMValueRef q = rloop_open(g, &lq, zero, nq, one);
+        LLVMValueRef src = at(g, b, add(g, p0, mul(g, q, L)));
+        LLVMValueRef dst = at(g, panel, mul(g, q, L * w));
+        for (int v = 0; v < nv; v++) {
+            LLVMValueRef r[64];
+            for (int l = 0; l < L; l++)
+                r[l] = load_t(g, g->vt, at(g, src, mulv(g, umin(g, add(g, jt, i64c(g, (int64_t)v * L + l)), jmax), csb)));
+            transpose(g, r);
+            for (int l = 0; l < L; l++)
+                store_t(g, r[l], at(g, dst, i64c(g, l * w + (int64_t)v * L)));
         }
-        if (!last)
-            cg_loop_close(cg, &lt);
+        rloop_close(g, &lq);
+        done = mul(g, nq, L);
     }
+    LLVMValueRef p = rloop_open(g, &lp, done, kc, one);
+    LLVMValueRef jj = rloop_open(g, &lj, zero, i64c(g, w), one);
+    LLVMValueRef col = umin(g, add(g, jt, jj), jmax);
+    LLVMValueRef x = load_t(g, g->t, at(g, b, add(g, mulv(g, add(g, p0, p), rsb), mulv(g, col, csb))));
+    store_t(g, x, at(g, panel, add(g, mul(g, p, w), jj)));
+    rloop_close(g, &lj);
+    rloop_close(g, &lp);
+    rloop_close(g, &lt);
 }
 
-/* ---- the outer-product form: loops around the kernel ---- */
-
-/* The tiles of rows [0, M) x columns [j0, j0 + ncols) for the K block
- * [p0, p0 + kc): full mr-row tiles then the rest, each against full
- * panels then the rest. */
-static void tiles(Gemm *g, LLVMValueRef p0, int64_t kc, LLVMValueRef j0, int64_t ncols) {
-    CG *cg = g->cg;
+/* A's tile of mr rows and kc columns at a, whose columns are contiguous
+ * (A = X.T; element (i, p) at a[i + p*csa]), copied to ap mr apart along
+ * p, with whole vectors that the next p overwrites past mr. */
+static void pack_a(Gemm *g, int mr, LLVMValueRef a, LLVMValueRef csa, LLVMValueRef ap, LLVMValueRef kc) {
     int L = g->lanes;
-    int64_t w = (int64_t)g->nv * L;
-    int64_t mfull = g->M / g->mr, mpart = g->M % g->mr, nfull = ncols / w, npart = ncols % w;
-    LLVMValueRef accumulate = LLVMBuildICmp(g->b, LLVMIntNE, p0, i64c(g, 0), "");
-    for (int mlast = 0; mlast < 2; mlast++) {
-        if (mlast ? mpart == 0 : mfull == 0)
-            continue;
-        Loop li;
-        LLVMValueRef it = mlast ? i64c(g, mfull) : cg_loop_open(cg, &li, mfull);
-        int mr = mlast ? (int)mpart : g->mr;
-        LLVMValueRef i0 = mul(g, it, g->mr);
-        LLVMValueRef a = at(g, g->A.ptr, add(g, mul(g, i0, g->A.rs), mul(g, p0, g->A.cs)));
-        LLVMValueRef rsa = i64c(g, g->A.rs), csa = i64c(g, g->A.cs);
-        if (g->pack_a) {
-            /* A's columns are contiguous: copy the tile's mr x kc to ap,
-             * column by column, with whole vectors that the next column
-             * overwrites past mr. */
-            Loop lp;
-            LLVMValueRef p = cg_loop_open(cg, &lp, kc);
-            LLVMValueRef src = at(g, a, mul(g, p, g->A.cs)), dst = at(g, g->ap, mul(g, p, mr));
-            for (int v = 0; v * L < mr; v++) {
-                int n = mr - v * L < L ? mr - v * L : L;
-                store_t(g, vload(g, at(g, src, i64c(g, (int64_t)v * L)), n), at(g, dst, i64c(g, (int64_t)v * L)), g->esize);
-            }
-            cg_loop_close(cg, &lp);
-            a = g->ap;
-            rsa = i64c(g, 1);
-            csa = i64c(g, mr);
-        }
-        for (int nlast = 0; nlast < 2; nlast++) {
-            if (nlast ? npart == 0 : nfull == 0)
-                continue;
-            Loop lj;
-            LLVMValueRef jt = nlast ? i64c(g, nfull) : cg_loop_open(cg, &lj, nfull);
-            int nv = nlast ? (int)cdiv(npart, L) : g->nv;
-            int tail = nlast ? (int)(npart - (int64_t)(nv - 1) * L) : L;
-            LLVMValueRef jl = mul(g, jt, w);   /* column in the block */
-            LLVMValueRef bsrc, rsb;
-            if (g->pack) {
-                bsrc = at(g, g->bp, mul(g, jl, kc));
-                rsb = i64c(g, w);
-            } else {
-                bsrc = at(g, g->B.ptr, add(g, mul(g, p0, g->B.rs), add(g, j0, jl)));
-                rsb = i64c(g, g->B.rs);
-            }
-            LLVMValueRef cptr = at(g, g->C.ptr, add(g, mul(g, i0, g->C.rs), add(g, j0, jl)));
-            LLVMValueRef args[9] = {a, rsa, csa, bsrc, rsb, cptr,
-                                    i64c(g, g->C.rs), i64c(g, kc), accumulate};
-            call(g, micro_kernel(g, mr, nv, tail), args, 9);
-            if (!nlast)
-                cg_loop_close(cg, &lj);
-        }
-        if (!mlast)
-            cg_loop_close(cg, &li);
+    RLoop lp;
+    LLVMValueRef p = rloop_open(g, &lp, i64c(g, 0), kc, i64c(g, 1));
+    LLVMValueRef src = at(g, a, mulv(g, p, csa)), dst = at(g, ap, mul(g, p, mr));
+    for (int v = 0; v * L < mr; v++) {
+        LLVMValueRef x = vload_masked(g, at(g, src, i64c(g, (int64_t)v * L)), first_lanes(g, mr - v * L));
+        store_t(g, x, at(g, dst, i64c(g, (int64_t)v * L)));
     }
+    rloop_close(g, &lp);
 }
 
-/* for each N block, for each K block: pack it, then its tiles. */
-static void outer_products(Gemm *g) {
+/* Copy rows x cols elements between C (row stride ldc) and a tile (row
+ * stride w), either way. */
+static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef src, LLVMValueRef sld,
+                      LLVMValueRef rows, LLVMValueRef cols) {
+    RLoop li, lj;
+    LLVMValueRef zero = i64c(g, 0), one = i64c(g, 1);
+    LLVMValueRef i = rloop_open(g, &li, zero, rows, one);
+    LLVMValueRef j = rloop_open(g, &lj, zero, cols, one);
+    store_t(g, load_t(g, g->t, at(g, src, add(g, mulv(g, i, sld), j))), at(g, dst, add(g, mulv(g, i, dld), j)));
+    rloop_close(g, &lj);
+    rloop_close(g, &li);
+}
+
+/* ---- the outer-product form ---- */
+
+/* void outer(i64 M, i64 N, i64 K, ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, i64 csb,
+ *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs)
+ *   c[i*ldc + j] = sum over p of a[i*rsa + p*csa] * b[p*rsb + j*csb]
+ * For each block of ncs columns, for each block of kcs rows of B: pack the
+ * block into bp as packb says (PACK_NONE: B is read in place, its rows
+ * contiguous, csb == 1), then for each mr rows of A (packed into ap if
+ * packa: A's columns are then contiguous, rsa == 1), for each nv vectors
+ * of columns, the kernel.  One kernel serves the edges too: the last tile
+ * of rows is moved up to end at row M (mr <= M), a last narrower panel of
+ * an unpacked B is copied to a buffer on the stack with its last column
+ * repeated, and the kernel writes such tiles of C into a buffer whose
+ * rows and columns that exist are then copied to C (and from it first,
+ * when accumulating).  ncs is a multiple of nv * lanes. */
+static LLVMValueRef outer_function(Gemm *g, int mr, int nv, PackB packb, bool packa) {
     CG *cg = g->cg;
-    for (int nlast = 0; nlast < 2; nlast++) {
-        if (nlast ? g->nb.tail == 0 : g->nb.count == 0)
-            continue;
-        Loop ln;
-        LLVMValueRef jb = nlast ? i64c(g, g->nb.count) : cg_loop_open(cg, &ln, g->nb.count);
-        int64_t ncols = nlast ? g->nb.tail : g->nb.size;
-        LLVMValueRef j0 = mul(g, jb, g->nb.size);
-        for (int klast = 0; klast < 2; klast++) {
-            if (klast ? g->kb.tail == 0 : g->kb.count == 0)
-                continue;
-            Loop lk;
-            LLVMValueRef kbi = klast ? i64c(g, g->kb.count) : cg_loop_open(cg, &lk, g->kb.count);
-            int64_t kc = klast ? g->kb.tail : g->kb.size;
-            LLVMValueRef p0 = mul(g, kbi, g->kb.size);
-            if (g->pack)
-                pack_b(g, p0, kc, j0, ncols, g->nv);
-            tiles(g, p0, kc, j0, ncols);
-            if (!klast)
-                cg_loop_close(cg, &lk);
-        }
-        if (!nlast)
-            cg_loop_close(cg, &ln);
+    static const char *const how[] = {"", ".rows", ".cols", ".any"};
+    const char *name = arena_printf("nnc.gemm.%s.%dx%dx%d.outer%s%s", g->dt == DT_F64 ? "f64" : "f32", mr, nv,
+                                    g->lanes, how[packb], packa ? ".a" : "");
+    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
+    if (fn)
+        return fn;
+    LLVMValueRef kernel = micro_kernel(g, mr, nv);
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
+    LLVMTypeRef args[15] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr, cg->i64,
+                            cg->i64, cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->i64};
+    fn = new_function(g, name, args, 15);
+    LLVMValueRef M = LLVMGetParam(fn, 0), N = LLVMGetParam(fn, 1), K = LLVMGetParam(fn, 2);
+    LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), csa = LLVMGetParam(fn, 5);
+    LLVMValueRef b = LLVMGetParam(fn, 6), rsb = LLVMGetParam(fn, 7), csb = LLVMGetParam(fn, 8);
+    LLVMValueRef c = LLVMGetParam(fn, 9), ldc = LLVMGetParam(fn, 10), bp = LLVMGetParam(fn, 11);
+    LLVMValueRef ap = LLVMGetParam(fn, 12), kcs = LLVMGetParam(fn, 13), ncs = LLVMGetParam(fn, 14);
+    int64_t w = (int64_t)nv * g->lanes;
+    LLVMValueRef zero = i64c(g, 0), W = i64c(g, w), MR = i64c(g, mr);
+    LLVMValueRef ctile = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, mr * w), "ctile"), bedge = NULL;
+    LLVMSetAlignment(ctile, 64);
+    if (packb == PACK_NONE) {
+        bedge = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, KC * w), "bedge");
+        LLVMSetAlignment(bedge, 64);
     }
+    RLoop ln, lk, li, lj;
+    If fe, fk, fc;
+    LLVMValueRef j0 = rloop_open(g, &ln, zero, N, ncs);
+    LLVMValueRef ncols = umin(g, ncs, sub(g, N, j0));
+    LLVMValueRef nfull = mul(g, LLVMBuildUDiv(g->b, ncols, W, ""), w);   /* columns in whole panels */
+    LLVMValueRef p0 = rloop_open(g, &lk, zero, K, kcs);
+    LLVMValueRef kc = umin(g, kcs, sub(g, K, p0));
+    LLVMValueRef accumulate = LLVMBuildICmp(g->b, LLVMIntNE, p0, zero, "");
+    if (packb != PACK_NONE) {
+        pack_b(g, packb, nv, b, rsb, csb, bp, p0, kc, j0, ncols);
+    } else {
+        if_open(g, &fe, ult(g, nfull, ncols));
+        pack_b(g, PACK_ANY, nv, b, rsb, csb, bedge, p0, kc, add(g, j0, nfull), sub(g, ncols, nfull));
+        if_close(g, &fe);
+    }
+    LLVMValueRef i0 = rloop_open(g, &li, zero, M, MR);
+    LLVMValueRef mrv = umin(g, MR, sub(g, M, i0));
+    LLVMValueRef ia = sub(g, i0, sub(g, MR, mrv));      /* the tile's first row in A */
+    LLVMValueRef asrc = at(g, a, add(g, mulv(g, ia, rsa), mulv(g, p0, csa))), ra = rsa, ca = csa;
+    if (packa) {
+        pack_a(g, mr, asrc, csa, ap, kc);
+        asrc = ap;
+        ra = i64c(g, 1);
+        ca = MR;
+    }
+    LLVMValueRef jl = rloop_open(g, &lj, zero, ncols, W);
+    LLVMValueRef nrv = umin(g, W, sub(g, ncols, jl));
+    LLVMValueRef bsrc, rb;
+    if (packb != PACK_NONE) {
+        bsrc = at(g, bp, mulv(g, jl, kc));
+        rb = W;
+    } else {
+        LLVMValueRef whole = eq(g, nrv, W);
+        bsrc = sel(g, whole, at(g, b, add(g, mulv(g, p0, rsb), add(g, j0, jl))), bedge);
+        rb = sel(g, whole, rsb, W);
+    }
+    LLVMValueRef cptr = at(g, c, add(g, mulv(g, i0, ldc), add(g, j0, jl)));
+    if_open(g, &fk, LLVMBuildAnd(g->b, eq(g, mrv, MR), eq(g, nrv, W), ""));
+    LLVMValueRef kargs[9] = {asrc, ra, ca, bsrc, rb, cptr, ldc, kc, accumulate};
+    call(g, kernel, kargs, 9);
+    if_else(g, &fk);
+    /* An edge tile: its rows that exist are the last mrv of the kernel's. */
+    LLVMValueRef ctop = at(g, ctile, mul(g, sub(g, MR, mrv), w));
+    if_open(g, &fc, accumulate);
+    copy_tile(g, ctop, W, cptr, ldc, mrv, nrv);
+    if_close(g, &fc);
+    LLVMValueRef eargs[9] = {asrc, ra, ca, bsrc, rb, ctile, W, kc, accumulate};
+    call(g, kernel, eargs, 9);
+    copy_tile(g, cptr, ldc, ctop, W, mrv, nrv);
+    if_close(g, &fk);
+    rloop_close(g, &lj);
+    rloop_close(g, &li);
+    rloop_close(g, &lk);
+    rloop_close(g, &ln);
+    LLVMBuildRetVoid(g->b);
+    LLVMPositionBuilderAtEnd(g->b, saved);
+    return fn;
 }
 
 /* ---- the dot-product form ---- */
@@ -599,107 +671,80 @@ static LLVMValueRef reduce(Gemm *g, LLVMValueRef v) {
         LLVMValueRef hi = shuffle(g, v, LLVMGetPoison(LLVMTypeOf(v)), idx, h);
         v = LLVMBuildFAdd(g->b, lo, hi, "");
     }
-    return LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->cg->i32, 0, 0), "");
+    return LLVMBuildExtractElement(g->b, v, i32c(g, 0), "");
 }
 
-/* void dot(ptr a, i64 rsa, ptr b, i64 csb, ptr c, i64 ldc)
- *   for i < mt, j < nt: c[i*ldc + j] = sum over p < K of a[i*rsa + p] * b[j*csb + p]
- * each sum taken lanes-wise in order of p, then reduced by halves. */
-static LLVMValueRef dot_kernel(Gemm *g, int mt, int nt) {
+typedef struct DotCtx {
+    int mt, nt;
+    LLVMValueRef *arow, *bcol;
+    bool vector;
+} DotCtx;
+
+/* acc[i][j] += a_i[q..] * b_j[q..]: a vector of lanes at q * lanes, or one
+ * element at q. */
+static void dot_step(Gemm *g, void *ctx, LLVMValueRef q, LLVMValueRef *acc) {
+    DotCtx *d = ctx;
+    LLVMTypeRef ty = d->vector ? g->vt : g->t;
+    LLVMValueRef off = d->vector ? mul(g, q, g->lanes) : q, va[MAX_ACC];
+    for (int i = 0; i < d->mt; i++)
+        va[i] = load_t(g, ty, at(g, d->arow[i], off));
+    for (int j = 0; j < d->nt; j++) {
+        LLVMValueRef vb = load_t(g, ty, at(g, d->bcol[j], off));
+        for (int i = 0; i < d->mt; i++)
+            acc[i * d->nt + j] = fmuladd(g, va[i], vb, acc[i * d->nt + j]);
+    }
+}
+
+/* void dot(i64 M, i64 N, i64 K, ptr a, i64 rsa, ptr b, i64 csb, ptr c, i64 ldc)
+ *   c[i*ldc + j] = sum over p of a[i*rsa + p] * b[j*csb + p]
+ * by tiles of mt x nt: for each nt columns of B (kept in L1), each mt rows
+ * of A; the last tiles repeat their last row or column. */
+static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     CG *cg = g->cg;
-    const char *name = arena_printf("nnc.dot.%s.%dx%dx%d.%lld", g->dt == DT_F64 ? "f64" : "f32", mt, nt, g->lanes,
-                                    (long long)g->K);
+    const char *name = arena_printf("nnc.dot.%s.%dx%dx%d", g->dt == DT_F64 ? "f64" : "f32", mt, nt, g->lanes);
     LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
     if (fn)
         return fn;
-    LLVMTypeRef args[6] = {cg->ptr, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64};
-    fn = kernel_function(g, name, args, 6);
-    LLVMValueRef a = LLVMGetParam(fn, 0), rsa = LLVMGetParam(fn, 1), bptr = LLVMGetParam(fn, 2);
-    LLVMValueRef csb = LLVMGetParam(fn, 3), c = LLVMGetParam(fn, 4), ldc = LLVMGetParam(fn, 5);
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
-    LLVMValueRef saved_fn = cg->fn;
-    cg->fn = fn;
-    LLVMPositionBuilderAtEnd(g->b, block(g, fn, "entry"));
-    int L = g->lanes, nacc = mt * nt;
-    LLVMValueRef arow[MAX_ACC], bcol[MAX_ACC], acc[MAX_ACC];
-    for (int i = 0; i < mt; i++)
-        arow[i] = at(g, a, LLVMBuildMul(g->b, rsa, i64c(g, i), ""));
-    for (int j = 0; j < nt; j++)
-        bcol[j] = at(g, bptr, LLVMBuildMul(g->b, csb, i64c(g, j), ""));
+    LLVMTypeRef args[9] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64};
+    fn = new_function(g, name, args, 9);
+    LLVMValueRef M = LLVMGetParam(fn, 0), N = LLVMGetParam(fn, 1), K = LLVMGetParam(fn, 2);
+    LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), b = LLVMGetParam(fn, 5);
+    LLVMValueRef csb = LLVMGetParam(fn, 6), c = LLVMGetParam(fn, 7), ldc = LLVMGetParam(fn, 8);
+    LLVMValueRef zero = i64c(g, 0), one = i64c(g, 1);
+    RLoop lj, li;
+    LLVMValueRef j0 = rloop_open(g, &lj, zero, N, i64c(g, nt));
+    LLVMValueRef lastcol = sub(g, umin(g, i64c(g, nt), sub(g, N, j0)), one);
+    LLVMValueRef i0 = rloop_open(g, &li, zero, M, i64c(g, mt));
+    LLVMValueRef lastrow = sub(g, umin(g, i64c(g, mt), sub(g, M, i0)), one);
+    LLVMValueRef arow[MAX_ACC], bcol[MAX_ACC], crow[MAX_ACC], ccol[MAX_ACC], acc[MAX_ACC];
+    for (int i = 0; i < mt; i++) {
+        LLVMValueRef row = add(g, i0, umin(g, i64c(g, i), lastrow));
+        arow[i] = at(g, a, mulv(g, rsa, row));
+        crow[i] = at(g, c, mulv(g, ldc, row));
+    }
+    for (int j = 0; j < nt; j++) {
+        ccol[j] = add(g, j0, umin(g, i64c(g, j), lastcol));
+        bcol[j] = at(g, b, mulv(g, csb, ccol[j]));
+    }
+    int nacc = mt * nt;
     for (int k = 0; k < nacc; k++)
         acc[k] = LLVMConstNull(g->vt);
-    int64_t nq = g->K / L, kr = g->K % L;
-    if (nq) {
-        LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
-        Loop lq;
-        LLVMValueRef q = cg_loop_open(cg, &lq, nq), phi[MAX_ACC];
-        for (int k = 0; k < nacc; k++) {
-            phi[k] = LLVMBuildPhi(g->b, g->vt, "acc");
-            LLVMAddIncoming(phi[k], &acc[k], &pre, 1);
-            acc[k] = phi[k];
-        }
-        LLVMValueRef off = mul(g, q, L), va[MAX_ACC];
-        for (int i = 0; i < mt; i++)
-            va[i] = load_t(g, g->vt, at(g, arow[i], off), g->esize);
-        for (int j = 0; j < nt; j++) {
-            LLVMValueRef vb = load_t(g, g->vt, at(g, bcol[j], off), g->esize);
-            for (int i = 0; i < mt; i++)
-                acc[i * nt + j] = fmuladd(g, va[i], vb, acc[i * nt + j]);
-        }
-        LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
-        for (int k = 0; k < nacc; k++)
-            LLVMAddIncoming(phi[k], &acc[k], &latch, 1);
-        cg_loop_close(cg, &lq);
-    }
-    if (kr) {
-        LLVMValueRef off = i64c(g, nq * L), va[MAX_ACC];
-        for (int i = 0; i < mt; i++)
-            va[i] = vload(g, at(g, arow[i], off), (int)kr);
-        for (int j = 0; j < nt; j++) {
-            LLVMValueRef vb = vload(g, at(g, bcol[j], off), (int)kr);
-            for (int i = 0; i < mt; i++)
-                acc[i * nt + j] = fmuladd(g, va[i], vb, acc[i * nt + j]);
-        }
-    }
-    for (int i = 0; i < mt; i++) {
-        LLVMValueRef crow = at(g, c, LLVMBuildMul(g->b, ldc, i64c(g, i), ""));
+    DotCtx d = {mt, nt, arow, bcol, true};
+    LLVMValueRef nq = LLVMBuildUDiv(g->b, K, i64c(g, g->lanes), "");
+    acc_loop(g, nacc, zero, nq, 1, acc, dot_step, &d);
+    for (int k = 0; k < nacc; k++)
+        acc[k] = reduce(g, acc[k]);
+    d.vector = false;
+    acc_loop(g, nacc, mul(g, nq, g->lanes), K, 1, acc, dot_step, &d);
+    for (int i = 0; i < mt; i++)
         for (int j = 0; j < nt; j++)
-            store_t(g, reduce(g, acc[i * nt + j]), at(g, crow, i64c(g, j)), g->esize);
-    }
+            store_t(g, acc[i * nt + j], at(g, crow[i], ccol[j]));
+    rloop_close(g, &li);
+    rloop_close(g, &lj);
     LLVMBuildRetVoid(g->b);
-    cg->fn = saved_fn;
     LLVMPositionBuilderAtEnd(g->b, saved);
     return fn;
-}
-
-/* Tiles of mt x nt sums over the whole of C: for each nt columns of B
- * (kept in L1), every mt rows of A. */
-static void dot_products(Gemm *g) {
-    CG *cg = g->cg;
-    int mt = g->M == 1 ? 1 : g->M == 2 ? 2 : 3;
-    int nt = mt == 1 ? 8 : mt == 2 ? 6 : 4;
-    int64_t mfull = g->M / mt, mpart = g->M % mt, nfull = g->N / nt, npart = g->N % nt;
-    for (int nlast = 0; nlast < 2; nlast++) {
-        if (nlast ? npart == 0 : nfull == 0)
-            continue;
-        Loop lj;
-        LLVMValueRef j0 = mul(g, nlast ? i64c(g, nfull) : cg_loop_open(cg, &lj, nfull), nt);
-        for (int mlast = 0; mlast < 2; mlast++) {
-            if (mlast ? mpart == 0 : mfull == 0)
-                continue;
-            Loop li;
-            LLVMValueRef i0 = mul(g, mlast ? i64c(g, mfull) : cg_loop_open(cg, &li, mfull), mt);
-            LLVMValueRef args[6] = {
-                at(g, g->A.ptr, mul(g, i0, g->A.rs)), i64c(g, g->A.rs),
-                at(g, g->B.ptr, mul(g, j0, g->B.cs)), i64c(g, g->B.cs),
-                at(g, g->C.ptr, add(g, mul(g, i0, g->C.rs), j0)), i64c(g, g->C.rs)};
-            call(g, dot_kernel(g, mlast ? (int)mpart : mt, nlast ? (int)npart : nt), args, 6);
-            if (!mlast)
-                cg_loop_close(cg, &li);
-        }
-        if (!nlast)
-            cg_loop_close(cg, &lj);
-    }
 }
 
 /* ---- the plain loops, for operands without a layout ---- */
@@ -747,7 +792,7 @@ static bool dot_ok(int64_t K, const int64_t *sa, const int64_t *sb) {
 }
 
 /* A product with C a column is turned around (C.T = B.T @ A.T, the same
- * memory): the forms below vectorize along N. */
+ * memory): the forms vectorize along N. */
 static void turn(int64_t *M, int64_t *N, int64_t sa[2], int64_t sb[2]) {
     if (*N != 1 || *M == 1)
         return;
@@ -793,10 +838,9 @@ static Choice choose(int64_t M, int64_t N, int64_t K, size_t esize, const int64_
 /* The scratch for a block of B: at most KC rows of at most NC_BYTES,
  * rounded up to whole panels of at most PANEL_BYTES. */
 static size_t pack_b_bytes(int64_t N, int64_t K, size_t esize) {
-    Blocks kb = split(K, KC, 1);
     int64_t ncmax = N < NC_BYTES / (int64_t)esize ? N : NC_BYTES / (int64_t)esize;
     int64_t w = PANEL_BYTES / (int64_t)esize;
-    return (size_t)round_up((int64_t)esize * kb.size * (round_up(ncmax, w) + w), 64);
+    return (size_t)round_up((int64_t)esize * block_size(K, KC, 1) * (round_up(ncmax, w) + w), 64);
 }
 
 /* The scratch for a tile of A, and a vector's overhang. */
@@ -856,29 +900,30 @@ size_t gemm_scratch_bytes(const Node *n) {
     return choice_bytes(&c, N, K, esize);
 }
 
+/* ---- the product ---- */
+
 /* Element 0 of a value with a layout (cg_elem_ptr knows where the layout's
  * base is: an entry point's argument or an outlined kernel's). */
 static LLVMValueRef operand_ptr(CG *cg, const Layout *l, DType dt) { return cg_elem_ptr(cg, l, dt, 0, NULL); }
 
-/* The tile of the outer-product kernel: mr rows of A by nv vectors of B. */
-static void choose_tile(Gemm *g) {
+/* The tile of the outer-product kernel: mr rows of A by nv vectors of B;
+ * with few rows, more vectors per row, to keep enough sums in flight. */
+static void choose_tile(const Gemm *g, int64_t M, int64_t N, int *mrp, int *nvp) {
     int mr = g->tg.nregs >= 32 ? 12 : 6, nv = 2;
-    if (g->M < mr) {
-        /* Few rows: more vectors per row, to keep enough sums in flight. */
-        mr = (int)g->M;
+    if (M < mr) {
+        mr = (int)M;
         nv = cdiv(MIN_ACC, mr) > nv ? (int)cdiv(MIN_ACC, mr) : nv;
     }
-    int64_t panels = cdiv(g->N, g->lanes);
-    if (nv > panels)
-        nv = (int)panels;
-    if (g->pack && nv * g->lanes * g->esize > PANEL_BYTES)
+    if (nv > cdiv(N, g->lanes))
+        nv = (int)cdiv(N, g->lanes);
+    if (nv * g->lanes * g->esize > PANEL_BYTES)
         nv = PANEL_BYTES / (g->lanes * g->esize);
-    g->mr = mr;
-    g->nv = nv;
     if (mr * nv > MAX_ACC) {
         fprintf(stderr, "nnc: internal error: a %dx%d gemm tile\n", mr, nv);
         abort();
     }
+    *mrp = mr;
+    *nvp = nv;
 }
 
 void cg_matmul(CG *cg, Node *n, const Layout *out) {
@@ -892,39 +937,41 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     g.esize = (int)dtype_size(n->dt);
     g.lanes = g.tg.vbytes / g.esize;
     g.vt = LLVMVectorType(g.t, (unsigned)g.lanes);
-    g.M = n->shape.d[0];
-    g.N = n->shape.d[1];
-    g.K = a->shape.d[1];
-    int64_t ast[2], bst[2];
-    strides_of(&a->shape, sa->lay.stride, ast);
-    strides_of(&b->shape, sb->lay.stride, bst);
-    turn(&g.M, &g.N, ast, bst);
-    bool turned = g.M != n->shape.d[0];
-    Choice c = choose(g.M, g.N, g.K, (size_t)g.esize, ast, bst);
-    make_do(&c, g.N, g.K, (size_t)g.esize, ast, bst, so->scratch);
+    int64_t M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1], sA[2], sB[2];
+    strides_of(&a->shape, sa->lay.stride, sA);
+    strides_of(&b->shape, sb->lay.stride, sB);
+    turn(&M, &N, sA, sB);
+    bool turned = M != n->shape.d[0];
+    Choice c = choose(M, N, K, (size_t)g.esize, sA, sB);
+    make_do(&c, N, K, (size_t)g.esize, sA, sB, so->scratch);
     if (c.form == FORM_NAIVE) {
         naive(cg, n, out);
         return;
     }
-    g.A = (Mat){operand_ptr(cg, turned ? &sb->lay : &sa->lay, n->dt), ast[0], ast[1]};
-    g.B = (Mat){operand_ptr(cg, turned ? &sa->lay : &sb->lay, n->dt), bst[0], bst[1]};
-    g.C = (Mat){operand_ptr(cg, out, n->dt), g.N, 1};
-    legal_width(&g, cg->fn);   /* the packing loops below use whole vectors too */
+    LLVMValueRef A = operand_ptr(cg, turned ? &sb->lay : &sa->lay, n->dt);
+    LLVMValueRef B = operand_ptr(cg, turned ? &sa->lay : &sb->lay, n->dt);
+    LLVMValueRef C = operand_ptr(cg, out, n->dt);
     if (c.form == FORM_DOT) {
-        dot_products(&g);
+        int mt = M == 1 ? 1 : M == 2 ? 2 : 3, nt = mt == 1 ? 8 : mt == 2 ? 6 : 4;
+        LLVMValueRef args[9] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), B, i64c(&g, sB[1]),
+                                C, i64c(&g, N)};
+        call(&g, dot_function(&g, mt, nt), args, 9);
         return;
     }
+    int mr, nv;
+    choose_tile(&g, M, N, &mr, &nv);
     /* The scratch follows the result, 64-byte aligned (plan.c): B's block,
      * then A's tile. */
     int64_t value_bytes = round_up((int64_t)shape_numel(&n->shape) * g.esize, 64);
-    LLVMValueRef scratch = LLVMBuildGEP2(cg->b, cg->i8, g.C.ptr, (LLVMValueRef[]){cg_i64(cg, value_bytes)}, 1, "");
-    g.pack = c.pack_b;
-    g.pack_a = c.pack_a;
-    g.bp = scratch;
-    int64_t bbytes = c.pack_b ? (int64_t)pack_b_bytes(g.N, g.K, (size_t)g.esize) : 0;
-    g.ap = LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){cg_i64(cg, bbytes)}, 1, "");
-    choose_tile(&g);
-    g.kb = split(g.K, KC, 1);
-    g.nb = split(g.N, NC_BYTES / g.esize, (int64_t)g.nv * g.lanes);
-    outer_products(&g);
+    int64_t bbytes = c.pack_b ? (int64_t)pack_b_bytes(N, K, (size_t)g.esize) : 0;
+    LLVMValueRef scratch = LLVMBuildGEP2(cg->b, cg->i8, C, (LLVMValueRef[]){i64c(&g, value_bytes)}, 1, "");
+    LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
+    LLVMValueRef bp = c.pack_b ? scratch : null;
+    LLVMValueRef ap = c.pack_a ? LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){i64c(&g, bbytes)}, 1, "") : null;
+    LLVMValueRef args[15] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), i64c(&g, sA[1]),
+                             B, i64c(&g, sB[0]), i64c(&g, sB[1]), C, i64c(&g, N), bp, ap,
+                             i64c(&g, block_size(K, KC, 1)),
+                             i64c(&g, block_size(N, NC_BYTES / g.esize, (int64_t)nv * g.lanes))};
+    PackB packb = !c.pack_b ? PACK_NONE : sB[1] == 1 ? PACK_ROWS : sB[0] == 1 ? PACK_COLS : PACK_ANY;
+    call(&g, outer_function(&g, mr, nv, packb, c.pack_a), args, 15);
 }
