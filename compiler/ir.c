@@ -215,7 +215,7 @@ static double fold_unary(Op op, double x, double c) {
     }
 }
 
-static double fold_binary(Op op, double a, double b) {
+double ir_fold_binary(Op op, double a, double b) {
     switch (op) {
     case OP_ADD: return a + b;
     case OP_SUB: return a - b;
@@ -278,7 +278,7 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     if (op == OP_EQ || op == OP_NE || op == OP_GT)
         dt = a->dt == DT_I32 ? DT_F32 : a->dt;
     if (a->op == OP_CONST && b->op == OP_CONST)
-        return ir_const(g, dt, fold_binary(op, a->value, b->value));
+        return ir_const(g, dt, ir_fold_binary(op, a->value, b->value));
     switch (op) {
     case OP_ADD:
         if (ir_is_const(b, 0)) return identity_result(g, a, &s);

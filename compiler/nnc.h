@@ -205,6 +205,7 @@ bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 /* Sum g down to shape s (the inverse of broadcasting). */
 Node *ir_unbroadcast(Graph *g, Node *grad, const Shape *s);
 bool ir_is_const(const Node *n, double v);
+double ir_fold_binary(Op op, double a, double b);   /* what an elementwise op gives on numbers */
 
 void ir_dump(FILE *f, const Graph *g, Node **roots, const char **root_names, int nroots);
 

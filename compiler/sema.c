@@ -194,18 +194,8 @@ static const char *binop_name(BinOp op) {
     return names[op];
 }
 
-static double fold_num(BinOp op, double a, double b) {
-    switch (op) {
-    case B_ADD: return a + b;
-    case B_SUB: return a - b;
-    case B_MUL: return a * b;
-    case B_DIV: return a / b;
-    case B_POW: return pow(a, b);
-    case B_EQ: return a == b;
-    case B_NE: return a != b;
-    default: return NAN;
-    }
-}
+/* The graph op of each elementwise BinOp (0 for @ and **, handled apart). */
+static const Op binop_ops[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, 0, 0, OP_EQ, OP_NE};
 
 /* After a shape error: where a named operand got its shape. */
 static void note_operands(Sema *S, Ast *a) {
@@ -238,7 +228,7 @@ static Val eval_binary(Sema *S, Ast *a) {
             error_at(a->loc, "division by zero in a constant expression");
             return val_err();
         }
-        double v = fold_num(a->op, l.num, r.num);
+        double v = a->op == B_POW ? pow(l.num, r.num) : ir_fold_binary(binop_ops[a->op], l.num, r.num);
         if (!isfinite(v)) {
             error_at(a->loc, "constant expression overflows");
             return val_err();
@@ -281,8 +271,7 @@ static Val eval_binary(Sema *S, Ast *a) {
         x = ir_cast(g, sema_as_float(S, l, dt), dt);
         y = ir_cast(g, sema_as_float(S, r, dt), dt);
     }
-    static const Op ops[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, 0, 0, OP_EQ, OP_NE};
-    Node *n = ir_binary(g, ops[a->op], x, y);
+    Node *n = ir_binary(g, binop_ops[a->op], x, y);
     if (!n) {
         error_at(a->loc, "'%s' of %s and %s: shapes do not broadcast", binop_name(a->op),
                  shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape));
