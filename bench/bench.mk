@@ -1,0 +1,63 @@
+# bench/bench.mk: the benchmarks of issue 5, included by the top-level
+# Makefile.  Uses B, CC, ALL_CFLAGS, RT_LIBS, $(B)/nnc and both libnnrt.
+#
+#   make bench          build with --cpu=native and run everything below,
+#                       printing ratios (bench/run.sh; bench/README.md)
+#   make gemm-check     the randomized check of the generated matrix
+#                       products, for the default target and --cpu=native,
+#                       f32 and f64 (bench/gemm_check.sh)
+#
+# OpenBLAS (cblas.h, -lopenblas) and PyTorch are baselines only: without
+# them their comparisons are skipped with a note.
+
+BENCH_OUT     := $(B)/bench
+BENCH_NNC     := --cpu=native -O2
+BENCH_BATCHES := 1 32 256
+BENCH_SIZES   := 64 128 256 512 1024
+BENCH_CFLAGS   = $(ALL_CFLAGS) -Iruntime
+BENCH_PYTHON  ?=
+# Is OpenBLAS there?  Asked only when benchmarking.
+BENCH_HASH    := \#
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+BENCH_BLAS    := $(shell printf '$(BENCH_HASH)include <cblas.h>\nint main(void){return 0;}\n' | \
+                   $(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo -lopenblas)
+endif
+
+BENCH_MODELS := $(BENCH_BATCHES:%=$(BENCH_OUT)/mlp_b%.so)
+ifneq ($(BENCH_BLAS),)
+BENCH_BINS := $(BENCH_BATCHES:%=$(BENCH_OUT)/step_bench_b%) $(BENCH_SIZES:%=$(BENCH_OUT)/gemm_bench_n%)
+endif
+
+# The example network at each batch, and one square product at each size.
+$(BENCH_OUT)/mlp_b%.o: samples/mlp.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(BENCH_NNC) -D batch=$* $< -o $@ -H $(BENCH_OUT)/mlp_b$*.h
+$(BENCH_OUT)/gemm_n%.o: bench/gemm.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(BENCH_NNC) -D n=$* $< -o $@ -H $(BENCH_OUT)/gemm_n$*.h
+
+$(BENCH_OUT)/step_bench_b%: bench/step_bench.c $(BENCH_OUT)/mlp_b%.o $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(BENCH_BLAS) $(RT_LIBS)
+$(BENCH_OUT)/gemm_bench_n%: bench/gemm_bench.c $(BENCH_OUT)/gemm_n%.o $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(BENCH_BLAS) $(RT_LIBS)
+# For PyTorch's side, which calls the step through ctypes.
+$(BENCH_OUT)/mlp_b%.so: $(BENCH_OUT)/mlp_b%.o $(B)/libnnrt.so
+	$(CC) -shared -o $@ $< -L$(B) -lnnrt -Wl,-rpath,$(abspath $(B))
+
+bench: all $(BENCH_BINS) $(BENCH_MODELS)
+	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
+	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
+
+GEMM_CHECK_RUN := gemm-check-default gemm-check-default-f64 gemm-check-native gemm-check-native-f64
+gemm-check-default: all
+	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default
+gemm-check-default-f64: all
+	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default-f64 --dtype=f64
+gemm-check-native: all
+	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native --cpu=native
+gemm-check-native-f64: all
+	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native-f64 --cpu=native --dtype=f64
+gemm-check: $(GEMM_CHECK_RUN)
+
+.PHONY: bench gemm-check $(GEMM_CHECK_RUN)
+.PRECIOUS: $(BENCH_OUT)/mlp_b%.o $(BENCH_OUT)/gemm_n%.o
