@@ -77,6 +77,7 @@ $(B)/nnc: $(CC_OBJ) $(B)/libnnrt.a
 # ---- tests, samples ----
 include tests/tests.mk
 include samples/samples.mk
+include bench/bench.mk
 
 include samples/chapter/chapter.mk
 

@@ -61,3 +61,4 @@ gemm-check: $(GEMM_CHECK_RUN)
 
 .PHONY: bench gemm-check $(GEMM_CHECK_RUN)
 .PRECIOUS: $(BENCH_OUT)/mlp_b%.o $(BENCH_OUT)/gemm_n%.o
+CHECK_RUN += $(GEMM_CHECK_RUN)

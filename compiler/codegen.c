@@ -322,8 +322,13 @@ void cg_store_const(CG *cg, Node *n, const Layout *out, double v) {
     nest_close(cg, &ns, &n->shape);
 }
 
+LLVMValueRef cg_scratch(CG *cg, Node *n) {
+    const Slot *s = &cg->plan->slot[n->id];
+    return s->scratch ? base_ptr(cg, &s->scratch_lay) : LLVMConstPointerNull(cg->ptr);
+}
+
 /* The first maximum of each group of x over `axes`: its value and its flat
- * index into x, in two scratch arrays after the result.  Row-major order and
+ * index into x, in the two halves of the node's scratch.  Row-major order and
  * a strict > keep the first of equal maxima. */
 static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Layout *where) {
     Shape g = x->shape;
@@ -331,11 +336,8 @@ static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Lay
         if (axes & (1u << d))
             g.d[d] = 1;
     const Slot *s = &cg->plan->slot[n->id];
-    int64_t value_bytes = ((int64_t)shape_numel(&n->shape) * (int64_t)dtype_size(n->dt) + 63) & ~(int64_t)63;
-    int64_t half = (int64_t)s->scratch / 2;
-    Layout flat_best = s->lay, flat_where = s->lay;
-    flat_best.byte_off += value_bytes;
-    flat_where.byte_off += value_bytes + half;
+    Layout flat_best = s->scratch_lay, flat_where = s->scratch_lay;
+    flat_where.byte_off += (int64_t)s->scratch / 2;
     /* best and where are indexed like x with the reduced axes at 0. */
     int64_t st = 1;
     for (int d = g.rank - 1; d >= 0; d--) {
@@ -568,9 +570,10 @@ static LLVMValueRef value_address(CG *cg, const Layout *l, DType dt) {
 static bool kernel_can_fail(const Node *n) { return n->op == OP_PICK || n->op == OP_ONEHOT; }
 
 /* Build the kernel's function: argument k is the value reads->node[k],
- * the last argument is the result. */
+ * then comes the result, then the node's scratch if it has any. */
 static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
-    int nargs = r->n + 1;
+    Slot *ns = &cg->plan->slot[n->id];
+    int nargs = r->n + 1 + (ns->scratch > 0);
     LLVMValueRef caller = cg->fn, bases[NBASE];
     LLVMBasicBlockRef caller_fail = cg->fail, here = LLVMGetInsertBlock(cg->b);
     memcpy(bases, cg->base, sizeof bases);
@@ -601,7 +604,12 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
         who[i] = r->node[i];
     who[r->n] = n;
     LLVMValueRef *argv = NEWA(LLVMValueRef, nargs);
-    for (int i = 0; i < nargs; i++) {
+    Layout saved_scratch = ns->scratch_lay;
+    if (ns->scratch) {
+        ns->scratch_lay = (Layout){.base = NBASE + r->n + 1};
+        argv[r->n + 1] = LLVMGetParam(fn, (unsigned)(r->n + 1));
+    }
+    for (int i = 0; i <= r->n; i++) {
         Slot *s = &cg->plan->slot[who[i]->id];
         saved[i] = s->lay;
         s->lay.base = NBASE + i;
@@ -614,8 +622,9 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, 0, 0));
     if (!kernel_can_fail(n))
         LLVMDeleteBasicBlock(cg->fail);
-    for (int i = 0; i < nargs; i++)
+    for (int i = 0; i <= r->n; i++)
         cg->plan->slot[who[i]->id].lay = saved[i];
+    ns->scratch_lay = saved_scratch;
     cg->kargs = NULL;
 
     cg->fn = caller;
@@ -628,7 +637,8 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
 static void emit_outlined_kernel(CG *cg, Node *n) {
     Reads r = {0};
     const char *key = kernel_key(cg, n, &r);
-    int nargs = r.n + 1;
+    const Slot *ns = &cg->plan->slot[n->id];
+    int nargs = r.n + 1 + (ns->scratch > 0);
     LLVMTypeRef *args = NEWA(LLVMTypeRef, nargs);
     for (int i = 0; i < nargs; i++)
         args[i] = cg->ptr;
@@ -646,7 +656,9 @@ static void emit_outlined_kernel(CG *cg, Node *n) {
     LLVMValueRef *argv = NEWA(LLVMValueRef, nargs);
     for (int i = 0; i < r.n; i++)
         argv[i] = value_address(cg, &cg->plan->slot[r.node[i]->id].lay, r.node[i]->dt);
-    argv[r.n] = value_address(cg, &cg->plan->slot[n->id].lay, n->dt);
+    argv[r.n] = value_address(cg, &ns->lay, n->dt);
+    if (ns->scratch)
+        argv[r.n + 1] = base_ptr(cg, &ns->scratch_lay);
     LLVMValueRef rc = LLVMBuildCall2(cg->b, fty, k->fn, argv, (unsigned)nargs, "");
     if (kernel_can_fail(n)) {
         LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ok");

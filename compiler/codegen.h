@@ -44,11 +44,10 @@ LLVMValueRef cg_elem_ptr(CG *cg, const Layout *l, DType dt, int rank, LLVMValueR
 LLVMValueRef cg_value_at(CG *cg, Node *n, LLVMValueRef *idx);
 void cg_store_all(CG *cg, Node *src, const Layout *dst);
 void cg_store_const(CG *cg, Node *n, const Layout *out, double v);
+LLVMValueRef cg_scratch(CG *cg, Node *n);    /* the node's scratch bytes (Slot.scratch) */
 
-/* gemm.c: the matrix product n = a @ b into out.  The kernel may use
- * gemm_scratch_bytes(n) bytes of scratch after its result in the workspace
- * (Slot.scratch); with less it still works, more slowly. */
+/* gemm.c: the matrix product n = a @ b into out, using the node's scratch
+ * (gemm_scratch_bytes, nnc.h); with less it still works, more slowly. */
 void cg_matmul(CG *cg, Node *n, const Layout *out);
-size_t gemm_scratch_bytes(const Node *n);
 
 #endif

@@ -960,11 +960,9 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     }
     int mr, nv;
     choose_tile(&g, M, N, &mr, &nv);
-    /* The scratch follows the result, 64-byte aligned (plan.c): B's block,
-     * then A's tile. */
-    int64_t value_bytes = round_up((int64_t)shape_numel(&n->shape) * g.esize, 64);
+    /* The node's scratch (plan.c): B's block, then A's tile. */
     int64_t bbytes = c.pack_b ? (int64_t)pack_b_bytes(N, K, (size_t)g.esize) : 0;
-    LLVMValueRef scratch = LLVMBuildGEP2(cg->b, cg->i8, C, (LLVMValueRef[]){i64c(&g, value_bytes)}, 1, "");
+    LLVMValueRef scratch = cg_scratch(cg, n);
     LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
     LLVMValueRef bp = c.pack_b ? scratch : null;
     LLVMValueRef ap = c.pack_a ? LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){i64c(&g, bbytes)}, 1, "") : null;

@@ -343,7 +343,8 @@ typedef struct Slot {
     double cval;        /* ST_CONST */
     int uses;           /* consumers in this entry point, roots included */
     int read_time;      /* the last kernel that reads it (INT32_MAX: the end) */
-    size_t scratch;     /* ST_BUFFER: bytes after the value for the kernel's own use */
+    size_t scratch;     /* ST_BUFFER: bytes for the kernel's own use while it runs */
+    Layout scratch_lay; /* where they are (a block of their own in the workspace) */
     bool direct;        /* ST_BUFFER: the buffer is the root's destination */
 } Slot;
 
@@ -369,6 +370,8 @@ typedef struct Plan {
 } Plan;
 
 Plan *plan_entry(const Model *m, EntryKind kind);
+/* gemm.c: the scratch a matrix product wants for packing its operands. */
+size_t gemm_scratch_bytes(const Node *n);
 bool layout_contiguous(const Layout *l, const Shape *s);
 
 /* ---- codegen.c: lowering to LLVM ---- */

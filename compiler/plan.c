@@ -83,9 +83,11 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
 
 static size_t node_bytes(const Node *n) { return (size_t)shape_numel(&n->shape) * dtype_size(n->dt); }
 
-/* Extra bytes a kernel needs beside its result: the best value and its
- * index for each group of an arg-max. */
+/* Bytes a kernel needs while it runs, beside its result: a product's packed
+ * operands, or the best value and its index for each group of an arg-max. */
 static size_t scratch_bytes(const Node *n) {
+    if (n->op == OP_MATMUL)
+        return gemm_scratch_bytes(n);
     if (n->op != OP_MAXMASK && n->op != OP_ARGMAX)
         return 0;
     Shape r = n->in[0]->shape;
@@ -202,7 +204,7 @@ static Node *buffer_in_place(const Plan *pl, Node *x, const Node *root) {
         const Slot *s = &pl->slot[o->id];
         if (!shape_eq(&o->shape, &root->shape))
             continue;
-        if (s->st == ST_BUFFER && s->uses == 1 && !s->direct && !scratch_bytes(o))
+        if (s->st == ST_BUFFER && s->uses == 1 && !s->direct)
             return o;
         if (s->st == ST_INLINE) {
             Node *b = buffer_in_place(pl, o, root);
@@ -355,7 +357,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     for (int r = 0; r < p->nroots; r++) {
         Root *rt = &p->roots[r];
         Slot *s = &p->slot[rt->node->id];
-        if (s->st == ST_BUFFER && s->uses == 1 && !scratch_bytes(rt->node)) {
+        if (s->st == ST_BUFFER && s->uses == 1) {
             s->lay = rt->dest;
             s->direct = true;
             rt->direct = true;
@@ -371,8 +373,8 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     /* Workspace blocks: one per buffer, except that an elementwise kernel
      * may overwrite the buffer it alone reads, element by element (relu(z)
      * in z's place), extending that buffer's block. */
-    Block *blocks = NEWA(Block, n + m->ntensors + 1);
-    int *block_of = NEWA(int, n);
+    Block *blocks = NEWA(Block, 2 * n + m->ntensors + 1);
+    int *block_of = NEWA(int, n), *scratch_block = NEWA(int, n);
     int nblocks = 0;
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
@@ -381,10 +383,18 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         if (s->st == ST_DEAD)
             continue;
         p->flops += s->st == ST_INLINE || s->st == ST_BUFFER ? node_flops(x) : 0;
-        if (s->st != ST_BUFFER || s->direct)
+        if (s->st != ST_BUFFER)
             continue;
+        /* A kernel's scratch is a block of its own, alive while it runs. */
         s->scratch = scratch_bytes(x);
-        int64_t size = align64((int64_t)node_bytes(x)) + (int64_t)s->scratch;
+        if (s->scratch) {
+            scratch_block[i] = nblocks;
+            blocks[nblocks++] = (Block){0, align64((int64_t)s->scratch), i, i};
+            total += align64((int64_t)s->scratch);
+        }
+        if (s->direct)
+            continue;
+        int64_t size = align64((int64_t)node_bytes(x));
         total += size;
         Node *o = op_info[x->op].kind == K_EW ? buffer_in_place(p, x, x) : NULL;
         if (o && !p->slot[o->id].direct) {
@@ -406,9 +416,13 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
                 total += size;
             }
     int64_t peak = place_blocks(blocks, nblocks);
-    for (int i = 0; i < n; i++)
-        if (p->slot[i].st == ST_BUFFER && !p->slot[i].direct)
-            p->slot[i].lay = contiguous(BASE_WS, blocks[block_of[i]].off, &g->nodes[i]->shape);
+    for (int i = 0; i < n; i++) {
+        Slot *s = &p->slot[i];
+        if (s->st == ST_BUFFER && !s->direct)
+            s->lay = contiguous(BASE_WS, blocks[block_of[i]].off, &g->nodes[i]->shape);
+        if (s->st == ST_BUFFER && s->scratch)
+            s->scratch_lay = (Layout){.base = BASE_WS, .byte_off = blocks[scratch_block[i]].off};
+    }
     if (kind == ENTRY_TRAIN)
         for (int i = 0, k = first_snapshot; i < m->ntensors; i++)
             if (p->snapshot[i] == 0)
