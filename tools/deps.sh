@@ -5,7 +5,7 @@
 # apt-get; otherwise it prints the exact command to run and fails.
 set -u
 purpose=${1:-check}
-pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config dataset-fashion-mnist valgrind cmake ninja-build groff-base"
+pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config dataset-fashion-mnist valgrind cmake ninja-build groff-base graphviz"
 case $purpose in
   check) ;;
   demo)  pkgs="$pkgs gnuplot-nox" ;;

@@ -27,9 +27,7 @@ expect "  LLVM IR" grep -q "define.* i32 @mlp_backward" "$t/e.ll"
 expect "  graph text" grep -q "dJ/dW1 <-" "$t/e.ir"
 expect "  Graphviz: variables as boxes" grep -q 'shape=box, label="W1' "$t/e.dot"
 expect "  Graphviz: backward set apart" grep -q "cluster_backward" "$t/e.dot"
-if command -v dot >/dev/null 2>&1; then
-    expect "  dot renders it" dot -Tpng "$t/e.dot" -o "$t/e.png"
-fi
+expect "  dot renders it" dot -Tpng "$t/e.dot" -o "$t/e.png"
 expect "-MD names every output" "$nnc" -MD "$t/mlp.nn" -o "$t/d.o"
 expect "  depfile" grep -q "^$t/d.o $t/d.h : $t/mlp.nn" "$t/d.d"
 mkdir -p "$t/app" "$t/shared"
