@@ -50,13 +50,13 @@ bench: all $(BENCH_BINS) $(BENCH_MODELS)
 
 GEMM_CHECK_RUN := gemm-check-default gemm-check-default-f64 gemm-check-native gemm-check-native-f64
 gemm-check-default: all
-	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default
+	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default
 gemm-check-default-f64: all
-	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default-f64 --dtype=f64
+	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default-f64 --dtype=f64
 gemm-check-native: all
-	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native --cpu=native
+	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native --cpu=native
 gemm-check-native-f64: all
-	@bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native-f64 --cpu=native --dtype=f64
+	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native-f64 --cpu=native --dtype=f64
 gemm-check: $(GEMM_CHECK_RUN)
 
 .PHONY: bench gemm-check $(GEMM_CHECK_RUN)

@@ -39,7 +39,9 @@ EOF
         fail=$((fail + 1))
         continue
     fi
-    if ! $cc -O1 -I"$here/../runtime" -o "$out/g" "$here/gemm_check.c" "$out/g.o" "$lib" -lm -lz; then
+    # CFLAGS and LDFLAGS carry the sanitizer flags when LIBNNRT has them.
+    if ! $cc -O1 ${CFLAGS:-} -I"$here/../runtime" -o "$out/g" "$here/gemm_check.c" "$out/g.o" "$lib" \
+            ${LDFLAGS:-} -lm -lz; then
         fail=$((fail + 1))
         continue
     fi
