@@ -265,3 +265,15 @@ void ch_plot_end(const ch_options *o, FILE *g, const char *name)
     else
         printf("plot: %s/%s\n", o->out, name);
 }
+
+void ch_load_data(const ch_options *o, int dim, int classes, nnrt_dataset *train, nnrt_dataset *test)
+{
+    if (o->quick) {
+        ch_blobs(train, 2048, (size_t)dim, classes, 1.5, o->seed, "train");
+        ch_blobs(test, 1024, (size_t)dim, classes, 1.5, o->seed, "test");
+        return;
+    }
+    ch_fashion_load(o->prog, o->data, train, test);
+    if (train->dim != (size_t)dim || test->dim != (size_t)dim)
+        ch_die(o->prog, "the data has %zu values per example, the model takes %d", train->dim, dim);
+}

@@ -58,6 +58,11 @@ void ch_fashion_load(const char *prog, const char *dir, nnrt_dataset *train, nnr
 void ch_blobs(nnrt_dataset *ds, size_t n, size_t d, int q, double spread, uint64_t seed,
               const char *name);
 
+/* The data of a sample that trains on Fashion-MNIST: with --quick, blobs of
+ * dim values and `classes` classes (2048 to train, 1024 to test), else the
+ * data set in o->data, which must have dim values per example. */
+void ch_load_data(const ch_options *o, int dim, int classes, nnrt_dataset *train, nnrt_dataset *test);
+
 /* gnuplot writing OUT/NAME as a PNG of w x h pixels, the terminal already
  * set; NULL (with a note) when plots are off, the name is unsafe, or gnuplot
  * is missing.  Write the script and inline data ($d << EOD ... EOD), then

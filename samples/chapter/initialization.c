@@ -90,14 +90,7 @@ int main(int argc, char **argv)
     ch_parse(argc, argv, &o);
 
     nnrt_dataset train, test;
-    if (o.quick) {
-        ch_blobs(&train, 2048, D, Q, 1.5, o.seed, "train");
-        ch_blobs(&test, 1024, D, Q, 1.5, o.seed, "test");
-    } else {
-        ch_fashion_load(o.prog, o.data, &train, &test);
-        if (train.dim != D)
-            ch_die(o.prog, "the data has %zu values per example, the model takes %d", train.dim, D);
-    }
+    ch_load_data(&o, D, Q, &train, &test);
     if (train.n_classes > Q || test.n_classes > Q)
         ch_die(o.prog, "the data has more than %d classes", Q);
 
