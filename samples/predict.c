@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fashion_mnist.h"    /* the eval build's header */
+#include "support.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
@@ -39,26 +40,6 @@ static void usage_error(const char *what, const char *arg)
 {
     fprintf(stderr, "%s: %s '%s'\n(%s --help lists the options)\n", prog, what, arg, prog);
     exit(2);
-}
-
-/* DIR/BASE.gz, or DIR/BASE, whichever exists; NULL when neither does. */
-static char *data_file(const char *dir, const char *base)
-{
-    static const char *const ext[] = { ".gz", "" };
-    for (int k = 0; k < 2; k++) {
-        size_t len = strlen(dir) + strlen(base) + 5;
-        char *path = malloc(len);
-        if (!path)
-            return NULL;
-        snprintf(path, len, "%s/%s%s", dir, base, ext[k]);
-        if (access(path, F_OK) == 0)
-            return path;
-        free(path);
-    }
-    fprintf(stderr, "%s: no Fashion-MNIST data in %s (%s[.gz] is missing)\n"
-                    "  install Debian's package:  apt-get install dataset-fashion-mnist\n"
-                    "  or point --data at the folder holding it\n", prog, dir, base);
-    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -109,8 +90,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    char *images = data_file(data, "t10k-images-idx3-ubyte");
-    char *labels = images ? data_file(data, "t10k-labels-idx1-ubyte") : NULL;
+    char *images = support_data_file(prog, data, "t10k-images-idx3-ubyte");
+    char *labels = images ? support_data_file(prog, data, "t10k-labels-idx1-ubyte") : NULL;
     if (!labels)
         return 1;
     nnrt_dataset test;

@@ -35,19 +35,19 @@ $(SAMPLES_OUT)/fashion_mnist_eval.o: samples/fashion_mnist.nn $(B)/nnc
 	$(B)/nnc $(DEMO_NNCFLAGS) --prefix=fashion_mnist_eval -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ \
 	  -H $(SAMPLES_OUT)/fashion_mnist_eval.h
 
-$(SAMPLES_OUT)/train.o: samples/train.c samples/plot.h $(SAMPLES_OUT)/fashion_mnist.h runtime/nnrt.h
+$(SAMPLES_OUT)/train.o: samples/train.c samples/support.h $(SAMPLES_OUT)/fashion_mnist.h runtime/nnrt.h
 	$(CC) $(SAMPLES_CFLAGS) -I$(SAMPLES_OUT) -c $< -o $@
-$(SAMPLES_OUT)/predict.o: samples/predict.c $(SAMPLES_OUT)/eval/fashion_mnist.h runtime/nnrt.h
+$(SAMPLES_OUT)/predict.o: samples/predict.c samples/support.h $(SAMPLES_OUT)/eval/fashion_mnist.h runtime/nnrt.h
 	$(CC) $(SAMPLES_CFLAGS) -I$(SAMPLES_OUT)/eval -c $< -o $@
 
-$(SAMPLES_OUT)/plot.o: samples/plot.c samples/plot.h
+$(SAMPLES_OUT)/support.o: samples/support.c samples/support.h
 	@mkdir -p $(@D)
 	$(CC) $(SAMPLES_CFLAGS) -c $< -o $@
 
-$(SAMPLES_OUT)/train: $(SAMPLES_OUT)/train.o $(SAMPLES_OUT)/plot.o $(SAMPLES_OUT)/fashion_mnist.o \
+$(SAMPLES_OUT)/train: $(SAMPLES_OUT)/train.o $(SAMPLES_OUT)/support.o $(SAMPLES_OUT)/fashion_mnist.o \
     $(SAMPLES_OUT)/fashion_mnist_eval.o $(B)/libnnrt.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(RT_LIBS)
-$(SAMPLES_OUT)/predict: $(SAMPLES_OUT)/predict.o $(SAMPLES_OUT)/eval/fashion_mnist.o \
+$(SAMPLES_OUT)/predict: $(SAMPLES_OUT)/predict.o $(SAMPLES_OUT)/support.o $(SAMPLES_OUT)/eval/fashion_mnist.o \
     $(B)/libnnrt.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(RT_LIBS)
 

@@ -30,7 +30,7 @@
  *   interruption leaves, --resume finds its epoch; a checkpoint the side
  *   file does not describe is refused.
  */
-#include "plot.h"
+#include "support.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,33 +196,13 @@ static void parse_options(int argc, char **argv, options *o)
 
 /* ---- Data ---- */
 
-/* DIR/BASE.gz, or DIR/BASE unzipped, whichever exists (in that order). */
-static char *data_file(const char *dir, const char *base)
-{
-    static const char *const ext[] = { ".gz", "" };
-    for (int k = 0; k < 2; k++) {
-        size_t len = strlen(dir) + strlen(base) + 5;
-        char *path = malloc(len);
-        if (!path)
-            die("out of memory");
-        snprintf(path, len, "%s/%s%s", dir, base, ext[k]);
-        if (access(path, F_OK) == 0)
-            return path;
-        free(path);
-    }
-    fprintf(stderr,
-            "%s: no Fashion-MNIST data in %s (%s[.gz] is missing)\n"
-            "  install Debian's package:  apt-get install dataset-fashion-mnist\n"
-            "  or point --data at a folder with train-images-idx3-ubyte.gz, "
-            "train-labels-idx1-ubyte.gz,\n  t10k-images-idx3-ubyte.gz and "
-            "t10k-labels-idx1-ubyte.gz (gzipped or not)\n", prog, dir, base);
-    exit(1);
-}
-
 static void load_set(const char *dir, const char *images, const char *labels, size_t dim,
                      int classes, nnrt_dataset *ds)
 {
-    char *ip = data_file(dir, images), *lp = data_file(dir, labels);
+    char *ip = support_data_file(prog, dir, images);
+    char *lp = ip ? support_data_file(prog, dir, labels) : NULL;
+    if (!lp)
+        exit(1);
     char err[512];
     int rc = nnrt_dataset_load(ip, lp, ds, err, sizeof err);
     if (rc)

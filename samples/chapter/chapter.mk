@@ -51,7 +51,7 @@ $(CH_OUT)/quick/models/%.o: $(CH)/%.nn $(B)/nnc
 $(CH_OUT)/models/%.h: $(CH_OUT)/models/%.o ;
 $(CH_OUT)/quick/models/%.h: $(CH_OUT)/quick/models/%.o ;
 
-$(CH_OUT)/common.o: $(CH)/common.c $(CH)/common.h samples/plot.h runtime/nnrt.h
+$(CH_OUT)/common.o: $(CH)/common.c $(CH)/common.h samples/support.h runtime/nnrt.h
 	@mkdir -p $(@D)
 	$(CC) $(CH_CFLAGS) -c $< -o $@
 
@@ -62,7 +62,7 @@ $(CH_OUT)/obj/$(1).o: $(CH)/$(1).c $(CH)/common.h runtime/nnrt.h \
 	@mkdir -p $$(@D)
 	$$(CC) $$(CH_CFLAGS) -I$(CH_OUT)/models -c $$< -o $$@
 $(CH_OUT)/$(1): $(CH_OUT)/obj/$(1).o $(CH_MODELS_$(1):%=$(CH_OUT)/models/%.o) \
-    $(CH_OUT)/common.o $(B)/samples/plot.o $(B)/libnnrt.a
+    $(CH_OUT)/common.o $(B)/samples/support.o $(B)/libnnrt.a
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(RT_LIBS)
 endef
 define CH_QUICK_DRIVER
@@ -71,7 +71,7 @@ $(CH_OUT)/quick/obj/$(1).o: $(CH)/$(1).c $(CH)/common.h runtime/nnrt.h \
 	@mkdir -p $$(@D)
 	$$(CC) $$(CH_CFLAGS) -I$(CH_OUT)/quick/models -c $$< -o $$@
 $(CH_OUT)/quick/$(1): $(CH_OUT)/quick/obj/$(1).o \
-    $(CH_MODELS_$(1):%=$(CH_OUT)/quick/models/%.o) $(CH_OUT)/common.o $(B)/samples/plot.o $(B)/libnnrt.a
+    $(CH_MODELS_$(1):%=$(CH_OUT)/quick/models/%.o) $(CH_OUT)/common.o $(B)/samples/support.o $(B)/libnnrt.a
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(RT_LIBS)
 endef
 $(foreach s,$(CH_SAMPLES),$(eval $(call CH_DRIVER,$(s))))

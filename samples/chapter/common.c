@@ -5,7 +5,7 @@
  * each use draws from its own named stream.
  */
 #include "common.h"
-#include "../plot.h"
+#include "../support.h"
 
 #include <errno.h>
 #include <math.h>
