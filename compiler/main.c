@@ -38,6 +38,7 @@ static const char usage_text[] =
     "  --prefix=NAME      prefix the C symbols with NAME instead of the model's name, which\n"
     "                     the descriptor keeps (two builds of one model in one program)\n"
     "  --stats            print FLOPs, parameter bytes and the workspace plan\n"
+    "  --time             print how long each phase of the compile took (on stderr)\n"
     "  --gradcheck        compile in float64 in memory and check every param's gradient\n"
     "                     against central differences; prints a table, exits 1 if one is off\n"
     "  --version          print the version\n"
@@ -179,6 +180,8 @@ static Options parse_args(int argc, char **argv) {
                 usage_error("--prefix=%s: not a C identifier", o.prefix);
         } else if (strcmp(a, "--stats") == 0) {
             o.stats = true;
+        } else if (strcmp(a, "--time") == 0) {
+            o.time = true;
         } else if (a[0] == '-' && a[1]) {
             usage_error("unknown option '%s'", a);
         } else if (o.input) {
@@ -267,6 +270,7 @@ static int compile(const Options *opt) {
         return gradcheck_jit(m, opt);
     Stats stats = {0};
     bool ok = codegen(m, opt, &stats);
+    phase_enter(PH_OUTPUT);
     if (ok && opt->path[EMIT_HEADER])
         ok = write_header(m, opt->path[EMIT_HEADER]);
     if (ok && opt->depfile)
@@ -281,10 +285,13 @@ static int compile(const Options *opt) {
 }
 
 int main(int argc, char **argv) {
+    phase_enter(PH_FRONT);
     Options opt = parse_args(argc, argv);
     int rc = compile(&opt);
     if (rc)
         outputs_abort();
     arena_free_all();
+    if (opt.time)
+        phase_report(stderr);
     return rc;
 }

@@ -259,6 +259,7 @@ typedef struct Options {
     const char *target;
     const char *cpu;
     bool stats;
+    bool time;                  /* --time: print where the compile's time went */
     bool gradcheck;
     bool lower_only;            /* build and optimize the module, write nothing (fuzzing) */
     const char *prefix;         /* --prefix: the C symbols' prefix; the model keeps its name */
@@ -267,6 +268,12 @@ typedef struct Options {
 } Options;
 
 Model *sema_model(Stmt *prog, const Source *src, const Options *opt);
+
+/* --time: the compile's wall-clock time, charged to phases.  phase_enter
+ * charges the time since the previous call to the phase that was running. */
+typedef enum { PH_FRONT, PH_LOWER, PH_OPTIMIZE, PH_MACHINE, PH_OUTPUT, NPHASES } Phase;
+void phase_enter(Phase p);
+void phase_report(FILE *f);
 
 /* What an expression evaluates to: a compile-time number, a tensor in the
  * graph, a list of integers (reshape's dims), or an error already reported. */

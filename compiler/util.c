@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- arena ---- */
@@ -202,4 +203,37 @@ void outputs_abort(void) {
     for (Pending *p = pending; p; p = p->next)
         remove(p->tmp);
     pending = NULL;
+}
+
+/* ---- --time ---- */
+
+static double phase_seconds[NPHASES], phase_start = -1;
+static Phase phase_now = PH_FRONT;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void phase_enter(Phase p) {
+    double t = now_seconds();
+    if (phase_start >= 0)
+        phase_seconds[phase_now] += t - phase_start;
+    phase_start = t;
+    phase_now = p;
+}
+
+void phase_report(FILE *f) {
+    static const char *const names[NPHASES] = {
+        "front end (parse, check, differentiate)", "plan and lower to LLVM IR",
+        "LLVM IR optimization", "machine code generation", "other outputs"};
+    phase_enter(phase_now);
+    double total = 0;
+    for (int k = 0; k < NPHASES; k++)
+        total += phase_seconds[k];
+    for (int k = 0; k < NPHASES; k++)
+        fprintf(f, "  %8.1f ms  %5.1f%%  %s\n", phase_seconds[k] * 1e3,
+                total > 0 ? 100 * phase_seconds[k] / total : 0.0, names[k]);
+    fprintf(f, "  %8.1f ms          total, from main to exit\n", total * 1e3);
 }
