@@ -158,6 +158,7 @@ static LLVMValueRef mulv(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMB
 static LLVMValueRef mul(Gemm *g, LLVMValueRef x, int64_t k) { return k == 1 ? x : mulv(g, x, i64c(g, k)); }
 static LLVMValueRef ult(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildICmp(g->b, LLVMIntULT, x, y, ""); }
 static LLVMValueRef eq(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildICmp(g->b, LLVMIntEQ, x, y, ""); }
+static LLVMValueRef eq32(Gemm *g, LLVMValueRef x, int k) { return eq(g, x, i32c(g, k)); }
 static LLVMValueRef sel(Gemm *g, LLVMValueRef c, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildSelect(g->b, c, x, y, ""); }
 static LLVMValueRef umin(Gemm *g, LLVMValueRef x, LLVMValueRef y) { return sel(g, ult(g, x, y), x, y); }
 
@@ -472,54 +473,57 @@ static void transpose(Gemm *g, LLVMValueRef *r) {
 
 /* How B is packed: not at all (its rows are contiguous and read in place),
  * by whole vectors (rows contiguous), by lanes x lanes blocks transposed in
- * registers (columns contiguous: B = W.T), or an element at a time. */
+ * registers (columns contiguous: B = W.T), or an element at a time.  The
+ * outer-product function takes it as an argument. */
 typedef enum { PACK_NONE, PACK_ROWS, PACK_COLS, PACK_ANY } PackB;
 
 /* B (element (p, j) at b[p*rsb + j*csb]): pack rows [p0, p0 + kc) of its
  * columns [j0, j0 + ncols) into bp as panels of w = nv * lanes columns,
- * panel t at bp + t * kc * w, row p of it at p * w.  Columns past ncols
- * repeat the last one (the kernel computes them into columns of a tile
- * that are never copied to C).  What the chosen way leaves (a last,
- * narrower panel; the last kc mod lanes rows) goes an element at a time. */
-static void pack_b(Gemm *g, PackB how, int nv, LLVMValueRef b, LLVMValueRef rsb, LLVMValueRef csb, LLVMValueRef bp,
-                   LLVMValueRef p0, LLVMValueRef kc, LLVMValueRef j0, LLVMValueRef ncols) {
+ * panel t at bp + t * kc * w, row p of it at p * w, the way how (an i32
+ * PackB other than PACK_NONE) says.  Columns past ncols repeat the last one
+ * (the kernel computes them into columns of a tile that are never copied
+ * to C).  What the chosen way leaves (a last, narrower panel; the last
+ * kc mod lanes rows) goes an element at a time. */
+static void pack_b(Gemm *g, LLVMValueRef how, int nv, LLVMValueRef b, LLVMValueRef rsb, LLVMValueRef csb,
+                   LLVMValueRef bp, LLVMValueRef p0, LLVMValueRef kc, LLVMValueRef j0, LLVMValueRef ncols) {
     int L = g->lanes;
     int64_t w = (int64_t)nv * L;
     LLVMValueRef zero = i64c(g, 0), one = i64c(g, 1), jmax = sub(g, add(g, j0, ncols), one);
+    LLVMValueRef by_rows = eq32(g, how, PACK_ROWS), by_cols = eq32(g, how, PACK_COLS);
     RLoop lt, lp, lq, lj;
+    If fr, fc;
     LLVMValueRef t = rloop_open(g, &lt, zero, LLVMBuildUDiv(g->b, add(g, ncols, i64c(g, w - 1)), i64c(g, w), ""), one);
     LLVMValueRef jt = add(g, j0, mul(g, t, w));
     LLVMValueRef panel = at(g, bp, mulv(g, mul(g, t, w), kc));
-    LLVMValueRef done = zero;   /* rows packed before the element-wise rest */
-    if (how == PACK_ROWS) {
-        LLVMValueRef whole = LLVMBuildICmp(g->b, LLVMIntULE, add(g, jt, i64c(g, w - 1)), jmax, "");
-        If f;
-        if_open(g, &f, whole);
-        LLVMValueRef p = rloop_open(g, &lp, zero, kc, one);
-        LLVMValueRef src = at(g, b, add(g, mulv(g, add(g, p0, p), rsb), jt));
-        LLVMValueRef dst = at(g, panel, mul(g, p, w));
-        for (int v = 0; v < nv; v++)
-            store_t(g, load_t(g, g->vt, at(g, src, i64c(g, (int64_t)v * L))), at(g, dst, i64c(g, (int64_t)v * L)));
-        rloop_close(g, &lp);
-        if_close(g, &f);
-        done = sel(g, whole, kc, zero);
-    } else if (how == PACK_COLS) {
-        LLVMValueRef nq = LLVMBuildUDiv(g->b, kc, i64c(g, L), "");
-        LLVMValueRef q = rloop_open(g, &lq, zero, nq, one);
-        LLVMValueRef src = at(g, b, add(g, p0, mul(g, q, L)));
-        LLVMValueRef dst = at(g, panel, mul(g, q, L * w));
-        for (int v = 0; v < nv; v++) {
-            LLVMValueRef r[64];
-            for (int l = 0; l < L; l++)
-                r[l] = load_t(g, g->vt, at(g, src, mulv(g, umin(g, add(g, jt, i64c(g, (int64_t)v * L + l)), jmax), csb)));
-            transpose(g, r);
-            for (int l = 0; l < L; l++)
-                store_t(g, r[l], at(g, dst, i64c(g, l * w + (int64_t)v * L)));
-        }
-        rloop_close(g, &lq);
-        done = mul(g, nq, L);
+    /* By rows: a whole panel's rows, as vectors. */
+    LLVMValueRef whole = LLVMBuildAnd(g->b, by_rows, LLVMBuildICmp(g->b, LLVMIntULE, add(g, jt, i64c(g, w - 1)), jmax, ""), "");
+    if_open(g, &fr, whole);
+    LLVMValueRef p = rloop_open(g, &lp, zero, kc, one);
+    LLVMValueRef src = at(g, b, add(g, mulv(g, add(g, p0, p), rsb), jt));
+    LLVMValueRef dst = at(g, panel, mul(g, p, w));
+    for (int v = 0; v < nv; v++)
+        store_t(g, load_t(g, g->vt, at(g, src, i64c(g, (int64_t)v * L))), at(g, dst, i64c(g, (int64_t)v * L)));
+    rloop_close(g, &lp);
+    if_close(g, &fr);
+    /* By columns: lanes x lanes blocks, transposed. */
+    LLVMValueRef nq = LLVMBuildUDiv(g->b, kc, i64c(g, L), "");
+    if_open(g, &fc, by_cols);
+    LLVMValueRef q = rloop_open(g, &lq, zero, nq, one);
+    src = at(g, b, add(g, p0, mul(g, q, L)));
+    dst = at(g, panel, mul(g, q, L * w));
+    for (int v = 0; v < nv; v++) {
+        LLVMValueRef r[64];
+        for (int l = 0; l < L; l++)
+            r[l] = load_t(g, g->vt, at(g, src, mulv(g, umin(g, add(g, jt, i64c(g, (int64_t)v * L + l)), jmax), csb)));
+        transpose(g, r);
+        for (int l = 0; l < L; l++)
+            store_t(g, r[l], at(g, dst, i64c(g, l * w + (int64_t)v * L)));
     }
-    LLVMValueRef p = rloop_open(g, &lp, done, kc, one);
+    rloop_close(g, &lq);
+    if_close(g, &fc);
+    /* The rest, an element at a time, from the first row not packed. */
+    LLVMValueRef done = sel(g, whole, kc, sel(g, by_cols, mul(g, nq, L), zero));
+    p = rloop_open(g, &lp, done, kc, one);
     LLVMValueRef jj = rloop_open(g, &lj, zero, i64c(g, w), one);
     LLVMValueRef col = umin(g, add(g, jt, jj), jmax);
     LLVMValueRef x = load_t(g, g->t, at(g, b, add(g, mulv(g, add(g, p0, p), rsb), mulv(g, col, csb))));
@@ -560,7 +564,7 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
 /* ---- the outer-product form ---- */
 
 /* void outer(i64 M, i64 N, i64 K, ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, i64 csb,
- *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs)
+ *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs, i32 packb, i1 packa)
  *   c[i*ldc + j] = sum over p of a[i*rsa + p*csa] * b[p*rsb + j*csb]
  * For each block of ncs columns, for each block of kcs rows of B: pack the
  * block into bp as packb says (PACK_NONE: B is read in place, its rows
@@ -571,71 +575,67 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
  * an unpacked B is copied to a buffer on the stack with its last column
  * repeated, and the kernel writes such tiles of C into a buffer whose
  * rows and columns that exist are then copied to C (and from it first,
- * when accumulating).  ncs is a multiple of nv * lanes. */
-static LLVMValueRef outer_function(Gemm *g, int mr, int nv, PackB packb, bool packa) {
+ * when accumulating).  ncs is a multiple of nv * lanes.
+ * How A and B are packed are arguments, not variants: one function per
+ * tile costs the back end a third of three, and when every product of a
+ * module packs alike, ipsccp folds the tests away. */
+static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     CG *cg = g->cg;
-    static const char *const how[] = {"", ".rows", ".cols", ".any"};
-    const char *name = arena_printf("nnc.gemm.%s.%dx%dx%d.outer%s%s", g->dt == DT_F64 ? "f64" : "f32", mr, nv,
-                                    g->lanes, how[packb], packa ? ".a" : "");
+    const char *name = arena_printf("nnc.gemm.%s.%dx%dx%d.outer", g->dt == DT_F64 ? "f64" : "f32", mr, nv, g->lanes);
     LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, name);
     if (fn)
         return fn;
     LLVMValueRef kernel = micro_kernel(g, mr, nv);
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
-    LLVMTypeRef args[15] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr, cg->i64,
-                            cg->i64, cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->i64};
-    fn = new_function(g, name, args, 15);
+    LLVMTypeRef args[17] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64,
+                            cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->i64, cg->i32, cg->i1};
+    fn = new_function(g, name, args, 17);
     LLVMValueRef M = LLVMGetParam(fn, 0), N = LLVMGetParam(fn, 1), K = LLVMGetParam(fn, 2);
     LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), csa = LLVMGetParam(fn, 5);
     LLVMValueRef b = LLVMGetParam(fn, 6), rsb = LLVMGetParam(fn, 7), csb = LLVMGetParam(fn, 8);
     LLVMValueRef c = LLVMGetParam(fn, 9), ldc = LLVMGetParam(fn, 10), bp = LLVMGetParam(fn, 11);
     LLVMValueRef ap = LLVMGetParam(fn, 12), kcs = LLVMGetParam(fn, 13), ncs = LLVMGetParam(fn, 14);
+    LLVMValueRef packb = LLVMGetParam(fn, 15), packa = LLVMGetParam(fn, 16);
     int64_t w = (int64_t)nv * g->lanes;
     LLVMValueRef zero = i64c(g, 0), W = i64c(g, w), MR = i64c(g, mr);
-    LLVMValueRef ctile = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, mr * w), "ctile"), bedge = NULL;
+    LLVMValueRef ctile = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, mr * w), "ctile");
+    LLVMValueRef bedge = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, KC * w), "bedge");
     LLVMSetAlignment(ctile, 64);
-    if (packb == PACK_NONE) {
-        bedge = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, KC * w), "bedge");
-        LLVMSetAlignment(bedge, 64);
-    }
+    LLVMSetAlignment(bedge, 64);
+    LLVMValueRef in_place = eq32(g, packb, PACK_NONE);
     RLoop ln, lk, li, lj;
-    If fe, fk, fc;
+    If fp, fa, fk, fc;
     LLVMValueRef j0 = rloop_open(g, &ln, zero, N, ncs);
     LLVMValueRef ncols = umin(g, ncs, sub(g, N, j0));
     LLVMValueRef nfull = mul(g, LLVMBuildUDiv(g->b, ncols, W, ""), w);   /* columns in whole panels */
     LLVMValueRef p0 = rloop_open(g, &lk, zero, K, kcs);
     LLVMValueRef kc = umin(g, kcs, sub(g, K, p0));
     LLVMValueRef accumulate = LLVMBuildICmp(g->b, LLVMIntNE, p0, zero, "");
-    if (packb != PACK_NONE) {
-        pack_b(g, packb, nv, b, rsb, csb, bp, p0, kc, j0, ncols);
-    } else {
-        if_open(g, &fe, ult(g, nfull, ncols));
-        pack_b(g, PACK_ANY, nv, b, rsb, csb, bedge, p0, kc, add(g, j0, nfull), sub(g, ncols, nfull));
-        if_close(g, &fe);
-    }
+    /* Pack the block of B; read in place, only its last, narrower panel. */
+    if_open(g, &fp, LLVMBuildOr(g->b, LLVMBuildNot(g->b, in_place, ""), ult(g, nfull, ncols), ""));
+    pack_b(g, LLVMBuildSelect(g->b, in_place, LLVMConstInt(cg->i32, PACK_ANY, 0), packb, ""), nv, b, rsb, csb,
+           LLVMBuildSelect(g->b, in_place, bedge, bp, ""), p0, kc, sel(g, in_place, add(g, j0, nfull), j0),
+           sel(g, in_place, sub(g, ncols, nfull), ncols));
+    if_close(g, &fp);
     LLVMValueRef i0 = rloop_open(g, &li, zero, M, MR);
     LLVMValueRef mrv = umin(g, MR, sub(g, M, i0));
     LLVMValueRef ia = sub(g, i0, sub(g, MR, mrv));      /* the tile's first row in A */
-    LLVMValueRef asrc = at(g, a, add(g, mulv(g, ia, rsa), mulv(g, p0, csa))), ra = rsa, ca = csa;
-    if (packa) {
-        pack_a(g, mr, asrc, csa, ap, kc);
-        asrc = ap;
-        ra = i64c(g, 1);
-        ca = MR;
-    }
+    LLVMValueRef asrc = at(g, a, add(g, mulv(g, ia, rsa), mulv(g, p0, csa)));
+    if_open(g, &fa, packa);
+    pack_a(g, mr, asrc, csa, ap, kc);
+    if_close(g, &fa);
+    LLVMValueRef ra = sel(g, packa, i64c(g, 1), rsa), ca = sel(g, packa, MR, csa);
+    asrc = LLVMBuildSelect(g->b, packa, ap, asrc, "");
     LLVMValueRef jl = rloop_open(g, &lj, zero, ncols, W);
     LLVMValueRef nrv = umin(g, W, sub(g, ncols, jl));
-    LLVMValueRef bsrc, rb;
-    if (packb != PACK_NONE) {
-        bsrc = at(g, bp, mulv(g, jl, kc));
-        rb = W;
-    } else {
-        LLVMValueRef whole = eq(g, nrv, W);
-        bsrc = sel(g, whole, at(g, b, add(g, mulv(g, p0, rsb), add(g, j0, jl))), bedge);
-        rb = sel(g, whole, rsb, W);
-    }
+    LLVMValueRef whole = eq(g, nrv, W);
+    LLVMValueRef bsrc = LLVMBuildSelect(g->b, in_place,
+                                        LLVMBuildSelect(g->b, whole, at(g, b, add(g, mulv(g, p0, rsb), add(g, j0, jl))),
+                                                        bedge, ""),
+                                        at(g, bp, mulv(g, jl, kc)), "");
+    LLVMValueRef rb = sel(g, LLVMBuildAnd(g->b, in_place, whole, ""), rsb, W);
     LLVMValueRef cptr = at(g, c, add(g, mulv(g, i0, ldc), add(g, j0, jl)));
-    if_open(g, &fk, LLVMBuildAnd(g->b, eq(g, mrv, MR), eq(g, nrv, W), ""));
+    if_open(g, &fk, LLVMBuildAnd(g->b, eq(g, mrv, MR), whole, ""));
     LLVMValueRef kargs[9] = {asrc, ra, ca, bsrc, rb, cptr, ldc, kc, accumulate};
     call(g, kernel, kargs, 9);
     if_else(g, &fk);
@@ -966,10 +966,11 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
     LLVMValueRef bp = c.pack_b ? scratch : null;
     LLVMValueRef ap = c.pack_a ? LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){i64c(&g, bbytes)}, 1, "") : null;
-    LLVMValueRef args[15] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), i64c(&g, sA[1]),
+    PackB packb = !c.pack_b ? PACK_NONE : sB[1] == 1 ? PACK_ROWS : sB[0] == 1 ? PACK_COLS : PACK_ANY;
+    LLVMValueRef args[17] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), i64c(&g, sA[1]),
                              B, i64c(&g, sB[0]), i64c(&g, sB[1]), C, i64c(&g, N), bp, ap,
                              i64c(&g, block_size(K, KC, 1)),
-                             i64c(&g, block_size(N, NC_BYTES / g.esize, (int64_t)nv * g.lanes))};
-    PackB packb = !c.pack_b ? PACK_NONE : sB[1] == 1 ? PACK_ROWS : sB[0] == 1 ? PACK_COLS : PACK_ANY;
-    call(&g, outer_function(&g, mr, nv, packb, c.pack_a), args, 15);
+                             i64c(&g, block_size(N, NC_BYTES / g.esize, (int64_t)nv * g.lanes)),
+                             i32c(&g, packb), LLVMConstInt(cg->i1, c.pack_a, 0)};
+    call(&g, outer_function(&g, mr, nv), args, 17);
 }
