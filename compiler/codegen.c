@@ -781,10 +781,20 @@ static LLVMValueRef runtime_fn(CG *cg, const char *name, LLVMTypeRef ret, LLVMTy
     return fn ? fn : LLVMAddFunction(cg->mod, name, *fty);
 }
 
+/* init and set_defaults run once per program: not worth the optimizer's
+ * or the back end's time (optnone also selects instructions fast). */
+static LLVMValueRef cold_function(CG *cg, const char *name, LLVMTypeRef *args, int nargs) {
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), args, (unsigned)nargs, 0));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "optnone"));
+    return fn;
+}
+
 static void emit_init(CG *cg, const char *name) {
     const Model *m = cg->m;
     LLVMTypeRef args[2] = {cg->ptr, cg->i64};
-    cg->fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), args, 2, 0));
+    cg->fn = cold_function(cg, name, args, 2);
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry"));
     LLVMValueRef params = LLVMGetParam(cg->fn, 0), seed = LLVMGetParam(cg->fn, 1);
     LLVMTypeRef sid_ty, init_ty;
@@ -810,7 +820,7 @@ static void emit_init(CG *cg, const char *name) {
 static void emit_set_defaults(CG *cg, const char *name) {
     const Model *m = cg->m;
     LLVMTypeRef arg = cg->ptr;
-    cg->fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), &arg, 1, 0));
+    cg->fn = cold_function(cg, name, &arg, 1);
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry"));
     cg->base[BASE_INPUTS] = LLVMGetParam(cg->fn, 0);
     for (int i = 0; i < m->ntensors; i++) {
