@@ -8,7 +8,8 @@
  * inputs with uniform values in [-1, 1) drawn from SEED, runs forward twice,
  * and checks for every output:
  *   - each element within (k + 2) * eps * sum |a_ip * b_pj| of the exact
- *     sum (a bound for any order of the additions, fused or not);
+ *     sum (a bound for any order of the additions, fused or not), widened
+ *     by what a fused epilogue rounds (finish());
  *   - both runs bitwise equal (the order of additions is fixed);
  *   - nothing written past the outputs struct or the workspace.
  * Prints one line and exits 0 when everything holds, 1 otherwise.
@@ -88,8 +89,41 @@ static double elem(const void *inputs, const Operand *o, int64_t i, int64_t j) {
     return o->transposed ? get(inputs, o->t, o->offset + j * cols + i) : get(inputs, o->t, o->offset + i * cols + j);
 }
 
+/* What is applied to the product s at (i, j) (gemm_check.nn): nothing, or a
+ * fused epilogue. */
+typedef enum { PLAIN, BIAS_RELU, MASK, ADD_HALF } Epilogue;
+
+typedef struct Extra {
+    Epilogue how;
+    const nnrt_tensor *t;   /* bias, Mask or C0 */
+} Extra;
+
+/* The exact value, and the tolerance widened by what the epilogue rounds:
+ * each op is 1-Lipschitz in s up to the factor |Mask|, plus one rounding. */
+static double finish(const void *inputs, Extra e, int64_t i, int64_t j, int64_t n, double s, double eps,
+                     double *tol) {
+    double x, v;
+    switch (e.how) {
+    case BIAS_RELU:
+        x = get(inputs, e.t, j);
+        v = s + x > 0 ? s + x : 0;
+        *tol += 2 * eps * (fabs(s) + fabs(x));
+        return v;
+    case MASK:
+        x = get(inputs, e.t, i * n + j);
+        *tol = *tol * fabs(x) + 2 * eps * fabs(s * x);
+        return s * x;
+    case ADD_HALF:
+        x = get(inputs, e.t, i * n + j);
+        *tol += 2 * eps * (fabs(s) + fabs(0.5 * x));
+        return s + 0.5 * x;
+    default:
+        return s;
+    }
+}
+
 static int check(const void *inputs, const void *out1, const void *out2, const char *name, Operand a, Operand b,
-                 int64_t m, int64_t k, int64_t n, double eps) {
+                 int64_t m, int64_t k, int64_t n, double eps, Extra e) {
     const nnrt_tensor *c = find(name);
     int bad = 0;
     const char *p1 = (const char *)out1 + c->offset, *p2 = (const char *)out2 + c->offset;
@@ -107,6 +141,7 @@ static int check(const void *inputs, const void *out1, const void *out2, const c
             }
             double got = get(out1, c, i * n + j);
             double tol = (double)(k + 2) * eps * mag + 1e-300;
+            s = finish(inputs, e, i, j, n, s, eps, &tol);
             if (!(fabs(got - s) <= tol)) {
                 if (bad < 5)
                     fprintf(stderr, "gemm_check: %s[%lld, %lld] = %.9g, expected %.9g (tolerance %.3g)\n", name,
@@ -130,6 +165,13 @@ int main(int argc, char **argv) {
     fill(inputs, B);
     fill(inputs, Bt);
     fill(inputs, S);
+    const nnrt_tensor *A2 = find("A2"), *At2 = find("At2");
+    const nnrt_tensor *bias = find("bias"), *mask = find("Mask"), *c0 = find("C0");
+    fill(inputs, A2);
+    fill(inputs, At2);
+    fill(inputs, bias);
+    fill(inputs, mask);
+    fill(inputs, c0);
     int rc1 = M->forward(params, inputs, out1, ws);
     memset(ws, 0x5A, M->workspace_size);   /* a second run must not depend on the first's leftovers */
     int rc2 = M->forward(params, inputs, out2, ws);
@@ -139,11 +181,16 @@ int main(int argc, char **argv) {
     }
     int bad = 0;
     Operand a = {A, 0, 0}, at = {At, 1, 0}, b = {B, 0, 0}, bt = {Bt, 1, 0}, s1 = {S, 0, m * k};
-    bad += check(inputs, out1, out2, "NN", a, b, m, k, n, eps);
-    bad += check(inputs, out1, out2, "TN", at, b, m, k, n, eps);
-    bad += check(inputs, out1, out2, "NT", a, bt, m, k, n, eps);
-    bad += check(inputs, out1, out2, "TT", at, bt, m, k, n, eps);
-    bad += check(inputs, out1, out2, "IX", s1, bt, m, k, n, eps);
+    Extra plain = {PLAIN, NULL};
+    bad += check(inputs, out1, out2, "NN", a, b, m, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "TN", at, b, m, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "NT", a, bt, m, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "TT", at, bt, m, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "IX", s1, bt, m, k, n, eps, plain);
+    Operand a2 = {A2, 0, 0}, at2 = {At2, 1, 0};
+    bad += check(inputs, out1, out2, "BR", a2, b, m, k, n, eps, (Extra){BIAS_RELU, bias});
+    bad += check(inputs, out1, out2, "MK", a2, bt, m, k, n, eps, (Extra){MASK, mask});
+    bad += check(inputs, out1, out2, "AC", at2, b, m, k, n, eps, (Extra){ADD_HALF, c0});
     bad += !guard_ok(out1, M->outputs_size, "outputs") + !guard_ok(out2, M->outputs_size, "outputs");
     bad += !guard_ok(ws, M->workspace_size, "workspace") + !guard_ok(inputs, M->inputs_size, "inputs");
     printf("gemm_check %s m=%lld k=%lld n=%lld: %s\n", A->dtype == NNRT_F64 ? "f64" : "f32", (long long)m,

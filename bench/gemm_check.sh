@@ -7,7 +7,8 @@
 # nnc -D m= -D k= -D n= and the given options (--cpu=native, --dtype=f64,
 # -O0 ...), links it with bench/gemm_check.c and LIBNNRT, and runs it: all
 # five layouts of operand (A @ B, A.T @ B, A @ B.T, A.T @ B.T, an indexed
-# view) against a double-precision product, twice for determinism, with
+# view) and three fused epilogues (bias and ReLU, a mask, a sum onto another
+# tensor) against a double-precision product, twice for determinism, with
 # guard bytes after every struct.  The shapes are the edge cases listed
 # here, then GEMM_CHECK_COUNT (default 24) drawn from GEMM_CHECK_SEED
 # (default 1): sizes 1 to 67, mostly odd, so that every remainder of every

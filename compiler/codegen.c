@@ -73,23 +73,24 @@ LLVMAttributeRef cg_attr(CG *cg, const char *name) {
 /* ---- loops ---- */
 
 /* A bottom-tested counted loop: every trip count here is at least 1. */
-LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n) {
+LLVMValueRef cg_range_open(CG *cg, Loop *l, LLVMValueRef start, LLVMValueRef end) {
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
     l->head = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "loop");
-    l->n = n;
+    l->end = end;
     LLVMBuildBr(cg->b, l->head);
     LLVMPositionBuilderAtEnd(cg->b, l->head);
     l->iv = LLVMBuildPhi(cg->b, cg->i64, "i");
-    LLVMValueRef zero = cg_i64(cg, 0);
-    LLVMAddIncoming(l->iv, &zero, &pre, 1);
+    LLVMAddIncoming(l->iv, &start, &pre, 1);
     return l->iv;
 }
+
+LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n) { return cg_range_open(cg, l, cg_i64(cg, 0), cg_i64(cg, n)); }
 
 void cg_loop_close(CG *cg, Loop *l) {
     LLVMValueRef next = LLVMBuildNUWAdd(cg->b, l->iv, cg_i64(cg, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
     LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
-    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, next, cg_i64(cg, l->n), ""), l->head, exit);
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, next, l->end, ""), l->head, exit);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(cg->b, exit);
 }
@@ -499,6 +500,7 @@ typedef struct Kernel {
 typedef struct Reads {
     Node **node;        /* the values with a layout the kernel reads */
     int n, cap;
+    Node *self;         /* the kernel's own result, read by its epilogue */
 } Reads;
 
 static void key_layout(FILE *f, const Layout *l, const Shape *s) {
@@ -508,8 +510,25 @@ static void key_layout(FILE *f, const Layout *l, const Shape *s) {
 
 /* Walk what kernel node x reads, writing the key and collecting the values
  * that live in memory. */
+static void key_reads(CG *cg, FILE *f, Node *x, Reads *r);
+
+/* x's own op and what it reads, as computed inside a kernel. */
+static void key_compute(CG *cg, FILE *f, Node *x, Reads *r) {
+    fprintf(f, "(%d/%d/%a", x->op, x->dt, x->value);
+    for (int d = 0; d < x->shape.rank; d++)
+        fprintf(f, ",%lld", (long long)x->shape.d[d]);
+    fprintf(f, " ");
+    for (int k = 0; k < op_info[x->op].arity; k++)
+        key_reads(cg, f, x->in[k], r);
+    fprintf(f, ")");
+}
+
 static void key_reads(CG *cg, FILE *f, Node *x, Reads *r) {
     const Slot *s = &cg->plan->slot[x->id];
+    if (x == r->self) {
+        fprintf(f, "self;");
+        return;
+    }
     if (s->st == ST_CONST) {
         fprintf(f, "c%a/%d;", s->cval, x->dt);
         return;
@@ -533,13 +552,7 @@ static void key_reads(CG *cg, FILE *f, Node *x, Reads *r) {
         fprintf(f, "];");
         return;
     }
-    fprintf(f, "(%d/%d/%a", x->op, x->dt, x->value);
-    for (int d = 0; d < x->shape.rank; d++)
-        fprintf(f, ",%lld", (long long)x->shape.d[d]);
-    fprintf(f, " ");
-    for (int k = 0; k < op_info[x->op].arity; k++)
-        key_reads(cg, f, x->in[k], r);
-    fprintf(f, ")");
+    key_compute(cg, f, x, r);
 }
 
 static const char *kernel_key(CG *cg, Node *n, Reads *r) {
@@ -555,6 +568,11 @@ static const char *kernel_key(CG *cg, Node *n, Reads *r) {
     fprintf(f, "] ");
     for (int k = 0; k < op_info[n->op].arity; k++)
         key_reads(cg, f, n->in[k], r);
+    if (s->epilogue) {
+        fprintf(f, " epilogue");
+        r->self = n;
+        key_compute(cg, f, s->epilogue, r);
+    }
     fclose(f);
     const char *key = arena_strdup(buf);
     free(buf);
@@ -618,6 +636,7 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
         argv[i] = LLVMGetParam(fn, (unsigned)i);
     }
     cg->kargs = argv;
+    cg->nkargs = nargs;
     emit_kernel(cg, n);
     LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, 0, 0));
     if (!kernel_can_fail(n))
@@ -666,6 +685,47 @@ static void emit_outlined_kernel(CG *cg, Node *n) {
         LLVMBuildCondBr(cg->b, bad, cg->fail, ok);
         LLVMPositionBuilderAtEnd(cg->b, ok);
     }
+}
+
+LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
+    Node *e = cg->plan->slot[n->id].epilogue;
+    const Layout *out = out_layout(cg, n);
+    /* The kernel's arguments, in an array on its stack. */
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+    LLVMTypeRef at = LLVMArrayType2(cg->ptr, (uint64_t)cg->nkargs);
+    *args = LLVMBuildAlloca(cg->b, at, "epilogue_args");
+    for (int k = 0; k < cg->nkargs; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        LLVMBuildStore(cg->b, cg->kargs[k], LLVMBuildInBoundsGEP2(cg->b, at, *args, i, 2, ""));
+    }
+    LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, arena_printf("%s.epilogue.%s", cg->m->prefix, op_info[e->op].name),
+                                      LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
+    LLVMValueRef kernel = cg->fn, *kargs = cg->kargs;
+    cg->fn = fn;
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    cg->kargs = NEWA(LLVMValueRef, cg->nkargs);
+    for (int k = 0; k < cg->nkargs; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        cg->kargs[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(fn, 0), i, 2, ""), "");
+    }
+    LLVMValueRef i0 = LLVMGetParam(fn, 1), j0 = LLVMGetParam(fn, 2);
+    Loop li, lj;
+    LLVMValueRef idx[2];
+    idx[0] = cg_range_open(cg, &li, i0, LLVMBuildAdd(cg->b, i0, LLVMGetParam(fn, 3), ""));
+    idx[1] = cg_range_open(cg, &lj, j0, LLVMBuildAdd(cg->b, j0, LLVMGetParam(fn, 4), ""));
+    /* e reads the product at idx, where it stores: read before written. */
+    store(cg, e->dt, ew_compute(cg, e, idx), cg_elem_ptr(cg, out, n->dt, 2, idx));
+    cg_loop_close(cg, &lj);
+    cg_loop_close(cg, &li);
+    LLVMBuildRetVoid(cg->b);
+    cg->fn = kernel;
+    cg->kargs = kargs;
+    LLVMPositionBuilderAtEnd(cg->b, here);
+    return fn;
 }
 
 /* ---- entry points ---- */
@@ -737,11 +797,11 @@ static void emit_entry(CG *cg, const char *name, EntryKind kind) {
     LLVMPositionBuilderAtEnd(cg->b, entry);
     Graph *g = m->g;
     for (int i = 0; i < g->n; i++)
-        if (pl->slot[i].st == ST_BUFFER)
+        if (pl->slot[i].st == ST_BUFFER && !pl->slot[i].by_epilogue)
             emit_outlined_kernel(cg, g->nodes[i]);
     /* Outputs before updates: they report the values before the step. */
     for (int r = 0; r < pl->nroots; r++)
-        if (!pl->roots[r].direct)
+        if (!pl->roots[r].direct && !pl->roots[r].by_epilogue)
             cg_store_all(cg, pl->roots[r].node, &pl->roots[r].dest);
     if (kind == ENTRY_TRAIN) {
         for (int i = 0; i < m->ntensors; i++)

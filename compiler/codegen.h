@@ -25,6 +25,7 @@ typedef struct CG {
     LLVMBasicBlockRef fail;     /* returns NNRT_EINDEX */
     LLVMValueRef base[NBASE];
     LLVMValueRef *kargs;        /* inside an outlined kernel: its arguments */
+    int nkargs;
     struct Kernel *kernels;     /* outlined kernels, by key */
 } CG;
 
@@ -32,9 +33,11 @@ typedef struct CG {
 typedef struct Loop {
     LLVMBasicBlockRef head;
     LLVMValueRef iv;
-    int64_t n;
+    LLVMValueRef end;           /* the bound: n, or a value of the running code */
 } Loop;
 LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n);   /* returns the induction variable */
+/* for (iv = start; iv < end; iv++) with start < end when it runs */
+LLVMValueRef cg_range_open(CG *cg, Loop *l, LLVMValueRef start, LLVMValueRef end);
 void cg_loop_close(CG *cg, Loop *l);
 LLVMValueRef cg_i64(CG *cg, int64_t v);
 void cg_lower(CG *cg);
@@ -49,5 +52,11 @@ LLVMValueRef cg_scratch(CG *cg, Node *n);    /* the node's scratch bytes (Slot.s
 /* gemm.c: the matrix product n = a @ b into out, using the node's scratch
  * (gemm_scratch_bytes, nnc.h); with less it still works, more slowly. */
 void cg_matmul(CG *cg, Node *n, const Layout *out);
+/* Inside the kernel of product n with an epilogue (Slot.epilogue): a
+ * function void(ptr args, i64 i0, i64 j0, i64 rows, i64 cols) that computes
+ * the epilogue over rows [i0, i0 + rows) and columns [j0, j0 + cols) of the
+ * product, in its place, once they hold their final sums; *args receives
+ * what to pass it. */
+LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args);
 
 #endif

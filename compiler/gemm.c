@@ -255,6 +255,13 @@ static void call(Gemm *g, LLVMValueRef fn, LLVMValueRef *args, int n) {
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)n, "");
 }
 
+/* void(ptr args, i64 i0, i64 j0, i64 rows, i64 cols): cg_epilogue's. */
+static LLVMTypeRef epilogue_type(Gemm *g) {
+    CG *cg = g->cg;
+    LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
+    return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0);
+}
+
 static LLVMBasicBlockRef new_block(Gemm *g, const char *name) {
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(g->b));
     return LLVMAppendBasicBlockInContext(g->cg->ctx, fn, name);
@@ -564,7 +571,8 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
 /* ---- the outer-product form ---- */
 
 /* void outer(i64 M, i64 N, i64 K, ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, i64 csb,
- *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs, i32 packb, i1 packa)
+ *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs, i32 packb, i1 packa,
+ *            ptr epi, ptr epi_args)
  *   c[i*ldc + j] = sum over p of a[i*rsa + p*csa] * b[p*rsb + j*csb]
  * For each block of ncs columns, for each block of kcs rows of B: pack the
  * block into bp as packb says (PACK_NONE: B is read in place, its rows
@@ -576,6 +584,9 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
  * repeated, and the kernel writes such tiles of C into a buffer whose
  * rows and columns that exist are then copied to C (and from it first,
  * when accumulating).  ncs is a multiple of nv * lanes.
+ * Each tile of C, once it holds its final sums, is passed to epi (unless
+ * it is null) as epi(epi_args, i, j, rows, cols): the fused epilogue
+ * (cg_epilogue) runs on it while it is in cache.
  * How A and B are packed are arguments, not variants: one function per
  * tile costs the back end a third of three, and when every product of a
  * module packs alike, ipsccp folds the tests away. */
@@ -587,15 +598,16 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
         return fn;
     LLVMValueRef kernel = micro_kernel(g, mr, nv);
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
-    LLVMTypeRef args[17] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64,
-                            cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->i64, cg->i32, cg->i1};
-    fn = new_function(g, name, args, 17);
+    LLVMTypeRef args[19] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64,
+                            cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->i64, cg->i32, cg->i1, cg->ptr, cg->ptr};
+    fn = new_function(g, name, args, 19);
     LLVMValueRef M = LLVMGetParam(fn, 0), N = LLVMGetParam(fn, 1), K = LLVMGetParam(fn, 2);
     LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), csa = LLVMGetParam(fn, 5);
     LLVMValueRef b = LLVMGetParam(fn, 6), rsb = LLVMGetParam(fn, 7), csb = LLVMGetParam(fn, 8);
     LLVMValueRef c = LLVMGetParam(fn, 9), ldc = LLVMGetParam(fn, 10), bp = LLVMGetParam(fn, 11);
     LLVMValueRef ap = LLVMGetParam(fn, 12), kcs = LLVMGetParam(fn, 13), ncs = LLVMGetParam(fn, 14);
     LLVMValueRef packb = LLVMGetParam(fn, 15), packa = LLVMGetParam(fn, 16);
+    LLVMValueRef epi = LLVMGetParam(fn, 17), epi_args = LLVMGetParam(fn, 18);
     int64_t w = (int64_t)nv * g->lanes;
     LLVMValueRef zero = i64c(g, 0), W = i64c(g, w), MR = i64c(g, mr);
     LLVMValueRef ctile = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, mr * w), "ctile");
@@ -604,7 +616,7 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     LLVMSetAlignment(bedge, 64);
     LLVMValueRef in_place = eq32(g, packb, PACK_NONE);
     RLoop ln, lk, li, lj;
-    If fp, fa, fk, fc;
+    If fp, fa, fk, fc, fe;
     LLVMValueRef j0 = rloop_open(g, &ln, zero, N, ncs);
     LLVMValueRef ncols = umin(g, ncs, sub(g, N, j0));
     LLVMValueRef nfull = mul(g, LLVMBuildUDiv(g->b, ncols, W, ""), w);   /* columns in whole panels */
@@ -648,6 +660,10 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     call(g, kernel, eargs, 9);
     copy_tile(g, cptr, ldc, ctop, W, mrv, nrv);
     if_close(g, &fk);
+    if_open(g, &fe, LLVMBuildAnd(g->b, LLVMBuildIsNotNull(g->b, epi, ""), eq(g, add(g, p0, kc), K), ""));
+    LLVMValueRef eargs5[5] = {epi_args, i0, add(g, j0, jl), mrv, nrv};
+    LLVMBuildCall2(g->b, epilogue_type(g), epi, eargs5, 5, "");
+    if_close(g, &fe);
     rloop_close(g, &lj);
     rloop_close(g, &li);
     rloop_close(g, &lk);
@@ -926,12 +942,14 @@ static void choose_tile(const Gemm *g, int64_t M, int64_t N, int *mrp, int *nvp)
     *nvp = nv;
 }
 
-void cg_matmul(CG *cg, Node *n, const Layout *out) {
+/* The product n into out; true if it applied the epilogue (epi, with
+ * epi_args) to each tile, false if that is left to the caller. */
+static bool product(CG *cg, Node *n, const Layout *out, LLVMValueRef epi, LLVMValueRef epi_args) {
     Node *a = n->in[0], *b = n->in[1];
     const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id], *so = &cg->plan->slot[n->id];
     if (!has_layout(sa) || !has_layout(sb) || !layout_contiguous(out, &n->shape)) {
         naive(cg, n, out);
-        return;
+        return false;
     }
     Gemm g = {.cg = cg, .b = cg->b, .dt = n->dt, .t = cg_type(cg, n->dt), .tg = target_of(cg)};
     g.esize = (int)dtype_size(n->dt);
@@ -946,7 +964,7 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     make_do(&c, N, K, (size_t)g.esize, sA, sB, so->scratch);
     if (c.form == FORM_NAIVE) {
         naive(cg, n, out);
-        return;
+        return false;
     }
     LLVMValueRef A = operand_ptr(cg, turned ? &sb->lay : &sa->lay, n->dt);
     LLVMValueRef B = operand_ptr(cg, turned ? &sa->lay : &sb->lay, n->dt);
@@ -956,7 +974,7 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
         LLVMValueRef args[9] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), B, i64c(&g, sB[1]),
                                 C, i64c(&g, N)};
         call(&g, dot_function(&g, mt, nt), args, 9);
-        return;
+        return false;
     }
     int mr, nv;
     choose_tile(&g, M, N, &mr, &nv);
@@ -967,10 +985,26 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef bp = c.pack_b ? scratch : null;
     LLVMValueRef ap = c.pack_a ? LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){i64c(&g, bbytes)}, 1, "") : null;
     PackB packb = !c.pack_b ? PACK_NONE : sB[1] == 1 ? PACK_ROWS : sB[0] == 1 ? PACK_COLS : PACK_ANY;
-    LLVMValueRef args[17] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), i64c(&g, sA[1]),
+    /* A turned product's tiles are tiles of C.T: the epilogue runs after. */
+    bool tiled = epi && !turned;
+    LLVMValueRef args[19] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), i64c(&g, sA[1]),
                              B, i64c(&g, sB[0]), i64c(&g, sB[1]), C, i64c(&g, N), bp, ap,
                              i64c(&g, block_size(K, KC, 1)),
                              i64c(&g, block_size(N, NC_BYTES / g.esize, (int64_t)nv * g.lanes)),
-                             i32c(&g, packb), LLVMConstInt(cg->i1, c.pack_a, 0)};
-    call(&g, outer_function(&g, mr, nv), args, 17);
+                             i32c(&g, packb), LLVMConstInt(cg->i1, c.pack_a, 0),
+                             tiled ? epi : null, tiled ? epi_args : null};
+    call(&g, outer_function(&g, mr, nv), args, 19);
+    return tiled;
+}
+
+void cg_matmul(CG *cg, Node *n, const Layout *out) {
+    LLVMValueRef epi = NULL, epi_args = NULL;
+    if (cg->plan->slot[n->id].epilogue)
+        epi = cg_epilogue(cg, n, &epi_args);
+    if (!product(cg, n, out, epi, epi_args) && epi) {
+        Gemm g = {.cg = cg, .b = cg->b};
+        LLVMValueRef whole[5] = {epi_args, i64c(&g, 0), i64c(&g, 0), i64c(&g, n->shape.d[0]),
+                                 i64c(&g, n->shape.d[1])};
+        LLVMBuildCall2(cg->b, epilogue_type(&g), epi, whole, 5, "");
+    }
 }

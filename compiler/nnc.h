@@ -353,6 +353,13 @@ typedef struct Slot {
     size_t scratch;     /* ST_BUFFER: bytes for the kernel's own use while it runs */
     Layout scratch_lay; /* where they are (a block of their own in the workspace) */
     bool direct;        /* ST_BUFFER: the buffer is the root's destination */
+    /* A matrix product whose one consumer is an elementwise node computed
+     * in the product's place (relu(x @ W.T + b), mask * (g @ W),
+     * g.T @ x + lambda * W): the product's kernel applies that node to each
+     * tile of C as it is finished (an epilogue), and the consumer has no
+     * kernel (by_epilogue) or store loop (Root.by_epilogue) of its own. */
+    Node *epilogue;     /* ST_BUFFER, a matmul: the consumer, or NULL */
+    bool by_epilogue;   /* computed by the epilogue of the product it reads */
 } Slot;
 
 typedef enum { ENTRY_FORWARD, ENTRY_BACKWARD, ENTRY_TRAIN } EntryKind;
@@ -362,6 +369,7 @@ typedef struct Root {
     Node *node;
     Layout dest;
     bool direct;        /* computed in place by its kernel: no copy */
+    bool by_epilogue;   /* computed by the epilogue of a product (Slot) */
 } Root;
 
 typedef struct Plan {

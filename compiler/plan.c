@@ -12,6 +12,10 @@
  * - Everything else gets a buffer: in its destination struct when its only
  *   use is to be stored there, otherwise in the workspace, where buffers
  *   whose last reader has run are reused (first fit, by liveness).
+ * - A matrix product read only by an elementwise node computed in its place
+ *   (relu(x @ W.T + b), the ReLU mask times g @ W, g.T @ x + lambda * W)
+ *   takes that node as its epilogue: the product's kernel applies it to
+ *   each tile of the result as soon as the tile is final (Slot.epilogue).
  *
  * The train step updates params in place, so a gradient read while params
  * are being updated must not read another param (or its own at another
@@ -215,6 +219,41 @@ static Node *buffer_in_place(const Plan *pl, Node *x, const Node *root) {
     return NULL;
 }
 
+/* The node whose value a view (of a view ...) of x reads. */
+static const Node *viewed(const Plan *pl, const Node *x) {
+    while (pl->slot[x->id].st == ST_VIEW)
+        x = x->in[0];
+    return x;
+}
+
+/* Can every value the inline expression rooted at x reads, other than the
+ * product mm, be read when mm's kernel runs?  Leaves and constants can,
+ * buffers only if computed before it. */
+static bool ready_before(const Plan *pl, const Node *x, const Node *mm) {
+    for (int k = 0; k < op_info[x->op].arity; k++) {
+        const Node *o = viewed(pl, x->in[k]);
+        const Slot *s = &pl->slot[o->id];
+        if (o == mm)
+            continue;
+        if (s->st == ST_BUFFER && o->id > mm->id)
+            return false;
+        if (s->st == ST_INLINE && !ready_before(pl, o, mm))
+            return false;
+    }
+    return true;
+}
+
+/* The product an elementwise node e (a buffer, or a root computed inline)
+ * can be the epilogue of: the buffer it is computed in the place of (read
+ * once, at e's index), when that is a matmul and everything else e reads is
+ * ready before the product is.  NULL if none. */
+static Node *epilogue_product(Plan *pl, Node *e) {
+    Node *mm = buffer_in_place(pl, e, e);
+    if (!mm || mm->op != OP_MATMUL || pl->slot[mm->id].epilogue || !ready_before(pl, e, mm))
+        return NULL;
+    return mm;
+}
+
 Plan *plan_entry(const Model *m, EntryKind kind) {
     Graph *g = m->g;
     int n = g->n;
@@ -364,6 +403,10 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         } else if (s->st == ST_INLINE) {
             Node *b = buffer_in_place(p, rt->node, rt->node);
             if (b) {
+                if (epilogue_product(p, rt->node) == b) {
+                    p->slot[b->id].epilogue = rt->node;
+                    rt->by_epilogue = true;
+                }
                 p->slot[b->id].lay = rt->dest;
                 p->slot[b->id].direct = true;
             }
@@ -398,6 +441,10 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         total += size;
         Node *o = op_info[x->op].kind == K_EW ? buffer_in_place(p, x, x) : NULL;
         if (o && !p->slot[o->id].direct) {
+            if (epilogue_product(p, x) == o) {
+                p->slot[o->id].epilogue = x;
+                s->by_epilogue = true;
+            }
             Block *b = &blocks[block_of[o->id]];
             block_of[i] = block_of[o->id];
             if (s->read_time > b->until)

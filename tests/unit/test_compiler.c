@@ -420,6 +420,66 @@ START_TEST(test_nondifferentiable_path_warns) {
 }
 END_TEST
 
+/* ---- plan ---- */
+
+static Plan *plan_of(Model *m, EntryKind kind) {
+    layout_model(m);
+    return plan_entry(m, kind);
+}
+
+/* The root of output or gradient r in the plan. */
+static const Root *root_of(const Plan *p, const Node *r) {
+    for (int i = 0; i < p->nroots; i++)
+        if (p->roots[i].node == r)
+            return &p->roots[i];
+    return NULL;
+}
+
+START_TEST(test_relu_is_the_epilogue_of_its_product) {
+    Model *m = elaborate("input x : f32[8, 3]\nparam W : f32[5, 3]\nparam b : f32[5]\n"
+                         "h = relu(x @ W.T + b)\nJ = sum(h @ W)\noutput J\n");
+    Plan *p = plan_of(m, ENTRY_FORWARD);
+    int products = 0;
+    for (int i = 0; i < m->g->n; i++) {
+        Node *x = m->g->nodes[i];
+        if (x->op != OP_MATMUL || x->in[1]->op != OP_TRANSPOSE)
+            continue;
+        products++;
+        Node *e = p->slot[i].epilogue;
+        ck_assert_ptr_nonnull(e);
+        ck_assert_int_eq(e->op, OP_RELU);
+        ck_assert(p->slot[e->id].by_epilogue);
+    }
+    ck_assert_int_eq(products, 1);
+}
+END_TEST
+
+START_TEST(test_gradient_with_l2_is_an_epilogue) {
+    /* dJ/dW1 = g.T @ x + lambda * W1: the sum is the product's epilogue,
+     * and the gradient has no store loop of its own. */
+    Model *m = elaborate("input x : f32[4, 3]\nparam W1 : f32[2, 3]\n"
+                         "J = sum(relu(x @ W1.T)) + 0.5 * sum(W1 * W1)\nminimize J\n");
+    Plan *p = plan_of(m, ENTRY_BACKWARD);
+    const Root *r = root_of(p, tensor(m, "W1", NNRT_PARAM)->grad);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(r->by_epilogue);
+}
+END_TEST
+
+START_TEST(test_epilogue_reads_only_what_is_ready) {
+    /* P = a * exp(b) reads b, computed after a: it cannot run as a's
+     * epilogue, and is stored by a loop of its own. */
+    Model *m = elaborate("input x : f32[4, 3]\nparam W : f32[2, 3]\nparam V : f32[2, 3]\n"
+                         "a = x @ W.T\nb = x @ V.T\nP = a * exp(b)\noutput P\n");
+    Plan *p = plan_of(m, ENTRY_FORWARD);
+    for (int i = 0; i < m->g->n; i++)
+        ck_assert_ptr_null(p->slot[i].epilogue);
+    const Root *r = root_of(p, tensor(m, "P", NNRT_OUTPUT)->node);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(!r->by_epilogue);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("compiler");
     TCase *lex = tcase_create("lexer and parser");
@@ -473,6 +533,12 @@ static Suite *suite(void) {
     tcase_add_test(ad, test_nondifferentiable_path_warns);
     tcase_add_test(ad, test_no_objective_gives_zero_gradients);
     suite_add_tcase(s, ad);
+    TCase *plan = tcase_create("plan");
+    tcase_add_checked_fixture(plan, NULL, teardown);
+    tcase_add_test(plan, test_relu_is_the_epilogue_of_its_product);
+    tcase_add_test(plan, test_gradient_with_l2_is_an_epilogue);
+    tcase_add_test(plan, test_epilogue_reads_only_what_is_ready);
+    suite_add_tcase(s, plan);
     return s;
 }
 
