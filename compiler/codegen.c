@@ -145,6 +145,16 @@ static void store(CG *cg, DType dt, LLVMValueRef v, LLVMValueRef ptr) {
     LLVMSetAlignment(LLVMBuildStore(cg->b, v, ptr), (unsigned)dtype_size(dt));
 }
 
+/* Inside an epilogue: mark a load or store through layout l's argument
+ * with its alias scope. */
+static LLVMValueRef scoped(CG *cg, LLVMValueRef access, const Layout *l) {
+    if (cg->scope && l->base >= NBASE) {
+        LLVMSetMetadata(access, LLVMGetMDKindIDInContext(cg->ctx, "alias.scope", 11), cg->scope[l->base - NBASE]);
+        LLVMSetMetadata(access, LLVMGetMDKindIDInContext(cg->ctx, "noalias", 7), cg->noalias[l->base - NBASE]);
+    }
+    return access;
+}
+
 /* ---- values ---- */
 
 static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx);
@@ -243,7 +253,7 @@ static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx) {
     case ST_INLINE:
         return ew_compute(cg, n, idx);
     case ST_LEAF: case ST_VIEW: case ST_BUFFER:
-        return load(cg, n->dt, cg_elem_ptr(cg, &s->lay, n->dt, n->shape.rank, idx));
+        return scoped(cg, load(cg, n->dt, cg_elem_ptr(cg, &s->lay, n->dt, n->shape.rank, idx)), &s->lay);
     default:
         fprintf(stderr, "nnc: internal error: %%%d (%s) read but not planned\n", n->id, op_info[n->op].name);
         abort();
@@ -687,6 +697,32 @@ static void emit_outlined_kernel(CG *cg, Node *n) {
     }
 }
 
+/* One alias scope per kernel argument, in a domain of function fn's own
+ * (cg->scope, cg->noalias). */
+static void alias_scopes(CG *cg, const char *fn) {
+    int n = cg->nkargs;
+    LLVMContextRef c = cg->ctx;
+    const char *dname = arena_printf("%s.args", fn);
+    LLVMMetadataRef dstr = LLVMMDStringInContext2(c, dname, strlen(dname));
+    LLVMMetadataRef domain = LLVMMDNodeInContext2(c, &dstr, 1);
+    LLVMMetadataRef *sc = NEWA(LLVMMetadataRef, n), *others = NEWA(LLVMMetadataRef, n + 1);
+    for (int k = 0; k < n; k++) {
+        const char *name = arena_printf("%s.arg%d", fn, k);
+        LLVMMetadataRef ops[2] = {LLVMMDStringInContext2(c, name, strlen(name)), domain};
+        sc[k] = LLVMMDNodeInContext2(c, ops, 2);
+    }
+    cg->scope = NEWA(LLVMValueRef, n);
+    cg->noalias = NEWA(LLVMValueRef, n);
+    for (int k = 0; k < n; k++) {
+        cg->scope[k] = LLVMMetadataAsValue(c, LLVMMDNodeInContext2(c, &sc[k], 1));
+        int m = 0;
+        for (int j = 0; j < n; j++)
+            if (j != k)
+                others[m++] = sc[j];
+        cg->noalias[k] = LLVMMetadataAsValue(c, LLVMMDNodeInContext2(c, others, (size_t)m));
+    }
+}
+
 LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     Node *e = cg->plan->slot[n->id].epilogue;
     const Layout *out = out_layout(cg, n);
@@ -712,18 +748,23 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
         LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
         cg->kargs[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(fn, 0), i, 2, ""), "");
     }
+    alias_scopes(cg, LLVMGetValueName(fn));
     LLVMValueRef i0 = LLVMGetParam(fn, 1), j0 = LLVMGetParam(fn, 2);
     Loop li, lj;
     LLVMValueRef idx[2];
     idx[0] = cg_range_open(cg, &li, i0, LLVMBuildAdd(cg->b, i0, LLVMGetParam(fn, 3), ""));
     idx[1] = cg_range_open(cg, &lj, j0, LLVMBuildAdd(cg->b, j0, LLVMGetParam(fn, 4), ""));
     /* e reads the product at idx, where it stores: read before written. */
-    store(cg, e->dt, ew_compute(cg, e, idx), cg_elem_ptr(cg, out, n->dt, 2, idx));
+    LLVMValueRef v = ew_compute(cg, e, idx);
+    LLVMValueRef st = LLVMBuildStore(cg->b, v, cg_elem_ptr(cg, out, n->dt, 2, idx));
+    LLVMSetAlignment(st, (unsigned)dtype_size(e->dt));
+    scoped(cg, st, out);
     cg_loop_close(cg, &lj);
     cg_loop_close(cg, &li);
     LLVMBuildRetVoid(cg->b);
     cg->fn = kernel;
     cg->kargs = kargs;
+    cg->scope = cg->noalias = NULL;
     LLVMPositionBuilderAtEnd(cg->b, here);
     return fn;
 }

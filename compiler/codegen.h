@@ -26,6 +26,11 @@ typedef struct CG {
     LLVMValueRef base[NBASE];
     LLVMValueRef *kargs;        /* inside an outlined kernel: its arguments */
     int nkargs;
+    /* Inside an epilogue, which finds the kernel's arguments in memory:
+     * for each, the alias scope of what is reached through it and the
+     * scopes of all the others (the arguments never overlap a written
+     * one, as in the kernel, where they are noalias). */
+    LLVMValueRef *scope, *noalias;
     struct Kernel *kernels;     /* outlined kernels, by key */
 } CG;
 
