@@ -201,12 +201,13 @@ static bool safe_in_place(const Plan *pl, const Node *gy, const Node *p) {
 }
 
 /* A buffer that the inline expression rooted at x reads, at the same index
- * as x, used nowhere else: it can live in x's destination. */
+ * as x, used nowhere else: it can live in x's destination.  Only one of
+ * root's dtype: an f64 root over an f32 buffer would need twice its bytes. */
 static Node *buffer_in_place(const Plan *pl, Node *x, const Node *root) {
     for (int k = 0; k < op_info[x->op].arity; k++) {
         Node *o = x->in[k];
         const Slot *s = &pl->slot[o->id];
-        if (!shape_eq(&o->shape, &root->shape))
+        if (!shape_eq(&o->shape, &root->shape) || o->dt != root->dt)
             continue;
         if (s->st == ST_BUFFER && s->uses == 1 && !s->direct)
             return o;

@@ -105,3 +105,17 @@ e2e-opt-levels: all
 	done
 
 .PHONY: e2e e2e-opt-levels $(E2E_RUN)
+
+# A model mixing f32 and f64, against the same sums in C (the f64 consumer
+# of an f32 product must not be computed in the product's place).
+MIXED_OUT = $(B)/tests/e2e/mixed
+$(MIXED_OUT)/mixed_dtype.o: tests/e2e/mixed/mixed_dtype.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $< -o $@ -H $(MIXED_OUT)/mixed_dtype.h
+$(MIXED_OUT)/mixed_dtype: tests/e2e/mixed/mixed_dtype.c $(MIXED_OUT)/mixed_dtype.o $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -o $@ $^ $(RT_LIBS)
+CHECK_BINS += $(MIXED_OUT)/mixed_dtype
+CHECK_RUN  += e2e-mixed-dtype
+e2e-mixed-dtype: $(MIXED_OUT)/mixed_dtype
+	$<
+.PHONY: e2e-mixed-dtype
