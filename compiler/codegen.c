@@ -141,8 +141,10 @@ static LLVMValueRef load(CG *cg, DType dt, LLVMValueRef ptr) {
     return v;
 }
 
-static void store(CG *cg, DType dt, LLVMValueRef v, LLVMValueRef ptr) {
-    LLVMSetAlignment(LLVMBuildStore(cg->b, v, ptr), (unsigned)dtype_size(dt));
+static LLVMValueRef store(CG *cg, DType dt, LLVMValueRef v, LLVMValueRef ptr) {
+    LLVMValueRef st = LLVMBuildStore(cg->b, v, ptr);
+    LLVMSetAlignment(st, (unsigned)dtype_size(dt));
+    return st;
 }
 
 /* Inside an epilogue: mark a load or store through layout l's argument
@@ -518,8 +520,6 @@ static void key_layout(FILE *f, const Layout *l, const Shape *s) {
         fprintf(f, "%lld:%lld,", (long long)s->d[d], (long long)l->stride[d]);
 }
 
-/* Walk what kernel node x reads, writing the key and collecting the values
- * that live in memory. */
 static void key_reads(CG *cg, FILE *f, Node *x, Reads *r);
 
 /* x's own op and what it reads, as computed inside a kernel. */
@@ -533,6 +533,8 @@ static void key_compute(CG *cg, FILE *f, Node *x, Reads *r) {
     fprintf(f, ")");
 }
 
+/* Walk what kernel node x reads, writing the key and collecting the values
+ * that live in memory. */
 static void key_reads(CG *cg, FILE *f, Node *x, Reads *r) {
     const Slot *s = &cg->plan->slot[x->id];
     if (x == r->self) {
@@ -735,8 +737,8 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
         LLVMBuildStore(cg->b, cg->kargs[k], LLVMBuildInBoundsGEP2(cg->b, at, *args, i, 2, ""));
     }
     LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, arena_printf("%s.epilogue.%s", cg->m->prefix, op_info[e->op].name),
-                                      LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0));
+    const char *name = arena_printf("%s.epilogue.%s", cg->m->prefix, op_info[e->op].name);
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
@@ -748,17 +750,15 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
         LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
         cg->kargs[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(fn, 0), i, 2, ""), "");
     }
-    alias_scopes(cg, LLVMGetValueName(fn));
+    size_t len;
+    alias_scopes(cg, LLVMGetValueName2(fn, &len));   /* the module's unique name for it */
     LLVMValueRef i0 = LLVMGetParam(fn, 1), j0 = LLVMGetParam(fn, 2);
     Loop li, lj;
     LLVMValueRef idx[2];
     idx[0] = cg_range_open(cg, &li, i0, LLVMBuildAdd(cg->b, i0, LLVMGetParam(fn, 3), ""));
     idx[1] = cg_range_open(cg, &lj, j0, LLVMBuildAdd(cg->b, j0, LLVMGetParam(fn, 4), ""));
     /* e reads the product at idx, where it stores: read before written. */
-    LLVMValueRef v = ew_compute(cg, e, idx);
-    LLVMValueRef st = LLVMBuildStore(cg->b, v, cg_elem_ptr(cg, out, n->dt, 2, idx));
-    LLVMSetAlignment(st, (unsigned)dtype_size(e->dt));
-    scoped(cg, st, out);
+    scoped(cg, store(cg, n->dt, ew_compute(cg, e, idx), cg_elem_ptr(cg, out, n->dt, 2, idx)), out);
     cg_loop_close(cg, &lj);
     cg_loop_close(cg, &li);
     LLVMBuildRetVoid(cg->b);

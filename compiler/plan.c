@@ -244,15 +244,11 @@ static bool ready_before(const Plan *pl, const Node *x, const Node *mm) {
     return true;
 }
 
-/* The product an elementwise node e (a buffer, or a root computed inline)
- * can be the epilogue of: the buffer it is computed in the place of (read
- * once, at e's index), when that is a matmul and everything else e reads is
- * ready before the product is.  NULL if none. */
-static Node *epilogue_product(Plan *pl, Node *e) {
-    Node *mm = buffer_in_place(pl, e, e);
-    if (!mm || mm->op != OP_MATMUL || pl->slot[mm->id].epilogue || !ready_before(pl, e, mm))
-        return NULL;
-    return mm;
+/* Can elementwise node e (a buffer, or a root computed inline), computed
+ * in the place of buffer mm, be mm's epilogue?  If mm is a matmul and
+ * everything else e reads is ready before mm is. */
+static bool fuses_as_epilogue(const Plan *pl, const Node *e, const Node *mm) {
+    return mm->op == OP_MATMUL && !pl->slot[mm->id].epilogue && ready_before(pl, e, mm);
 }
 
 Plan *plan_entry(const Model *m, EntryKind kind) {
@@ -404,7 +400,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         } else if (s->st == ST_INLINE) {
             Node *b = buffer_in_place(p, rt->node, rt->node);
             if (b) {
-                if (epilogue_product(p, rt->node) == b) {
+                if (fuses_as_epilogue(p, rt->node, b)) {
                     p->slot[b->id].epilogue = rt->node;
                     rt->by_epilogue = true;
                 }
@@ -442,7 +438,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         total += size;
         Node *o = op_info[x->op].kind == K_EW ? buffer_in_place(p, x, x) : NULL;
         if (o && !p->slot[o->id].direct) {
-            if (epilogue_product(p, x) == o) {
+            if (fuses_as_epilogue(p, x, o)) {
                 p->slot[o->id].epilogue = x;
                 s->by_epilogue = true;
             }
