@@ -3,6 +3,7 @@
  */
 #include "support.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,18 @@ int plot_have_gnuplot(void)
             path++;
     }
     return 0;
+}
+
+void support_die(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
 }
 
 char *support_data_file(const char *prog, const char *dir, const char *base)

@@ -1,9 +1,12 @@
 /*
- * support.h: what the samples share: finding the data set's files, and
- * drawing PNGs with gnuplot through a pipe.
+ * support.h: what the samples share: stopping with a message, finding the
+ * data set's files, and drawing PNGs with gnuplot through a pipe.
  */
 #ifndef SAMPLES_SUPPORT_H
 #define SAMPLES_SUPPORT_H
+
+/* Print "PROG: message" on stderr (after flushing stdout) and exit 1. */
+void support_die(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 /* DIR/BASE.gz, or DIR/BASE unzipped, whichever exists (in that order), as
  * a malloc'ed path; NULL, after telling the user how to install the data

@@ -36,7 +36,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,23 +55,11 @@ extern const nnrt_model fashion_mnist_eval_model;
 
 static const char *prog = "train";
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
 static void *xalloc(size_t size)
 {
     void *p = nnrt_alloc(size);
     if (!p)
-        die("out of memory (%zu bytes)", size);
+        support_die(prog, "out of memory (%zu bytes)", size);
     return p;
 }
 
@@ -206,11 +193,11 @@ static void load_set(const char *dir, const char *images, const char *labels, si
     char err[512];
     int rc = nnrt_dataset_load(ip, lp, ds, err, sizeof err);
     if (rc)
-        die("%s", err);
+        support_die(prog, "%s", err);
     if (ds->dim != dim)
-        die("%s: examples of %zu values, the model takes %zu (28x28 images)", ip, ds->dim, dim);
+        support_die(prog, "%s: examples of %zu values, the model takes %zu (28x28 images)", ip, ds->dim, dim);
     if (ds->n_classes > classes)
-        die("%s: labels up to %d, the model has %d classes", lp, (int)ds->n_classes - 1, classes);
+        support_die(prog, "%s: labels up to %d, the model has %d classes", lp, (int)ds->n_classes - 1, classes);
     free(ip);
     free(lp);
 }
@@ -235,7 +222,7 @@ static const nnrt_tensor *find_tensor(const nnrt_model *m, const char *name, nnr
             && t->rank == rank)
             return t;
     }
-    die("the eval build (%s) has no %s of rank %d named %s", m->name,
+    support_die(prog, "the eval build (%s) has no %s of rank %d named %s", m->name,
         role == NNRT_OUTPUT ? "output" : "input", rank, name);
     return NULL;
 }
@@ -245,9 +232,9 @@ static const nnrt_tensor *find_tensor(const nnrt_model *m, const char *name, nnr
 static void check_same_params(const nnrt_model *a, const nnrt_model *b)
 {
     if (a->abi_version != NNRT_ABI_VERSION || b->abi_version != NNRT_ABI_VERSION)
-        die("a model was compiled for another ABI version");
+        support_die(prog, "a model was compiled for another ABI version");
     if (a->params_size != b->params_size)
-        die("the training and eval builds have params of %zu and %zu bytes",
+        support_die(prog, "the training and eval builds have params of %zu and %zu bytes",
             a->params_size, b->params_size);
     int i = 0, j = 0;
     for (;;) {
@@ -263,10 +250,10 @@ static void check_same_params(const nnrt_model *a, const nnrt_model *b)
         for (int k = 0; same && k < s->rank; k++)
             same = s->dims[k] == t->dims[k];
         if (!same)
-            die("param %s differs between the training and eval builds", s->name);
+            support_die(prog, "param %s differs between the training and eval builds", s->name);
     }
     if (i != a->n_tensors || j != b->n_tensors)
-        die("the training and eval builds have different params");
+        support_die(prog, "the training and eval builds have different params");
 }
 
 static void eval_open(evaluator *ev, const nnrt_model *m, size_t dim)
@@ -279,7 +266,7 @@ static void eval_open(evaluator *ev, const nnrt_model *m, size_t dim)
     ev->batch = (size_t)x->dims[0];
     if ((size_t)x->dims[1] != dim || (size_t)y->dims[0] != ev->batch
         || (size_t)pred->dims[0] != ev->batch)
-        die("the eval build's x, y and pred do not fit a batch of %zu examples", ev->batch);
+        support_die(prog, "the eval build's x, y and pred do not fit a batch of %zu examples", ev->batch);
     ev->in = xalloc(m->inputs_size);
     ev->out = xalloc(m->outputs_size);
     ev->ws = xalloc(m->workspace_size);
@@ -304,7 +291,7 @@ static double eval_accuracy(evaluator *ev, const void *params, const nnrt_datase
         size_t real = nnrt_dataset_batch(ds, NULL, s, ev->batch, ev->x, ev->y);
         int rc = ev->m->forward(params, ev->in, ev->out, ev->ws);
         if (rc)
-            die("evaluating the test set: %s", nnrt_strerror(rc));
+            support_die(prog, "evaluating the test set: %s", nnrt_strerror(rc));
         for (size_t k = 0; k < real; k++)
             right += ev->pred[k] == ev->y[k];
     }
@@ -353,7 +340,7 @@ static char *meta_path(const char *save)
     size_t len = strlen(save) + 6;
     char *p = malloc(len);
     if (!p)
-        die("out of memory");
+        support_die(prog, "out of memory");
     snprintf(p, len, "%s.meta", save);
     return p;
 }
@@ -382,15 +369,15 @@ static void meta_write(const char *path, const meta *m)
     size_t len = strlen(path) + 8;
     char *tmp = malloc(len);
     if (!tmp)
-        die("out of memory");
+        support_die(prog, "out of memory");
     snprintf(tmp, len, "%sXXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0)
-        die("%s: cannot create: %s", tmp, strerror(errno));
+        support_die(prog, "%s: cannot create: %s", tmp, strerror(errno));
     fchmod(fd, 0644);         /* mkstemp's 0600 is too private for a log */
     FILE *f = fdopen(fd, "w");
     if (!f)
-        die("%s: %s", tmp, strerror(errno));
+        support_die(prog, "%s: %s", tmp, strerror(errno));
     fprintf(f, META_MAGIC "\nmodel %s\nseed %llu\nlr %.9g\nlimit %zu\n",
             fashion_mnist_model.name, (unsigned long long)m->seed, m->lr, m->limit);
     for (int i = 0; i < m->n_ckpt; i++)
@@ -404,12 +391,12 @@ static void meta_write(const char *path, const meta *m)
     if (fclose(f) != 0 || bad) {
         int e = errno;
         unlink(tmp);
-        die("%s: cannot write: %s", path, strerror(e));
+        support_die(prog, "%s: cannot write: %s", path, strerror(e));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        die("%s: cannot rename %s to it: %s", path, tmp, strerror(e));
+        support_die(prog, "%s: cannot rename %s to it: %s", path, tmp, strerror(e));
     }
     sync_dir(path);
     free(tmp);
@@ -551,9 +538,9 @@ int main(int argc, char **argv)
         char err[512];
         int rc = nnrt_load_ex(opt.save, model, p, st, err, sizeof err);
         if (rc)
-            die("cannot resume: %s", err);
+            support_die(prog, "cannot resume: %s", err);
         if (meta_read(mpath, &m, err, sizeof err))
-            die("cannot resume: %s\n  (train keeps the epoch of %s in that file)", err,
+            support_die(prog, "cannot resume: %s\n  (train keeps the epoch of %s in that file)", err,
                 opt.save);
         uint32_t crc = params_crc(model, p, st);
         int found = -1;
@@ -561,7 +548,7 @@ int main(int argc, char **argv)
             if (m.ckpt[i].crc == crc)
                 found = i;
         if (found < 0)
-            die("cannot resume: %s is not the checkpoint that %s describes "
+            support_die(prog, "cannot resume: %s is not the checkpoint that %s describes "
                 "(written by another run?)", opt.save, mpath);
         start = m.ckpt[found].epoch;
         m.ckpt[0] = m.ckpt[found];
@@ -603,22 +590,22 @@ int main(int argc, char **argv)
 
     uint32_t *perm = malloc(train.n * sizeof *perm);
     if (!perm)
-        die("out of memory");
+        support_die(prog, "out of memory");
     int tty = isatty(fileno(stdout));
     double test_acc = NAN;
 
     for (int epoch = start + 1; epoch <= opt.epochs; epoch++) {
         if (nnrt_shuffle(perm, train.n, opt.seed, (uint64_t)epoch))
-            die("cannot shuffle %zu examples", train.n);
+            support_die(prog, "cannot shuffle %zu examples", train.n);
         double t0 = now(), last = 0, sum_loss = 0, sum_acc = 0;
         size_t step = 0;
         for (size_t s = 0; s < train.n; s += batch) {
             nnrt_dataset_batch(&train, perm, s, batch, &in->x[0][0], in->y);
             int rc = fashion_mnist_train_step(p, st, in, out, ws);
             if (rc)
-                die("epoch %d, step %zu: %s", epoch, step + 1, nnrt_strerror(rc));
+                support_die(prog, "epoch %d, step %zu: %s", epoch, step + 1, nnrt_strerror(rc));
             if (!isfinite(out->L))
-                die("epoch %d, step %zu: the loss is %g; try a smaller --lr", epoch, step + 1,
+                support_die(prog, "epoch %d, step %zu: the loss is %g; try a smaller --lr", epoch, step + 1,
                     out->L);
             sum_loss += out->L;
             sum_acc += out->acc;
@@ -653,7 +640,7 @@ int main(int argc, char **argv)
         char err[512];
         int rc = nnrt_save_ex(opt.save, model, p, st, err, sizeof err);
         if (rc)
-            die("%s", err);
+            support_die(prog, "%s", err);
         m.ckpt[0] = m.ckpt[m.n_ckpt - 1];
         m.n_ckpt = 1;
         meta_write(mpath, &m);

@@ -57,7 +57,7 @@ $(CH_OUT)/common.o: $(CH)/common.c $(CH)/common.h samples/support.h runtime/nnrt
 
 # Drivers: NAME.c against the headers of its models.
 define CH_DRIVER
-$(CH_OUT)/obj/$(1).o: $(CH)/$(1).c $(CH)/common.h runtime/nnrt.h \
+$(CH_OUT)/obj/$(1).o: $(CH)/$(1).c $(CH)/common.h samples/support.h runtime/nnrt.h \
     $(CH_MODELS_$(1):%=$(CH_OUT)/models/%.h)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CH_CFLAGS) -I$(CH_OUT)/models -c $$< -o $$@
@@ -66,7 +66,7 @@ $(CH_OUT)/$(1): $(CH_OUT)/obj/$(1).o $(CH_MODELS_$(1):%=$(CH_OUT)/models/%.o) \
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(RT_LIBS)
 endef
 define CH_QUICK_DRIVER
-$(CH_OUT)/quick/obj/$(1).o: $(CH)/$(1).c $(CH)/common.h runtime/nnrt.h \
+$(CH_OUT)/quick/obj/$(1).o: $(CH)/$(1).c $(CH)/common.h samples/support.h runtime/nnrt.h \
     $(CH_MODELS_$(1):%=$(CH_OUT)/quick/models/%.h)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CH_CFLAGS) -I$(CH_OUT)/quick/models -c $$< -o $$@

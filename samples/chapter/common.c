@@ -10,29 +10,16 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-void ch_die(const char *prog, const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
 void *ch_alloc(size_t size)
 {
     void *p = nnrt_alloc(size);
     if (!p)
-        ch_die("chapter", "out of memory (%zu bytes)", size);
+        support_die("chapter", "out of memory (%zu bytes)", size);
     return p;
 }
 
@@ -142,7 +129,7 @@ void ch_normal_f32(float *dst, size_t n, double mean, double std, uint64_t seed,
     int64_t dim = (int64_t)n;
     if (nnrt_init_tensor(NNRT_F32, dst, 1, &dim, NNRT_INIT_NORMAL, mean, std, seed,
                          nnrt_stream_id(name)))
-        ch_die("chapter", "cannot draw %zu normals for %s", n, name);
+        support_die("chapter", "cannot draw %zu normals for %s", n, name);
 }
 
 void ch_normal_f64(double *dst, size_t n, double mean, double std, uint64_t seed, const char *name)
@@ -150,7 +137,7 @@ void ch_normal_f64(double *dst, size_t n, double mean, double std, uint64_t seed
     int64_t dim = (int64_t)n;
     if (nnrt_init_tensor(NNRT_F64, dst, 1, &dim, NNRT_INIT_NORMAL, mean, std, seed,
                          nnrt_stream_id(name)))
-        ch_die("chapter", "cannot draw %zu normals for %s", n, name);
+        support_die("chapter", "cannot draw %zu normals for %s", n, name);
 }
 
 void ch_uniform_int(int32_t *dst, size_t n, int32_t k, uint64_t seed, const char *name)
@@ -159,7 +146,7 @@ void ch_uniform_int(int32_t *dst, size_t n, int32_t k, uint64_t seed, const char
     int64_t dim = (int64_t)n;
     if (!u || nnrt_init_tensor(NNRT_F64, u, 1, &dim, NNRT_INIT_UNIFORM, 0, 1, seed,
                                nnrt_stream_id(name)))
-        ch_die("chapter", "cannot draw %zu integers for %s", n, name);
+        support_die("chapter", "cannot draw %zu integers for %s", n, name);
     for (size_t i = 0; i < n; i++) {
         int32_t v = (int32_t)(u[i] * k);       /* u in (0, 1): v in [0, k) */
         dst[i] = v < k ? v : k - 1;
@@ -176,7 +163,7 @@ void ch_blobs(nnrt_dataset *ds, size_t n, size_t d, int q, double spread, uint64
     ds->x = ch_alloc(n * d * sizeof *ds->x);
     ds->y = ch_alloc(n * sizeof *ds->y);
     if (!centre)
-        ch_die("chapter", "out of memory");
+        support_die("chapter", "out of memory");
     /* The centres depend on the seed only, so that a training and a test set
      * drawn with the same seed and different names share their classes. */
     ch_normal_f32(centre, (size_t)q * d, 0, 1, seed, "blob centres");
@@ -205,13 +192,13 @@ static void load_pair(const char *prog, const char *dir, const char *images,
     if (access(lp, F_OK) != 0)
         snprintf(lp, sizeof lp, "%s/%s", dir, labels);
     if (access(ip, F_OK) != 0 || access(lp, F_OK) != 0)
-        ch_die(prog, "no Fashion-MNIST in %s (%s[.gz] or %s[.gz] is missing);\n"
+        support_die(prog, "no Fashion-MNIST in %s (%s[.gz] or %s[.gz] is missing);\n"
                      "  install it with:  apt-get install dataset-fashion-mnist\n"
                      "  or point --data at a folder of the four IDX files", dir, images, labels);
     if (nnrt_dataset_load(ip, lp, ds, err, sizeof err))
-        ch_die(prog, "%s", err);
+        support_die(prog, "%s", err);
     if (ds->dim != 784 || ds->n_classes > 10)
-        ch_die(prog, "%s: expected 28x28 images in 10 classes", ip);
+        support_die(prog, "%s: expected 28x28 images in 10 classes", ip);
 }
 
 void ch_fashion_load(const char *prog, const char *dir, nnrt_dataset *train, nnrt_dataset *test)
@@ -275,5 +262,5 @@ void ch_load_data(const ch_options *o, int dim, int classes, nnrt_dataset *train
     }
     ch_fashion_load(o->prog, o->data, train, test);
     if (train->dim != (size_t)dim || test->dim != (size_t)dim)
-        ch_die(o->prog, "the data has %zu values per example, the model takes %d", train->dim, dim);
+        support_die(o->prog, "the data has %zu values per example, the model takes %d", train->dim, dim);
 }

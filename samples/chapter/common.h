@@ -14,6 +14,8 @@
 
 #include <nnrt.h>
 
+#include "../support.h"   /* support_die */
+
 /* The options every sample takes (those in ch_options.accepts). */
 enum {
     CH_OPT_SEED = 1,          /* --seed N */
@@ -37,7 +39,6 @@ typedef struct ch_options {
  * Exits 0 after --help, 2 after a usage error. */
 void ch_parse(int argc, char **argv, ch_options *o);
 
-void ch_die(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 void *ch_alloc(size_t size);  /* nnrt_alloc, or exit with a message */
 
 /* n draws of N(mean, std^2), from the runtime's generator: stream `name`,

@@ -80,11 +80,11 @@ static void train_domain(const ch_options *o, const covariate_inputs *tr,
     for (int s = 0; s < STEPS; s++) {
         int rc = domain_train_step(p, st, in, out, ws);
         if (rc)
-            ch_die(o->prog, "domain train step: %s", nnrt_strerror(rc));
+            support_die(o->prog, "domain train step: %s", nnrt_strerror(rc));
     }
     int rc = domain_forward(p, in, out, ws);
     if (rc)
-        ch_die(o->prog, "domain forward: %s", nnrt_strerror(rc));
+        support_die(o->prog, "domain forward: %s", nnrt_strerror(rc));
     /* beta = exp(h), normalized to mean 1 over the training set so that the
      * weighted loss keeps the plain one's scale (and learning rate). */
     double sum = 0, sum2 = 0;
@@ -114,13 +114,13 @@ static void train_task(const ch_options *o, covariate_params *p, covariate_input
     for (int s = 0; s < STEPS; s++) {
         int rc = covariate_train_step(p, st, train, out, ws);
         if (rc)
-            ch_die(o->prog, "train step: %s", nnrt_strerror(rc));
+            support_die(o->prog, "train step: %s", nnrt_strerror(rc));
     }
     for (int i = 0; i < N; i++)
         test->w[i] = 1;
     int rc = covariate_forward(p, test, out, ws);
     if (rc)
-        ch_die(o->prog, "forward: %s", nnrt_strerror(rc));
+        support_die(o->prog, "forward: %s", nnrt_strerror(rc));
     *acc_u = out->accu;
     *acc_w = out->accw;
     nnrt_free(st), nnrt_free(out), nnrt_free(ws);
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
     double *beta = malloc(N * sizeof *beta);
     run *runs = calloc((size_t)o.seeds, sizeof *runs);
     if (!beta || !runs)
-        ch_die(o.prog, "out of memory");
+        support_die(o.prog, "out of memory");
 
     printf("Covariate shift: class 1 iff x2 > x1^2/2; training inputs N((%g, %g), %g^2 I), "
            "test inputs N((%g, %g), %g^2 I);\n%d examples in each set, linear classifiers, "

@@ -210,7 +210,7 @@ int main(int argc, char **argv)
         in->k[t] = t;
     int rc = exploding_backward(p, in, out, grad, ws);
     if (rc)
-        ch_die(o.prog, "backward: %s", nnrt_strerror(rc));
+        support_die(o.prog, "backward: %s", nnrt_strerror(rc));
 
     printf("Exploding gradients: M times %d Gaussian 4x4 matrices, float64, seed %llu\n\n",
            STEPS, (unsigned long long)o.seed);

@@ -44,7 +44,7 @@ static void evaluate(const ch_options *o, const initialization_params *p,
         size_t real = nnrt_dataset_batch(ds, NULL, at, BATCH, &in->x[0][0], in->y);
         int rc = initialization_forward(p, in, out, ws);
         if (rc)
-            ch_die(o->prog, "forward: %s", nnrt_strerror(rc));
+            support_die(o->prog, "forward: %s", nnrt_strerror(rc));
         for (size_t k = 0; k < real; k++) {
             right[0] += out->predd[k] == in->y[k];
             right[1] += out->predn[k] == in->y[k];
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     nnrt_dataset train, test;
     ch_load_data(&o, D, Q, &train, &test);
     if (train.n_classes > Q || test.n_classes > Q)
-        ch_die(o.prog, "the data has more than %d classes", Q);
+        support_die(o.prog, "the data has more than %d classes", Q);
 
     initialization_params *p = ch_alloc(sizeof *p);
     initialization_state *st = ch_alloc(sizeof *st);
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
     uint32_t *perm = malloc(train.n * sizeof *perm);
     point *pt = calloc((size_t)o.epochs * (POINTS_PER_EPOCH + 1), sizeof *pt);
     if (!perm || !pt)
-        ch_die(o.prog, "out of memory");
+        support_die(o.prog, "out of memory");
     initialization_init(p, o.seed);
     initialization_set_defaults(in);
 
@@ -122,7 +122,7 @@ int main(int argc, char **argv)
             nnrt_dataset_batch(&train, perm, s * BATCH, BATCH, &in->x[0][0], in->y);
             int rc = initialization_train_step(p, st, in, out, ws);
             if (rc)
-                ch_die(o.prog, "train step: %s", nnrt_strerror(rc));
+                support_die(o.prog, "train step: %s", nnrt_strerror(rc));
             losses(out, l);
             for (int m = 0; m < NETS; m++) {
                 finite &= isfinite(l[m]);

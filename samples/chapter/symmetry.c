@@ -58,7 +58,7 @@ static void evaluate(const ch_options *o, const symmetry_params *p, symmetry_inp
         size_t real = nnrt_dataset_batch(ds, NULL, at, BATCH, &in->x[0][0], in->y);
         int rc = symmetry_forward(p, in, out, ws);
         if (rc)
-            ch_die(o->prog, "forward: %s", nnrt_strerror(rc));
+            support_die(o->prog, "forward: %s", nnrt_strerror(rc));
         for (size_t k = 0; k < real; k++) {
             right_s += out->preds[k] == in->y[k];
             right_x += out->predx[k] == in->y[k];
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     nnrt_dataset train, test;
     ch_load_data(&o, D, Q, &train, &test);
     if (train.n_classes > Q || test.n_classes > Q)
-        ch_die(o.prog, "the data has more than %d classes", Q);
+        support_die(o.prog, "the data has more than %d classes", Q);
 
     symmetry_params *p = ch_alloc(sizeof *p);
     symmetry_state *st = ch_alloc(sizeof *st);
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
     uint32_t *perm = malloc(train.n * sizeof *perm);
     epoch_rec *rec = calloc((size_t)o.epochs, sizeof *rec);
     if (!perm || !rec)
-        ch_die(o.prog, "out of memory");
+        support_die(o.prog, "out of memory");
     symmetry_init(p, o.seed);
     symmetry_set_defaults(in);
 
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
             nnrt_dataset_batch(&train, perm, at, BATCH, &in->x[0][0], in->y);
             int rc = symmetry_train_step(p, st, in, out, ws);
             if (rc)
-                ch_die(o.prog, "train step: %s", nnrt_strerror(rc));
+                support_die(o.prog, "train step: %s", nnrt_strerror(rc));
             ls += out->Ls;
             lx += out->Lx;
         }

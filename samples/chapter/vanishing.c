@@ -47,7 +47,7 @@ static void sigmoid_curve(const ch_options *o)
         p->x[i] = (float)(-8.0 + 16.0 * i / (NPTS - 1));
     int rc = sigmoid_backward(p, in, out, grad, ws);
     if (rc)
-        ch_die(o->prog, "sigmoid backward: %s", nnrt_strerror(rc));
+        support_die(o->prog, "sigmoid backward: %s", nnrt_strerror(rc));
 
     printf("1. The sigmoid and its gradient from nnc's backward pass (dJ/dx of J = sum(sigmoid(x))):\n"
            "      x   sigmoid(x)   gradient   sigmoid(x)(1 - sigmoid(x))\n");
@@ -93,7 +93,7 @@ static double deep_layers(const ch_options *o)
     ch_uniform_int(in->y, BATCH, Q, o->seed, "y");
     int rc = deep_backward(p, in, out, grad, ws);
     if (rc)
-        ch_die(o->prog, "deep backward: %s", nnrt_strerror(rc));
+        support_die(o->prog, "deep backward: %s", nnrt_strerror(rc));
 
     double ns[LAYERS], nr[LAYERS];
     for (int i = 0; i < LAYERS; i++) {
