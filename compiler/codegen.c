@@ -725,6 +725,11 @@ static void alias_scopes(CG *cg, const char *fn) {
     }
 }
 
+LLVMTypeRef cg_epilogue_type(CG *cg) {
+    LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
+    return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0);
+}
+
 LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     Node *e = cg->plan->slot[n->id].epilogue;
     const Layout *out = out_layout(cg, n);
@@ -736,9 +741,8 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
         LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
         LLVMBuildStore(cg->b, cg->kargs[k], LLVMBuildInBoundsGEP2(cg->b, at, *args, i, 2, ""));
     }
-    LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
     const char *name = arena_printf("%s.epilogue.%s", cg->m->prefix, op_info[e->op].name);
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0));
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, cg_epilogue_type(cg));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));

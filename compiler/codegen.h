@@ -63,5 +63,6 @@ void cg_matmul(CG *cg, Node *n, const Layout *out);
  * product, in its place, once they hold their final sums; *args receives
  * what to pass it. */
 LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args);
+LLVMTypeRef cg_epilogue_type(CG *cg);   /* that function's type */
 
 #endif

@@ -255,13 +255,6 @@ static void call(Gemm *g, LLVMValueRef fn, LLVMValueRef *args, int n) {
     LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)n, "");
 }
 
-/* void(ptr args, i64 i0, i64 j0, i64 rows, i64 cols): cg_epilogue's. */
-static LLVMTypeRef epilogue_type(Gemm *g) {
-    CG *cg = g->cg;
-    LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
-    return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0);
-}
-
 static LLVMBasicBlockRef new_block(Gemm *g, const char *name) {
     LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(g->b));
     return LLVMAppendBasicBlockInContext(g->cg->ctx, fn, name);
@@ -662,7 +655,7 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     if_close(g, &fk);
     if_open(g, &fe, LLVMBuildAnd(g->b, LLVMBuildIsNotNull(g->b, epi, ""), eq(g, add(g, p0, kc), K), ""));
     LLVMValueRef eargs5[5] = {epi_args, i0, add(g, j0, jl), mrv, nrv};
-    LLVMBuildCall2(g->b, epilogue_type(g), epi, eargs5, 5, "");
+    LLVMBuildCall2(g->b, cg_epilogue_type(g->cg), epi, eargs5, 5, "");
     if_close(g, &fe);
     rloop_close(g, &lj);
     rloop_close(g, &li);
@@ -1002,9 +995,8 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     if (cg->plan->slot[n->id].epilogue)
         epi = cg_epilogue(cg, n, &epi_args);
     if (!product(cg, n, out, epi, epi_args) && epi) {
-        Gemm g = {.cg = cg, .b = cg->b};
-        LLVMValueRef whole[5] = {epi_args, i64c(&g, 0), i64c(&g, 0), i64c(&g, n->shape.d[0]),
-                                 i64c(&g, n->shape.d[1])};
-        LLVMBuildCall2(cg->b, epilogue_type(&g), epi, whole, 5, "");
+        LLVMValueRef whole[5] = {epi_args, cg_i64(cg, 0), cg_i64(cg, 0), cg_i64(cg, n->shape.d[0]),
+                                 cg_i64(cg, n->shape.d[1])};
+        LLVMBuildCall2(cg->b, cg_epilogue_type(cg), epi, whole, 5, "");
     }
 }
