@@ -62,5 +62,9 @@ int main(void) {
     double got = *(double *)at(outputs, "J");
     int ok = rc == 0 && fabs(got - want) <= 1e-6 * fabs(want);
     printf("mixed_dtype: J = %.10g, expected %.10g: %s\n", got, want, ok ? "ok" : "FAILED");
+    nnrt_free(params);
+    nnrt_free(inputs);
+    nnrt_free(outputs);
+    nnrt_free(ws);
     return !ok;
 }
