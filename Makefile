@@ -65,9 +65,11 @@ $(B)/grammar/%.o: $(B)/grammar/%.c
 	  -MMD -MP -Icompiler -Igrammar -I$(B)/grammar -Iruntime -c $< -o $@
 $(B)/grammar/parse.o: grammar/parse.c $(B)/grammar/parser.h $(B)/grammar/lexer.h
 	$(CC) $(ALL_CFLAGS) -MMD -MP -Icompiler -Igrammar -I$(B)/grammar -Iruntime -c $< -o $@
+# A switch over ops (or any enum) names every value: a new op in
+# compiler/ops.h cannot be forgotten silently (compiler/nnc.h, LEAF_OPS ...).
 $(B)/compiler/%.o: compiler/%.c $(B)/grammar/parser.h $(B)/grammar/lexer.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LLVM_CFLAGS) -MMD -MP -Icompiler -I$(B)/grammar -Iruntime -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Werror=switch-enum $(LLVM_CFLAGS) -MMD -MP -Icompiler -I$(B)/grammar -Iruntime -c $< -o $@
 # nnc links the runtime for --gradcheck, which runs models in process.
 $(B)/nnc: $(CC_OBJ) $(B)/libnnrt.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LLVM_LDFLAGS) $(RT_LIBS)

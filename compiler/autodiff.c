@@ -124,7 +124,10 @@ static Node *grad_pick(Graph *g, Node *n, Node *gy, int k) {
     if (k == 1)
         return NULL;
     Node *x = n->in[0];
-    Node *col = ir_reshape(g, gy, (Shape){2, {x->shape.d[0], 1}});
+    Shape cs = shape_scalar();
+    shape_push(&cs, &x->shape, 0);
+    shape_push_fixed(&cs, 1);
+    Node *col = ir_reshape(g, gy, cs);
     return mul(g, ir_onehot(g, n->in[1], x->shape.d[1], x->dt), col);
 }
 

@@ -133,7 +133,7 @@ static Shape drop_axes(const Shape *s, unsigned axes) {
     Shape r = {0};
     for (int i = 0; i < s->rank; i++)
         if (!(axes & (1u << i)))
-            r.d[r.rank++] = s->d[i];
+            shape_push(&r, s, i);
     return r;
 }
 
@@ -157,10 +157,17 @@ static Val fn_pow(Sema *S, const Builtin *b, Ast *call, Val *args) {
     return val_node(ir_powc(sema_graph(S), x, args[1].num), call->loc);
 }
 
+/* A number argument takes the precision of the tensor beside it
+ * (contract, 5.8 Literals): maximum(b, 0.2) of an f64 b is f64's 0.2. */
+static DType float_of(Val v) { return v.kind == V_NODE && dtype_is_float(v.node->dt) ? v.node->dt : DT_NONE; }
+
 static Val fn_binary(Sema *S, const Builtin *b, Ast *call, Val *args) {
-    Node *x = tensor_arg(S, args[0], b->name), *y = tensor_arg(S, args[1], b->name);
-    if (!x || !y)
-        return val_err();
+    for (int k = 0; k < 2; k++)
+        if (!tensor_arg(S, args[k], b->name))   /* reports a list */
+            return val_err();
+    DType like = float_of(args[0]) == DT_F64 || float_of(args[1]) == DT_F64 ? DT_F64
+                 : float_of(args[0]) ? float_of(args[0]) : float_of(args[1]);
+    Node *x = sema_as_float(S, args[0], like), *y = sema_as_float(S, args[1], like);
     DType dt = x->dt == DT_F64 || y->dt == DT_F64 ? DT_F64 : x->dt;
     Graph *g = sema_graph(S);
     Node *n = ir_binary(g, b->op, ir_cast(g, x, dt), ir_cast(g, y, dt));
@@ -204,11 +211,22 @@ static Val fn_reduce(Sema *S, const Builtin *b, Ast *call, Val *args) {
     if (strcmp(b->name, "logsumexp") == 0) {
         r = logsumexp_keep(g, x, axes);
     } else if (strcmp(b->name, "mean") == 0) {
+        /* The divisor counts the elements in use: a runtime axis adds its n. */
         int64_t count = 1;
-        for (int i = 0; i < x->shape.rank; i++)
-            if (axes & (1u << i))
+        Node *divisor = NULL;
+        for (int i = 0; i < x->shape.rank; i++) {
+            if (!(axes & (1u << i)))
+                continue;
+            if (x->shape.dyn[i]) {
+                Node *n = sema_dim_value(S, x->shape.dyn[i], x->dt);
+                divisor = divisor ? ir_binary(g, OP_MUL, divisor, n) : n;
+            } else {
                 count *= x->shape.d[i];
-        r = ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), ir_const(g, x->dt, (double)count));
+            }
+        }
+        Node *c = ir_const(g, x->dt, (double)count);
+        divisor = divisor ? ir_binary(g, OP_MUL, divisor, c) : c;
+        r = ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), divisor);
     } else {
         r = ir_reduce(g, b->op, x, axes);
     }
@@ -252,10 +270,9 @@ static Val fn_cross_entropy(Sema *S, const Builtin *b, Ast *call, Val *args) {
                  y ? shape_str(y->dt, &y->shape) : "a number");
         return val_err();
     }
-    if (y->shape.d[0] != x->shape.d[0]) {
-        error_at(call->loc, "cross_entropy() of logits %s and labels %s: %lld examples against %lld labels",
-                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape),
-                 (long long)x->shape.d[0], (long long)y->shape.d[0]);
+    if (!shape_axis_eq(&y->shape, 0, &x->shape, 0)) {
+        error_at(call->loc, "cross_entropy() of logits %s and labels %s: the examples and the labels differ in number",
+                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape));
         return val_err();
     }
     Graph *g = sema_graph(S);
@@ -265,6 +282,28 @@ static Val fn_cross_entropy(Sema *S, const Builtin *b, Ast *call, Val *args) {
 }
 
 /* ---- shapes ---- */
+
+/* reshape keeps each runtime axis whole and in order (contract, 5.1): the
+ * fixed axes between two runtime ones (and before the first, after the
+ * last) must hold as many elements on both sides.  Then every element in
+ * use keeps its place in the max-shape storage, so the reshape is the same
+ * view at any n. */
+static bool runtime_axes_kept(const Shape *from, const Shape *to) {
+    int i = 0, j = 0;
+    for (;;) {
+        int64_t a = 1, b = 1;
+        while (i < from->rank && !from->dyn[i])
+            a *= from->d[i++];
+        while (j < to->rank && !to->dyn[j])
+            b *= to->d[j++];
+        if (a != b)
+            return false;
+        if (i == from->rank || j == to->rank)
+            return i == from->rank && j == to->rank;
+        if (from->dyn[i++] != to->dyn[j++])
+            return false;
+    }
+}
 
 static Val fn_reshape(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *x = tensor_arg(S, args[0], b->name);
@@ -294,12 +333,18 @@ static Val fn_reshape(Sema *S, const Builtin *b, Ast *call, Val *args) {
         }
         known *= l.list[i];
         s.d[i] = l.list[i];
+        s.dyn[i] = l.list[i] > 1 ? l.list_dyn[i] : 0;
     }
     if (infer >= 0 && known > 0 && n % known == 0)
         s.d[infer] = n / known;
     if (shape_numel(&s) != n || (infer >= 0 && n % known)) {
         error_at(call->loc, "reshape() of %s (%lld elements) to %s (%lld elements)",
                  shape_str(x->dt, &x->shape), (long long)n, shape_str(x->dt, &s), (long long)shape_numel(&s));
+        return val_err();
+    }
+    if (!runtime_axes_kept(&x->shape, &s)) {
+        error_at(call->loc, "reshape() of %s to %s: each runtime axis must stay whole and in order, "
+                 "with as many elements before and after it", shape_str(x->dt, &x->shape), shape_str(x->dt, &s));
         return val_err();
     }
     return val_node(ir_reshape(sema_graph(S), x, s), call->loc);
@@ -316,6 +361,8 @@ static Val fn_transpose(Sema *S, const Builtin *b, Ast *call, Val *args) {
         Val l = args[1];
         unsigned seen = 0;
         bool ok = l.nlist == r;
+        for (int i = 0; i < l.nlist; i++)
+            ok &= !l.list_dyn[i];
         for (int i = 0; ok && i < r; i++) {
             ok = l.list[i] >= 0 && l.list[i] < r && !(seen & (1u << l.list[i]));
             if (ok) {

@@ -4,7 +4,10 @@
  * Each entry point (forward, backward, train_step) is one function whose
  * body runs, in topological order, the kernel of every node the plan gives a
  * buffer, then stores the roots into their structs (and, for train_step,
- * updates the params).  All loops have static trip counts.  A value is read
+ * updates the params).  A loop over a runtime axis (`dim batch <= 256`) runs
+ * to the n of the call, which every function loads once at its entry (an
+ * outlined kernel gets the dims as arguments); all other loops have static
+ * trip counts, and strides are those of the max shape.  A value is read
  * through value_at(), which knows every storage class: a leaf or buffer is a
  * load at its strided layout, a view re-indexes, an inline node computes its
  * op right there from its operands' values; that is how elementwise chains
@@ -22,7 +25,13 @@
 /* ---- types and constants ---- */
 
 LLVMTypeRef cg_type(CG *cg, DType dt) {
-    return dt == DT_F64 ? cg->f64 : dt == DT_I32 ? cg->i32 : cg->f32;
+    switch (dt) {
+    case DT_F64: return cg->f64;
+    case DT_I32: return cg->i32;
+    case DT_I64: return cg->i64;
+    case DT_F32: case DT_NONE: break;
+    }
+    return cg->f32;
 }
 
 LLVMValueRef cg_i64(CG *cg, int64_t v) { return LLVMConstInt(cg->i64, (unsigned long long)v, 1); }
@@ -95,22 +104,39 @@ void cg_loop_close(CG *cg, Loop *l) {
     LLVMPositionBuilderAtEnd(cg->b, exit);
 }
 
-/* Loops over every index of shape s, outermost first; idx receives the
- * induction variables.  Size-1 dims get no loop. */
+LLVMValueRef cg_extent(CG *cg, const Shape *s, int d) {
+    if (!s->dyn[d])
+        return cg_i64(cg, s->d[d]);
+    if (!cg->dimval[s->dyn[d] - 1]) {
+        fprintf(stderr, "nnc: internal error: a runtime dim read where it is not loaded\n");
+        abort();
+    }
+    return cg->dimval[s->dyn[d] - 1];
+}
+
+/* for (iv = 0; iv < the extent of axis d of s; iv++) */
+static LLVMValueRef axis_open(CG *cg, Loop *l, const Shape *s, int d) {
+    return cg_range_open(cg, l, cg_i64(cg, 0), cg_extent(cg, s, d));
+}
+
+/* Loops over every index of shape s in use, outermost first; idx receives
+ * the induction variables.  Fixed dims of size 1 get no loop. */
 typedef struct Nest {
     Loop loop[MAX_RANK];
     int rank;
 } Nest;
 
+static bool has_loop(const Shape *s, int d) { return s->d[d] != 1 || s->dyn[d]; }
+
 static void nest_open(CG *cg, Nest *ns, const Shape *s, LLVMValueRef *idx) {
     ns->rank = s->rank;
     for (int d = 0; d < s->rank; d++)
-        idx[d] = s->d[d] == 1 ? cg_i64(cg, 0) : cg_loop_open(cg, &ns->loop[d], s->d[d]);
+        idx[d] = has_loop(s, d) ? axis_open(cg, &ns->loop[d], s, d) : cg_i64(cg, 0);
 }
 
 static void nest_close(CG *cg, Nest *ns, const Shape *s) {
     for (int d = ns->rank - 1; d >= 0; d--)
-        if (s->d[d] != 1)
+        if (has_loop(s, d))
             cg_loop_close(cg, &ns->loop[d]);
 }
 
@@ -219,7 +245,7 @@ static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
         }
         return intr2(cg, "llvm.pow", x, LLVMConstReal(t, n->value));
     case OP_CAST:
-        if (n->in[0]->dt == DT_I32)
+        if (!dtype_is_float(n->in[0]->dt))
             return LLVMBuildSIToFP(b, x, t, "");
         return LLVMBuildFPCast(b, x, t, "");
     case OP_SIGN:
@@ -241,6 +267,7 @@ static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
             c = LLVMBuildFCmp(b, n->op == OP_EQ ? LLVMRealOEQ : n->op == OP_NE ? LLVMRealUNE : LLVMRealOGT, x, y, "");
         return as_float(cg, c, n->dt);
     }
+    LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no elementwise lowering for %s\n", op_info[n->op].name);
         abort();
@@ -256,6 +283,7 @@ static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx) {
         return ew_compute(cg, n, idx);
     case ST_LEAF: case ST_VIEW: case ST_BUFFER:
         return scoped(cg, load(cg, n->dt, cg_elem_ptr(cg, &s->lay, n->dt, n->shape.rank, idx)), &s->lay);
+    case ST_DEAD:
     default:
         fprintf(stderr, "nnc: internal error: %%%d (%s) read but not planned\n", n->id, op_info[n->op].name);
         abort();
@@ -346,8 +374,10 @@ LLVMValueRef cg_scratch(CG *cg, Node *n) {
 static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Layout *where) {
     Shape g = x->shape;
     for (int d = 0; d < g.rank; d++)
-        if (axes & (1u << d))
+        if (axes & (1u << d)) {
             g.d[d] = 1;
+            g.dyn[d] = 0;
+        }
     const Slot *s = &cg->plan->slot[n->id];
     Layout flat_best = s->scratch_lay, flat_where = s->scratch_lay;
     flat_where.byte_off += (int64_t)s->scratch / 2;
@@ -445,7 +475,7 @@ static void kernel_onehot(CG *cg, Node *n) {
     Node *y = n->in[0];
     LLVMValueRef idx[2];
     Loop rows, cols;
-    idx[0] = cg_loop_open(cg, &rows, n->shape.d[0]);
+    idx[0] = axis_open(cg, &rows, &n->shape, 0);
     LLVMValueRef label = checked_label(cg, y, idx, n->shape.d[1]);
     idx[1] = cg_loop_open(cg, &cols, n->shape.d[1]);
     LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, idx[1], label, "");
@@ -476,6 +506,7 @@ static void emit_kernel(CG *cg, Node *n) {
     case K_REDUCE:
         kernel_reduce(cg, n);
         return;
+    case K_LEAF: case K_CONST: case K_KERNEL:
     default:
         break;
     }
@@ -486,6 +517,7 @@ static void emit_kernel(CG *cg, Node *n) {
     case OP_PICK: kernel_pick(cg, n); return;
     case OP_ONEHOT: kernel_onehot(cg, n); return;
     case OP_EMBED: kernel_embed(cg, n); return;
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no kernel for %s\n", op_info[n->op].name);
         abort();
@@ -515,9 +547,16 @@ typedef struct Reads {
     Node *self;         /* the kernel's own result, read by its epilogue */
 } Reads;
 
+/* An axis in a key: its extent, and for a runtime axis which dim. */
+static void key_axis(FILE *f, const Shape *s, int d) {
+    fprintf(f, s->dyn[d] ? ",%lld~%d" : ",%lld", (long long)s->d[d], s->dyn[d]);
+}
+
 static void key_layout(FILE *f, const Layout *l, const Shape *s) {
-    for (int d = 0; d < s->rank; d++)
-        fprintf(f, "%lld:%lld,", (long long)s->d[d], (long long)l->stride[d]);
+    for (int d = 0; d < s->rank; d++) {
+        key_axis(f, s, d);
+        fprintf(f, ":%lld", (long long)l->stride[d]);
+    }
 }
 
 static void key_reads(CG *cg, FILE *f, Node *x, Reads *r);
@@ -526,7 +565,7 @@ static void key_reads(CG *cg, FILE *f, Node *x, Reads *r);
 static void key_compute(CG *cg, FILE *f, Node *x, Reads *r) {
     fprintf(f, "(%d/%d/%a", x->op, x->dt, x->value);
     for (int d = 0; d < x->shape.rank; d++)
-        fprintf(f, ",%lld", (long long)x->shape.d[d]);
+        key_axis(f, &x->shape, d);
     fprintf(f, " ");
     for (int k = 0; k < op_info[x->op].arity; k++)
         key_reads(cg, f, x->in[k], r);
@@ -585,6 +624,10 @@ static const char *kernel_key(CG *cg, Node *n, Reads *r) {
         r->self = n;
         key_compute(cg, f, s->epilogue, r);
     }
+    /* Every kernel gets the runtime dims, for the bounds of its loops. */
+    fprintf(f, " dims");
+    for (int k = 0; k < cg->m->ndims; k++)
+        key_reads(cg, f, cg->m->tensors[cg->m->dims[k]].node, r);
     fclose(f);
     const char *key = arena_strdup(buf);
     free(buf);
@@ -598,6 +641,12 @@ static LLVMValueRef value_address(CG *cg, const Layout *l, DType dt) {
 }
 
 static bool kernel_can_fail(const Node *n) { return n->op == OP_PICK || n->op == OP_ONEHOT; }
+
+/* Each runtime dim's n, read once where the function starts. */
+static void load_dims(CG *cg) {
+    for (int k = 0; k < cg->m->ndims; k++)
+        cg->dimval[k] = value_at(cg, cg->m->tensors[cg->m->dims[k]].node, NULL);
+}
 
 /* Build the kernel's function: argument k is the value reads->node[k],
  * then comes the result, then the node's scratch if it has any. */
@@ -649,7 +698,11 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     }
     cg->kargs = argv;
     cg->nkargs = nargs;
+    LLVMValueRef caller_dims[MAX_DIMS];
+    memcpy(caller_dims, cg->dimval, sizeof caller_dims);
+    load_dims(cg);
     emit_kernel(cg, n);
+    memcpy(cg->dimval, caller_dims, sizeof caller_dims);
     LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, 0, 0));
     if (!kernel_can_fail(n))
         LLVMDeleteBasicBlock(cg->fail);
@@ -746,7 +799,9 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
-    LLVMValueRef kernel = cg->fn, *kargs = cg->kargs;
+    LLVMValueRef kernel = cg->fn, *kargs = cg->kargs, kernel_dims[MAX_DIMS];
+    memcpy(kernel_dims, cg->dimval, sizeof kernel_dims);
+    memset(cg->dimval, 0, sizeof cg->dimval);   /* its loops get their bounds as arguments */
     cg->fn = fn;
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
     cg->kargs = NEWA(LLVMValueRef, cg->nkargs);
@@ -768,6 +823,7 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     LLVMBuildRetVoid(cg->b);
     cg->fn = kernel;
     cg->kargs = kargs;
+    memcpy(cg->dimval, kernel_dims, sizeof kernel_dims);
     cg->scope = cg->noalias = NULL;
     LLVMPositionBuilderAtEnd(cg->b, here);
     return fn;
@@ -775,49 +831,159 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
 
 /* ---- entry points ---- */
 
-/* p -= lr * g, or with momentum v = momentum * v + g; p -= lr * v
- * (torch.optim.SGD with dampening 0), one loop per param. */
-/* Where the train step copies a gradient that cannot be read in place. */
-static Layout snapshot_layout(CG *cg, const Tensor *t, int64_t off) {
-    Layout l = cg->plan->slot[t->node->id].lay;
-    l.base = BASE_WS;
-    l.byte_off = off;
-    return l;
+/* An optimizer's argument (a constant or a hyper) in dtype dt. */
+static LLVMValueRef scalar_value(CG *cg, Node *x, DType dt) {
+    if (x->op == OP_CONST)
+        return cval(cg, dt, x->value);
+    const Tensor *t = &cg->m->tensors[x->tensor];
+    Layout l = {.base = BASE_INPUTS, .byte_off = (int64_t)t->offset};
+    return LLVMBuildFPCast(cg->b, load(cg, t->dt, cg_elem_ptr(cg, &l, t->dt, 0, NULL)), cg_type(cg, dt), "");
 }
 
-static void emit_update(CG *cg, const Tensor *t, int64_t snapshot) {
+/* One element of one param's optimizer step, as an update rule sees it. */
+typedef struct Update {
+    const Model *m;
+    LLVMValueRef p, g;                  /* the param's address, the gradient's value */
+    LLVMValueRef buf[MAX_BUFFERS];      /* the addresses of its buffers */
+    LLVMValueRef arg[MAX_OPT_ARGS];     /* the optimizer's arguments in its dtype */
+    LLVMValueRef first;                 /* i1: step == 0 on entry */
+    DType dt;
+} Update;
+
+static LLVMValueRef fmul(CG *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(cg->b, a, b, ""); }
+static LLVMValueRef fadd(CG *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(cg->b, a, b, ""); }
+
+/* torch.optim.SGD (contract, 5.8 Optimizers): weight decay onto g; with a
+ * momentum buffer b = g at the first step, else momentum*b + (1 -
+ * dampening)*g, and the step d = b (g + momentum*b with nesterov); a
+ * momentum that is 0 at run time steps by g and leaves b alone. */
+static void rule_sgd(CG *cg, const Update *u) {
+    enum { LR, MOMENTUM, DAMPENING, WEIGHT_DECAY, NESTEROV };
+    LLVMValueRef pv = load(cg, u->dt, u->p), g = u->g, d = g;
+    if (!ir_is_const(u->m->optarg[WEIGHT_DECAY], 0))
+        g = d = fadd(cg, g, fmul(cg, u->arg[WEIGHT_DECAY], pv));
+    if (u->m->nbuffers) {
+        LLVMValueRef mom = u->arg[MOMENTUM], b = load(cg, u->dt, u->buf[0]);
+        LLVMValueRef keep = LLVMBuildFSub(cg->b, cval(cg, u->dt, 1), u->arg[DAMPENING], "");
+        LLVMValueRef nb = LLVMBuildSelect(cg->b, u->first, g, fadd(cg, fmul(cg, mom, b), fmul(cg, keep, g)), "");
+        LLVMValueRef on = LLVMBuildFCmp(cg->b, LLVMRealUNE, mom, cval(cg, u->dt, 0), "");
+        store(cg, u->dt, LLVMBuildSelect(cg->b, on, nb, b, ""), u->buf[0]);
+        LLVMValueRef step = ir_is_const(u->m->optarg[NESTEROV], 1) ? fadd(cg, g, fmul(cg, mom, nb)) : nb;
+        d = LLVMBuildSelect(cg->b, on, step, g, "");
+    }
+    store(cg, u->dt, LLVMBuildFSub(cg->b, pv, fmul(cg, u->arg[LR], d), ""), u->p);
+}
+
+static void update_rule(CG *cg, const Update *u) {
+    switch (cg->m->optim->kind) {
+    case OPT_SGD: rule_sgd(cg, u); return;
+    case OPT_COUNT: break;
+    }
+    fprintf(stderr, "nnc: internal error: no update rule for optimizer %s\n", cg->m->optim->name);
+    abort();
+}
+
+/* The optimizer step of param t: its gradient is read at layout grad, or
+ * (grad NULL) computed as the plan says. */
+static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
     const Model *m = cg->m;
-    Node *p = t->node, *g = t->grad;
-    const Layout *pl = &cg->plan->slot[p->id].lay;
-    Layout snap = snapshot_layout(cg, t, snapshot);
+    Update u = {.m = m, .dt = t->dt};
+    for (int k = 0; k < m->optim->nargs; k++)
+        u.arg[k] = scalar_value(cg, m->optarg[k], t->dt);
+    Layout sl = {.base = BASE_STATE, .byte_off = offsetof(nnrt_state_head, step)};
+    u.first = LLVMBuildICmp(cg->b, LLVMIntEQ, load(cg, DT_I64, cg_elem_ptr(cg, &sl, DT_I64, 0, NULL)), cg_i64(cg, 0), "");
+    Layout pl = layout_of(BASE_PARAMS, (int64_t)t->offset, &t->shape), bl[MAX_BUFFERS];
+    for (int b = 0; b < m->nbuffers; b++)
+        bl[b] = layout_of(BASE_STATE, (int64_t)t->buf_offset[b], &t->shape);
     LLVMValueRef idx[MAX_RANK];
     Nest ns;
-    nest_open(cg, &ns, &p->shape, idx);
-    LLVMValueRef gv = snapshot >= 0 ? load(cg, p->dt, cg_elem_ptr(cg, &snap, p->dt, p->shape.rank, idx))
-                                    : value_at(cg, g, idx);
-    LLVMValueRef lr = LLVMBuildFPCast(cg->b, value_at(cg, m->lr, NULL), cg_type(cg, p->dt), "");
-    if (m->momentum) {
-        const Layout *vl = &cg->plan->slot[t->state->id].lay;
-        LLVMValueRef vp = cg_elem_ptr(cg, vl, p->dt, p->shape.rank, idx);
-        LLVMValueRef mom = LLVMBuildFPCast(cg->b, value_at(cg, m->momentum, NULL), cg_type(cg, p->dt), "");
-        gv = LLVMBuildFAdd(cg->b, LLVMBuildFMul(cg->b, mom, load(cg, p->dt, vp), ""), gv, "");
-        store(cg, p->dt, gv, vp);
-    }
-    LLVMValueRef pp = cg_elem_ptr(cg, pl, p->dt, p->shape.rank, idx);
-    store(cg, p->dt, LLVMBuildFSub(cg->b, load(cg, p->dt, pp), LLVMBuildFMul(cg->b, lr, gv, ""), ""), pp);
-    nest_close(cg, &ns, &p->shape);
+    nest_open(cg, &ns, &t->shape, idx);
+    u.g = grad ? load(cg, t->dt, cg_elem_ptr(cg, grad, t->dt, t->shape.rank, idx)) : value_at(cg, t->grad, idx);
+    u.p = cg_elem_ptr(cg, &pl, t->dt, t->shape.rank, idx);
+    for (int b = 0; b < m->nbuffers; b++)
+        u.buf[b] = cg_elem_ptr(cg, &bl[b], t->dt, t->shape.rank, idx);
+    update_rule(cg, &u);
+    nest_close(cg, &ns, &t->shape);
 }
 
-static LLVMValueRef entry_function(CG *cg, const char *name, int nargs, const Base *bases) {
-    LLVMTypeRef args[5];
-    for (int i = 0; i < nargs; i++)
+/* step += 1, after an optimizer step. */
+static void count_step(CG *cg) {
+    Layout sl = {.base = BASE_STATE, .byte_off = offsetof(nnrt_state_head, step)};
+    LLVMValueRef p = cg_elem_ptr(cg, &sl, DT_I64, 0, NULL);
+    store(cg, DT_I64, LLVMBuildAdd(cg->b, load(cg, DT_I64, p), cg_i64(cg, 1), ""), p);
+}
+
+/* Before anything is written (contract, 5.8 Errors): every dim in [1, MAX],
+ * else NNRT_ESHAPE; then every label in use in range, else NNRT_EINDEX. */
+static void emit_checks(CG *cg) {
+    const Model *m = cg->m;
+    LLVMBasicBlockRef bad_dim = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "bad_dim");
+    for (int k = 0; k < m->ndims; k++) {
+        const Tensor *t = &m->tensors[m->dims[k]];
+        Layout l = {.base = BASE_INPUTS, .byte_off = (int64_t)t->offset};
+        LLVMValueRef n = load(cg, DT_I64, cg_elem_ptr(cg, &l, DT_I64, 0, NULL));
+        /* n - 1 < MAX as unsigned: 1 <= n <= MAX */
+        LLVMValueRef ok = LLVMBuildICmp(cg->b, LLVMIntULT, LLVMBuildSub(cg->b, n, cg_i64(cg, 1), ""),
+                                        cg_i64(cg, (int64_t)t->default_value), "");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "dim_ok");
+        LLVMBuildCondBr(cg->b, ok, next, bad_dim);
+        LLVMPositionBuilderAtEnd(cg->b, next);
+        cg->dimval[k] = n;
+    }
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+    LLVMPositionBuilderAtEnd(cg->b, bad_dim);
+    LLVMBuildRet(cg->b, ci32(cg, NNRT_ESHAPE));
+    LLVMPositionBuilderAtEnd(cg->b, here);
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (t->role != NNRT_INPUT || !t->label_classes || cg->plan->slot[t->node->id].st == ST_DEAD)
+            continue;
+        Layout l = layout_of(BASE_INPUTS, (int64_t)t->offset, &t->shape);
+        LLVMValueRef idx[MAX_RANK];
+        Nest ns;
+        nest_open(cg, &ns, &t->shape, idx);
+        LLVMValueRef v = load(cg, DT_I32, cg_elem_ptr(cg, &l, DT_I32, t->shape.rank, idx));
+        LLVMValueRef bad = LLVMBuildICmp(cg->b, LLVMIntUGE, v, ci32(cg, (int)t->label_classes), "");
+        LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "label_ok");
+        LLVMBuildCondBr(cg->b, bad, cg->fail, ok);
+        LLVMPositionBuilderAtEnd(cg->b, ok);
+        nest_close(cg, &ns, &t->shape);
+    }
+}
+
+/* Where the train step copies a gradient that cannot be read in place. */
+static Layout snapshot_layout(const Tensor *t, int64_t off) { return layout_of(BASE_WS, off, &t->shape); }
+
+/* The generated entry points (contract, 5.5): their arguments in order,
+ * and what each computes.  plan: the Plan (EntryKind) whose values it
+ * computes, or -1 for none. */
+typedef struct EntryPoint {
+    const char *name;
+    int plan;
+    Base args[6];
+    int nargs;
+    bool with_optimizer;        /* exists only with an optimizer */
+    bool updates;               /* runs the optimizer step: step += 1 */
+} EntryPoint;
+
+static const EntryPoint entry_points[] = {
+    {"forward", ENTRY_FORWARD, {BASE_PARAMS, BASE_STATE, BASE_INPUTS, BASE_OUTPUTS, BASE_WS}, 5, false, false},
+    {"backward", ENTRY_BACKWARD, {BASE_PARAMS, BASE_STATE, BASE_INPUTS, BASE_OUTPUTS, BASE_GRADS, BASE_WS}, 6,
+     false, false},
+    {"train_step", ENTRY_TRAIN, {BASE_PARAMS, BASE_STATE, BASE_INPUTS, BASE_OUTPUTS, BASE_WS}, 5, true, true},
+    {"update", -1, {BASE_PARAMS, BASE_STATE, BASE_GRADS, BASE_INPUTS}, 4, true, true},
+};
+
+static LLVMValueRef entry_function(CG *cg, const char *name, const EntryPoint *e) {
+    LLVMTypeRef args[6];
+    for (int i = 0; i < e->nargs; i++)
         args[i] = cg->ptr;
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->i32, args, (unsigned)nargs, 0));
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, LLVMFunctionType(cg->i32, args, (unsigned)e->nargs, 0));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     for (int i = 0; i < NBASE; i++)
         cg->base[i] = NULL;
-    for (int i = 0; i < nargs; i++) {
-        cg->base[bases[i]] = LLVMGetParam(fn, (unsigned)i);
+    for (int i = 0; i < e->nargs; i++) {
+        cg->base[e->args[i]] = LLVMGetParam(fn, (unsigned)i);
         /* The structs never overlap: the caller passes distinct objects. */
         LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, cg_attr(cg, "noalias"));
         LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, cg_attr(cg, "nocapture"));
@@ -825,21 +991,28 @@ static LLVMValueRef entry_function(CG *cg, const char *name, int nargs, const Ba
     return fn;
 }
 
-static void emit_entry(CG *cg, const char *name, EntryKind kind) {
-    static const Base fwd[] = {BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_WS};
-    static const Base bwd[] = {BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_GRADS, BASE_WS};
-    static const Base trn[] = {BASE_PARAMS, BASE_STATE, BASE_INPUTS, BASE_OUTPUTS, BASE_WS};
-    const Base *bases = kind == ENTRY_FORWARD ? fwd : kind == ENTRY_BACKWARD ? bwd : trn;
-    int nargs = kind == ENTRY_FORWARD ? 4 : 5;
+static void emit_entry(CG *cg, const char *name, const EntryPoint *e) {
     const Model *m = cg->m;
-    Plan *pl = cg->plans[kind];
+    Plan *pl = e->plan >= 0 ? cg->plans[e->plan] : NULL;
     cg->plan = pl;
-    cg->fn = entry_function(cg, name, nargs, bases);
+    cg->fn = entry_function(cg, name, e);
+    memset(cg->dimval, 0, sizeof cg->dimval);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry");
     cg->fail = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "bad_label");
     LLVMPositionBuilderAtEnd(cg->b, cg->fail);
     LLVMBuildRet(cg->b, ci32(cg, NNRT_EINDEX));
     LLVMPositionBuilderAtEnd(cg->b, entry);
+    if (!pl) {   /* update: reads no dims and checks nothing */
+        for (int i = 0; i < m->ntensors; i++)
+            if (param_updated(&m->tensors[i])) {
+                Layout g = layout_of(BASE_GRADS, (int64_t)m->tensors[i].offset, &m->tensors[i].shape);
+                emit_param_update(cg, &m->tensors[i], &g);
+            }
+        count_step(cg);
+        LLVMBuildRet(cg->b, ci32(cg, 0));
+        return;
+    }
+    emit_checks(cg);
     Graph *g = m->g;
     for (int i = 0; i < g->n; i++)
         if (pl->slot[i].st == ST_BUFFER && !pl->slot[i].by_epilogue)
@@ -848,15 +1021,18 @@ static void emit_entry(CG *cg, const char *name, EntryKind kind) {
     for (int r = 0; r < pl->nroots; r++)
         if (!pl->roots[r].direct && !pl->roots[r].by_epilogue)
             cg_store_all(cg, pl->roots[r].node, &pl->roots[r].dest);
-    if (kind == ENTRY_TRAIN) {
+    if (e->updates) {
         for (int i = 0; i < m->ntensors; i++)
-            if (m->tensors[i].role == NNRT_PARAM && pl->snapshot[i] >= 0) {
-                Layout snap = snapshot_layout(cg, &m->tensors[i], pl->snapshot[i]);
+            if (param_updated(&m->tensors[i]) && pl->snapshot[i] >= 0) {
+                Layout snap = snapshot_layout(&m->tensors[i], pl->snapshot[i]);
                 cg_store_all(cg, m->tensors[i].grad, &snap);
             }
         for (int i = 0; i < m->ntensors; i++)
-            if (m->tensors[i].role == NNRT_PARAM)
-                emit_update(cg, &m->tensors[i], pl->snapshot[i]);
+            if (param_updated(&m->tensors[i])) {
+                Layout snap = snapshot_layout(&m->tensors[i], pl->snapshot[i]);
+                emit_param_update(cg, &m->tensors[i], pl->snapshot[i] >= 0 ? &snap : NULL);
+            }
+        count_step(cg);
     }
     LLVMBuildRet(cg->b, ci32(cg, 0));
 }
@@ -867,15 +1043,20 @@ static LLVMValueRef global_string(CG *cg, const char *s) {
     return LLVMBuildGlobalStringPtr(cg->b, s, "");
 }
 
+static LLVMValueRef private_constant(CG *cg, LLVMTypeRef t, LLVMValueRef init, const char *name) {
+    LLVMValueRef gv = LLVMAddGlobal(cg->mod, t, name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    return gv;
+}
+
 static LLVMValueRef dims_global(CG *cg, const Shape *s) {
     LLVMValueRef v[MAX_RANK];
     for (int d = 0; d < s->rank; d++)
         v[d] = cg_i64(cg, s->d[d]);
     LLVMTypeRef at = LLVMArrayType2(cg->i64, (uint64_t)(s->rank ? s->rank : 1));
-    LLVMValueRef gv = LLVMAddGlobal(cg->mod, at, "dims");
-    LLVMSetInitializer(gv, s->rank ? LLVMConstArray2(cg->i64, v, (uint64_t)s->rank) : LLVMConstNull(at));
-    LLVMSetGlobalConstant(gv, 1);
-    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMValueRef gv = private_constant(cg, at, s->rank ? LLVMConstArray2(cg->i64, v, (uint64_t)s->rank) : LLVMConstNull(at), "dims");
     LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
     return gv;
 }
@@ -896,32 +1077,47 @@ static LLVMValueRef cold_function(CG *cg, const char *name, LLVMTypeRef *args, i
     return fn;
 }
 
+/* init(params, state, seed): every param and state from its initializer,
+ * each from the stream of its own name; the optimizer buffers zeroed;
+ * seed and step = 0. */
 static void emit_init(CG *cg, const char *name) {
     const Model *m = cg->m;
-    LLVMTypeRef args[2] = {cg->ptr, cg->i64};
-    cg->fn = cold_function(cg, name, args, 2);
+    LLVMTypeRef args[3] = {cg->ptr, cg->ptr, cg->i64};
+    cg->fn = cold_function(cg, name, args, 3);
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry"));
-    LLVMValueRef params = LLVMGetParam(cg->fn, 0), seed = LLVMGetParam(cg->fn, 1);
+    LLVMValueRef structs[2] = {LLVMGetParam(cg->fn, 0), LLVMGetParam(cg->fn, 1)};
+    LLVMValueRef seed = LLVMGetParam(cg->fn, 2);
     LLVMTypeRef sid_ty, init_ty;
     LLVMValueRef sid = runtime_fn(cg, "nnrt_stream_id", cg->i64, (LLVMTypeRef[]){cg->ptr}, 1, &sid_ty);
     LLVMTypeRef init_args[9] = {cg->i32, cg->ptr, cg->i32, cg->ptr, cg->i32, cg->f64, cg->f64, cg->i64, cg->i64};
     LLVMValueRef init = runtime_fn(cg, "nnrt_init_tensor", cg->i32, init_args, 9, &init_ty);
     for (int i = 0; i < m->ntensors; i++) {
         const Tensor *t = &m->tensors[i];
-        if (t->role != NNRT_PARAM)
+        if (t->role != NNRT_PARAM && t->role != NNRT_STATE)
             continue;
-        LLVMValueRef nm = global_string(cg, t->name);
-        LLVMValueRef stream = LLVMBuildCall2(cg->b, sid_ty, sid, &nm, 1, "");
-        LLVMValueRef off = cg_i64(cg, (int64_t)t->offset);
-        LLVMValueRef a[9] = {
-            ci32(cg, t->dt), LLVMBuildInBoundsGEP2(cg->b, cg->i8, params, &off, 1, ""),
-            ci32(cg, t->shape.rank), dims_global(cg, &t->shape), ci32(cg, (int)t->init),
-            LLVMConstReal(cg->f64, t->init_a), LLVMConstReal(cg->f64, t->init_b), seed, stream};
-        LLVMBuildCall2(cg->b, init_ty, init, a, 9, "");
+        LLVMValueRef dims = dims_global(cg, &t->shape);
+        for (int b = -1; b < (t->role == NNRT_PARAM ? m->nbuffers : 0); b++) {
+            bool buffer = b >= 0;
+            LLVMValueRef nm = global_string(cg, t->name);
+            LLVMValueRef stream = LLVMBuildCall2(cg->b, sid_ty, sid, &nm, 1, "");
+            LLVMValueRef off = cg_i64(cg, (int64_t)(buffer ? t->buf_offset[b] : t->offset));
+            LLVMValueRef base = structs[buffer || t->role == NNRT_STATE];
+            LLVMValueRef a[9] = {
+                ci32(cg, t->dt), LLVMBuildInBoundsGEP2(cg->b, cg->i8, base, &off, 1, ""),
+                ci32(cg, t->shape.rank), dims, ci32(cg, buffer ? NNRT_INIT_ZEROS : (int)t->init),
+                LLVMConstReal(cg->f64, t->init_a), LLVMConstReal(cg->f64, t->init_b), seed, stream};
+            LLVMBuildCall2(cg->b, init_ty, init, a, 9, "");
+        }
+    }
+    LLVMValueRef head[2] = {seed, cg_i64(cg, 0)};
+    for (int k = 0; k < 2; k++) {
+        LLVMValueRef off = cg_i64(cg, k * 8);
+        store(cg, DT_I64, head[k], LLVMBuildInBoundsGEP2(cg->b, cg->i8, structs[1], &off, 1, ""));
     }
     LLVMBuildRetVoid(cg->b);
 }
 
+/* set_defaults(inputs): every hyper to its default, every dim to its MAX. */
 static void emit_set_defaults(CG *cg, const char *name) {
     const Model *m = cg->m;
     LLVMTypeRef arg = cg->ptr;
@@ -930,55 +1126,68 @@ static void emit_set_defaults(CG *cg, const char *name) {
     cg->base[BASE_INPUTS] = LLVMGetParam(cg->fn, 0);
     for (int i = 0; i < m->ntensors; i++) {
         const Tensor *t = &m->tensors[i];
-        if (t->role != NNRT_HYPER)
+        if (t->role != NNRT_HYPER && t->role != NNRT_DIM)
             continue;
         Layout l = {.base = BASE_INPUTS, .byte_off = (int64_t)t->offset};
-        store(cg, t->dt, cval(cg, t->dt, t->default_value), cg_elem_ptr(cg, &l, t->dt, 0, NULL));
+        LLVMValueRef v = t->dt == DT_I64 ? cg_i64(cg, (int64_t)t->default_value) : cval(cg, t->dt, t->default_value);
+        store(cg, t->dt, v, cg_elem_ptr(cg, &l, t->dt, 0, NULL));
     }
     LLVMBuildRetVoid(cg->b);
 }
 
 /* ---- the descriptor ---- */
 
-static void emit_descriptor(CG *cg, LLVMValueRef fns[5]) {
+/* nnrt_tensor.dim_names: NULL, or for each axis its runtime dim's name or NULL. */
+static LLVMValueRef dim_names_global(CG *cg, const Shape *s) {
+    if (!shape_is_dynamic(s))
+        return LLVMConstPointerNull(cg->ptr);
+    LLVMValueRef v[MAX_RANK];
+    for (int d = 0; d < s->rank; d++)
+        v[d] = s->dyn[d] ? global_string(cg, cg->m->tensors[cg->m->dims[s->dyn[d] - 1]].name)
+                         : LLVMConstPointerNull(cg->ptr);
+    return private_constant(cg, LLVMArrayType2(cg->ptr, (uint64_t)s->rank),
+                            LLVMConstArray2(cg->ptr, v, (uint64_t)s->rank), "dim_names");
+}
+
+/* fns: init, set_defaults, then each of entry_points[] or NULL. */
+static void emit_descriptor(CG *cg, LLVMValueRef *fns) {
     const Model *m = cg->m;
     LLVMTypeRef sz = cg->intptr;
-    /* struct nnrt_tensor { name, role, dtype, rank, dims, offset, size, default_value } */
-    LLVMTypeRef tt_fields[8] = {cg->ptr, cg->i32, cg->i32, cg->i32, cg->ptr, sz, sz, cg->f64};
-    LLVMTypeRef tt = LLVMStructTypeInContext(cg->ctx, tt_fields, 8, 0);
+    /* struct nnrt_tensor { name, role, dtype, rank, dims, offset, size, default_value, dim_names } */
+    LLVMTypeRef tt_fields[9] = {cg->ptr, cg->i32, cg->i32, cg->i32, cg->ptr, sz, sz, cg->f64, cg->ptr};
+    LLVMTypeRef tt = LLVMStructTypeInContext(cg->ctx, tt_fields, 9, 0);
     LLVMValueRef *rows = NEWA(LLVMValueRef, m->ntensors + 1);
     for (int i = 0; i < m->ntensors; i++) {
         const Tensor *t = &m->tensors[i];
-        LLVMValueRef f[8] = {
+        bool has_default = t->role == NNRT_HYPER || t->role == NNRT_DIM;
+        LLVMValueRef f[9] = {
             global_string(cg, t->name), ci32(cg, t->role), ci32(cg, t->dt), ci32(cg, t->shape.rank),
             dims_global(cg, &t->shape), LLVMConstInt(sz, t->offset, 0), LLVMConstInt(sz, t->size, 0),
-            LLVMConstReal(cg->f64, t->role == NNRT_HYPER ? t->default_value : 0)};
-        rows[i] = LLVMConstNamedStruct(tt, f, 8);
+            LLVMConstReal(cg->f64, has_default ? t->default_value : 0), dim_names_global(cg, &t->shape)};
+        rows[i] = LLVMConstNamedStruct(tt, f, 9);
     }
-    LLVMTypeRef at = LLVMArrayType2(tt, (uint64_t)m->ntensors);
-    LLVMValueRef table = LLVMAddGlobal(cg->mod, at, "tensors");
-    LLVMSetInitializer(table, LLVMConstArray2(tt, rows, (uint64_t)m->ntensors));
-    LLVMSetGlobalConstant(table, 1);
-    LLVMSetLinkage(table, LLVMPrivateLinkage);
-    /* struct nnrt_model { abi_version, name, 5 sizes, n_tensors, tensors,
-     *                     objective, init, set_defaults, forward, backward, train_step } */
-    LLVMTypeRef mt_fields[15] = {cg->i32, cg->ptr, sz, sz, sz, sz, sz, cg->i32, cg->ptr, cg->ptr,
-                                 cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->ptr};
-    LLVMTypeRef mt = LLVMStructTypeInContext(cg->ctx, mt_fields, 15, 0);
+    LLVMValueRef table = private_constant(cg, LLVMArrayType2(tt, (uint64_t)m->ntensors),
+                                          LLVMConstArray2(tt, rows, (uint64_t)m->ntensors), "tensors");
+    /* struct nnrt_model { abi_version, name, 5 sizes, n_tensors, tensors, objective,
+     *                     init, set_defaults, forward, backward, train_step, update } */
+    LLVMTypeRef mt_fields[16] = {cg->i32, cg->ptr, sz, sz, sz, sz, sz, cg->i32, cg->ptr, cg->ptr,
+                                 cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->ptr, cg->ptr};
+    LLVMTypeRef mt = LLVMStructTypeInContext(cg->ctx, mt_fields, 16, 0);
     size_t ws = 0;
     for (int k = 0; k < 3; k++)
         if (cg->plans[k] && cg->plans[k]->workspace > ws)
             ws = cg->plans[k]->workspace;
     LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
-    LLVMValueRef f[15] = {
+    LLVMValueRef f[16] = {
         ci32(cg, NNRT_ABI_VERSION), global_string(cg, m->name),
         LLVMConstInt(sz, m->params_size, 0), LLVMConstInt(sz, m->inputs_size, 0),
         LLVMConstInt(sz, m->outputs_size, 0), LLVMConstInt(sz, m->state_size, 0),
         LLVMConstInt(sz, ws, 0), ci32(cg, m->ntensors), table,
-        m->objective >= 0 ? global_string(cg, m->tensors[m->objective].name) : null,
-        fns[0], fns[1], fns[2], fns[3] ? fns[3] : null, fns[4] ? fns[4] : null};
+        m->objective >= 0 ? global_string(cg, m->tensors[m->objective].name) : null};
+    for (int k = 0; k < 6; k++)
+        f[10 + k] = fns[k] ? fns[k] : null;
     LLVMValueRef desc = LLVMAddGlobal(cg->mod, mt, arena_printf("%s_model", m->prefix));
-    LLVMSetInitializer(desc, LLVMConstNamedStruct(mt, f, 15));
+    LLVMSetInitializer(desc, LLVMConstNamedStruct(mt, f, 16));
     LLVMSetGlobalConstant(desc, 1);
 }
 
@@ -988,22 +1197,19 @@ void cg_lower(CG *cg) {
     const Model *m = cg->m;
     const char *n = m->prefix;
     cg->b = LLVMCreateBuilderInContext(cg->ctx);
-    LLVMValueRef fns[5] = {0};
+    LLVMValueRef fns[6] = {0};
     /* Strings and dims are built while a function is open: give the global
      * helpers a block to sit in. */
     emit_init(cg, arena_printf("%s_init", n));
     fns[0] = cg->fn;
     emit_set_defaults(cg, arena_printf("%s_set_defaults", n));
     fns[1] = cg->fn;
-    emit_entry(cg, arena_printf("%s_forward", n), ENTRY_FORWARD);
-    fns[2] = cg->fn;
-    if (cg->plans[ENTRY_BACKWARD]) {
-        emit_entry(cg, arena_printf("%s_backward", n), ENTRY_BACKWARD);
-        fns[3] = cg->fn;
-    }
-    if (cg->plans[ENTRY_TRAIN]) {
-        emit_entry(cg, arena_printf("%s_train_step", n), ENTRY_TRAIN);
-        fns[4] = cg->fn;
+    for (size_t k = 0; k < sizeof entry_points / sizeof *entry_points; k++) {
+        const EntryPoint *e = &entry_points[k];
+        if (e->with_optimizer && !m->has_optimizer)
+            continue;
+        emit_entry(cg, arena_printf("%s_%s", n, e->name), e);
+        fns[2 + k] = cg->fn;
     }
     /* The descriptor's strings need an insertion point: a scratch function
      * that is deleted afterwards. */

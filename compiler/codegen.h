@@ -32,6 +32,9 @@ typedef struct CG {
      * one, as in the kernel, where they are noalias). */
     LLVMValueRef *scope, *noalias;
     struct Kernel *kernels;     /* outlined kernels, by key */
+    /* In the function being emitted, each runtime dim's n (an i64 loaded
+     * once at its entry), or NULL where no dim may be read (an epilogue). */
+    LLVMValueRef dimval[MAX_DIMS];
 } CG;
 
 /* codegen.c */
@@ -45,6 +48,8 @@ LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n);   /* returns the inductio
 LLVMValueRef cg_range_open(CG *cg, Loop *l, LLVMValueRef start, LLVMValueRef end);
 void cg_loop_close(CG *cg, Loop *l);
 LLVMValueRef cg_i64(CG *cg, int64_t v);
+/* The extent of axis d of s in use: its n for a runtime axis, else fixed. */
+LLVMValueRef cg_extent(CG *cg, const Shape *s, int d);
 void cg_lower(CG *cg);
 LLVMTypeRef cg_type(CG *cg, DType dt);
 LLVMAttributeRef cg_attr(CG *cg, const char *name);

@@ -160,6 +160,20 @@ static bool write_ir(const Model *m, const char *path) {
     return ok;
 }
 
+/* --emit=plan: what plan.c decided for each entry point. */
+static bool write_plan(const Model *m, Plan *const plans[3], const char *path) {
+    phase_enter(PH_OUTPUT);
+    FILE *f = fopen(output_begin(path), "w");
+    if (!f) {
+        error_plain("cannot write '%s'", path);
+        return false;
+    }
+    plan_dump(f, m, plans);
+    bool ok = !ferror(f);
+    ok &= fclose(f) == 0;
+    return ok;
+}
+
 /* The forward and backward graph for Graphviz, drawn as the textbook does:
  * variables (declared tensors) as boxes, operators as ellipses, each
  * labelled with its name and shape; the backward graph's nodes are shaded
@@ -290,6 +304,8 @@ bool codegen(Model *m, const Options *opt, Stats *stats) {
         ok &= write_ir(m, opt->path[EMIT_IR]);
     if (opt->path[EMIT_DOT])
         ok &= write_dot(m, opt->path[EMIT_DOT]);
+    if (opt->path[EMIT_PLAN])
+        ok &= write_plan(m, cg.plans, opt->path[EMIT_PLAN]);
     if (!opt->path[EMIT_OBJ] && !opt->path[EMIT_ASM] && !opt->path[EMIT_LLVM] && !opt->lower_only)
         return ok;
 
@@ -404,14 +420,15 @@ int gradcheck_jit(Model *m, const Options *opt) {
             !report_jit_error(LLVMOrcLLJITLookup(jit, &addr, sym), "JIT")) {
             const nnrt_model *d = (const nnrt_model *)(uintptr_t)addr;
             void *params = nnrt_alloc(d->params_size), *inputs = nnrt_alloc(d->inputs_size);
-            if (!params || !inputs) {
+            void *state = nnrt_alloc(d->state_size);
+            if (!params || !inputs || !state) {
                 error_plain("out of memory");
             } else {
-                d->init(params, 1);
+                d->init(params, state, 1);
                 draw_inputs(m, d, inputs, 1);
                 nnrt_gradcheck_entry *entries = NEWA(nnrt_gradcheck_entry, d->n_tensors + 1);
                 nnrt_gradcheck_report rep = {.entries = entries, .cap = d->n_tensors};
-                nnrt_gradcheck_options go = {.max_coords = 1000, .seed = 1};
+                nnrt_gradcheck_options go = {.max_coords = 1000, .seed = 1, .state = state};
                 int r = nnrt_gradcheck(d, params, inputs, &go, &rep);
                 nnrt_gradcheck_print(stdout, &rep);
                 if (r == 0)
@@ -421,6 +438,7 @@ int gradcheck_jit(Model *m, const Options *opt) {
             }
             nnrt_free(params);
             nnrt_free(inputs);
+            nnrt_free(state);
         }
     } else {
         LLVMDisposeModule(mod);

@@ -760,20 +760,20 @@ static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
 
 static void naive(CG *cg, Node *n, const Layout *out) {
     Node *a = n->in[0], *b = n->in[1];
-    int64_t M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
     LLVMTypeRef t = cg_type(cg, n->dt);
+    LLVMValueRef zero = cg_i64(cg, 0);
     Loop li, lj, lp;
     LLVMValueRef ij[2];
-    ij[0] = cg_loop_open(cg, &li, M);
-    ij[1] = cg_loop_open(cg, &lj, N);
+    ij[0] = cg_range_open(cg, &li, zero, cg_extent(cg, &n->shape, 0));
+    ij[1] = cg_range_open(cg, &lj, zero, cg_extent(cg, &n->shape, 1));
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
-    LLVMValueRef ip[2] = {ij[0], cg_loop_open(cg, &lp, K)};
+    LLVMValueRef ip[2] = {ij[0], cg_range_open(cg, &lp, zero, cg_extent(cg, &a->shape, 1))};
     LLVMValueRef acc = LLVMBuildPhi(cg->b, t, "acc");
     LLVMValueRef pj[2] = {ip[1], ij[1]};
     LLVMValueRef prod = LLVMBuildFMul(cg->b, cg_value_at(cg, a, ip), cg_value_at(cg, b, pj), "");
     LLVMValueRef sum = LLVMBuildFAdd(cg->b, acc, prod, "");
-    LLVMValueRef zero = LLVMConstReal(t, 0);
-    LLVMAddIncoming(acc, &zero, &pre, 1);
+    LLVMValueRef fzero = LLVMConstReal(t, 0);
+    LLVMAddIncoming(acc, &fzero, &pre, 1);
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
     LLVMAddIncoming(acc, &sum, &latch, 1);
     cg_loop_close(cg, &lp);
@@ -800,18 +800,28 @@ static bool dot_ok(int64_t K, const int64_t *sa, const int64_t *sb) {
     return K == 1 || (sa[1] == 1 && sb[0] == 1);
 }
 
+/* An extent of a product: its maximum, and for a runtime axis its dim
+ * (Shape.dyn); the code runs at the n of the call. */
+typedef struct Extent {
+    int64_t max;
+    int dyn;
+} Extent;
+
+static Extent extent_of(const Shape *s, int d) { return (Extent){s->d[d], s->dyn[d]}; }
+
 /* A product with C a column is turned around (C.T = B.T @ A.T, the same
  * memory): the forms vectorize along N. */
-static void turn(int64_t *M, int64_t *N, int64_t sa[2], int64_t sb[2]) {
-    if (*N != 1 || *M == 1)
-        return;
+static bool turn(Extent *M, Extent *N, int64_t sa[2], int64_t sb[2]) {
+    if (N->max != 1 || N->dyn || (M->max == 1 && !M->dyn))
+        return false;
     int64_t a0 = sa[0], a1 = sa[1];
     sa[0] = sb[1];
     sa[1] = sb[0];
     sb[0] = a1;
     sb[1] = a0;
     *N = *M;
-    *M = 1;
+    *M = (Extent){1, 0};
+    return true;
 }
 
 typedef enum { FORM_OUTER, FORM_DOT, FORM_NAIVE } Form;
@@ -892,21 +902,53 @@ static bool predict_strides(const Node *x, int64_t st[2]) {
     return true;
 }
 
+/* ---- a runtime M ----
+ *
+ * With M a runtime dim, the form and tile chosen for its maximum would do
+ * a whole tile's work for every row at a small n (12 times the work at
+ * n = 1).  So M's range is cut where choose() and choose_tile() change
+ * their minds, each part takes the form chosen for its smallest M, and a
+ * branch on n picks the part at run time.  A fixed M is one part. */
+enum { MAX_PARTS = 8 };
+
+typedef struct Part {
+    int64_t lo;         /* the smallest M it runs */
+    Choice c;
+    int mr, nv;         /* FORM_OUTER: the tile */
+} Part;
+
+static int m_parts(Extent M, Extent N, Extent K, size_t esize, const int64_t *sa, const int64_t *sb, Part *part) {
+    static const int64_t cuts[] = {2, 3, 6, 12, DOT_MAX_M + 1, PACK_MIN_M};
+    int n = 0;
+    part[n++].lo = M.dyn ? 1 : M.max;
+    for (size_t i = 0; M.dyn && i < sizeof cuts / sizeof *cuts; i++)
+        if (cuts[i] <= M.max)
+            part[n++].lo = cuts[i];
+    for (int i = 0; i < n; i++)
+        part[i].c = choose(part[i].lo, N.max, K.max, esize, sa, sb);
+    return n;
+}
+
 size_t gemm_scratch_bytes(const Node *n) {
     const Node *a = n->in[0], *b = n->in[1];
-    int64_t M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
+    Extent M = extent_of(&n->shape, 0), N = extent_of(&n->shape, 1), K = extent_of(&a->shape, 1);
     size_t esize = dtype_size(n->dt);
     int64_t sa[2], sb[2], ra[2], rb[2];
     if (!predict_strides(a, ra) || !predict_strides(b, rb)) {
         /* Unknown strides: room for anything. */
         Choice all = {FORM_OUTER, true, true};
-        return choice_bytes(&all, M > N ? M : N, K, esize);
+        return choice_bytes(&all, M.max > N.max ? M.max : N.max, K.max, esize);
     }
     strides_of(&a->shape, ra, sa);
     strides_of(&b->shape, rb, sb);
     turn(&M, &N, sa, sb);
-    Choice c = choose(M, N, K, esize, sa, sb);
-    return choice_bytes(&c, N, K, esize);
+    Part part[MAX_PARTS];
+    size_t most = 0;
+    for (int i = m_parts(M, N, K, esize, sa, sb, part); i-- > 0;) {
+        size_t bytes = choice_bytes(&part[i].c, N.max, K.max, esize);
+        most = bytes > most ? bytes : most;
+    }
+    return most;
 }
 
 /* ---- the product ---- */
@@ -935,68 +977,114 @@ static void choose_tile(const Gemm *g, int64_t M, int64_t N, int *mrp, int *nvp)
     *nvp = nv;
 }
 
-/* The product n into out; true if it applied the epilogue (epi, with
- * epi_args) to each tile, false if that is left to the caller. */
-static bool product(CG *cg, Node *n, const Layout *out, LLVMValueRef epi, LLVMValueRef epi_args) {
-    Node *a = n->in[0], *b = n->in[1];
-    const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id], *so = &cg->plan->slot[n->id];
-    if (!has_layout(sa) || !has_layout(sb) || !layout_contiguous(out, &n->shape)) {
-        naive(cg, n, out);
-        return false;
-    }
-    Gemm g = {.cg = cg, .b = cg->b, .dt = n->dt, .t = cg_type(cg, n->dt), .tg = target_of(cg)};
-    g.esize = (int)dtype_size(n->dt);
-    g.lanes = g.tg.vbytes / g.esize;
-    g.vt = LLVMVectorType(g.t, (unsigned)g.lanes);
-    int64_t M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1], sA[2], sB[2];
-    strides_of(&a->shape, sa->lay.stride, sA);
-    strides_of(&b->shape, sb->lay.stride, sB);
-    turn(&M, &N, sA, sB);
-    bool turned = M != n->shape.d[0];
-    Choice c = choose(M, N, K, (size_t)g.esize, sA, sB);
-    make_do(&c, N, K, (size_t)g.esize, sA, sB, so->scratch);
-    if (c.form == FORM_NAIVE) {
-        naive(cg, n, out);
-        return false;
-    }
-    LLVMValueRef A = operand_ptr(cg, turned ? &sb->lay : &sa->lay, n->dt);
-    LLVMValueRef B = operand_ptr(cg, turned ? &sa->lay : &sb->lay, n->dt);
-    LLVMValueRef C = operand_ptr(cg, out, n->dt);
-    if (c.form == FORM_DOT) {
-        int mt = M == 1 ? 1 : M == 2 ? 2 : 3, nt = mt == 1 ? 8 : mt == 2 ? 6 : 4;
-        LLVMValueRef args[9] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), B, i64c(&g, sB[1]),
-                                C, i64c(&g, N)};
-        call(&g, dot_function(&g, mt, nt), args, 9);
-        return false;
-    }
-    int mr, nv;
-    choose_tile(&g, M, N, &mr, &nv);
-    /* The node's scratch (plan.c): B's block, then A's tile. */
-    int64_t bbytes = c.pack_b ? (int64_t)pack_b_bytes(N, K, (size_t)g.esize) : 0;
-    LLVMValueRef scratch = cg_scratch(cg, n);
-    LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
-    LLVMValueRef bp = c.pack_b ? scratch : null;
-    LLVMValueRef ap = c.pack_a ? LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){i64c(&g, bbytes)}, 1, "") : null;
-    PackB packb = !c.pack_b ? PACK_NONE : sB[1] == 1 ? PACK_ROWS : sB[0] == 1 ? PACK_COLS : PACK_ANY;
-    /* A turned product's tiles are tiles of C.T: the epilogue runs after. */
-    bool tiled = epi && !turned;
-    LLVMValueRef args[19] = {i64c(&g, M), i64c(&g, N), i64c(&g, K), A, i64c(&g, sA[0]), i64c(&g, sA[1]),
-                             B, i64c(&g, sB[0]), i64c(&g, sB[1]), C, i64c(&g, N), bp, ap,
-                             i64c(&g, block_size(K, KC, 1)),
-                             i64c(&g, block_size(N, NC_BYTES / g.esize, (int64_t)nv * g.lanes)),
-                             i32c(&g, packb), LLVMConstInt(cg->i1, c.pack_a, 0),
-                             tiled ? epi : null, tiled ? epi_args : null};
-    call(&g, outer_function(&g, mr, nv), args, 19);
-    return tiled;
+static bool same_code(const Part *x, const Part *y) {
+    return x->c.form == y->c.form && x->c.pack_a == y->c.pack_a && x->c.pack_b == y->c.pack_b &&
+           x->mr == y->mr && x->nv == y->nv;
 }
 
+/* The operands of a product, as its forms take them. */
+typedef struct Operands {
+    Extent M, N, K;
+    LLVMValueRef m, n, k;       /* the extents in use */
+    LLVMValueRef A, B, C;
+    int64_t sa[2], sb[2];
+    bool turned;
+} Operands;
+
+/* The epilogue over the whole of C, after the product. */
+static void epilogue_whole(CG *cg, Node *n, LLVMValueRef epi, LLVMValueRef epi_args) {
+    LLVMValueRef whole[5] = {epi_args, cg_i64(cg, 0), cg_i64(cg, 0), cg_extent(cg, &n->shape, 0),
+                             cg_extent(cg, &n->shape, 1)};
+    LLVMBuildCall2(cg->b, cg_epilogue_type(cg), epi, whole, 5, "");
+}
+
+/* One part's code: the product, and the epilogue (epi, with epi_args) on
+ * each tile when the form has tiles, else on the whole of C after it. */
+static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLVMValueRef epi, LLVMValueRef epi_args) {
+    CG *cg = g->cg;
+    LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
+    bool tiled = false;
+    if (p->c.form == FORM_DOT) {
+        int64_t M = p->lo;
+        int mt = M == 1 ? 1 : M == 2 ? 2 : 3, nt = mt == 1 ? 8 : mt == 2 ? 6 : 4;
+        LLVMValueRef args[9] = {o->m, o->n, o->k, o->A, i64c(g, o->sa[0]), o->B, i64c(g, o->sb[1]),
+                                o->C, i64c(g, o->N.max)};
+        call(g, dot_function(g, mt, nt), args, 9);
+    } else {
+        /* The node's scratch (plan.c): B's block, then A's tile. */
+        int64_t bbytes = p->c.pack_b ? (int64_t)pack_b_bytes(o->N.max, o->K.max, (size_t)g->esize) : 0;
+        LLVMValueRef scratch = cg_scratch(cg, n);
+        LLVMValueRef bp = p->c.pack_b ? scratch : null;
+        LLVMValueRef ap = p->c.pack_a ? LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){i64c(g, bbytes)}, 1, "") : null;
+        PackB packb = !p->c.pack_b ? PACK_NONE : o->sb[1] == 1 ? PACK_ROWS : o->sb[0] == 1 ? PACK_COLS : PACK_ANY;
+        /* A turned product's tiles are tiles of C.T: the epilogue runs after. */
+        tiled = epi && !o->turned;
+        LLVMValueRef args[19] = {o->m, o->n, o->k, o->A, i64c(g, o->sa[0]), i64c(g, o->sa[1]),
+                                 o->B, i64c(g, o->sb[0]), i64c(g, o->sb[1]), o->C, i64c(g, o->N.max), bp, ap,
+                                 i64c(g, block_size(o->K.max, KC, 1)),
+                                 i64c(g, block_size(o->N.max, NC_BYTES / g->esize, (int64_t)p->nv * g->lanes)),
+                                 i32c(g, packb), LLVMConstInt(cg->i1, p->c.pack_a, 0),
+                                 tiled ? epi : null, tiled ? epi_args : null};
+        call(g, outer_function(g, p->mr, p->nv), args, 19);
+    }
+    if (epi && !tiled)
+        epilogue_whole(cg, n, epi, epi_args);
+}
+
+/* The product n into out, with the node's epilogue if it has one. */
 void cg_matmul(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef epi = NULL, epi_args = NULL;
     if (cg->plan->slot[n->id].epilogue)
         epi = cg_epilogue(cg, n, &epi_args);
-    if (!product(cg, n, out, epi, epi_args) && epi) {
-        LLVMValueRef whole[5] = {epi_args, cg_i64(cg, 0), cg_i64(cg, 0), cg_i64(cg, n->shape.d[0]),
-                                 cg_i64(cg, n->shape.d[1])};
-        LLVMBuildCall2(cg->b, cg_epilogue_type(cg), epi, whole, 5, "");
+    Node *a = n->in[0], *b = n->in[1];
+    const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id], *so = &cg->plan->slot[n->id];
+    Gemm g = {.cg = cg, .b = cg->b, .dt = n->dt, .t = cg_type(cg, n->dt), .tg = target_of(cg)};
+    g.esize = (int)dtype_size(n->dt);
+    g.lanes = g.tg.vbytes / g.esize;
+    g.vt = LLVMVectorType(g.t, (unsigned)g.lanes);
+    Operands o = {.M = extent_of(&n->shape, 0), .N = extent_of(&n->shape, 1), .K = extent_of(&a->shape, 1)};
+    Part part[MAX_PARTS] = {{.c = {FORM_NAIVE, false, false}}};
+    int nparts = 1;
+    if (has_layout(sa) && has_layout(sb) && layout_contiguous(out, &n->shape)) {
+        strides_of(&a->shape, sa->lay.stride, o.sa);
+        strides_of(&b->shape, sb->lay.stride, o.sb);
+        o.turned = turn(&o.M, &o.N, o.sa, o.sb);
+        nparts = m_parts(o.M, o.N, o.K, (size_t)g.esize, o.sa, o.sb, part);
     }
+    /* Each part's form as the scratch allows; adjacent parts with the same
+     * code are one. */
+    int kept = 0;
+    for (int i = 0; i < nparts; i++) {
+        Part *p = &part[i];
+        if (p->c.form != FORM_NAIVE)
+            make_do(&p->c, o.N.max, o.K.max, (size_t)g.esize, o.sa, o.sb, so->scratch);
+        if (p->c.form == FORM_OUTER)
+            choose_tile(&g, p->lo, o.N.max, &p->mr, &p->nv);
+        if (kept == 0 || !same_code(&part[kept - 1], p))
+            part[kept++] = *p;
+    }
+    if (part[0].c.form == FORM_NAIVE) {
+        naive(cg, n, out);
+        if (epi)
+            epilogue_whole(cg, n, epi, epi_args);
+        return;
+    }
+    Extent *ext[3] = {&o.M, &o.N, &o.K};
+    LLVMValueRef *val[3] = {&o.m, &o.n, &o.k};
+    for (int i = 0; i < 3; i++)
+        *val[i] = ext[i]->dyn ? cg->dimval[ext[i]->dyn - 1] : cg_i64(cg, ext[i]->max);
+    o.A = operand_ptr(cg, o.turned ? &sb->lay : &sa->lay, n->dt);
+    o.B = operand_ptr(cg, o.turned ? &sa->lay : &sb->lay, n->dt);
+    o.C = operand_ptr(cg, out, n->dt);
+    /* if (m < part[1].lo) part 0 else if (m < part[2].lo) part 1 ... */
+    If branch[MAX_PARTS];
+    for (int i = 0; i < kept; i++) {
+        if (i + 1 < kept)
+            if_open(&g, &branch[i], ult(&g, o.m, i64c(&g, part[i + 1].lo)));
+        product_part(&g, n, &part[i], &o, epi, epi_args);
+        if (i + 1 < kept)
+            if_else(&g, &branch[i]);
+    }
+    for (int i = kept - 2; i >= 0; i--)
+        if_close(&g, &branch[i]);
 }

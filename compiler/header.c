@@ -18,56 +18,83 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 /* An empty struct holds one aligned char, since C has no empty structs. */
 static size_t finish(size_t end) { return end ? align64(end) : 64; }
 
+nnrt_role role_struct(nnrt_role r) { return r == NNRT_HYPER || r == NNRT_DIM ? NNRT_INPUT : r; }
+
+/* The state struct (contract, 5.5): seed and step, every state, then each
+ * param's optimizer buffers. */
 void layout_model(Model *m) {
-    size_t end[5] = {0};
+    size_t end[NNRT_STATE + 1] = {0};
+    end[NNRT_STATE] = sizeof(nnrt_state_head);
     for (int i = 0; i < m->ntensors; i++) {
         Tensor *t = &m->tensors[i];
-        int s = t->role == NNRT_HYPER ? NNRT_INPUT : t->role;
+        int s = role_struct(t->role);
         t->size = (size_t)shape_numel(&t->shape) * dtype_size(t->dt);
         t->offset = align64(end[s]);
         end[s] = t->offset + t->size;
     }
+    for (int i = 0; i < m->ntensors; i++)
+        for (int b = 0; b < m->nbuffers && m->tensors[i].role == NNRT_PARAM; b++) {
+            m->tensors[i].buf_offset[b] = align64(end[NNRT_STATE]);
+            end[NNRT_STATE] = m->tensors[i].buf_offset[b] + m->tensors[i].size;
+        }
     m->params_size = finish(end[NNRT_PARAM]);
     m->inputs_size = finish(end[NNRT_INPUT]);
     m->outputs_size = finish(end[NNRT_OUTPUT]);
-    /* Momentum buffers mirror the params, field for field. */
-    m->state_size = m->momentum ? m->params_size : 64;
-    for (int i = 0; i < m->ntensors; i++)
-        m->tensors[i].state_offset = m->tensors[i].offset;
+    m->state_size = finish(end[NNRT_STATE]);
 }
 
 const char *ctype_name(DType dt) {
-    return dt == DT_F64 ? "double" : dt == DT_I32 ? "int32_t" : "float";
+    switch (dt) {
+    case DT_F64: return "double";
+    case DT_I32: return "int32_t";
+    case DT_I64: return "int64_t";
+    case DT_F32: case DT_NONE: break;
+    }
+    return "float";
 }
 
-static void write_struct(FILE *f, const Model *m, const char *suffix, nnrt_role r1, nnrt_role r2,
-                         const char *comment) {
+static void write_field(FILE *f, const char *type, const char *name, const Shape *s) {
+    fprintf(f, "    NNC_ALIGN64 %s %s", type, name);
+    for (int d = 0; d < s->rank; d++)
+        fprintf(f, "[%lld]", (long long)s->d[d]);
+    fprintf(f, ";\n");
+}
+
+/* The struct of one role (hypers and dims live with the inputs). */
+static void write_struct(FILE *f, const Model *m, const char *suffix, nnrt_role role, const char *comment) {
     fprintf(f, "/* %s */\ntypedef struct %s_%s {\n", comment, m->prefix, suffix);
     int n = 0;
-    for (int i = 0; i < m->ntensors; i++) {
-        const Tensor *t = &m->tensors[i];
-        if (t->role != r1 && t->role != r2)
-            continue;
-        fprintf(f, "    NNC_ALIGN64 %s %s", ctype_name(t->dt), t->name);
-        for (int d = 0; d < t->shape.rank; d++)
-            fprintf(f, "[%lld]", (long long)t->shape.d[d]);
-        fprintf(f, ";\n");
+    if (role == NNRT_STATE) {
+        fprintf(f, "    uint64_t seed, step;\n");
         n++;
     }
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (role_struct(t->role) != role)
+            continue;
+        write_field(f, ctype_name(t->dt), t->name, &t->shape);
+        n++;
+    }
+    for (int i = 0; i < m->ntensors && role == NNRT_STATE; i++)
+        for (int b = 0; b < m->nbuffers && m->tensors[i].role == NNRT_PARAM; b++)
+            write_field(f, ctype_name(m->tensors[i].dt),
+                        arena_printf("%s_%s", m->tensors[i].name, m->optim->buffers[b]), &m->tensors[i].shape);
     if (n == 0)
         fprintf(f, "    NNC_ALIGN64 char unused_;\n");
     fprintf(f, "} %s_%s;\n\n", m->prefix, suffix);
 }
 
-static void write_asserts(FILE *f, const Model *m, const char *suffix, nnrt_role r1, nnrt_role r2,
-                          size_t size) {
+static void write_asserts(FILE *f, const Model *m, const char *suffix, nnrt_role role, size_t size) {
     fprintf(f, "NNC_STATIC_ASSERT(sizeof(%s_%s) == %zu, \"%s_%s layout\");\n", m->prefix, suffix, size,
             m->prefix, suffix);
     for (int i = 0; i < m->ntensors; i++) {
         const Tensor *t = &m->tensors[i];
-        if (t->role == r1 || t->role == r2)
+        if (role_struct(t->role) == role)
             fprintf(f, "NNC_STATIC_ASSERT(offsetof(%s_%s, %s) == %zu, \"%s offset\");\n", m->prefix, suffix,
                     t->name, t->offset, t->name);
+        for (int b = 0; b < m->nbuffers && role == NNRT_STATE && t->role == NNRT_PARAM; b++)
+            fprintf(f, "NNC_STATIC_ASSERT(offsetof(%s_%s, %s_%s) == %zu, \"%s_%s offset\");\n", m->prefix,
+                    suffix, t->name, m->optim->buffers[b], t->buf_offset[b], t->name, m->optim->buffers[b]);
     }
 }
 
@@ -80,33 +107,36 @@ static void write_body(FILE *f, const Model *m, const char *guard) {
                "#define NNC_STATIC_ASSERT static_assert\n#else\n#define NNC_ALIGN64 _Alignas(64)\n"
                "#define NNC_STATIC_ASSERT _Static_assert\n#endif\n#endif\n\n");
     fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
-    write_struct(f, m, "params", NNRT_PARAM, NNRT_PARAM, "Every param; the gradient struct has the same layout.");
-    write_struct(f, m, "inputs", NNRT_INPUT, NNRT_HYPER, "Every input and hyper, in declaration order.");
-    write_struct(f, m, "outputs", NNRT_OUTPUT, NNRT_OUTPUT, "Every output and the objective.");
-    if (m->momentum) {
-        write_struct(f, m, "state", NNRT_PARAM, NNRT_PARAM,
-                     "Optimizer state: a momentum buffer per param; zero it before the first step.");
-    } else {
-        fprintf(f, "/* Optimizer state: none for this model. */\n"
-                   "typedef struct %s_state {\n    NNC_ALIGN64 char unused_;\n} %s_state;\n\n", n, n);
-    }
-    write_asserts(f, m, "params", NNRT_PARAM, NNRT_PARAM, m->params_size);
-    write_asserts(f, m, "inputs", NNRT_INPUT, NNRT_HYPER, m->inputs_size);
-    write_asserts(f, m, "outputs", NNRT_OUTPUT, NNRT_OUTPUT, m->outputs_size);
-    fprintf(f, "NNC_STATIC_ASSERT(sizeof(%s_state) == %zu, \"%s_state layout\");\n\n", n, m->state_size, n);
-    fprintf(f, "extern const nnrt_model %s_model;\n\n", n);
-    fprintf(f, "/* The declared initializers, drawing from seed. */\n"
-               "void %s_init(%s_params *p, uint64_t seed);\n", n, n);
-    fprintf(f, "/* Every hyper to its default. */\nvoid %s_set_defaults(%s_inputs *in);\n", n, n);
-    fprintf(f, "/* The outputs and the objective.  workspace: %s_model.workspace_size bytes,\n"
-               " * 64-byte aligned.  Returns 0 or an NNRT_E* code (a label out of range). */\n", n);
-    fprintf(f, "int %s_forward(const %s_params *p, const %s_inputs *in, %s_outputs *out, void *workspace);\n",
-            n, n, n, n);
-    fprintf(f, "/* The outputs, the objective and its gradient for every param. */\n");
-    fprintf(f, "int %s_backward(const %s_params *p, const %s_inputs *in, %s_outputs *out,\n"
-               "    %s_params *grad, void *workspace);\n", n, n, n, n, n);
+    fprintf(f, "#if NNRT_ABI_VERSION != 2\n#error \"%s.h needs nnrt.h of ABI version 2\"\n#endif\n\n", n);
+    write_struct(f, m, "params", NNRT_PARAM, "Every param; the gradient struct has the same layout.");
+    write_struct(f, m, "inputs", NNRT_INPUT,
+                 "Every input, hyper and runtime dim, in declaration order; a dim is the\n"
+                 " * extent in use of its axis, from 1 to its MAX (set_defaults sets MAX).");
+    write_struct(f, m, "outputs", NNRT_OUTPUT, "Every output and the objective.");
+    write_struct(f, m, "state", NNRT_STATE,
+                 "seed and step, every state, then each param's optimizer buffers; init sets it.");
+    write_asserts(f, m, "params", NNRT_PARAM, m->params_size);
+    write_asserts(f, m, "inputs", NNRT_INPUT, m->inputs_size);
+    write_asserts(f, m, "outputs", NNRT_OUTPUT, m->outputs_size);
+    write_asserts(f, m, "state", NNRT_STATE, m->state_size);
+    fprintf(f, "\nextern const nnrt_model %s_model;\n\n", n);
+    fprintf(f, "/* Params and states from their initializers (drawing from seed), the\n"
+               " * optimizer buffers zeroed, s->seed = seed, s->step = 0. */\n"
+               "void %s_init(%s_params *p, %s_state *s, uint64_t seed);\n", n, n, n);
+    fprintf(f, "/* Every hyper to its default, every dim to its MAX. */\nvoid %s_set_defaults(%s_inputs *in);\n", n, n);
+    fprintf(f, "/* Evaluation mode: the outputs and the objective.  workspace:\n"
+               " * %s_model.workspace_size bytes, 64-byte aligned.  Returns 0 or an NNRT_E*\n"
+               " * code (a dim outside [1, MAX], a label out of range), writing nothing then. */\n", n);
+    fprintf(f, "int %s_forward(const %s_params *p, const %s_state *s, const %s_inputs *in,\n"
+               "    %s_outputs *out, void *workspace);\n", n, n, n, n, n);
+    fprintf(f, "/* Training mode: the outputs, the objective and its gradient for every param. */\n");
+    fprintf(f, "int %s_backward(const %s_params *p, %s_state *s, const %s_inputs *in, %s_outputs *out,\n"
+               "    %s_params *grad, void *workspace);\n", n, n, n, n, n, n);
     if (m->has_optimizer) {
-        fprintf(f, "/* One optimizer step; out gets the values before the update. */\n");
+        fprintf(f, "/* One optimizer step from the gradients grad; s->step += 1. */\n");
+        fprintf(f, "int %s_update(%s_params *p, %s_state *s, const %s_params *grad, const %s_inputs *in);\n",
+                n, n, n, n, n);
+        fprintf(f, "/* backward then update, fused; out gets the values before the update. */\n");
         fprintf(f, "int %s_train_step(%s_params *p, %s_state *s, const %s_inputs *in, %s_outputs *out,\n"
                    "    void *workspace);\n", n, n, n, n, n);
     }

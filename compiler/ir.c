@@ -28,13 +28,42 @@ int64_t shape_numel(const Shape *s) {
     return n;
 }
 
+bool shape_axis_eq(const Shape *a, int i, const Shape *b, int j) {
+    return a->d[i] == b->d[j] && a->dyn[i] == b->dyn[j];
+}
+
 bool shape_eq(const Shape *a, const Shape *b) {
     if (a->rank != b->rank)
         return false;
     for (int i = 0; i < a->rank; i++)
-        if (a->d[i] != b->d[i])
+        if (!shape_axis_eq(a, i, b, i))
             return false;
     return true;
+}
+
+bool shape_is_dynamic(const Shape *s) {
+    for (int i = 0; i < s->rank; i++)
+        if (s->dyn[i])
+            return true;
+    return false;
+}
+
+void shape_push(Shape *s, const Shape *from, int axis) {
+    s->d[s->rank] = from->d[axis];
+    s->dyn[s->rank++] = from->dyn[axis];
+}
+
+void shape_push_fixed(Shape *s, int64_t extent) {
+    s->d[s->rank] = extent;
+    s->dyn[s->rank++] = 0;
+}
+
+static const char *const *dim_names;
+static int ndim_names;
+
+void ir_set_dim_names(const char *const *names, int n) {
+    dim_names = names;
+    ndim_names = n;
 }
 
 Shape shape_scalar(void) { return (Shape){0}; }
@@ -44,11 +73,13 @@ const char *dtype_name(DType dt) {
     case DT_F32: return "f32";
     case DT_F64: return "f64";
     case DT_I32: return "i32";
-    default: return "?";
+    case DT_I64: return "i64";
+    case DT_NONE: break;
     }
+    return "?";
 }
 
-size_t dtype_size(DType dt) { return dt == DT_F64 ? 8 : 4; }
+size_t dtype_size(DType dt) { return dt == DT_F64 || dt == DT_I64 ? 8 : 4; }
 bool dtype_is_float(DType dt) { return dt == DT_F32 || dt == DT_F64; }
 
 const char *shape_str(DType dt, const Shape *s) {
@@ -56,22 +87,31 @@ const char *shape_str(DType dt, const Shape *s) {
     int n = snprintf(buf, sizeof buf, "%s", dtype_name(dt));
     if (s->rank > 0) {
         n += snprintf(buf + n, sizeof buf - (size_t)n, "[");
-        for (int i = 0; i < s->rank; i++)
-            n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%lld", i ? ", " : "", (long long)s->d[i]);
+        for (int i = 0; i < s->rank && n < (int)sizeof buf - 40; i++) {
+            int k = s->dyn[i] - 1;
+            if (k >= 0 && k < ndim_names)
+                n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%.30s", i ? ", " : "", dim_names[k]);
+            else
+                n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%lld", i ? ", " : "", (long long)s->d[i]);
+        }
         snprintf(buf + n, sizeof buf - (size_t)n, "]");
     }
     return arena_strdup(buf);
 }
 
-/* NumPy's rule: align the trailing dims; each pair must be equal or 1. */
+/* NumPy's rule: align the trailing dims; each pair must be equal or 1.
+ * A runtime axis matches only the same dim or 1 (contract, 5.1). */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out) {
     Shape r = {.rank = a->rank > b->rank ? a->rank : b->rank};
     for (int i = 0; i < r.rank; i++) {
         int ia = a->rank - r.rank + i, ib = b->rank - r.rank + i;
         int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
-        if (da != db && da != 1 && db != 1)
+        int ya = ia >= 0 ? a->dyn[ia] : 0, yb = ib >= 0 ? b->dyn[ib] : 0;
+        bool a1 = da == 1 && !ya, b1 = db == 1 && !yb;
+        if (!a1 && !b1 && (da != db || ya != yb))
             return false;
-        r.d[i] = da == 1 ? db : da;
+        r.d[i] = a1 ? db : da;
+        r.dyn[i] = (uint8_t)(a1 ? yb : ya);
     }
     *out = r;
     return true;
@@ -94,7 +134,7 @@ static uint64_t mix(uint64_t h, uint64_t v) {
 static uint64_t node_hash(const Node *n) {
     uint64_t h = mix((uint64_t)n->op, (uint64_t)n->dt);
     for (int i = 0; i < n->shape.rank; i++)
-        h = mix(h, (uint64_t)n->shape.d[i]);
+        h = mix(h, (uint64_t)n->shape.d[i] * 31 + n->shape.dyn[i]);
     for (int i = 0; i < 2; i++)
         h = mix(h, n->in[i] ? (uint64_t)n->in[i]->id + 1 : 0);
     uint64_t bits;
@@ -211,6 +251,7 @@ static double fold_unary(Op op, double x, double c) {
     case OP_CAST: return x;
     case OP_SIGN: return (x > 0) - (x < 0);
     case OP_STEP: return x > 0;
+    LEAF_OPS: BINARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -226,6 +267,7 @@ double ir_fold_binary(Op op, double a, double b) {
     case OP_EQ: return a == b;
     case OP_NE: return a != b;
     case OP_GT: return a > b;
+    LEAF_OPS: UNARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -298,6 +340,8 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     case OP_DIV:
         if (ir_is_const(b, 1)) return identity_result(g, a, &s);
         break;
+    LEAF_OPS: UNARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM: case OP_MINIMUM:
+    case OP_EQ: case OP_NE: case OP_GT: case OP_COUNT:
     default:
         break;
     }
@@ -337,6 +381,7 @@ Node *ir_transpose(Graph *g, Node *a, const int *perm) {
     Node p = proto(OP_TRANSPOSE, a->dt, (Shape){.rank = r}, a, NULL);
     for (int i = 0; i < r; i++) {
         p.shape.d[i] = a->shape.d[perm[i]];
+        p.shape.dyn[i] = a->shape.dyn[perm[i]];
         p.attr[i] = perm[i];
     }
     return intern(g, &p);
@@ -358,9 +403,9 @@ Node *ir_reshape(Graph *g, Node *a, Shape s) {
 }
 
 Node *ir_index(Graph *g, Node *a, int64_t i) {
-    Node p = proto(OP_INDEX, a->dt, (Shape){.rank = a->shape.rank - 1}, a, NULL);
+    Node p = proto(OP_INDEX, a->dt, shape_scalar(), a, NULL);
     for (int k = 1; k < a->shape.rank; k++)
-        p.shape.d[k - 1] = a->shape.d[k];
+        shape_push(&p.shape, &a->shape, k);
     p.attr[0] = i;
     return intern(g, &p);
 }
@@ -386,8 +431,10 @@ Node *ir_detach(Graph *g, Node *a) {
 static Shape reduced_shape(const Shape *s, unsigned axes) {
     Shape r = *s;
     for (int i = 0; i < s->rank; i++)
-        if (axes & (1u << i))
+        if (axes & (1u << i)) {
             r.d[i] = 1;
+            r.dyn[i] = 0;
+        }
     return r;
 }
 
@@ -395,7 +442,7 @@ Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes) {
     /* Reducing size-1 axes changes nothing. */
     unsigned real = 0;
     for (int i = 0; i < a->shape.rank; i++)
-        if ((axes & (1u << i)) && a->shape.d[i] != 1)
+        if ((axes & (1u << i)) && (a->shape.d[i] != 1 || a->shape.dyn[i]))
             real |= 1u << i;
     if (!real)
         return a;
@@ -405,15 +452,17 @@ Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes) {
 }
 
 Node *ir_matmul(Graph *g, Node *a, Node *b) {
-    Node p = proto(OP_MATMUL, a->dt, (Shape){2, {a->shape.d[0], b->shape.d[1]}}, a, b);
+    Node p = proto(OP_MATMUL, a->dt, shape_scalar(), a, b);
+    shape_push(&p.shape, &a->shape, 0);
+    shape_push(&p.shape, &b->shape, 1);
     return intern(g, &p);
 }
 
 Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n) {
-    Node p = proto(OP_EMBED, a->dt, (Shape){.rank = a->shape.rank + 1}, a, NULL);
-    p.shape.d[0] = n;
+    Node p = proto(OP_EMBED, a->dt, shape_scalar(), a, NULL);
+    shape_push_fixed(&p.shape, n);
     for (int k = 0; k < a->shape.rank; k++)
-        p.shape.d[k + 1] = a->shape.d[k];
+        shape_push(&p.shape, &a->shape, k);
     p.attr[0] = i;
     return intern(g, &p);
 }
@@ -436,7 +485,9 @@ Node *ir_pick(Graph *g, Node *x, Node *y) {
 }
 
 Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt) {
-    Node p = proto(OP_ONEHOT, dt, (Shape){2, {y->shape.d[0], c}}, y, NULL);
+    Node p = proto(OP_ONEHOT, dt, shape_scalar(), y, NULL);
+    shape_push(&p.shape, &y->shape, 0);
+    shape_push_fixed(&p.shape, c);
     return intern(g, &p);
 }
 
@@ -445,7 +496,7 @@ Node *ir_unbroadcast(Graph *g, Node *grad, const Shape *s) {
     unsigned axes = 0;
     int lead = gs->rank - s->rank;
     for (int i = 0; i < gs->rank; i++)
-        if (i < lead || (s->d[i - lead] == 1 && gs->d[i] != 1))
+        if (i < lead || (s->d[i - lead] == 1 && !s->dyn[i - lead] && (gs->d[i] != 1 || gs->dyn[i])))
             axes |= 1u << i;
     return ir_reshape(g, ir_reduce(g, OP_SUM, grad, axes), *s);
 }
@@ -455,12 +506,13 @@ Node *ir_unbroadcast(Graph *g, Node *grad, const Shape *s) {
 static void dump_node(FILE *f, const Node *n) {
     fprintf(f, "  %%%d = %s", n->id, op_info[n->op].name);
     switch (n->op) {
-    case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE:
+    case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE: case OP_DIM:
         fprintf(f, " %s", n->name);
         break;
     case OP_CONST:
         fprintf(f, " %.9g", n->value);
         break;
+    UNARY_OPS: BINARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
     default:
         for (int i = 0; i < op_info[n->op].arity; i++)
             fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);

@@ -84,7 +84,7 @@ static void add_define(Options *o, const char *arg) {
 }
 
 static unsigned parse_emit(const char *list) {
-    static const char *const names[NEMIT] = {"obj", "header", "llvm", "asm", "dot", "ir"};
+    static const char *const names[NEMIT] = {"obj", "header", "llvm", "asm", "dot", "ir", "plan"};
     unsigned bits = 0;
     char *s = arena_strdup(list);
     for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
@@ -93,7 +93,7 @@ static unsigned parse_emit(const char *list) {
             if (strcmp(tok, names[i]) == 0)
                 k = i;
         if (k < 0)
-            usage_error("--emit: unknown kind '%s' (obj, header, llvm, asm, dot, ir)", tok);
+            usage_error("--emit: unknown kind '%s' (obj, header, llvm, asm, dot, ir, plan)", tok);
         bits |= 1u << k;
     }
     if (!bits)
@@ -102,10 +102,10 @@ static unsigned parse_emit(const char *list) {
 }
 
 /* Where each requested output goes: -o names the first of obj, asm, llvm,
- * ir, dot; the others take its stem with their own extension. */
+ * ir, dot, plan; the others take its stem with their own extension. */
 static void output_paths(Options *o, unsigned emit, const char *out, const char *header, bool md) {
-    static const int order[] = {EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_IR, EMIT_DOT};
-    static const char *const ext[NEMIT] = {".o", ".h", ".ll", ".s", ".dot", ".ir"};
+    static const int order[] = {EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_IR, EMIT_DOT, EMIT_PLAN};
+    static const char *const ext[NEMIT] = {".o", ".h", ".ll", ".s", ".dot", ".ir", ".plan"};
     const char *primary = NULL;
     for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
         int k = order[i];

@@ -60,7 +60,7 @@ void outputs_abort(void);
 
 /* ---- grammar/: the AST ---- */
 
-typedef enum { DT_NONE = 0, DT_F32 = NNRT_F32, DT_F64 = NNRT_F64, DT_I32 = NNRT_I32 } DType;
+typedef enum { DT_NONE = 0, DT_F32 = NNRT_F32, DT_F64 = NNRT_F64, DT_I32 = NNRT_I32, DT_I64 = NNRT_I64 } DType;
 
 typedef enum {
     A_NUM,        /* num, is_int */
@@ -98,7 +98,7 @@ typedef struct TypeAst {
 
 typedef enum {
     S_MODEL, S_CONST, S_INPUT, S_PARAM, S_HYPER, S_ASSIGN, S_OUTPUT,
-    S_MINIMIZE, S_OPTIMIZER, S_FN, S_FOR, S_RETURN, S_IMPORT
+    S_MINIMIZE, S_OPTIMIZER, S_FN, S_FOR, S_RETURN, S_IMPORT, S_DIM, S_STATE
 } StmtKind;
 
 typedef struct Stmt Stmt;
@@ -107,9 +107,9 @@ struct Stmt {
     Loc loc;            /* the keyword, or the name of an assignment */
     const char *name;   /* declared name, fn name, loop variable, optimizer */
     Loc nameloc;
-    TypeAst *type;      /* input, param, hyper */
+    TypeAst *type;      /* input, param, hyper, state */
     Ast *expr;          /* const, init, hyper default, assigned value, fn body
-                           expression, return value, loop start */
+                           expression, return value, loop start, dim's max */
     Ast *expr2;         /* loop end */
     Ast *args;          /* output names, minimize name, fn params, optimizer args */
     Stmt *body;         /* fn block, loop body */
@@ -135,6 +135,20 @@ typedef enum {
 
 typedef enum { K_LEAF, K_CONST, K_EW, K_VIEW, K_REDUCE, K_KERNEL } OpKind;
 
+/* The ops of each group of ops.h as case labels, for switches that handle
+ * some ops one by one and the rest by group.  The compiler's sources build
+ * with -Werror=switch-enum, so an op added to ops.h but not here, or to no
+ * case of a switch, stops the build.  Use as `VIEW_OPS: return ...;`. */
+#define LEAF_OPS case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE: case OP_DIM
+#define UNARY_OPS case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_ABS: case OP_TANH: \
+    case OP_SIGMOID: case OP_RELU: case OP_SOFTPLUS: case OP_SQUARE: case OP_POWC: case OP_CAST: \
+    case OP_SIGN: case OP_STEP
+#define BINARY_OPS case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: \
+    case OP_EQ: case OP_NE: case OP_GT
+#define VIEW_OPS case OP_TRANSPOSE: case OP_RESHAPE: case OP_INDEX: case OP_BROADCAST: case OP_DETACH
+#define REDUCE_OPS case OP_SUM: case OP_MAX
+#define KERNEL_OPS case OP_MATMUL: case OP_EMBED: case OP_MAXMASK: case OP_ARGMAX: case OP_PICK: case OP_ONEHOT
+
 typedef struct OpInfo {
     const char *name;
     int arity;
@@ -142,9 +156,15 @@ typedef struct OpInfo {
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
 
+/* A runtime dim (`dim batch <= 256`) is an axis whose extent n is chosen
+ * at each call: d[] holds its MAX, the extent of the storage, and dyn[]
+ * says which dim it is (k + 1 for Model.dims[k], 0 for a fixed extent).
+ * Loops over such an axis run to n; strides and sizes use MAX. */
+#define MAX_DIMS 16
 typedef struct Shape {
     int rank;
     int64_t d[MAX_RANK];
+    uint8_t dyn[MAX_RANK];
 } Shape;
 
 typedef struct Node Node;
@@ -156,8 +176,9 @@ struct Node {
     Node *in[2];
     double value;       /* CONST: the value; POWC: the exponent */
     int64_t attr[MAX_RANK]; /* TRANSPOSE: perm; INDEX, EMBED: i; SUM, MAX,
-                           MAXMASK: axes mask; ARGMAX: axis */
-    int tensor;         /* LEAF: index in Model.tensors (STATE: of its param) */
+                           MAXMASK: axes mask; ARGMAX: axis; DIM: its
+                           index k in Model.dims (Shape.dyn k + 1) */
+    int tensor;         /* LEAF: index in Model.tensors */
     const char *name;   /* a name the user bound it to, for dumps */
     Loc loc;
     Node *hnext;        /* hash chain */
@@ -171,9 +192,15 @@ typedef struct Graph {
 } Graph;
 
 Graph *graph_new(void);
-int64_t shape_numel(const Shape *s);
+int64_t shape_numel(const Shape *s);    /* at the max shape: the storage */
 bool shape_eq(const Shape *a, const Shape *b);
+bool shape_axis_eq(const Shape *a, int i, const Shape *b, int j);
+bool shape_is_dynamic(const Shape *s);
+void shape_push(Shape *s, const Shape *from, int axis);   /* append from's axis */
+void shape_push_fixed(Shape *s, int64_t extent);
 Shape shape_scalar(void);
+/* Names of the runtime dims, for shape_str ("f32[batch, 784]"). */
+void ir_set_dim_names(const char *const *names, int n);
 const char *shape_str(DType dt, const Shape *s);   /* "f32[2, 3]" */
 const char *dtype_name(DType dt);
 size_t dtype_size(DType dt);
@@ -211,20 +238,51 @@ void ir_dump(FILE *f, const Graph *g, Node **roots, const char **root_names, int
 
 /* ---- sema.c: checking and elaboration into a Model ---- */
 
+/* ---- optim.c: the optimizers, one row each ---- */
+
+#define MAX_OPT_ARGS 8
+#define MAX_BUFFERS 3
+
+typedef enum { OPT_SGD, OPT_COUNT } OptimKind;
+
+typedef struct OptimArg {
+    const char *name;
+    double default_value;   /* NAN: required */
+    bool is_flag;           /* true/false only, fixed at compile time */
+} OptimArg;
+
+/* An optimizer's arguments (torch.optim's names and defaults), the state
+ * buffers it keeps per param (named after torch.optim's state keys), and
+ * how many of them a model's arguments call for.  Its update rule is
+ * codegen.c's rule_<name>. */
+typedef struct Optimizer {
+    OptimKind kind;
+    const char *name;
+    OptimArg args[MAX_OPT_ARGS];
+    int nargs;
+    const char *buffers[MAX_BUFFERS];
+    int (*nbuffers)(struct Node *const *args);
+} Optimizer;
+
+const Optimizer *optim_find(const char *name);
+const char *optim_names(void);          /* "sgd" or "sgd, adam", for messages */
+int optim_arg(const Optimizer *o, const char *name);   /* index, or -1 */
+
+/* ---- sema.c: checking and elaboration into a Model ---- */
+
 typedef struct Tensor {
     const char *name;
     nnrt_role role;
     DType dt;
     Shape shape;
     Loc loc;
-    Node *node;             /* the leaf (INPUT, PARAM, HYPER) or the output's value */
-    double default_value;   /* HYPER */
-    nnrt_init_kind init;    /* PARAM */
+    Node *node;             /* the leaf (INPUT, PARAM, HYPER, STATE, DIM) or the output's value */
+    double default_value;   /* HYPER: its default; DIM: its MAX */
+    nnrt_init_kind init;    /* PARAM, STATE */
     double init_a, init_b;
     Node *grad;             /* PARAM, after autodiff */
     size_t offset, size;    /* in the struct of its role (header.c layout) */
-    size_t state_offset;    /* PARAM with momentum: its buffer in the state */
-    Node *state;            /* PARAM with momentum: the STATE leaf */
+    size_t buf_offset[MAX_BUFFERS];  /* PARAM: its optimizer buffers in the state */
     int64_t label_classes;  /* INPUT used as cross_entropy labels: their count */
 } Tensor;
 
@@ -235,18 +293,25 @@ typedef struct Model {
     Tensor *tensors;        /* declaration order; outputs, then the objective if
                                it was not declared as an output */
     int ntensors;
+    int dims[MAX_DIMS];     /* the runtime dims: their index in tensors */
+    int ndims;
     Graph *g;
     int objective;          /* index in tensors, or -1 */
     bool has_optimizer;
-    Node *lr, *momentum;    /* scalars (CONST or HYPER); momentum NULL for none */
+    const Optimizer *optim;
+    Node *optarg[MAX_OPT_ARGS];   /* by optim->args: a CONST or HYPER scalar */
+    int nbuffers;           /* optimizer buffers per param */
     size_t params_size, inputs_size, outputs_size, state_size;
     const char **imports;   /* every file imported, for -MD */
     int nimports;
 } Model;
 
+/* The struct a tensor of this role lives in (NNRT_INPUT for hypers, dims). */
+nnrt_role role_struct(nnrt_role r);
+
 typedef struct Define { const char *name; int64_t value; bool used; } Define;
 
-enum { EMIT_OBJ, EMIT_HEADER, EMIT_LLVM, EMIT_ASM, EMIT_DOT, EMIT_IR, NEMIT };
+enum { EMIT_OBJ, EMIT_HEADER, EMIT_LLVM, EMIT_ASM, EMIT_DOT, EMIT_IR, EMIT_PLAN, NEMIT };
 
 typedef struct Options {
     const char *input;
@@ -284,6 +349,7 @@ typedef struct Val {
     bool is_int;
     Node *node;
     int64_t *list;
+    uint8_t *list_dyn;  /* V_LIST: per entry, a runtime dim (Shape.dyn) or 0 */
     int nlist;
     Loc loc;
 } Val;
@@ -296,6 +362,8 @@ DType sema_float(Sema *S);                 /* f32, or f64 with --dtype=f64 */
 Val val_err(void);
 Val val_node(Node *n, Loc loc);
 Node *sema_as_float(Sema *S, Val v, DType like);  /* numbers become constants */
+Node *sema_dim_value(Sema *S, int dyn, DType dt);  /* a runtime dim's n, as a float scalar */
+bool sema_is_dim(const Node *n);
 void sema_label_range(Sema *S, Node *labels, int64_t classes);
 const char *nearest_name(const char *name, const char *const *cands, int n);
 
@@ -385,9 +453,14 @@ typedef struct Plan {
 } Plan;
 
 Plan *plan_entry(const Model *m, EntryKind kind);
+bool param_updated(const Tensor *t);
+/* --emit=plan: each entry point's storage, kernels and workspace. */
+void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
 /* gemm.c: the scratch a matrix product wants for packing its operands. */
 size_t gemm_scratch_bytes(const Node *n);
 bool layout_contiguous(const Layout *l, const Shape *s);
+/* The row-major layout of a tensor of shape s at byte_off of base. */
+Layout layout_of(Base base, int64_t byte_off, const Shape *s);
 
 /* ---- codegen.c: lowering to LLVM ---- */
 

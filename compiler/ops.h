@@ -4,7 +4,7 @@
  * OP(ID, "name", arity, KIND, gradient rule)
  *
  * KIND tells the lowering how an op is evaluated:
- *   LEAF    a declared tensor (input, param, hyper, optimizer state)
+ *   LEAF    a declared tensor (input, param, hyper, state) or a runtime dim
  *   CONST   a scalar constant
  *   EW      elementwise over its (broadcast) operands: fusable into consumers
  *   VIEW    a re-indexing of its operand, never computed on its own
@@ -20,6 +20,7 @@ OP(INPUT,     "input",     0, LEAF,   grad_none)
 OP(PARAM,     "param",     0, LEAF,   grad_none)
 OP(HYPER,     "hyper",     0, LEAF,   grad_none)
 OP(STATE,     "state",     0, LEAF,   grad_none)
+OP(DIM,       "dim",       0, LEAF,   grad_none)      /* i64: a runtime dim's n */
 OP(CONST,     "const",     0, CONST,  grad_none)
 /* elementwise, unary */
 OP(NEG,       "neg",       1, EW,     grad_neg)

@@ -33,7 +33,7 @@
 
 static int64_t align64(int64_t n) { return (n + 63) & ~(int64_t)63; }
 
-static Layout contiguous(Base base, int64_t byte_off, const Shape *s) {
+Layout layout_of(Base base, int64_t byte_off, const Shape *s) {
     Layout l = {.base = base, .byte_off = byte_off};
     int64_t st = 1;
     for (int d = s->rank - 1; d >= 0; d--) {
@@ -44,7 +44,7 @@ static Layout contiguous(Base base, int64_t byte_off, const Shape *s) {
 }
 
 bool layout_contiguous(const Layout *l, const Shape *s) {
-    Layout c = contiguous(l->base, l->byte_off, s);
+    Layout c = layout_of(l->base, l->byte_off, s);
     for (int d = 0; d < s->rank; d++)
         if (s->d[d] != 1 && c.stride[d] != l->stride[d])
             return false;
@@ -77,9 +77,10 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
     case OP_RESHAPE:
         if (!layout_contiguous(in, is))
             return false;
-        *out = contiguous(in->base, in->byte_off, s);
+        *out = layout_of(in->base, in->byte_off, s);
         out->elem_off = in->elem_off;
         return true;
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default:
         return false;
     }
@@ -112,6 +113,7 @@ static double node_flops(const Node *n) {
         if (n->op == OP_MATMUL)
             return 2.0 * (double)n->shape.d[0] * (double)n->shape.d[1] * (double)n->in[0]->shape.d[1];
         return (double)shape_numel(&n->shape);
+    case K_LEAF: case K_CONST: case K_VIEW:
     default:
         return 0;
     }
@@ -167,6 +169,13 @@ static int64_t place_blocks(Block *blocks, int n) {
 
 /* ---- the plan ---- */
 
+/* A param the objective does not depend on has a zero gradient and is left
+ * untouched by an optimizer step, buffers included (contract, 5.8), as
+ * PyTorch leaves a param whose .grad is None. */
+bool param_updated(const Tensor *t) {
+    return t->role == NNRT_PARAM && !ir_is_const(t->grad, 0);
+}
+
 static void add_root(Plan *p, Node *n, Base base, int64_t off, int *cap) {
     if (p->nroots == *cap) {
         *cap = *cap ? 2 * *cap : 16;
@@ -175,7 +184,7 @@ static void add_root(Plan *p, Node *n, Base base, int64_t off, int *cap) {
             memcpy(r, p->roots, sizeof(Root) * (size_t)p->nroots);
         p->roots = r;
     }
-    p->roots[p->nroots++] = (Root){.node = n, .dest = contiguous(base, off, &n->shape)};
+    p->roots[p->nroots++] = (Root){.node = n, .dest = layout_of(base, off, &n->shape)};
 }
 
 /* Can the update of param p read gradient gy in place, while params are
@@ -186,11 +195,11 @@ static bool safe_in_place(const Plan *pl, const Node *gy, const Node *p) {
     if (s->st == ST_CONST || s->st == ST_BUFFER)
         return true;
     if (s->st == ST_LEAF)
-        return (gy->op != OP_PARAM && gy->op != OP_STATE) || gy == p;
+        return gy->op != OP_PARAM || gy == p;
     if (s->st == ST_VIEW) {
         while (op_info[gy->op].kind == K_VIEW && pl->slot[gy->id].st == ST_VIEW)
             gy = gy->in[0];
-        return pl->slot[gy->id].st == ST_BUFFER || (gy->op != OP_PARAM && gy->op != OP_STATE);
+        return pl->slot[gy->id].st == ST_BUFFER || gy->op != OP_PARAM;
     }
     if (!shape_eq(&gy->shape, &p->shape))
         return false;
@@ -278,14 +287,15 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         for (int i = 0; i < m->ntensors; i++) {
             const Tensor *t = &m->tensors[i];
             p->snapshot[i] = -1;
-            if (t->role != NNRT_PARAM)
+            if (!param_updated(t))
                 continue;
-            live[t->grad->id] = live[t->node->id] = live[m->lr->id] = true;
+            live[t->grad->id] = live[t->node->id] = true;
             p->slot[t->grad->id].uses++;
-            if (m->momentum)
-                live[t->state->id] = live[m->momentum->id] = true;
         }
     }
+    /* Kernels over a runtime axis read its dim (codegen.c). */
+    for (int k = 0; k < m->ndims; k++)
+        live[m->tensors[m->dims[k]].node->id] = true;
     for (int i = n - 1; i >= 0; i--) {
         if (!live[i])
             continue;
@@ -309,11 +319,10 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         switch (op_info[x->op].kind) {
         case K_LEAF: {
             const Tensor *t = &m->tensors[x->tensor];
+            static const Base base_of_role[] = {[NNRT_INPUT] = BASE_INPUTS, [NNRT_PARAM] = BASE_PARAMS,
+                                                [NNRT_OUTPUT] = BASE_OUTPUTS, [NNRT_STATE] = BASE_STATE};
             s->st = ST_LEAF;
-            if (x->op == OP_STATE)
-                s->lay = contiguous(BASE_STATE, (int64_t)t->state_offset, &x->shape);
-            else
-                s->lay = contiguous(x->op == OP_PARAM ? BASE_PARAMS : BASE_INPUTS, (int64_t)t->offset, &x->shape);
+            s->lay = layout_of(base_of_role[role_struct(t->role)], (int64_t)t->offset, &x->shape);
             break;
         }
         case K_CONST:
@@ -345,17 +354,18 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             s->st = fusable && depth[i] < MAX_FUSED_DEPTH ? ST_INLINE : ST_BUFFER;
             break;
         }
+        case K_REDUCE: case K_KERNEL:
         default:
             s->st = ST_BUFFER;
         }
         /* Buffers are contiguous; their place is decided below. */
         if (s->st == ST_BUFFER)
-            s->lay = contiguous(BASE_WS, 0, &x->shape);
+            s->lay = layout_of(BASE_WS, 0, &x->shape);
     }
     if (kind == ENTRY_TRAIN)
         for (int i = 0; i < m->ntensors; i++) {
             const Tensor *t = &m->tensors[i];
-            if (t->role != NNRT_PARAM || safe_in_place(p, t->grad, t->node))
+            if (!param_updated(t) || safe_in_place(p, t->grad, t->node))
                 continue;
             if (p->slot[t->grad->id].st == ST_INLINE)
                 p->slot[t->grad->id].st = ST_BUFFER;
@@ -371,7 +381,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         p->slot[p->roots[r].node->id].read_time = END;
     if (kind == ENTRY_TRAIN)
         for (int i = 0; i < m->ntensors; i++)
-            if (m->tensors[i].role == NNRT_PARAM)
+            if (param_updated(&m->tensors[i]))
                 p->slot[m->tensors[i].grad->id].read_time = END;
     for (int i = n - 1; i >= 0; i--) {
         Slot *s = &p->slot[i];
@@ -463,7 +473,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     for (int i = 0; i < n; i++) {
         Slot *s = &p->slot[i];
         if (s->st == ST_BUFFER && !s->direct)
-            s->lay = contiguous(BASE_WS, blocks[block_of[i]].off, &g->nodes[i]->shape);
+            s->lay = layout_of(BASE_WS, blocks[block_of[i]].off, &g->nodes[i]->shape);
         if (s->st == ST_BUFFER && s->scratch)
             s->scratch_lay = (Layout){.base = BASE_WS, .byte_off = blocks[scratch_block[i]].off};
     }
@@ -478,4 +488,66 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     p->workspace = (size_t)peak;
     p->workspace_noreuse = (size_t)total;
     return p;
+}
+
+/* ---- --emit=plan ---- */
+
+static const char *base_name(int base) {
+    static const char *const names[NBASE] = {"params", "inputs", "outputs", "grads", "state", "ws"};
+    return base >= 0 && base < NBASE ? names[base] : "?";
+}
+
+static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry) {
+    Graph *g = m->g;
+    fprintf(f, "%s: workspace %zu bytes (%zu without reuse), %.0f flops at the max shape\n", entry,
+            p->workspace, p->workspace_noreuse, p->flops);
+    for (int i = 0; i < g->n; i++) {
+        const Slot *s = &p->slot[i];
+        const Node *x = g->nodes[i];
+        if (s->st == ST_DEAD || s->st == ST_LEAF || s->st == ST_CONST)
+            continue;
+        fprintf(f, "  %%%d %s %s", i, op_info[x->op].name, shape_str(x->dt, &x->shape));
+        switch (s->st) {
+        case ST_INLINE:
+            fprintf(f, ": inline\n");
+            continue;
+        case ST_VIEW:
+            fprintf(f, ": view of %%%d\n", x->in[0]->id);
+            continue;
+        case ST_BUFFER:
+            break;
+        case ST_DEAD: case ST_LEAF: case ST_CONST:
+            continue;
+        }
+        if (s->by_epilogue) {
+            fprintf(f, ": epilogue of its product\n");
+            continue;
+        }
+        fprintf(f, ": kernel into %s+%lld", base_name(s->lay.base), (long long)s->lay.byte_off);
+        if (s->scratch)
+            fprintf(f, ", scratch %zu bytes at ws+%lld", s->scratch, (long long)s->scratch_lay.byte_off);
+        if (s->epilogue)
+            fprintf(f, ", epilogue %%%d %s", s->epilogue->id, op_info[s->epilogue->op].name);
+        fprintf(f, "\n");
+    }
+    for (int r = 0; r < p->nroots; r++) {
+        const Root *rt = &p->roots[r];
+        fprintf(f, "  root %%%d -> %s+%lld%s\n", rt->node->id, base_name(rt->dest.base), (long long)rt->dest.byte_off,
+                rt->direct ? " (computed there)" : rt->by_epilogue ? " (by an epilogue)" : "");
+    }
+    if (p->snapshot)
+        for (int i = 0; i < m->ntensors; i++)
+            if (p->snapshot[i] >= 0)
+                fprintf(f, "  gradient of %s copied to ws+%lld before the update\n", m->tensors[i].name,
+                        (long long)p->snapshot[i]);
+}
+
+void plan_dump(FILE *f, const Model *m, Plan *const plans[3]) {
+    static const char *const names[3] = {"forward", "backward", "train_step"};
+    fprintf(f, "# %s: how each entry point computes its values (nnc --emit=plan)\n", m->name);
+    for (int k = 0; k < 3; k++)
+        if (plans[k]) {
+            fprintf(f, "\n");
+            dump_plan(f, m, plans[k], names[k]);
+        }
 }

@@ -66,6 +66,7 @@ struct Sema {
     Loc objective_loc;
     Loc optimizer_loc;
     int noutputs_declared;
+    const char **dim_names;     /* MAX_DIMS, in the arena: shape_str reads them */
 };
 
 Graph *sema_graph(Sema *S) { return S->g; }
@@ -153,9 +154,15 @@ Node *sema_as_float(Sema *S, Val v, DType like) {
     DType dt = dtype_is_float(like) ? like : sema_float(S);
     if (v.kind == V_NUM)
         return ir_const(S->g, dt, v.num);
-    if (v.node->dt == DT_I32)
+    if (!dtype_is_float(v.node->dt))
         return ir_cast(S->g, v.node, dt);
     return v.node;
+}
+
+bool sema_is_dim(const Node *n) { return n->op == OP_DIM; }
+
+Node *sema_dim_value(Sema *S, int dyn, DType dt) {
+    return ir_cast(S->g, S->m->tensors[S->m->dims[dyn - 1]].node, dt);
 }
 
 /* Note that an input holds labels of `classes` classes (for --gradcheck,
@@ -250,10 +257,9 @@ static Val eval_binary(Sema *S, Ast *a) {
                      bad.kind == V_NUM ? "a number" : shape_str(bad.node->dt, &bad.node->shape));
             return val_err();
         }
-        if (l.node->shape.d[1] != r.node->shape.d[0]) {
-            error_at(a->loc, "matmul of %s and %s: inner dimensions %lld and %lld differ",
-                     shape_str(l.node->dt, &l.node->shape), shape_str(r.node->dt, &r.node->shape),
-                     (long long)l.node->shape.d[1], (long long)r.node->shape.d[0]);
+        if (!shape_axis_eq(&l.node->shape, 1, &r.node->shape, 0)) {
+            error_at(a->loc, "matmul of %s and %s: inner dimensions differ",
+                     shape_str(l.node->dt, &l.node->shape), shape_str(r.node->dt, &r.node->shape));
             note_operands(S, a);
             return val_err();
         }
@@ -445,6 +451,10 @@ static Val eval(Sema *S, Ast *a) {
             return val_err();
         }
         int64_t n = v.node->shape.d[0];
+        if (v.node->shape.dyn[0]) {
+            error_at(a->loc, "%s cannot be indexed along its runtime axis", shape_str(v.node->dt, &v.node->shape));
+            return val_err();
+        }
         if (i.num < 0 || i.num >= (double)n) {
             error_at(a->rhs->loc, "index %lld is out of range for %s (valid: 0 to %lld)",
                      (long long)i.num, shape_str(v.node->dt, &v.node->shape), (long long)n - 1);
@@ -456,12 +466,18 @@ static Val eval(Sema *S, Ast *a) {
         int n = 0;
         for (Ast *e = a->args; e; e = e->next)
             n++;
-        Val l = {.kind = V_LIST, .list = NEWA(int64_t, n + 1), .nlist = n, .loc = a->loc};
+        Val l = {.kind = V_LIST, .list = NEWA(int64_t, n + 1), .list_dyn = NEWA(uint8_t, n + 1),
+                 .nlist = n, .loc = a->loc};
         n = 0;
         for (Ast *e = a->args; e; e = e->next) {
             Val v = sema_eval(S, e);
             if (v.kind == V_ERR)
                 return v;
+            if (v.kind == V_NODE && sema_is_dim(v.node)) {   /* reshape(x, [batch, -1]) */
+                l.list_dyn[n] = (uint8_t)(v.node->attr[0] + 1);
+                l.list[n++] = (int64_t)S->m->tensors[v.node->tensor].default_value;
+                continue;
+            }
             if (v.kind != V_NUM || !v.is_int) {
                 error_at(e->loc, "a list holds compile-time integers");
                 return val_err();
@@ -479,6 +495,10 @@ static bool eval_int(Sema *S, Ast *a, const char *what, int64_t *out) {
     Val v = sema_eval(S, a);
     if (v.kind == V_ERR)
         return false;
+    if (v.kind == V_NODE && sema_is_dim(v.node)) {
+        error_at(a->loc, "%s must be a compile-time integer; '%s' is a runtime dim", what, v.node->name);
+        return false;
+    }
     if (v.kind != V_NUM || !v.is_int) {
         error_at(a->loc, "%s must be a compile-time integer", what);
         return false;
@@ -533,7 +553,9 @@ static bool redeclared(Sema *S, Stmt *s) {
     return false;
 }
 
-static bool eval_type(Sema *S, TypeAst *t, DType *dt, Shape *shape) {
+/* A declared type.  A runtime dim may stand as a whole axis where
+ * allow_dims (inputs); elsewhere it is an error. */
+static bool eval_type(Sema *S, TypeAst *t, DType *dt, Shape *shape, bool allow_dims, const char *what) {
     *dt = (t->dtype == DT_F32 && S->opt->force_f64) ? DT_F64 : t->dtype;
     *shape = shape_scalar();
     int64_t numel = 1;
@@ -542,9 +564,20 @@ static bool eval_type(Sema *S, TypeAst *t, DType *dt, Shape *shape) {
             error_at(d->loc, "tensors have at most %d dimensions", MAX_RANK);
             return false;
         }
+        Val dv = sema_eval(S, d);
         int64_t v;
-        if (!eval_int(S, d, "a dimension", &v))
+        if (dv.kind == V_NODE && sema_is_dim(dv.node)) {
+            if (!allow_dims) {
+                error_at(d->loc, "the dims of a %s are fixed; '%s' is a runtime dim (only inputs and "
+                         "what is computed from them take one)", what, dv.node->name);
+                return false;
+            }
+            v = (int64_t)S->m->tensors[dv.node->tensor].default_value;
+            /* A dim whose MAX is 1 is always 1: a fixed axis of size 1. */
+            shape->dyn[shape->rank] = v > 1 ? (uint8_t)(dv.node->attr[0] + 1) : 0;
+        } else if (!eval_int(S, d, "a dimension", &v)) {
             return false;
+        }
         if (v < 1) {
             error_at(d->loc, "a dimension must be at least 1; this one is %lld", (long long)v);
             return false;
@@ -559,26 +592,56 @@ static bool eval_type(Sema *S, TypeAst *t, DType *dt, Shape *shape) {
     return true;
 }
 
+/* A declaration's leaf: its tensor, its node and its name. */
+static Node *declare(Sema *S, Stmt *s, Op op, nnrt_role role, DType dt, Shape shape) {
+    int ti = add_tensor(S, s->name, role, dt, shape, s->nameloc);
+    Node *n = ir_leaf(S->g, op, dt, shape, ti, s->name, s->nameloc);
+    S->m->tensors[ti].node = n;
+    Binding *b = bind(S, s->name, B_VALUE, s->nameloc);
+    b->node = n;
+    return n;
+}
+
+/* `= INIT` of a param or a state. */
+static void decl_init(Sema *S, Stmt *s, Tensor *t) {
+    t->init = NNRT_INIT_DEFAULT;
+    if (!s->expr)
+        return;
+    if (s->expr->kind != A_CALL || !builtin_is_initializer(s->expr->name))
+        error_at(s->expr->loc, "a %s's initializer is one of zeros(), ones(), constant(v), "
+                 "uniform(a, b), normal(mean, std), xavier_uniform(), xavier_normal(), "
+                 "kaiming_uniform(), kaiming_normal()", s->kind == S_STATE ? "state" : "param");
+    else
+        builtin_initializer(S, s->expr, &t->init, &t->init_a, &t->init_b);
+}
+
 static void decl_tensor(Sema *S, Stmt *s) {
     if (redeclared(S, s) || !check_field_name(s->name, s->nameloc))
         return;
+    static const struct { StmtKind kind; Op op; nnrt_role role; const char *word; } kinds[] = {
+        {S_INPUT, OP_INPUT, NNRT_INPUT, "input"}, {S_PARAM, OP_PARAM, NNRT_PARAM, "param"},
+        {S_HYPER, OP_HYPER, NNRT_HYPER, "hyper"}, {S_STATE, OP_STATE, NNRT_STATE, "state"}};
+    size_t k = 0;
+    while (kinds[k].kind != s->kind)
+        k++;
     DType dt;
     Shape shape;
-    if (!eval_type(S, s->type, &dt, &shape))
+    if (!eval_type(S, s->type, &dt, &shape, s->kind == S_INPUT, kinds[k].word))
         return;
-    Op op = s->kind == S_INPUT ? OP_INPUT : s->kind == S_PARAM ? OP_PARAM : OP_HYPER;
-    nnrt_role role = s->kind == S_INPUT ? NNRT_INPUT : s->kind == S_PARAM ? NNRT_PARAM : NNRT_HYPER;
     if (s->kind != S_INPUT && !dtype_is_float(dt)) {
-        error_at(s->type->loc, "a %s must be f32 or f64, not %s",
-                 s->kind == S_PARAM ? "param" : "hyper", dtype_name(dt));
+        error_at(s->type->loc, "a %s must be f32 or f64, not %s", kinds[k].word, dtype_name(dt));
         return;
     }
     if (s->kind == S_HYPER && shape.rank != 0) {
         error_at(s->type->loc, "a hyper is a scalar: write '%s' without dims", dtype_name(dt));
         return;
     }
-    int ti = add_tensor(S, s->name, role, dt, shape, s->nameloc);
-    Tensor *t = &S->m->tensors[ti];
+    if (s->kind == S_STATE && (strcmp(s->name, "seed") == 0 || strcmp(s->name, "step") == 0)) {
+        error_at(s->nameloc, "a state cannot be named '%s': the state struct begins with seed and step", s->name);
+        return;
+    }
+    Node *n = declare(S, s, kinds[k].op, kinds[k].role, dt, shape);
+    Tensor *t = &S->m->tensors[n->tensor];
     if (s->kind == S_HYPER) {
         if (!s->expr) {
             error_at(s->nameloc, "hyper '%s' needs a default value: 'hyper %s : %s = VALUE'",
@@ -591,21 +654,46 @@ static void decl_tensor(Sema *S, Stmt *s) {
                 error_at(s->expr->loc, "the default of a hyper must be a compile-time number");
         }
     }
-    if (s->kind == S_PARAM) {
-        t->init = NNRT_INIT_DEFAULT;
-        if (s->expr) {
-            if (s->expr->kind != A_CALL || !builtin_is_initializer(s->expr->name))
-                error_at(s->expr->loc, "a param's initializer is one of zeros(), ones(), constant(v), "
-                         "uniform(a, b), normal(mean, std), xavier_uniform(), xavier_normal(), "
-                         "kaiming_uniform(), kaiming_normal()");
-            else
-                builtin_initializer(S, s->expr, &t->init, &t->init_a, &t->init_b);
-        }
+    if (s->kind == S_PARAM)
+        decl_init(S, s, t);
+    if (s->kind == S_STATE) {
+        decl_init(S, s, t);
+        if (t->init == NNRT_INIT_DEFAULT)
+            t->init = NNRT_INIT_ZEROS;   /* contract, 5.5: a state without = INIT is zeros() */
     }
-    Node *n = ir_leaf(S->g, op, dt, shape, ti, s->name, s->nameloc);
-    t->node = n;
-    Binding *b = bind(S, s->name, B_VALUE, s->nameloc);
-    b->node = n;
+}
+
+/* dim NAME <= MAX: -D NAME=VALUE overrides MAX. */
+static void decl_dim(Sema *S, Stmt *s) {
+    if (redeclared(S, s) || !check_field_name(s->name, s->nameloc))
+        return;
+    if (S->m->ndims == MAX_DIMS) {
+        error_at(s->nameloc, "a model has at most %d runtime dims", MAX_DIMS);
+        return;
+    }
+    int64_t max = 0;
+    bool ok = eval_int(S, s->expr, "a dim's maximum", &max);
+    for (int i = 0; i < S->opt->ndefines; i++)
+        if (strcmp(S->opt->defines[i].name, s->name) == 0) {
+            S->opt->defines[i].used = true;
+            max = S->opt->defines[i].value;
+            ok = true;
+        }
+    if (ok && (max < 1 || max > MAX_ELEMS)) {
+        error_at(s->expr->loc, "a dim's maximum must be from 1 to %lld; this one is %lld",
+                 (long long)MAX_ELEMS, (long long)max);
+        ok = false;
+    }
+    if (!ok) {
+        bind(S, s->name, B_POISON, s->nameloc);
+        return;
+    }
+    Node *n = declare(S, s, OP_DIM, NNRT_DIM, DT_I64, shape_scalar());
+    n->attr[0] = S->m->ndims;
+    S->m->tensors[n->tensor].default_value = (double)max;
+    S->m->dims[S->m->ndims] = n->tensor;
+    S->dim_names[S->m->ndims++] = s->name;
+    ir_set_dim_names(S->dim_names, S->m->ndims);
 }
 
 static void decl_const(Sema *S, Stmt *s) {
@@ -658,6 +746,10 @@ static Node *named_value(Sema *S, const char *name, Loc loc) {
 static void add_output(Sema *S, const char *name, Node *n, Loc loc) {
     if (!check_field_name(name, loc))
         return;
+    if (sema_is_dim(n)) {
+        error_at(loc, "'%s' is a runtime dim, which the caller sets; it cannot be an output", name);
+        return;
+    }
     int ti = add_tensor(S, name, NNRT_OUTPUT, n->dt, n->shape, loc);
     S->m->tensors[ti].node = n;
 }
@@ -711,16 +803,24 @@ static void stmt_minimize(Sema *S, Stmt *s) {
             S->m->objective = i;
 }
 
-/* lr and momentum: a number or a hyper. */
-static Node *optimizer_scalar(Sema *S, Ast *a, const char *what) {
+/* An optimizer's argument: a number (kept in f64 and converted once to
+ * each param's type) or a hyper; a flag is true or false. */
+static Node *optimizer_arg(Sema *S, Ast *a, const OptimArg *arg) {
     Val v = sema_eval(S, a);
     if (v.kind == V_ERR)
         return NULL;
+    if (arg->is_flag) {
+        if (v.kind != V_NUM || (v.num != 0 && v.num != 1)) {
+            error_at(a->loc, "%s must be true or false", arg->name);
+            return NULL;
+        }
+        return ir_const(S->g, DT_F64, v.num);
+    }
     if (v.kind == V_NUM)
-        return ir_const(S->g, sema_float(S), v.num);
+        return ir_const(S->g, DT_F64, v.num);
     if (v.kind == V_NODE && v.node->op == OP_HYPER)
         return v.node;
-    error_at(a->loc, "%s must be a number or a hyper", what);
+    error_at(a->loc, "%s must be a number or a hyper", arg->name);
     return NULL;
 }
 
@@ -731,22 +831,33 @@ static void stmt_optimizer(Sema *S, Stmt *s) {
         return;
     }
     S->optimizer_loc = s->loc;
-    if (strcmp(s->name, "sgd") != 0) {
-        error_at(s->nameloc, "unknown optimizer '%s' (nnc has 'sgd')", s->name);
+    const Optimizer *o = optim_find(s->name);
+    if (!o) {
+        error_at(s->nameloc, "unknown optimizer '%s' (nnc has %s)", s->name, optim_names());
         return;
     }
-    static const char *const params[] = {"lr", "momentum"};
-    Ast *args[2] = {0};
+    const char *names[MAX_OPT_ARGS];
+    int nrequired = 0;
+    for (int k = 0; k < o->nargs; k++) {
+        names[k] = o->args[k].name;
+        if (isnan(o->args[k].default_value))
+            nrequired = k + 1;
+    }
+    Ast *args[MAX_OPT_ARGS] = {0};
     Ast call = {.kind = A_CALL, .loc = s->nameloc, .name = s->name, .args = s->args};
-    if (!match_args(&call, "sgd", params, 2, 1, args))
+    if (!match_args(&call, o->name, names, o->nargs, nrequired, args))
         return;
-    S->m->has_optimizer = true;
-    S->m->lr = optimizer_scalar(S, args[0], "lr");
-    if (args[1]) {
-        S->m->momentum = optimizer_scalar(S, args[1], "momentum");
-        if (S->m->momentum && ir_is_const(S->m->momentum, 0))
-            S->m->momentum = NULL;   /* as PyTorch: no buffer without momentum */
+    Model *m = S->m;
+    m->has_optimizer = true;
+    m->optim = o;
+    for (int k = 0; k < o->nargs; k++) {
+        m->optarg[k] = args[k] ? optimizer_arg(S, args[k], &o->args[k])
+                               : ir_const(S->g, DT_F64, o->args[k].default_value);
+        if (!m->optarg[k])
+            m->has_optimizer = false;
     }
+    if (m->has_optimizer)
+        m->nbuffers = o->nbuffers(m->optarg);
 }
 
 static void stmt_for(Sema *S, Stmt *s) {
@@ -861,6 +972,9 @@ static const char *stmt_word(StmtKind k) {
     case S_OPTIMIZER: return "optimizer";
     case S_FN: return "fn";
     case S_IMPORT: return "import";
+    case S_DIM: return "dim";
+    case S_STATE: return "state";
+    case S_ASSIGN: case S_FOR: case S_RETURN:
     default: return "this statement";
     }
 }
@@ -931,6 +1045,8 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
         if (top)
             error_at(s->loc, "'return' outside a function");
         return;   /* a function's return is evaluated by call_user */
+    case S_INPUT: case S_PARAM: case S_HYPER: case S_OUTPUT: case S_MINIMIZE: case S_OPTIMIZER: case S_DIM:
+    case S_STATE:
     default:
         break;
     }
@@ -939,8 +1055,11 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
         return;
     }
     switch (s->kind) {
-    case S_INPUT: case S_PARAM: case S_HYPER:
+    case S_INPUT: case S_PARAM: case S_HYPER: case S_STATE:
         decl_tensor(S, s);
+        break;
+    case S_DIM:
+        decl_dim(S, s);
         break;
     case S_OUTPUT:
         stmt_output(S, s);
@@ -951,6 +1070,7 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
     case S_OPTIMIZER:
         stmt_optimizer(S, s);
         break;
+    case S_MODEL: case S_CONST: case S_ASSIGN: case S_FN: case S_FOR: case S_RETURN: case S_IMPORT:
     default:
         break;
     }
@@ -981,8 +1101,21 @@ static const char *stem_name(const char *path) {
     return s;
 }
 
+/* The state struct's fields: states, then P_<buffer> for each param. */
+static void check_state_names(Model *m) {
+    for (int i = 0; i < m->ntensors; i++) {
+        if (m->tensors[i].role != NNRT_STATE)
+            continue;
+        for (int j = 0; j < m->ntensors; j++)
+            for (int b = 0; b < m->nbuffers && m->tensors[j].role == NNRT_PARAM; b++)
+                if (strcmp(m->tensors[i].name, arena_printf("%s_%s", m->tensors[j].name, m->optim->buffers[b])) == 0)
+                    error_at(m->tensors[i].loc, "state '%s' has the name of param %s's %s buffer",
+                             m->tensors[i].name, m->tensors[j].name, m->optim->buffers[b]);
+    }
+}
+
 static void check_sizes(Model *m) {
-    int64_t bytes[5] = {0};
+    int64_t bytes[NNRT_STATE + 1] = {0};
     for (int i = 0; i < m->ntensors; i++) {
         Tensor *t = &m->tensors[i];
         int64_t b = shape_numel(&t->shape) * (int64_t)dtype_size(t->dt);
@@ -994,9 +1127,10 @@ static void check_sizes(Model *m) {
 }
 
 Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
-    Sema S = {.opt = opt, .dir = dir_of(src->path)};
+    Sema S = {.opt = opt, .dir = dir_of(src->path), .dim_names = NEWA(const char *, MAX_DIMS)};
     Model *m = S.m = NEW(Model);
     m->g = S.g = graph_new();
+    ir_set_dim_names(NULL, 0);
     m->objective = -1;
     m->path = src->path;
     m->name = stem_name(opt->input ? opt->input : src->path);
@@ -1009,14 +1143,10 @@ Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
     m->prefix = opt->prefix ? opt->prefix : m->name;
     for (int i = 0; i < opt->ndefines; i++)
         if (!opt->defines[i].used)
-            error_plain("-D %s: the model has no const '%s'", opt->defines[i].name, opt->defines[i].name);
+            error_plain("-D %s: the model has no const or dim '%s'", opt->defines[i].name, opt->defines[i].name);
     if (m->has_optimizer && !S.has_objective && !diag_stop)
         error_at(S.optimizer_loc, "an optimizer needs an objective: add 'minimize NAME'");
-    if (m->has_optimizer && m->momentum)
-        for (int i = 0; i < m->ntensors; i++)
-            if (m->tensors[i].role == NNRT_PARAM)
-                m->tensors[i].state = ir_leaf(m->g, OP_STATE, m->tensors[i].dt, m->tensors[i].shape, i,
-                                              arena_printf("%s_momentum", m->tensors[i].name), m->tensors[i].loc);
+    check_state_names(m);
     check_sizes(m);
     return m;
 }

@@ -57,6 +57,12 @@ static Stmt *named(StmtKind k, Loc loc, const char *name, Loc nameloc) {
     s->nameloc = nameloc;
     return s;
 }
+/* `WORD NAME ...` where WORD must be the contextual keyword `want`. */
+static Stmt *contextual(StmtKind k, const char *want, const char *word, Loc loc, const char *name, Loc nameloc) {
+    if (strcmp(word, want) != 0)
+        error_at(loc, "'%s %s' does not start a statement (did you mean '%s %s'?)", word, name, want, name);
+    return named(k, loc, name, nameloc);
+}
 static AList alist(Ast *a) { return (AList){a, a}; }
 static AList aappend(AList l, Ast *a) {
     if (!l.head)
@@ -92,7 +98,7 @@ static SList sappend(SList l, Stmt *s) {
 %token OUTPUT "output" MINIMIZE "minimize" OPTIMIZER "optimizer" FN "fn"
 %token RETURN "return" FOR "for" IN "in" F32 "f32" F64 "f64" I32 "i32" IMPORT "import"
 %token <str> STRING "string"
-%token NEWLINE "end of line" EQ "==" NE "!=" POW "**" DOTDOT ".."
+%token NEWLINE "end of line" EQ "==" NE "!=" LE "<=" GE ">=" POW "**" DOTDOT ".."
 
 %type <ast> expr postfix primary arg
 %type <alist> args arglist exprlist names params
@@ -142,6 +148,12 @@ stmt:
   | HYPER IDENT ':' type '=' expr
                                 { $$ = named(S_HYPER, LOC(@1), $2, LOC(@2)); $$->type = $4; $$->expr = $6; }
   | IDENT '=' expr              { $$ = named(S_ASSIGN, LOC(@1), $1, LOC(@1)); $$->expr = $3; }
+    /* dim and state are keywords only here, as a statement's first word
+     * followed by a name (contract, 5.8 Words): elsewhere they are names. */
+  | IDENT IDENT LE expr         { $$ = contextual(S_DIM, "dim", $1, LOC(@1), $2, LOC(@2)); $$->expr = $4; }
+  | IDENT IDENT ':' type        { $$ = contextual(S_STATE, "state", $1, LOC(@1), $2, LOC(@2)); $$->type = $4; }
+  | IDENT IDENT ':' type '=' expr
+                                { $$ = contextual(S_STATE, "state", $1, LOC(@1), $2, LOC(@2)); $$->type = $4; $$->expr = $6; }
   | OUTPUT names                { $$ = st(S_OUTPUT, LOC(@1)); $$->args = $2.head; }
   | MINIMIZE IDENT              { $$ = named(S_MINIMIZE, LOC(@1), $2, LOC(@2)); }
   | OPTIMIZER IDENT '(' arglist ')'
