@@ -271,8 +271,9 @@ static Val fn_cross_entropy(Sema *S, const Builtin *b, Ast *call, Val *args) {
         return val_err();
     }
     if (!shape_axis_eq(&y->shape, 0, &x->shape, 0)) {
-        error_at(call->loc, "cross_entropy() of logits %s and labels %s: the examples and the labels differ in number",
-                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape));
+        error_at(call->loc, "cross_entropy() of logits %s and labels %s: %s examples against %s labels",
+                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape), shape_axis_str(&x->shape, 0),
+                 shape_axis_str(&y->shape, 0));
         return val_err();
     }
     Graph *g = sema_graph(S);

@@ -82,18 +82,18 @@ const char *dtype_name(DType dt) {
 size_t dtype_size(DType dt) { return dt == DT_F64 || dt == DT_I64 ? 8 : 4; }
 bool dtype_is_float(DType dt) { return dt == DT_F32 || dt == DT_F64; }
 
+const char *shape_axis_str(const Shape *s, int i) {
+    int k = s->dyn[i] - 1;
+    return k >= 0 && k < ndim_names ? dim_names[k] : arena_printf("%lld", (long long)s->d[i]);
+}
+
 const char *shape_str(DType dt, const Shape *s) {
     char buf[256];
     int n = snprintf(buf, sizeof buf, "%s", dtype_name(dt));
     if (s->rank > 0) {
         n += snprintf(buf + n, sizeof buf - (size_t)n, "[");
-        for (int i = 0; i < s->rank && n < (int)sizeof buf - 40; i++) {
-            int k = s->dyn[i] - 1;
-            if (k >= 0 && k < ndim_names)
-                n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%.30s", i ? ", " : "", dim_names[k]);
-            else
-                n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%lld", i ? ", " : "", (long long)s->d[i]);
-        }
+        for (int i = 0; i < s->rank && n < (int)sizeof buf - 40; i++)
+            n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%.30s", i ? ", " : "", shape_axis_str(s, i));
         snprintf(buf + n, sizeof buf - (size_t)n, "]");
     }
     return arena_strdup(buf);

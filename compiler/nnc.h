@@ -201,7 +201,8 @@ void shape_push_fixed(Shape *s, int64_t extent);
 Shape shape_scalar(void);
 /* Names of the runtime dims, for shape_str ("f32[batch, 784]"). */
 void ir_set_dim_names(const char *const *names, int n);
-const char *shape_str(DType dt, const Shape *s);   /* "f32[2, 3]" */
+const char *shape_str(DType dt, const Shape *s);   /* "f32[2, 3]", "f32[batch, 3]" */
+const char *shape_axis_str(const Shape *s, int i);  /* "3", "batch" */
 const char *dtype_name(DType dt);
 size_t dtype_size(DType dt);
 bool dtype_is_float(DType dt);

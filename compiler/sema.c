@@ -258,8 +258,9 @@ static Val eval_binary(Sema *S, Ast *a) {
             return val_err();
         }
         if (!shape_axis_eq(&l.node->shape, 1, &r.node->shape, 0)) {
-            error_at(a->loc, "matmul of %s and %s: inner dimensions differ",
-                     shape_str(l.node->dt, &l.node->shape), shape_str(r.node->dt, &r.node->shape));
+            error_at(a->loc, "matmul of %s and %s: inner dimensions %s and %s differ",
+                     shape_str(l.node->dt, &l.node->shape), shape_str(r.node->dt, &r.node->shape),
+                     shape_axis_str(&l.node->shape, 1), shape_axis_str(&r.node->shape, 0));
             note_operands(S, a);
             return val_err();
         }
@@ -279,8 +280,10 @@ static Val eval_binary(Sema *S, Ast *a) {
     }
     Node *n = ir_binary(g, binop_ops[a->op], x, y);
     if (!n) {
-        error_at(a->loc, "'%s' of %s and %s: shapes do not broadcast", binop_name(a->op),
-                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape));
+        error_at(a->loc, "'%s' of %s and %s: shapes do not broadcast%s", binop_name(a->op),
+                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape),
+                 shape_is_dynamic(&x->shape) || shape_is_dynamic(&y->shape)
+                     ? " (a runtime axis broadcasts only against the same dim or 1)" : "");
         note_operands(S, a);
         return val_err();
     }
@@ -1109,7 +1112,7 @@ static void check_state_names(Model *m) {
         for (int j = 0; j < m->ntensors; j++)
             for (int b = 0; b < m->nbuffers && m->tensors[j].role == NNRT_PARAM; b++)
                 if (strcmp(m->tensors[i].name, arena_printf("%s_%s", m->tensors[j].name, m->optim->buffers[b])) == 0)
-                    error_at(m->tensors[i].loc, "state '%s' has the name of param %s's %s buffer",
+                    error_at(m->tensors[i].loc, "state '%s' would clash with param %s's optimizer buffer %s in the state struct",
                              m->tensors[i].name, m->tensors[j].name, m->optim->buffers[b]);
     }
 }
