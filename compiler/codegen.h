@@ -60,7 +60,7 @@ void cg_store_const(CG *cg, Node *n, const Layout *out, double v);
 LLVMValueRef cg_scratch(CG *cg, Node *n);    /* the node's scratch bytes (Slot.scratch) */
 
 /* gemm.c: the matrix product n = a @ b into out, using the node's scratch
- * (gemm_scratch_bytes, nnc.h); with less it still works, more slowly. */
+ * (Slot.gemm, as the plan chose). */
 void cg_matmul(CG *cg, Node *n, const Layout *out);
 /* Inside the kernel of product n with an epilogue (Slot.epilogue): a
  * function void(ptr args, i64 i0, i64 j0, i64 rows, i64 cols) that computes

@@ -778,8 +778,6 @@ static void naive(CG *cg, Node *n, const Layout *out) {
 
 /* ---- choosing the form ---- */
 
-static bool has_layout(const Slot *s) { return s->st == ST_LEAF || s->st == ST_VIEW || s->st == ST_BUFFER; }
-
 /* The strides of a 2-d operand; a dim of size 1 has stride 0. */
 static void strides_of(const Shape *s, const int64_t *st, int64_t out[2]) {
     for (int d = 0; d < 2; d++)
@@ -863,39 +861,6 @@ static size_t choice_bytes(const Choice *c, int64_t N, int64_t K, size_t esize) 
     return (c->pack_b ? pack_b_bytes(N, K, esize) : 0) + (c->pack_a ? pack_a_bytes(esize) : 0);
 }
 
-/* With less scratch than the choice needs (a plan that gave none): no
- * packing of A, then none of B, which the dot form may do without. */
-static void make_do(Choice *c, int64_t N, int64_t K, size_t esize, const int64_t *sa, const int64_t *sb, size_t have) {
-    if (choice_bytes(c, N, K, esize) <= have)
-        return;
-    c->pack_a = false;
-    if (choice_bytes(c, N, K, esize) <= have || !c->pack_b)
-        return;
-    c->pack_b = false;
-    if (!rows_contiguous(N, sb))
-        c->form = dot_ok(K, sa, sb) ? FORM_DOT : FORM_NAIVE;
-}
-
-/* The layout the plan will give an operand, when it can be told from the
- * graph: a leaf or a buffer is contiguous, a transpose swaps strides. */
-static bool predict_strides(const Node *x, int64_t st[2]) {
-    while (x->op == OP_DETACH)
-        x = x->in[0];
-    if (x->op == OP_TRANSPOSE) {
-        int64_t in[2];
-        if (!predict_strides(x->in[0], in))
-            return false;
-        st[0] = in[x->attr[0]];
-        st[1] = in[x->attr[1]];
-        return true;
-    }
-    if (op_info[x->op].kind == K_VIEW || op_info[x->op].kind == K_CONST)
-        return false;
-    st[0] = x->shape.d[1];
-    st[1] = 1;
-    return true;
-}
-
 /* ---- a runtime M ----
  *
  * With M a runtime dim, the form and tile chosen for its maximum would do
@@ -923,26 +888,61 @@ static int m_parts(Extent M, Extent N, Extent K, size_t esize, const int64_t *sa
     return n;
 }
 
-size_t gemm_scratch_bytes(const Node *n) {
-    const Node *a = n->in[0], *b = n->in[1];
-    Extent M = extent_of(&n->shape, 0), N = extent_of(&n->shape, 1), K = extent_of(&a->shape, 1);
-    size_t esize = dtype_size(n->dt);
-    int64_t sa[2], sb[2], ra[2], rb[2];
-    if (!predict_strides(a, ra) || !predict_strides(b, rb)) {
-        /* Unknown strides: room for anything. */
-        Choice all = {FORM_OUTER, true, true};
-        return choice_bytes(&all, M.max > N.max ? M.max : N.max, K.max, esize);
-    }
-    strides_of(&a->shape, ra, sa);
-    strides_of(&b->shape, rb, sb);
-    turn(&M, &N, sa, sb);
+static bool same_choice(const Choice *x, const Choice *y) {
+    return x->form == y->form && x->pack_a == y->pack_a && x->pack_b == y->pack_b;
+}
+
+/* What the plan keeps of a product: its form and packing for each part of
+ * M, and the scratch they need.  The tiles depend on the target's vectors
+ * and are chosen with the code. */
+struct GemmPlan {
+    Extent M, N, K;
+    int64_t sa[2], sb[2];       /* A's and B's strides, after turning */
+    bool turned;
+    int nparts;
     Part part[MAX_PARTS];
-    size_t most = 0;
-    for (int i = m_parts(M, N, K, esize, sa, sb, part); i-- > 0;) {
-        size_t bytes = choice_bytes(&part[i].c, N.max, K.max, esize);
-        most = bytes > most ? bytes : most;
+    size_t scratch;
+};
+
+const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out) {
+    GemmPlan *p = NEW(GemmPlan);
+    p->M = extent_of(&n->shape, 0);
+    p->N = extent_of(&n->shape, 1);
+    p->K = extent_of(&n->in[0]->shape, 1);
+    if (!a || !b || !layout_contiguous(out, &n->shape)) {
+        p->nparts = 1;
+        p->part[0] = (Part){.lo = 1, .c = {FORM_NAIVE, false, false}};
+        return p;
     }
-    return most;
+    strides_of(&n->in[0]->shape, a->stride, p->sa);
+    strides_of(&n->in[1]->shape, b->stride, p->sb);
+    p->turned = turn(&p->M, &p->N, p->sa, p->sb);
+    p->nparts = m_parts(p->M, p->N, p->K, dtype_size(n->dt), p->sa, p->sb, p->part);
+    for (int i = 0; i < p->nparts; i++) {
+        size_t bytes = choice_bytes(&p->part[i].c, p->N.max, p->K.max, dtype_size(n->dt));
+        p->scratch = bytes > p->scratch ? bytes : p->scratch;
+    }
+    return p;
+}
+
+size_t gemm_scratch(const GemmPlan *p) { return p->scratch; }
+
+const char *gemm_describe(const GemmPlan *p) {
+    static const char *const forms[] = {"outer products", "dot products", "plain loops"};
+    const char *s = p->turned ? "turned, " : "";
+    bool several = false;
+    for (int i = 1; i < p->nparts; i++)
+        several |= !same_choice(&p->part[i].c, &p->part[0].c);
+    for (int i = 0; i < p->nparts; i++) {
+        const Part *q = &p->part[i];
+        if (i > 0 && same_choice(&q->c, &p->part[i - 1].c))
+            continue;
+        if (several)
+            s = arena_printf("%s%sM >= %lld: ", s, i ? "; " : "", (long long)q->lo);
+        s = arena_printf("%s%s%s%s", s, forms[q->c.form], q->c.pack_a ? ", A packed" : "",
+                         q->c.pack_b ? ", B packed" : "");
+    }
+    return s;
 }
 
 /* ---- the product ---- */
@@ -972,8 +972,7 @@ static void choose_tile(const Gemm *g, int64_t M, int64_t N, int *mrp, int *nvp)
 }
 
 static bool same_code(const Part *x, const Part *y) {
-    return x->c.form == y->c.form && x->c.pack_a == y->c.pack_a && x->c.pack_b == y->c.pack_b &&
-           x->mr == y->mr && x->nv == y->nv;
+    return same_choice(&x->c, &y->c) && x->mr == y->mr && x->nv == y->nv;
 }
 
 /* The operands of a product, as its forms take them. */
@@ -1023,48 +1022,43 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
         epilogue_whole(cg, n, epi, epi_args);
 }
 
-/* The product n into out, with the node's epilogue if it has one. */
+/* The product n into out, as the plan chose, with the node's epilogue if
+ * it has one. */
 void cg_matmul(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef epi = NULL, epi_args = NULL;
-    if (cg->plan->slot[n->id].epilogue)
+    const Slot *so = &cg->plan->slot[n->id];
+    if (so->epilogue)
         epi = cg_epilogue(cg, n, &epi_args);
-    Node *a = n->in[0], *b = n->in[1];
-    const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id], *so = &cg->plan->slot[n->id];
-    Gemm g = {.cg = cg, .b = cg->b, .dt = n->dt, .t = cg_type(cg, n->dt), .tg = target_of(cg)};
-    g.esize = (int)dtype_size(n->dt);
-    g.lanes = g.tg.vbytes / g.esize;
-    g.vt = LLVMVectorType(g.t, (unsigned)g.lanes);
-    Operands o = {.M = extent_of(&n->shape, 0), .N = extent_of(&n->shape, 1), .K = extent_of(&a->shape, 1)};
-    Part part[MAX_PARTS] = {{.c = {FORM_NAIVE, false, false}}};
-    int nparts = 1;
-    if (has_layout(sa) && has_layout(sb) && layout_contiguous(out, &n->shape)) {
-        strides_of(&a->shape, sa->lay.stride, o.sa);
-        strides_of(&b->shape, sb->lay.stride, o.sb);
-        o.turned = turn(&o.M, &o.N, o.sa, o.sb);
-        nparts = m_parts(o.M, o.N, o.K, (size_t)g.esize, o.sa, o.sb, part);
-    }
-    /* Each part's form as the scratch allows; adjacent parts with the same
-     * code are one. */
-    int kept = 0;
-    for (int i = 0; i < nparts; i++) {
-        Part *p = &part[i];
-        if (p->c.form != FORM_NAIVE)
-            make_do(&p->c, o.N.max, o.K.max, (size_t)g.esize, o.sa, o.sb, so->scratch);
-        if (p->c.form == FORM_OUTER)
-            choose_tile(&g, p->lo, o.N.max, &p->mr, &p->nv);
-        if (p->c.form == FORM_DOT) {
-            p->mr = p->lo == 1 ? 1 : p->lo == 2 ? 2 : 3;
-            p->nv = p->mr == 1 ? 8 : p->mr == 2 ? 6 : 4;
-        }
-        if (kept == 0 || !same_code(&part[kept - 1], p))
-            part[kept++] = *p;
-    }
-    if (part[0].c.form == FORM_NAIVE) {
+    const GemmPlan *gp = so->gemm;
+    if (gp->part[0].c.form == FORM_NAIVE) {
         naive(cg, n, out);
         if (epi)
             epilogue_whole(cg, n, epi, epi_args);
         return;
     }
+    Gemm g = {.cg = cg, .b = cg->b, .dt = n->dt, .t = cg_type(cg, n->dt), .tg = target_of(cg)};
+    g.esize = (int)dtype_size(n->dt);
+    g.lanes = g.tg.vbytes / g.esize;
+    g.vt = LLVMVectorType(g.t, (unsigned)g.lanes);
+    /* Each part's tile; adjacent parts with the same code are one. */
+    Part part[MAX_PARTS];
+    int kept = 0;
+    for (int i = 0; i < gp->nparts; i++) {
+        Part p = gp->part[i];
+        if (p.c.form == FORM_OUTER)
+            choose_tile(&g, p.lo, gp->N.max, &p.mr, &p.nv);
+        if (p.c.form == FORM_DOT) {
+            p.mr = p.lo == 1 ? 1 : p.lo == 2 ? 2 : 3;
+            p.nv = p.mr == 1 ? 8 : p.mr == 2 ? 6 : 4;
+        }
+        if (kept == 0 || !same_code(&part[kept - 1], &p))
+            part[kept++] = p;
+    }
+    Node *a = n->in[0], *b = n->in[1];
+    const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id];
+    Operands o = {.M = gp->M, .N = gp->N, .K = gp->K, .turned = gp->turned};
+    memcpy(o.sa, gp->sa, sizeof o.sa);
+    memcpy(o.sb, gp->sb, sizeof o.sb);
     Extent *ext[3] = {&o.M, &o.N, &o.K};
     LLVMValueRef *val[3] = {&o.m, &o.n, &o.k};
     for (int i = 0; i < 3; i++)

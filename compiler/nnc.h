@@ -413,6 +413,8 @@ typedef struct Layout {
     int64_t stride[MAX_RANK];
 } Layout;
 
+typedef struct GemmPlan GemmPlan;
+
 typedef struct Slot {
     Storage st;
     Layout lay;         /* ST_LEAF, ST_VIEW, ST_BUFFER */
@@ -429,6 +431,7 @@ typedef struct Slot {
      * kernel (by_epilogue) or store loop (Root.by_epilogue) of its own. */
     Node *epilogue;     /* ST_BUFFER, a matmul: the consumer, or NULL */
     bool by_epilogue;   /* computed by the epilogue of the product it reads */
+    const GemmPlan *gemm;   /* ST_BUFFER, a matmul: how it is computed */
 } Slot;
 
 typedef enum { ENTRY_FORWARD, ENTRY_BACKWARD, ENTRY_TRAIN } EntryKind;
@@ -457,8 +460,12 @@ Plan *plan_entry(const Model *m, EntryKind kind);
 bool param_updated(const Tensor *t);
 /* --emit=plan: each entry point's storage, kernels and workspace. */
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
-/* gemm.c: the scratch a matrix product wants for packing its operands. */
-size_t gemm_scratch_bytes(const Node *n);
+/* gemm.c: how the product n is computed (its form, what it packs), chosen
+ * from the layouts the plan gave its operands (NULL: none, a constant) and
+ * its result; the scratch that needs; a line for --emit=plan. */
+const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out);
+size_t gemm_scratch(const GemmPlan *p);
+const char *gemm_describe(const GemmPlan *p);
 bool layout_contiguous(const Layout *l, const Shape *s);
 /* The row-major layout of a tensor of shape s at byte_off of base. */
 Layout layout_of(Base base, int64_t byte_off, const Shape *s);

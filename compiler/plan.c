@@ -90,9 +90,18 @@ static size_t node_bytes(const Node *n) { return (size_t)shape_numel(&n->shape) 
 
 /* Bytes a kernel needs while it runs, beside its result: a product's packed
  * operands, or the best value and its index for each group of an arg-max. */
-static size_t scratch_bytes(const Node *n) {
-    if (n->op == OP_MATMUL)
-        return gemm_scratch_bytes(n);
+static const Layout *memory_of(const Plan *p, const Node *x) {
+    Storage st = p->slot[x->id].st;
+    return st == ST_LEAF || st == ST_VIEW || st == ST_BUFFER ? &p->slot[x->id].lay : NULL;
+}
+
+/* A product's form is chosen here, once its operands' storage is known. */
+static size_t scratch_bytes(Plan *p, const Node *n) {
+    if (n->op == OP_MATMUL) {
+        Slot *s = &p->slot[n->id];
+        s->gemm = gemm_plan(n, memory_of(p, n->in[0]), memory_of(p, n->in[1]), &s->lay);
+        return gemm_scratch(s->gemm);
+    }
     if (n->op != OP_MAXMASK && n->op != OP_ARGMAX)
         return 0;
     Shape r = n->in[0]->shape;
@@ -436,7 +445,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         if (s->st != ST_BUFFER)
             continue;
         /* A kernel's scratch is a block of its own, alive while it runs. */
-        s->scratch = scratch_bytes(x);
+        s->scratch = scratch_bytes(p, x);
         if (s->scratch) {
             scratch_block[i] = nblocks;
             blocks[nblocks++] = (Block){0, align64((int64_t)s->scratch), i, i};
@@ -528,6 +537,8 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
             fprintf(f, ", scratch %zu bytes at ws+%lld", s->scratch, (long long)s->scratch_lay.byte_off);
         if (s->epilogue)
             fprintf(f, ", epilogue %%%d %s", s->epilogue->id, op_info[s->epilogue->op].name);
+        if (s->gemm)
+            fprintf(f, " (%s)", gemm_describe(s->gemm));
         fprintf(f, "\n");
     }
     for (int r = 0; r < p->nroots; r++) {
