@@ -1,12 +1,16 @@
 /*
  * gradcheck.c: checking any compiled model's gradient by central differences.
  *
- * The descriptor says where every param lives and which output is the
- * objective, so one routine checks every model nnc compiles: backward once
- * for the analytic gradient, then two forward runs per checked coordinate,
- * with the coordinate moved by +eps and -eps in a private copy of the
- * params.  Meant for models compiled with --dtype=f64; in f32 the rounding
- * of J swamps all but gross errors (the defaults are loose to match).
+ * The descriptor (read through descriptor.c's view) says where every param
+ * lives and which output is the objective, so one routine checks every
+ * model nnc compiles: backward once for the analytic gradient, then two
+ * evaluations of J per checked coordinate, with the coordinate moved by
+ * +eps and -eps in a private copy of the params.  A version-2 model is
+ * evaluated in training mode, by backward on a fresh copy of the state each
+ * time (dropout and batch_norm make J depend on it, and backward updates
+ * it); a version-1 model by forward.  Meant for models compiled with
+ * --dtype=f64; in f32 the rounding of J swamps all but gross errors (the
+ * defaults are loose to match).
  */
 #include <math.h>
 #include <stdint.h>
@@ -50,28 +54,27 @@ static size_t pick(size_t k, size_t n, size_t count, uint64_t seed, uint64_t str
     return start + (size_t)(x % len);
 }
 
-/* What the check needs of the descriptor, verified before anything runs. */
-static const nnrt_tensor *find_objective(const nnrt_model *m)
+/* The objective: a float scalar OUTPUT named by the model (the view has
+ * checked that it lies inside the outputs). */
+static int find_objective(const nnrt_view *v, nnrt_view_tensor *obj)
 {
-    if (!m->objective)
-        return NULL;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const nnrt_tensor *t = &m->tensors[i];
-        if (t->role == NNRT_OUTPUT && t->name && strcmp(t->name, m->objective) == 0)
-            return is_float(t->dtype) && t->size == rt_dtype_size(t->dtype)
-                           && t->offset <= m->outputs_size && t->size <= m->outputs_size - t->offset
-                       ? t : NULL;
+    if (!v->objective)
+        return 0;
+    for (int i = 0; i < v->n_tensors; i++) {
+        nnrt_view_tensor t = nnrt_view_tensor_at(v, i);
+        if (t.role == NNRT_OUTPUT && strcmp(t.name, v->objective) == 0) {
+            *obj = t;
+            return is_float(t.dtype) && t.size == rt_dtype_size(t.dtype);
+        }
     }
-    return NULL;
+    return 0;
 }
 
-static int params_ok(const nnrt_model *m)
+static int params_ok(const nnrt_view *v)
 {
-    for (int i = 0; i < m->n_tensors; i++) {
-        const nnrt_tensor *t = &m->tensors[i];
-        if (t->role == NNRT_PARAM
-            && (!is_float(t->dtype) || t->offset > m->params_size
-                || t->size > m->params_size - t->offset || t->size % rt_dtype_size(t->dtype)))
+    for (int i = 0; i < v->n_tensors; i++) {
+        nnrt_view_tensor t = nnrt_view_tensor_at(v, i);
+        if (t.role == NNRT_PARAM && !is_float(t.dtype))
             return 0;
     }
     return 1;
@@ -89,23 +92,53 @@ static int bad_option(double x)
     return !(x >= 0) || isinf(x);
 }
 
-/* Check one param: fill e, return NNRT_OK or the error of a forward run. */
-static int check_param(const nnrt_model *m, const nnrt_tensor *t, void *p, const void *grad,
-                       const void *inputs, void *out, void *ws, const nnrt_tensor *obj,
+/* Everything one evaluation of J needs. */
+typedef struct run {
+    const nnrt_view *v;
+    void *p;                  /* the private copy of the params, moved one coordinate at a time */
+    const void *inputs;
+    void *out, *ws;
+    nnrt_view_tensor obj;
+    const void *state0;       /* version 2: the state every evaluation starts from, */
+    void *state;              /* copied here first, */
+    void *grads;              /* and the gradient that backward writes (thrown away) */
+} run;
+
+/* J at the current params, and the gradient into grads.  Version 1:
+ * forward (grads NULL) or backward.  Version 2: backward in training mode
+ * on a fresh copy of the given state, so that every evaluation sees the
+ * same dropout masks and batch statistics and none sees another's updates. */
+static int eval(const run *r, void *grads, double *j)
+{
+    int rc;
+    if (r->v->version == 1) {
+        rc = grads ? nnrt_view_backward(r->v, r->p, NULL, r->inputs, r->out, grads, r->ws)
+                   : nnrt_view_forward(r->v, r->p, NULL, r->inputs, r->out, r->ws);
+    } else {
+        memcpy(r->state, r->state0, r->v->state_size);
+        rc = nnrt_view_backward(r->v, r->p, r->state, r->inputs, r->out, grads ? grads : r->grads,
+                                r->ws);
+    }
+    *j = get((const unsigned char *)r->out + r->obj.offset, r->obj.dtype, 0);
+    return rc;
+}
+
+/* Check one param: fill e, return NNRT_OK or the error of a run. */
+static int check_param(const run *r, const nnrt_view_tensor *t, const void *grad,
                        const nnrt_gradcheck_options *opt, nnrt_gradcheck_entry *e)
 {
     int f64 = t->dtype == NNRT_F64;
     memset(e, 0, sizeof *e);
-    e->tensor = t;
+    e->tensor = t->v2;
+    e->tensor_v1 = t->v1;
     e->eps = opt->eps > 0 ? opt->eps : f64 ? 1e-6 : 1e-3;
     e->atol = opt->atol > 0 ? opt->atol : f64 ? 1e-5 : 1e-2;
     e->rtol = opt->rtol > 0 ? opt->rtol : f64 ? 1e-3 : 1e-2;
 
     size_t esize = rt_dtype_size(t->dtype), count = t->size / esize;
     size_t n = opt->max_coords == 0 || count <= opt->max_coords ? count : opt->max_coords;
-    unsigned char *base = (unsigned char *)p + t->offset;
+    unsigned char *base = (unsigned char *)r->p + t->offset;
     const unsigned char *gbase = (const unsigned char *)grad + t->offset;
-    const unsigned char *jp = (const unsigned char *)out + obj->offset;
     uint64_t stream = nnrt_stream_id(t->name);
     double worst_ratio = -1;
 
@@ -115,13 +148,12 @@ static int check_param(const nnrt_model *m, const nnrt_tensor *t, void *p, const
         memcpy(saved, base + i * esize, esize);
         double x0 = get(base, t->dtype, i), a = get(gbase, t->dtype, i);
 
+        double jplus, jminus;
         double xp = set(base, t->dtype, i, x0 + e->eps);
-        int rc = m->forward(p, inputs, out, ws);
-        double jplus = get(jp, obj->dtype, 0);
+        int rc = eval(r, NULL, &jplus);
         double xm = set(base, t->dtype, i, x0 - e->eps);
         if (rc == NNRT_OK)
-            rc = m->forward(p, inputs, out, ws);
-        double jminus = get(jp, obj->dtype, 0);
+            rc = eval(r, NULL, &jminus);
         memcpy(base + i * esize, saved, esize);     /* bit for bit */
         if (rc != NNRT_OK)
             return rc;
@@ -148,41 +180,63 @@ static int check_param(const nnrt_model *m, const nnrt_tensor *t, void *p, const
 int nnrt_gradcheck(const nnrt_model *m, const void *params, const void *inputs,
                    const nnrt_gradcheck_options *opt, nnrt_gradcheck_report *rep)
 {
-    static const nnrt_gradcheck_options defaults = {0, 0, 0, 0, 0};
+    static const nnrt_gradcheck_options defaults = {0};
     if (!opt)
         opt = &defaults;
     if (rep) {
         rep->n_params = rep->n_failed = 0;
         rep->objective = NAN;
-        rep->model = m ? m->name : NULL;
+        rep->model = NULL;
     }
-    if (!m || m->abi_version != NNRT_ABI_VERSION || !params || !m->forward || !m->backward
-        || m->n_tensors < 0 || (m->n_tensors > 0 && !m->tensors))
+    nnrt_view v;
+    if (nnrt_view_open(&v, m, NULL, 0) != NNRT_OK)
         return NNRT_EINVAL;
-    const nnrt_tensor *obj = find_objective(m);
-    if (!obj || !params_ok(m) || bad_option(opt->eps) || bad_option(opt->atol)
-        || bad_option(opt->rtol))
+    if (rep)
+        rep->model = v.name;
+    run r = {.v = &v, .inputs = inputs};
+    int v2 = v.version == 2;
+    if (!params || !v.has_backward || (!v2 && !v.has_forward) || (v2 && !opt->state && !v.has_init)
+        || !find_objective(&v, &r.obj) || !params_ok(&v) || bad_option(opt->eps)
+        || bad_option(opt->atol) || bad_option(opt->rtol))
         return NNRT_EINVAL;
 
     int rc = NNRT_ENOMEM;
-    void *p = nnrt_alloc(m->params_size), *grad = nnrt_alloc(m->params_size);
-    void *out = nnrt_alloc(m->outputs_size), *ws = nnrt_alloc(m->workspace_size);
-    if (!p || !grad || !out || !ws)
+    void *grad = nnrt_alloc(v.params_size), *own_state = NULL;
+    r.p = nnrt_alloc(v.params_size);
+    r.out = nnrt_alloc(v.outputs_size);
+    r.ws = nnrt_alloc(v.workspace_size);
+    if (!r.p || !grad || !r.out || !r.ws)
         goto done;
-    memcpy(p, params, m->params_size);
-    rc = m->backward(p, inputs, out, grad, ws);
+    if (v2) {
+        r.state = nnrt_alloc(v.state_size);
+        r.grads = nnrt_alloc(v.params_size);
+        r.state0 = opt->state;
+        if (!r.state || !r.grads)
+            goto done;
+        if (!opt->state) {
+            /* init writes params too: into the private copy, which is
+             * overwritten with the caller's params next */
+            if (!(own_state = nnrt_alloc(v.state_size)))
+                goto done;
+            nnrt_view_init(&v, r.p, own_state, 0);
+            r.state0 = own_state;
+        }
+    }
+    memcpy(r.p, params, v.params_size);
+    double j;
+    rc = eval(&r, grad, &j);
     if (rc != NNRT_OK)
         goto done;
     if (rep)
-        rep->objective = get((const unsigned char *)out + obj->offset, obj->dtype, 0);
+        rep->objective = j;
 
     int k = 0, failed = 0;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const nnrt_tensor *t = &m->tensors[i];
-        if (t->role != NNRT_PARAM)
+    for (int i = 0; i < v.n_tensors; i++) {
+        nnrt_view_tensor t = nnrt_view_tensor_at(&v, i);
+        if (t.role != NNRT_PARAM)
             continue;
         nnrt_gradcheck_entry e;
-        rc = check_param(m, t, p, grad, inputs, out, ws, obj, opt, &e);
+        rc = check_param(&r, &t, grad, opt, &e);
         if (rc != NNRT_OK)
             goto done;
         failed += e.failed > 0;
@@ -196,15 +250,18 @@ int nnrt_gradcheck(const nnrt_model *m, const void *params, const void *inputs,
     }
     rc = failed ? NNRT_EGRAD : NNRT_OK;
 done:
-    nnrt_free(p);
+    nnrt_free(r.p);
     nnrt_free(grad);
-    nnrt_free(out);
-    nnrt_free(ws);
+    nnrt_free(r.out);
+    nnrt_free(r.ws);
+    nnrt_free(r.state);
+    nnrt_free(r.grads);
+    nnrt_free(own_state);
     return rc;
 }
 
 /* "W1[3, 17]": the flat index i as an index into the tensor's shape. */
-static void index_str(char *buf, size_t len, const nnrt_tensor *t, size_t i)
+static void index_str(char *buf, size_t len, const nnrt_view_tensor *t, size_t i)
 {
     int64_t idx[16];
     int rank = t->rank < 16 ? t->rank : 16;
@@ -232,7 +289,9 @@ void nnrt_gradcheck_print(FILE *f, const nnrt_gradcheck_report *rep)
     char shape[160], checked[48];
     for (int k = 0; k < n; k++) {
         const nnrt_gradcheck_entry *e = &rep->entries[k];
-        const nnrt_tensor *t = e->tensor;
+        nnrt_view_tensor tv = nnrt_view_tensor_of(e->tensor, e->tensor_v1), *t = &tv;
+        if (!t->name)
+            continue;
         int len = (int)strlen(t->name);
         wname = len > wname ? len : wname;
         len = (int)strlen(rt_shape_str(shape, sizeof shape, t->rank, t->dims));
@@ -244,7 +303,9 @@ void nnrt_gradcheck_print(FILE *f, const nnrt_gradcheck_report *rep)
             "checked", "max abs err", "max rel err", "result");
     for (int k = 0; k < n; k++) {
         const nnrt_gradcheck_entry *e = &rep->entries[k];
-        const nnrt_tensor *t = e->tensor;
+        nnrt_view_tensor tv = nnrt_view_tensor_of(e->tensor, e->tensor_v1), *t = &tv;
+        if (!t->name)
+            continue;
         rt_shape_str(shape, sizeof shape, t->rank, t->dims);
         snprintf(checked, sizeof checked, "%zu/%zu", e->checked, t->size / rt_dtype_size(t->dtype));
         fprintf(f, "%-*s  %-*s  %-*s  %-11.3e  %-11.3e  ", wname, t->name, wshape, shape, wcheck,

@@ -1,8 +1,10 @@
 /*
  * test_checkpoint.c: nnrt_save / nnrt_load (checkpoint.c) on a hand-written
- * model (toy_model.h): round trips, every kind of mismatch and corruption
- * refused with its own code and the caller's params untouched, and saves
- * that fail without harming the file they would have replaced.
+ * model (toy_model.h) of both ABI versions: round trips of params, state
+ * tensors and optimizer buffers, files of one version read by a model of
+ * the other, every kind of mismatch and corruption refused with its own
+ * code and the caller's params and state untouched, and saves that fail
+ * without harming the file they would have replaced.
  */
 #include <check.h>
 #include <pthread.h>
@@ -23,8 +25,21 @@
 #include "toy_model.h"
 
 static const nnrt_model *M = &toy_model;
+#define M1 ((const nnrt_model *)(const void *)&toy_model_v1)   /* version 1, passed as the runtime takes it */
+#define ME (&toy_model_eval)
 
-/* Params from seed, then a few training steps so that the state is not 0. */
+static void fill_inputs(toy_inputs *in, const nnrt_model *m)
+{
+    if (m == M1)
+        toy_model_v1.set_defaults(in);
+    else
+        m->set_defaults(in);
+    for (int i = 0; i < 12; i++)
+        in->aW[i / 4][i % 4] = 0.1 * i - 0.5;
+}
+
+/* Params and state from seed, then a few training steps so that the
+ * state (step, r, the momentum buffers) is not what init made. */
 static void trained(toy_params **p, toy_state **s, uint64_t seed)
 {
     *p = nnrt_alloc(sizeof **p);
@@ -32,32 +47,57 @@ static void trained(toy_params **p, toy_state **s, uint64_t seed)
     toy_inputs *in = nnrt_alloc(sizeof *in);
     toy_outputs out;
     ck_assert(*p && *s && in);
-    M->init(*p, seed);
-    M->set_defaults(in);
-    for (int i = 0; i < 12; i++)
-        in->aW[i / 4][i % 4] = 0.1 * i - 0.5;
+    M->init(*p, *s, seed);
+    fill_inputs(in, M);
     for (int k = 0; k < 3; k++)
         ck_assert_int_eq(M->train_step(*p, *s, in, &out, NULL), 0);
+    ck_assert_uint_eq((*s)->step, 3);
+    ck_assert((*s)->r[0] == 4 && (*s)->W_momentum_buffer[1][2] != 0);
     nnrt_free(in);
 }
 
-/* Params filled with a recognizable pattern, to see that a failed load
- * leaves them alone. */
+/* The same for the version-1 model, whose state is its momentum buffers. */
+static void trained_v1(toy_params **p, toy_state_v1 **s, uint64_t seed)
+{
+    *p = nnrt_alloc(sizeof **p);
+    *s = nnrt_alloc(sizeof **s);
+    toy_inputs *in = nnrt_alloc(sizeof *in);
+    toy_outputs out;
+    ck_assert(*p && *s && in);
+    toy_model_v1.init(*p, seed);
+    fill_inputs(in, M1);
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(toy_model_v1.train_step(*p, *s, in, &out, NULL), 0);
+    nnrt_free(in);
+}
+
+/* Memory filled with a recognizable pattern, to see that a failed load
+ * leaves it alone. */
+static void *sentinel(size_t size)
+{
+    void *p = nnrt_alloc(size);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 0xA5, size);
+    return p;
+}
+
 static toy_params *sentinel_params(void)
 {
-    toy_params *p = nnrt_alloc(sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    memset(p, 0xA5, sizeof *p);
-    return p;
+    return sentinel(sizeof(toy_params));
+}
+
+static void assert_untouched_bytes(const void *p, size_t size, const char *what)
+{
+    const unsigned char *b = p;
+    size_t i = 0;
+    while (i < size && b[i] == 0xA5)
+        i++;
+    ck_assert_msg(i == size, "byte %zu of the %s was written", i, what);
 }
 
 static void assert_untouched(const toy_params *p)
 {
-    const unsigned char *b = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < sizeof *p && b[i] == 0xA5)
-        i++;
-    ck_assert_msg(i == sizeof *p, "byte %zu of the params was written", i);
+    assert_untouched_bytes(p, sizeof *p, "params");
 }
 
 static void save_ok(const char *path, const nnrt_model *m, const void *p, const void *s)
@@ -66,16 +106,46 @@ static void save_ok(const char *path, const nnrt_model *m, const void *p, const 
     ck_assert_msg(nnrt_save_ex(path, m, p, s, err, sizeof err) == 0, "%s", err);
 }
 
-/* Load path into sentinel params; expect code and a message containing want,
- * and the params untouched. */
-static void expect_refused(const char *path, const nnrt_model *m, int code, const char *want)
+static void load_ok(const char *path, const nnrt_model *m, void *p, void *s)
+{
+    char err[512] = "";
+    ck_assert_msg(nnrt_load_ex(path, m, p, s, err, sizeof err) == 0, "%s", err);
+}
+
+/* Load path into sentinel params (and a sentinel state of state_size bytes
+ * unless it is 0); expect code and a message containing want, and both
+ * untouched. */
+static void expect_refused_with(const char *path, const nnrt_model *m, size_t state_size, int code,
+                                const char *want)
 {
     toy_params *q = sentinel_params();
+    void *t = state_size ? sentinel(state_size) : NULL;
     char err[512] = "";
-    ck_assert_int_eq(nnrt_load_ex(path, m, q, NULL, err, sizeof err), code);
+    ck_assert_msg(nnrt_load_ex(path, m, q, t, err, sizeof err) == code, "not %d: %s", code, err);
     ck_assert_msg(strstr(err, want) != NULL, "message \"%s\" lacks \"%s\"", err, want);
     assert_untouched(q);
+    if (t)
+        assert_untouched_bytes(t, state_size, "state");
     nnrt_free(q);
+    nnrt_free(t);
+}
+
+static void expect_refused(const char *path, const nnrt_model *m, int code, const char *want)
+{
+    expect_refused_with(path, m, 0, code, want);
+}
+
+/* A copy of the version-2 descriptor with its own tensor table, to edit. */
+typedef struct edited {
+    nnrt_tensor t[TOY_N_TENSORS];
+    nnrt_model m;
+} edited;
+
+static void edit(edited *e, const nnrt_model *from)
+{
+    memcpy(e->t, toy_tensors, sizeof e->t);
+    e->m = *from;
+    e->m.tensors = e->t;
 }
 
 /* ---- Round trips ---- */
@@ -88,12 +158,34 @@ START_TEST(round_trip_restores_params_and_state_exactly)
     save_ok(path_of("ckpt"), M, p, s);
     toy_params *q = nnrt_alloc(sizeof *q);
     toy_state *t = nnrt_alloc(sizeof *t);
-    char err[256] = "";
-    ck_assert_msg(nnrt_load_ex(path_of("ckpt"), M, q, t, err, sizeof err) == 0, "%s", err);
+    load_ok(path_of("ckpt"), M, q, t);
     ck_assert(memcmp(p, q, sizeof *p) == 0);
-    ck_assert(memcmp(s, t, sizeof *s) == 0);
+    ck_assert(memcmp(s, t, sizeof *s) == 0);     /* seed, step, r and both buffers */
+    ck_assert_uint_eq(t->seed, 1);
     ck_assert_int_eq(files_in_scratch(), 1);      /* no temporary left behind */
     nnrt_free(p), nnrt_free(s), nnrt_free(q), nnrt_free(t);
+}
+END_TEST
+
+/* Training resumed from a checkpoint goes exactly as if never stopped. */
+START_TEST(training_resumes_where_it_stopped)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 2);
+    save_ok(path_of("ckpt"), M, p, s);
+    toy_params *q = nnrt_alloc(sizeof *q);
+    toy_state *t = nnrt_alloc(sizeof *t);
+    load_ok(path_of("ckpt"), M, q, t);
+    toy_inputs *in = nnrt_alloc(sizeof *in);
+    toy_outputs o1, o2;
+    fill_inputs(in, M);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(M->train_step(p, s, in, &o1, NULL), 0);
+        ck_assert_int_eq(M->train_step(q, t, in, &o2, NULL), 0);
+    }
+    ck_assert(memcmp(p, q, sizeof *p) == 0 && memcmp(s, t, sizeof *s) == 0);
+    nnrt_free(p), nnrt_free(s), nnrt_free(q), nnrt_free(t), nnrt_free(in);
 }
 END_TEST
 
@@ -101,7 +193,7 @@ START_TEST(params_alone_load_from_a_file_with_state)
 {
     toy_params *p;
     toy_state *s;
-    trained(&p, &s, 2);
+    trained(&p, &s, 3);
     ck_assert_int_eq(nnrt_save(path_of("ckpt"), M, p, s), 0);
     toy_params *q = nnrt_alloc(sizeof *q);
     ck_assert_int_eq(nnrt_load(path_of("ckpt"), M, q, NULL), 0);
@@ -114,66 +206,328 @@ START_TEST(a_file_without_state_loads_params_but_not_state)
 {
     toy_params *p;
     toy_state *s;
-    trained(&p, &s, 3);
+    trained(&p, &s, 4);
     ck_assert_int_eq(nnrt_save(path_of("ckpt"), M, p, NULL), 0);
     toy_params *q = nnrt_alloc(sizeof *q);
     ck_assert_int_eq(nnrt_load(path_of("ckpt"), M, q, NULL), 0);
     ck_assert(memcmp(p, q, sizeof *p) == 0);
-
-    toy_params *r = sentinel_params();
-    char err[512] = "";
-    ck_assert_int_eq(nnrt_load_ex(path_of("ckpt"), M, r, s, err, sizeof err), NNRT_EMISMATCH);
-    ck_assert_msg(strstr(err, "no optimizer state"), "%s", err);
-    assert_untouched(r);
-    nnrt_free(p), nnrt_free(s), nnrt_free(q), nnrt_free(r);
-}
-END_TEST
-
-/* Params are matched by name: reordering the declarations keeps old files. */
-START_TEST(params_are_matched_by_name_not_position)
-{
-    toy_params *p;
-    toy_state *s;
-    trained(&p, &s, 4);
-    save_ok(path_of("ckpt"), M, p, NULL);
-    nnrt_tensor swapped[7];
-    memcpy(swapped, toy_tensors, sizeof swapped);
-    swapped[3] = toy_tensors[4];
-    swapped[4] = toy_tensors[3];
-    nnrt_model m2 = toy_model;
-    m2.tensors = swapped;
-    toy_params *q = nnrt_alloc(sizeof *q);
-    ck_assert_int_eq(nnrt_load(path_of("ckpt"), &m2, q, NULL), 0);
-    ck_assert(memcmp(p, q, sizeof *p) == 0);
+    expect_refused_with(path_of("ckpt"), M, sizeof(toy_state), NNRT_EMISMATCH,
+                        "the checkpoint has no state (seed, step");
     nnrt_free(p), nnrt_free(s), nnrt_free(q);
 }
 END_TEST
 
-/* The layout documented in nnrt.h. */
-START_TEST(the_file_has_the_documented_layout)
+/* Tensors are matched by name: reordering the declarations keeps old files. */
+START_TEST(params_are_matched_by_name_not_position)
 {
     toy_params *p;
     toy_state *s;
     trained(&p, &s, 5);
     save_ok(path_of("ckpt"), M, p, s);
+    edited e;
+    edit(&e, M);
+    e.t[TOY_W] = toy_tensors[TOY_B];
+    e.t[TOY_B] = toy_tensors[TOY_W];
+    toy_params *q = nnrt_alloc(sizeof *q);
+    ck_assert_int_eq(nnrt_load(path_of("ckpt"), &e.m, q, NULL), 0);
+    ck_assert(memcmp(p, q, sizeof *p) == 0);
+    nnrt_free(p), nnrt_free(s), nnrt_free(q);
+}
+END_TEST
+
+static uint32_t le32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *b)
+{
+    return le32(b) | (uint64_t)le32(b + 4) << 32;
+}
+
+/* Format 2, as documented in nnrt.h. */
+START_TEST(the_file_has_the_documented_layout)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 6);
+    save_ok(path_of("ckpt"), M, p, s);
     size_t len;
     unsigned char *b = read_file(path_of("ckpt"), &len);
     ck_assert(memcmp(b, "NNRTCKPT", 8) == 0);
-    ck_assert(b[8] == NNRT_CKPT_VERSION && b[9] == 0 && b[10] == 0 && b[11] == 0);
-    ck_assert(b[12] == 1);                                  /* state present */
-    uint64_t size = 0;
-    for (int i = 7; i >= 0; i--)
-        size = size << 8 | b[16 + i];
-    ck_assert_uint_eq(size, len);
-    ck_assert(b[24] == 3 && memcmp(b + 28, "toy", 3) == 0);  /* the model's name */
+    ck_assert_uint_eq(le32(b + 8), 2);
+    ck_assert_uint_eq(NNRT_CKPT_VERSION, 2);
+    ck_assert_uint_eq(le32(b + 12), 1);                    /* state present */
+    ck_assert_uint_eq(le64(b + 16), len);
+    ck_assert(le32(b + 24) == 3 && memcmp(b + 28, "toy", 3) == 0);  /* the model's name */
+    ck_assert_uint_eq(le32(b + 31), 5);                    /* rows */
+    static const struct { uint32_t kind; const char *name; uint32_t rank; uint64_t bytes; } rows[] = {
+        {1, "W", 2, 96}, {1, "b", 1, 24}, {2, "r", 1, 24},
+        {3, "W.momentum_buffer", 2, 96}, {3, "b.momentum_buffer", 1, 24}};
+    size_t at = 35;
+    for (int k = 0; k < 5; k++) {
+        ck_assert_uint_eq(le32(b + at), rows[k].kind);
+        uint32_t n = le32(b + at + 4);
+        ck_assert_msg(n == strlen(rows[k].name) && memcmp(b + at + 8, rows[k].name, n) == 0, "row %d", k);
+        at += 8 + n;
+        ck_assert_uint_eq(le32(b + at), NNRT_F64);
+        ck_assert_uint_eq(le32(b + at + 4), rows[k].rank);
+        ck_assert_uint_eq(le64(b + at + 8), 3);              /* the first dim */
+        at += 8 + 8 * rows[k].rank;
+        ck_assert_uint_eq(le64(b + at), rows[k].bytes);
+        at += 8;
+    }
+    ck_assert_uint_eq(le64(b + at), 6);                    /* seed */
+    ck_assert_uint_eq(le64(b + at + 8), 3);                /* step */
+    at += 16;
+    /* the data, little-endian doubles (this host is little-endian) */
+    ck_assert(memcmp(b + at, p->W, 96) == 0 && memcmp(b + at + 96, p->b, 24) == 0);
+    ck_assert(memcmp(b + at + 120, s->r, 24) == 0);
+    ck_assert(memcmp(b + at + 144, s->W_momentum_buffer, 96) == 0);
+    ck_assert(memcmp(b + at + 240, s->b_momentum_buffer, 24) == 0);
+    ck_assert_uint_eq(at + 264 + 4, len);
     uint32_t crc = (uint32_t)crc32(0, b, (uInt)(len - 4));
-    ck_assert(b[len - 4] == (crc & 0xFF) && b[len - 1] == crc >> 24);
-    /* the state, raw, just before the CRC */
-    ck_assert(memcmp(b + len - 4 - sizeof *s, s, sizeof *s) == 0);
-    /* W's data, little-endian doubles, right before b's and the state */
-    size_t at = len - 4 - sizeof *s - 15 * sizeof(double);
-    ck_assert(memcmp(b + at, p->W, 12 * sizeof(double)) == 0);   /* (this host is little-endian) */
+    ck_assert_uint_eq(le32(b + len - 4), crc);
     free(b);
+    nnrt_free(p), nnrt_free(s);
+}
+END_TEST
+
+/* ---- Version 1: its descriptors and files ---- */
+
+/* A version-1 model writes format 1, which earlier runtimes read: the
+ * state's raw bytes just before the CRC, W's data before b's and the state. */
+START_TEST(a_version_1_model_writes_and_reads_format_1)
+{
+    toy_params *p;
+    toy_state_v1 *s;
+    trained_v1(&p, &s, 7);
+    save_ok(path_of("ckpt"), M1, p, s);
+    size_t len;
+    unsigned char *b = read_file(path_of("ckpt"), &len);
+    ck_assert(memcmp(b, "NNRTCKPT", 8) == 0);
+    ck_assert(le32(b + 8) == 1 && le32(b + 12) == 1 && le64(b + 16) == len);
+    ck_assert(memcmp(b + len - 4 - sizeof *s, s, sizeof *s) == 0);
+    size_t at = len - 4 - sizeof *s - 15 * sizeof(double);
+    ck_assert(memcmp(b + at, p->W, 12 * sizeof(double)) == 0);
+    free(b);
+    toy_params *q = nnrt_alloc(sizeof *q);
+    toy_state_v1 *t = nnrt_alloc(sizeof *t);
+    load_ok(path_of("ckpt"), M1, q, t);
+    ck_assert(memcmp(p, q, sizeof *p) == 0 && memcmp(s, t, sizeof *s) == 0);
+    nnrt_free(p), nnrt_free(s), nnrt_free(q), nnrt_free(t);
+}
+END_TEST
+
+START_TEST(a_version_1_model_refuses_a_state_of_another_size_or_none)
+{
+    toy_params *p;
+    toy_state_v1 *s;
+    trained_v1(&p, &s, 8);
+    save_ok(path_of("ckpt"), M1, p, s);
+    nnrt_model_v1 m2 = toy_model_v1;
+    m2.state_size = 64;
+    char want[128];
+    snprintf(want, sizeof want, "optimizer state of %zu bytes, the model's has 64", sizeof(toy_state_v1));
+    expect_refused_with(path_of("ckpt"), (const nnrt_model *)(const void *)&m2, 64, NNRT_EMISMATCH, want);
+    save_ok(path_of("bare"), M1, p, NULL);
+    expect_refused_with(path_of("bare"), M1, sizeof *s, NNRT_EMISMATCH, "no optimizer state");
+    nnrt_free(p), nnrt_free(s);
+}
+END_TEST
+
+/* Both ways between the versions, the params always load; a state only
+ * where it can be read for what it is. */
+START_TEST(a_version_1_model_reads_the_params_of_a_format_2_file)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 9);
+    save_ok(path_of("ckpt"), M, p, s);
+    toy_params *q = nnrt_alloc(sizeof *q);
+    load_ok(path_of("ckpt"), M1, q, NULL);
+    ck_assert(memcmp(p, q, sizeof *p) == 0);
+    expect_refused_with(path_of("ckpt"), M1, sizeof(toy_state_v1), NNRT_EMISMATCH,
+                        "a version-1 model cannot read");
+    nnrt_free(p), nnrt_free(s), nnrt_free(q);
+}
+END_TEST
+
+/* The rule chosen for a format-1 file and a version-2 state: it has no
+ * seed, step or named tensors, so a model with state tensors or buffers is
+ * refused (its state would otherwise be silently stale), while params alone
+ * (state NULL) always load. */
+START_TEST(a_format_1_file_cannot_fill_a_version_2_state)
+{
+    toy_params *p;
+    toy_state_v1 *s;
+    trained_v1(&p, &s, 10);
+    save_ok(path_of("ckpt"), M1, p, s);
+    expect_refused_with(path_of("ckpt"), M, sizeof(toy_state), NNRT_EMISMATCH,
+                        "written by version 1 of the format, which has no seed/step/state");
+    expect_refused_with(path_of("ckpt"), ME, sizeof(toy_state_eval), NNRT_EMISMATCH,
+                        "has 1 state tensors and 0 buffers");
+    toy_params *q = nnrt_alloc(sizeof *q);
+    load_ok(path_of("ckpt"), M, q, NULL);
+    ck_assert(memcmp(p, q, sizeof *p) == 0);
+    nnrt_free(p), nnrt_free(s), nnrt_free(q);
+}
+END_TEST
+
+/* ... while a version-2 model with only seed and step (no state tensor,
+ * no optimizer) loads the params and keeps its state as it is. */
+START_TEST(a_format_1_file_loads_into_a_model_with_only_seed_and_step)
+{
+    toy_params *p;
+    toy_state_v1 *s;
+    trained_v1(&p, &s, 11);
+    save_ok(path_of("ckpt"), M1, p, s);
+    nnrt_tensor t[TOY_N_TENSORS - 1];
+    memcpy(t, toy_tensors, TOY_R * sizeof t[0]);
+    memcpy(t + TOY_R, toy_tensors + TOY_R + 1, (TOY_N_TENSORS - TOY_R - 1) * sizeof t[0]);
+    nnrt_model plain = toy_model_eval;
+    plain.tensors = t;
+    plain.n_tensors = TOY_N_TENSORS - 1;
+    plain.state_size = 64;
+    toy_params *q = nnrt_alloc(sizeof *q);
+    unsigned char *st = sentinel(64);
+    load_ok(path_of("ckpt"), &plain, q, st);
+    ck_assert(memcmp(p, q, sizeof *p) == 0);
+    assert_untouched_bytes(st, 64, "state");
+    nnrt_free(p), nnrt_free(s), nnrt_free(q), nnrt_free(st);
+}
+END_TEST
+
+/* ---- States and optimizer buffers ---- */
+
+/* What an evaluation build is for: the running statistics of a training
+ * run, without its optimizer buffers. */
+START_TEST(an_evaluation_build_reads_a_training_checkpoints_states)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 12);
+    save_ok(path_of("ckpt"), M, p, s);
+    toy_params *q = nnrt_alloc(sizeof *q);
+    toy_state_eval *t = nnrt_alloc(sizeof *t);
+    load_ok(path_of("ckpt"), ME, q, t);
+    ck_assert(memcmp(p, q, sizeof *p) == 0);
+    ck_assert(t->seed == 12 && t->step == 3);
+    ck_assert(memcmp(t->r, s->r, sizeof t->r) == 0);
+    /* and its own checkpoint, with no buffers, cannot resume training */
+    save_ok(path_of("eval"), ME, q, t);
+    expect_refused_with(path_of("eval"), M, sizeof *s, NNRT_EMISMATCH,
+                        "the checkpoint has no optimizer buffer W.momentum_buffer");
+    load_ok(path_of("eval"), M, q, NULL);
+    nnrt_free(p), nnrt_free(s), nnrt_free(q), nnrt_free(t);
+}
+END_TEST
+
+START_TEST(a_missing_or_extra_state_tensor_is_a_mismatch)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 13);
+    save_ok(path_of("ckpt"), M, p, s);
+    edited e;
+    edit(&e, M);
+    e.t[TOY_R].name = "running_mean";
+    expect_refused_with(path_of("ckpt"), &e.m, sizeof *s, NNRT_EMISMATCH,
+                        "the checkpoint has no state tensor running_mean");
+    /* without r, the buffers start at 64: a state of 64 + 192 bytes */
+    edit(&e, M);
+    e.t[TOY_R].role = NNRT_INPUT;
+    e.t[TOY_R].offset = 0;
+    e.m.state_size = 256;
+    expect_refused_with(path_of("ckpt"), &e.m, 256, NNRT_EMISMATCH,
+                        "the checkpoint has a state tensor r that the model toy has not");
+    /* with state NULL, params alone: the state tensors do not matter */
+    toy_params *q = nnrt_alloc(sizeof *q);
+    load_ok(path_of("ckpt"), &e.m, q, NULL);
+    ck_assert(memcmp(p, q, sizeof *p) == 0);
+    nnrt_free(p), nnrt_free(s), nnrt_free(q);
+}
+END_TEST
+
+START_TEST(a_state_tensor_of_another_shape_or_dtype_is_a_mismatch)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 14);
+    save_ok(path_of("ckpt"), M, p, s);
+    static const int64_t d2[1] = {2};
+    edited e;
+    edit(&e, M);
+    e.t[TOY_R].dims = d2;
+    e.t[TOY_R].size = 2 * sizeof(double);
+    expect_refused_with(path_of("ckpt"), &e.m, sizeof *s, NNRT_EMISMATCH,
+                        "state tensor r has shape [3], the model expects [2]");
+    edit(&e, M);
+    e.t[TOY_R].dtype = NNRT_F32;
+    e.t[TOY_R].size = 3 * sizeof(float);
+    expect_refused_with(path_of("ckpt"), &e.m, sizeof *s, NNRT_EMISMATCH,
+                        "state tensor r has dtype f64, the model expects f32");
+    nnrt_free(p), nnrt_free(s);
+}
+END_TEST
+
+/* The buffers per param come from state_size (the rule in docs/runtime.md):
+ * 128 + 2 * 192 bytes is adam's exp_avg and exp_avg_sq. */
+START_TEST(buffers_of_another_optimizer_are_a_mismatch)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 15);
+    save_ok(path_of("ckpt"), M, p, s);
+    nnrt_model adam = toy_model;
+    adam.state_size = 128 + 2 * 192;
+    expect_refused_with(path_of("ckpt"), &adam, adam.state_size, NNRT_EMISMATCH,
+                        "the checkpoint has no optimizer buffer W.exp_avg");
+    /* and back: a file with adam's buffers, into sgd's */
+    unsigned char *big = nnrt_alloc(adam.state_size);
+    memcpy(big, s, sizeof *s);
+    save_ok(path_of("adam"), &adam, p, big);
+    expect_refused_with(path_of("adam"), M, sizeof *s, NNRT_EMISMATCH,
+                        "the checkpoint has no optimizer buffer W.momentum_buffer");
+    /* an amsgrad file (3 buffers) into adam (2): one buffer too many */
+    nnrt_model ams = toy_model;
+    ams.state_size = 128 + 3 * 192;
+    unsigned char *bigger = nnrt_alloc(ams.state_size);
+    save_ok(path_of("ams"), &ams, p, bigger);
+    expect_refused_with(path_of("ams"), &adam, adam.state_size, NNRT_EMISMATCH,
+                        "an optimizer buffer W.max_exp_avg_sq that the model toy has not");
+    unsigned char *into = nnrt_alloc(ams.state_size);
+    load_ok(path_of("ams"), &ams, p, into);
+    ck_assert(memcmp(into, bigger, ams.state_size) == 0);
+    nnrt_free(p), nnrt_free(s), nnrt_free(big), nnrt_free(bigger), nnrt_free(into);
+}
+END_TEST
+
+/* state_size that is not whole buffers, or more than 3 per param, is a
+ * malformed descriptor; so is a version-2 state without seed and step. */
+START_TEST(a_state_size_that_is_not_whole_buffers_is_invalid)
+{
+    toy_params *p;
+    toy_state *s;
+    trained(&p, &s, 16);
+    static const size_t bad[] = {128 + 192 + 64, 128 + 4 * 192, 0, 8};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        nnrt_model m2 = toy_model;
+        m2.state_size = bad[k];
+        char err[512] = "";
+        ck_assert_int_eq(nnrt_save_ex(path_of("x"), &m2, p, NULL, err, sizeof err), NNRT_EINVAL);
+        ck_assert_msg(strstr(err, k < 2 ? "are not 1, 2 or 3 optimizer buffers" : "less than its seed and step"),
+                      "%zu: %s", bad[k], err);
+        ck_assert_int_eq(nnrt_load(path_of("x"), &m2, p, NULL), NNRT_EINVAL);
+    }
+    /* padding under 64 bytes is fine */
+    edited e;
+    edit(&e, M);
+    e.t[TOY_R].role = NNRT_INPUT;
+    e.t[TOY_R].offset = 0;
+    e.m.state_size = 64;
+    save_ok(path_of("x"), &e.m, p, s);
+    ck_assert_int_eq(files_in_scratch(), 1);
     nnrt_free(p), nnrt_free(s);
 }
 END_TEST
@@ -184,7 +538,7 @@ START_TEST(another_models_checkpoint_is_a_mismatch)
 {
     toy_params *p;
     toy_state *s;
-    trained(&p, &s, 6);
+    trained(&p, &s, 17);
     save_ok(path_of("ckpt"), M, p, s);
     nnrt_model m2 = toy_model;
     m2.name = "mlp";
@@ -197,24 +551,24 @@ START_TEST(a_changed_shape_is_a_mismatch_naming_both_shapes)
 {
     toy_params *p;
     toy_state *s;
-    trained(&p, &s, 7);
+    trained(&p, &s, 18);
     save_ok(path_of("ckpt"), M, p, s);
     static const int64_t d43[2] = {4, 3}, d24[2] = {2, 4};
-    nnrt_tensor t2[7];
-    memcpy(t2, toy_tensors, sizeof t2);
-    nnrt_model m2 = toy_model;
-    m2.tensors = t2;
-    t2[3].dims = d43;
+    edited e;
+    edit(&e, M);
+    e.t[TOY_W].dims = d43;
     char want[256];
     snprintf(want, sizeof want, "%s: tensor W has shape [3, 4], the model expects [4, 3]", path_of("ckpt"));
-    expect_refused(path_of("ckpt"), &m2, NNRT_EMISMATCH, want);
-    t2[3].dims = d24;
-    t2[3].size = 8 * sizeof(double);
-    expect_refused(path_of("ckpt"), &m2, NNRT_EMISMATCH, "the model expects [2, 4]");
-    t2[3] = toy_tensors[3];
-    t2[4].rank = 0;                                         /* b a scalar */
-    t2[4].size = sizeof(double);
-    expect_refused(path_of("ckpt"), &m2, NNRT_EMISMATCH, "tensor b has shape [3], the model expects []");
+    expect_refused(path_of("ckpt"), &e.m, NNRT_EMISMATCH, want);
+    expect_refused_with(path_of("ckpt"), &e.m, sizeof *s, NNRT_EMISMATCH, want);
+    e.t[TOY_W].dims = d24;
+    e.t[TOY_W].size = 8 * sizeof(double);
+    e.m.state_size = 128 + 64 + 64;                        /* W's buffer is smaller too */
+    expect_refused(path_of("ckpt"), &e.m, NNRT_EMISMATCH, "the model expects [2, 4]");
+    edit(&e, M);
+    e.t[TOY_B].rank = 0;                                   /* b a scalar */
+    e.t[TOY_B].size = sizeof(double);
+    expect_refused(path_of("ckpt"), &e.m, NNRT_EMISMATCH, "tensor b has shape [3], the model expects []");
     nnrt_free(p), nnrt_free(s);
 }
 END_TEST
@@ -223,15 +577,13 @@ START_TEST(a_changed_dtype_is_a_mismatch)
 {
     toy_params *p;
     toy_state *s;
-    trained(&p, &s, 8);
+    trained(&p, &s, 19);
     save_ok(path_of("ckpt"), M, p, s);
-    nnrt_tensor t2[7];
-    memcpy(t2, toy_tensors, sizeof t2);
-    nnrt_model m2 = toy_model;
-    m2.tensors = t2;
-    t2[4].dtype = NNRT_F32;
-    t2[4].size = 3 * sizeof(float);
-    expect_refused(path_of("ckpt"), &m2, NNRT_EMISMATCH, "tensor b has dtype f64, the model expects f32");
+    edited e;
+    edit(&e, M);
+    e.t[TOY_B].dtype = NNRT_F32;
+    e.t[TOY_B].size = 3 * sizeof(float);
+    expect_refused(path_of("ckpt"), &e.m, NNRT_EMISMATCH, "tensor b has dtype f64, the model expects f32");
     nnrt_free(p), nnrt_free(s);
 }
 END_TEST
@@ -240,37 +592,18 @@ START_TEST(a_missing_or_extra_param_is_a_mismatch)
 {
     toy_params *p;
     toy_state *s;
-    trained(&p, &s, 9);
+    trained(&p, &s, 20);
     save_ok(path_of("ckpt"), M, p, s);
-    nnrt_tensor t2[7];
-    memcpy(t2, toy_tensors, sizeof t2);
-    nnrt_model m2 = toy_model;
-    m2.tensors = t2;
-    t2[4].name = "bias";
-    expect_refused(path_of("ckpt"), &m2, NNRT_EMISMATCH, "the checkpoint has no param bias");
-    t2[4].role = NNRT_INPUT;                                /* the model has W only */
-    expect_refused(path_of("ckpt"), &m2, NNRT_EMISMATCH, "has a param b that the model toy has not");
+    edited e;
+    edit(&e, M);
+    e.t[TOY_B].name = "bias";
+    expect_refused(path_of("ckpt"), &e.m, NNRT_EMISMATCH, "the checkpoint has no param bias");
+    /* the model has W only (and so W's buffer alone: 128 + 128 bytes of state) */
+    e.t[TOY_B].role = NNRT_INPUT;
+    e.t[TOY_B].offset = 0;
+    e.m.state_size = 256;
+    expect_refused(path_of("ckpt"), &e.m, NNRT_EMISMATCH, "has a param b that the model toy has not");
     nnrt_free(p), nnrt_free(s);
-}
-END_TEST
-
-START_TEST(another_state_size_is_a_mismatch)
-{
-    toy_params *p;
-    toy_state *s;
-    trained(&p, &s, 10);
-    save_ok(path_of("ckpt"), M, p, s);
-    nnrt_model m2 = toy_model;
-    m2.state_size = 64;
-    toy_params *q = sentinel_params();
-    toy_state *t = nnrt_alloc(sizeof *t);
-    char err[512];
-    ck_assert_int_eq(nnrt_load_ex(path_of("ckpt"), &m2, q, t, err, sizeof err), NNRT_EMISMATCH);
-    char want[128];
-    snprintf(want, sizeof want, "optimizer state of %zu bytes, the model's has 64", sizeof(toy_state));
-    ck_assert_msg(strstr(err, want), "%s", err);
-    assert_untouched(q);
-    nnrt_free(p), nnrt_free(s), nnrt_free(q), nnrt_free(t);
 }
 END_TEST
 
@@ -321,7 +654,7 @@ START_TEST(a_flipped_byte_in_the_payload_is_caught_by_the_crc)
     save_ok(path_of("ckpt"), M, p, s);
     size_t len;
     unsigned char *b = read_file(path_of("ckpt"), &len);
-    b[len - 4 - sizeof *s - 20] ^= 0x01;                    /* one bit of b's data */
+    b[len - 160] ^= 0x01;                                   /* one bit of b's data */
     write_file(path_of("flip"), b, len);
     expect_refused(path_of("flip"), M, NNRT_ECORRUPT, "checksum mismatch");
     free(b);
@@ -351,21 +684,31 @@ START_TEST(every_single_byte_corruption_is_refused)
 {
     toy_params *p;
     toy_state *s;
+    toy_state_v1 *s1;
     trained(&p, &s, 15);
-    save_ok(path_of("ckpt"), M, p, s);
-    size_t len;
-    unsigned char *b = read_file(path_of("ckpt"), &len);
+    save_ok(path_of("ckpt2"), M, p, s);
+    nnrt_free(p);
+    trained_v1(&p, &s1, 15);
+    save_ok(path_of("ckpt1"), M1, p, s1);
     toy_params *q = sentinel_params();
-    for (size_t i = 0; i < len; i++) {
-        b[i] ^= 0x40;
-        write_file(path_of("flip"), b, len);
-        int rc = nnrt_load(path_of("flip"), M, q, NULL);
-        ck_assert_msg(rc == (i < 12 ? NNRT_EFORMAT : NNRT_ECORRUPT), "byte %zu: %d", i, rc);
-        b[i] ^= 0x40;
+    void *t = sentinel(sizeof *s);
+    for (int format = 1; format <= 2; format++) {
+        const nnrt_model *m = format == 1 ? M1 : M;
+        size_t len;
+        unsigned char *b = read_file(path_of(format == 1 ? "ckpt1" : "ckpt2"), &len);
+        for (size_t i = 0; i < len; i++) {
+            b[i] ^= 0x40;
+            write_file(path_of("flip"), b, len);
+            int rc = nnrt_load(path_of("flip"), m, q, t);
+            ck_assert_msg(rc == (i < 12 ? NNRT_EFORMAT : NNRT_ECORRUPT), "format %d, byte %zu: %d",
+                          format, i, rc);
+            b[i] ^= 0x40;
+        }
+        free(b);
     }
     assert_untouched(q);
-    free(b);
-    nnrt_free(p), nnrt_free(s), nnrt_free(q);
+    assert_untouched_bytes(t, sizeof *s, "state");
+    nnrt_free(p), nnrt_free(s), nnrt_free(s1), nnrt_free(q), nnrt_free(t);
 }
 END_TEST
 
@@ -388,9 +731,9 @@ START_TEST(a_newer_format_version_is_refused)
     save_ok(path_of("ckpt"), M, p, s);
     size_t len;
     unsigned char *b = read_file(path_of("ckpt"), &len);
-    b[8] = 2;
-    write_file(path_of("v2"), b, len);
-    expect_refused(path_of("v2"), M, NNRT_EFORMAT, "format version 2, this runtime reads 1");
+    b[8] = 3;
+    write_file(path_of("v3"), b, len);
+    expect_refused(path_of("v3"), M, NNRT_EFORMAT, "format version 3, this runtime reads 1 and 2");
     free(b);
     nnrt_free(p), nnrt_free(s);
 }
@@ -539,10 +882,17 @@ START_TEST(invalid_arguments_are_refused)
     ck_assert_int_eq(nnrt_save(path_of("x"), M, NULL, s), NNRT_EINVAL);
     ck_assert_int_eq(nnrt_load(path_of("x"), M, NULL, s), NNRT_EINVAL);
     nnrt_model m2 = toy_model;
-    m2.abi_version = 99;
     char err[256] = "";
-    ck_assert_int_eq(nnrt_save_ex(path_of("x"), &m2, p, s, err, sizeof err), NNRT_EINVAL);
-    ck_assert_msg(strstr(err, "ABI version 99"), "%s", err);
+    static const int versions[] = {3, 0, 99};
+    for (int k = 0; k < 3; k++) {
+        m2.abi_version = versions[k];
+        char want[64];
+        snprintf(want, sizeof want, "ABI version %d; this runtime reads versions 1 and 2", versions[k]);
+        ck_assert_int_eq(nnrt_save_ex(path_of("x"), &m2, p, s, err, sizeof err), NNRT_EINVAL);
+        ck_assert_msg(strstr(err, want), "%s", err);
+        ck_assert_int_eq(nnrt_load_ex(path_of("x"), &m2, p, s, err, sizeof err), NNRT_EINVAL);
+        ck_assert_msg(strstr(err, want), "%s", err);
+    }
     m2 = toy_model;
     m2.params_size = 128;                                   /* b (at 128) lies outside */
     ck_assert_int_eq(nnrt_save_ex(path_of("x"), &m2, p, s, err, sizeof err), NNRT_EINVAL);
@@ -561,7 +911,26 @@ int main(void)
     tcase_add_test(tc, params_alone_load_from_a_file_with_state);
     tcase_add_test(tc, a_file_without_state_loads_params_but_not_state);
     tcase_add_test(tc, params_are_matched_by_name_not_position);
+    tcase_add_test(tc, training_resumes_where_it_stopped);
     tcase_add_test(tc, the_file_has_the_documented_layout);
+    suite_add_tcase(su, tc);
+
+    tc = tcase_create("version 1");
+    tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
+    tcase_add_test(tc, a_version_1_model_writes_and_reads_format_1);
+    tcase_add_test(tc, a_version_1_model_refuses_a_state_of_another_size_or_none);
+    tcase_add_test(tc, a_version_1_model_reads_the_params_of_a_format_2_file);
+    tcase_add_test(tc, a_format_1_file_cannot_fill_a_version_2_state);
+    tcase_add_test(tc, a_format_1_file_loads_into_a_model_with_only_seed_and_step);
+    suite_add_tcase(su, tc);
+
+    tc = tcase_create("state");
+    tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
+    tcase_add_test(tc, an_evaluation_build_reads_a_training_checkpoints_states);
+    tcase_add_test(tc, a_missing_or_extra_state_tensor_is_a_mismatch);
+    tcase_add_test(tc, a_state_tensor_of_another_shape_or_dtype_is_a_mismatch);
+    tcase_add_test(tc, buffers_of_another_optimizer_are_a_mismatch);
+    tcase_add_test(tc, a_state_size_that_is_not_whole_buffers_is_invalid);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("mismatch");
@@ -570,7 +939,6 @@ int main(void)
     tcase_add_test(tc, a_changed_shape_is_a_mismatch_naming_both_shapes);
     tcase_add_test(tc, a_changed_dtype_is_a_mismatch);
     tcase_add_test(tc, a_missing_or_extra_param_is_a_mismatch);
-    tcase_add_test(tc, another_state_size_is_a_mismatch);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("damage");
