@@ -42,6 +42,8 @@ int main(int argc, char **argv) {
     int n = (int)find("A")->dims[0];
     char *params = nnrt_alloc(m->params_size), *inputs = nnrt_alloc(m->inputs_size);
     char *outputs = nnrt_alloc(m->outputs_size), *ws = nnrt_alloc(m->workspace_size);
+    char *state = nnrt_alloc(m->state_size);
+    m->init(params, state, 0);
     float *a = (float *)(inputs + find("A")->offset), *b = (float *)(inputs + find("B")->offset);
     float *c = (float *)(outputs + find("C")->offset), *ref = nnrt_alloc(sizeof(float) * (size_t)n * (size_t)n);
     srand(1);
@@ -49,7 +51,7 @@ int main(int argc, char **argv) {
         a[i] = (float)rand() / RAND_MAX - 0.5f;
         b[i] = (float)rand() / RAND_MAX - 0.5f;
     }
-    m->forward(params, inputs, outputs, ws);
+    m->forward(params, state, inputs, outputs, ws);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, ref, n);
     double err = 0;
     for (long i = 0; i < (long)n * n; i++)
@@ -66,7 +68,7 @@ int main(int argc, char **argv) {
             double t = now();
             for (int i = 0; i < calls; i++)
                 if (k == 0)
-                    m->forward(params, inputs, outputs, ws);
+                    m->forward(params, state, inputs, outputs, ws);
                 else
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, ref, n);
             t = (now() - t) / calls;
@@ -79,6 +81,7 @@ int main(int argc, char **argv) {
     nnrt_free(inputs);
     nnrt_free(outputs);
     nnrt_free(ws);
+    nnrt_free(state);
     nnrt_free(ref);
     return 0;
 }

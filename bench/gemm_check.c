@@ -159,7 +159,8 @@ int main(int argc, char **argv) {
     double eps = A->dtype == NNRT_F64 ? 0x1p-53 : 0x1p-24;
     void *params = alloc_guarded(M->params_size), *inputs = alloc_guarded(M->inputs_size);
     void *out1 = alloc_guarded(M->outputs_size), *out2 = alloc_guarded(M->outputs_size);
-    void *ws = alloc_guarded(M->workspace_size);
+    void *ws = alloc_guarded(M->workspace_size), *state = alloc_guarded(M->state_size);
+    M->init(params, state, 0);
     fill(inputs, A);
     fill(inputs, At);
     fill(inputs, B);
@@ -172,9 +173,9 @@ int main(int argc, char **argv) {
     fill(inputs, bias);
     fill(inputs, mask);
     fill(inputs, c0);
-    int rc1 = M->forward(params, inputs, out1, ws);
+    int rc1 = M->forward(params, state, inputs, out1, ws);
     memset(ws, 0x5A, M->workspace_size);   /* a second run must not depend on the first's leftovers */
-    int rc2 = M->forward(params, inputs, out2, ws);
+    int rc2 = M->forward(params, state, inputs, out2, ws);
     if (rc1 || rc2) {
         fprintf(stderr, "gemm_check: forward returned %d, %d\n", rc1, rc2);
         return 1;
@@ -193,6 +194,7 @@ int main(int argc, char **argv) {
     bad += check(inputs, out1, out2, "AC", at2, b, m, k, n, eps, (Extra){ADD_HALF, c0});
     bad += !guard_ok(out1, M->outputs_size, "outputs") + !guard_ok(out2, M->outputs_size, "outputs");
     bad += !guard_ok(ws, M->workspace_size, "workspace") + !guard_ok(inputs, M->inputs_size, "inputs");
+    bad += !guard_ok(state, M->state_size, "state");
     printf("gemm_check %s m=%lld k=%lld n=%lld: %s\n", A->dtype == NNRT_F64 ? "f64" : "f32", (long long)m,
            (long long)k, (long long)n, bad ? "FAILED" : "ok");
     nnrt_free(params);
@@ -200,5 +202,6 @@ int main(int argc, char **argv) {
     nnrt_free(out1);
     nnrt_free(out2);
     nnrt_free(ws);
+    nnrt_free(state);
     return bad != 0;
 }

@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
 
     void *params = alloc(M->params_size), *state = alloc(M->state_size), *inputs = alloc(M->inputs_size);
     void *outputs = alloc(M->outputs_size), *ws = alloc(M->workspace_size);
-    M->init(params, 42);
+    M->init(params, state, 42);
     M->set_defaults(inputs);
     float *x = at(inputs, "x"), lambda = *(float *)at(inputs, "lambda"), lr = *(float *)at(inputs, "lr");
     int32_t *y = at(inputs, "y");

@@ -34,7 +34,8 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 class Tensor(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("role", ctypes.c_int), ("dtype", ctypes.c_int),
                 ("rank", ctypes.c_int), ("dims", ctypes.POINTER(ctypes.c_int64)),
-                ("offset", ctypes.c_size_t), ("size", ctypes.c_size_t), ("default_value", ctypes.c_double)]
+                ("offset", ctypes.c_size_t), ("size", ctypes.c_size_t), ("default_value", ctypes.c_double),
+                ("dim_names", ctypes.c_void_p)]
 
 
 STEP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
@@ -47,9 +48,10 @@ class Model(ctypes.Structure):
                 ("outputs_size", ctypes.c_size_t), ("state_size", ctypes.c_size_t),
                 ("workspace_size", ctypes.c_size_t), ("n_tensors", ctypes.c_int),
                 ("tensors", ctypes.POINTER(Tensor)), ("objective", ctypes.c_char_p),
-                ("init", ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64)),
+                ("init", ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64)),
                 ("set_defaults", ctypes.CFUNCTYPE(None, ctypes.c_void_p)),
-                ("forward", ctypes.c_void_p), ("backward", ctypes.c_void_p), ("train_step", STEP)]
+                ("forward", ctypes.c_void_p), ("backward", ctypes.c_void_p), ("train_step", STEP),
+                ("update", ctypes.c_void_p)]
 
 
 def bench(path):
@@ -75,7 +77,7 @@ def bench(path):
         buf = (ctype * n).from_address(base + t.offset)
         return torch.frombuffer(buf, dtype=dtype).view(shape)
 
-    m.init(params, 42)
+    m.init(params, state, 42)
     m.set_defaults(inputs)
     x, y = view(inputs, "x", torch.float32), view(inputs, "y", torch.int32)
     lam = view(inputs, "lambda", torch.float32).item()

@@ -65,7 +65,7 @@ static void write_struct(FILE *f, const Model *m, const char *suffix, nnrt_role 
     fprintf(f, "/* %s */\ntypedef struct %s_%s {\n", comment, m->prefix, suffix);
     int n = 0;
     if (role == NNRT_STATE) {
-        fprintf(f, "    uint64_t seed, step;\n");
+        fprintf(f, "    NNC_ALIGN64 uint64_t seed;\n    uint64_t step;\n");
         n++;
     }
     for (int i = 0; i < m->ntensors; i++) {

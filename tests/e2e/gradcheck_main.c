@@ -1,9 +1,9 @@
 /*
  * gradcheck_main.c: the float64 gradient check of one model compiled by nnc
  * with --dtype=f64.  Where harness.c compares with PyTorch, this compares
- * backward with central finite differences of forward (the runtime's
- * nnrt_gradcheck), at params drawn by the model's own initializers and
- * inputs drawn at random: a second, independent check of every gradient.
+ * backward with central finite differences of the objective (the runtime's
+ * nnrt_gradcheck), at params and state drawn by the model's own initializers
+ * and inputs drawn at random: a second, independent check of every gradient.
  *
  * Built once per model by e2e.mk with -DNNC_MODEL=<name>_model, linked with
  * <name>.f64.o and libnnrt; driven through the nnrt_model descriptor only.
@@ -149,18 +149,22 @@ START_TEST(test_model_is_f64)
 }
 END_TEST
 
-/* _i is the seed: params from the model's initializers, inputs drawn. */
+/* _i is the seed: params and state from the model's initializers, inputs
+ * drawn. */
 START_TEST(test_gradient_matches_finite_differences)
 {
     void *params = nnrt_alloc(M->params_size), *inputs = nnrt_alloc(M->inputs_size);
-    ck_assert(params && inputs);
+    void *state = nnrt_alloc(M->state_size);
+    ck_assert(params && inputs && state);
     uint64_t seed = (uint64_t)_i;
-    M->init(params, seed);
+    M->init(params, state, seed);
     M->set_defaults(inputs);
     draw_inputs(inputs, seed);
+    nnrt_gradcheck_options opt = GC.opt;
+    opt.state = state;
     nnrt_gradcheck_entry entries[64];
     nnrt_gradcheck_report rep = { .entries = entries, .cap = 64 };
-    int rc = nnrt_gradcheck(M, params, inputs, &GC.opt, &rep);
+    int rc = nnrt_gradcheck(M, params, inputs, &opt, &rep);
     if (rc != 0) {
         fprintf(stderr, "%s, seed %d:\n", M->name, _i);
         nnrt_gradcheck_print(stderr, &rep);
@@ -170,6 +174,7 @@ START_TEST(test_gradient_matches_finite_differences)
     ck_assert_msg(rep.n_params > 0, "%s has no params to check", M->name);
     nnrt_free(params);
     nnrt_free(inputs);
+    nnrt_free(state);
 }
 END_TEST
 

@@ -39,6 +39,8 @@ static const nnrt_model *M = &NNC_MODEL;
 
 #define TOL_F32 2e-4
 #define TOL_F64 1e-9
+#define REL_F32 1e-6    /* train_step against backward then update */
+#define REL_F64 1e-12
 #define MAX_RANK 8
 #define MAX_REPORT 5    /* mismatches printed per tensor */
 
@@ -277,7 +279,7 @@ static const nnrt_tensor *desc_need(const char *name)
 
 static size_t dtype_size(nnrt_dtype d)
 {
-    return d == NNRT_F64 ? 8 : 4;
+    return d == NNRT_F64 || d == NNRT_I64 ? 8 : 4;
 }
 
 static nnrt_dtype expected_dtype(nnrt_dtype declared)
@@ -292,6 +294,7 @@ static double get_elem(const void *base, const nnrt_tensor *t, size_t i)
     case NNRT_F32: { float v; memcpy(&v, p + 4 * i, 4); return v; }
     case NNRT_F64: { double v; memcpy(&v, p + 8 * i, 8); return v; }
     case NNRT_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+    case NNRT_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
     }
     return NAN;
 }
@@ -303,6 +306,7 @@ static void set_elem(void *base, const nnrt_tensor *t, size_t i, double v)
     case NNRT_F32: { float x = (float)v; memcpy(p + 4 * i, &x, 4); break; }
     case NNRT_F64: memcpy(p + 8 * i, &v, 8); break;
     case NNRT_I32: { int32_t x = (int32_t)v; memcpy(p + 4 * i, &x, 4); break; }
+    case NNRT_I64: { int64_t x = (int64_t)v; memcpy(p + 8 * i, &x, 8); break; }
     }
 }
 
@@ -329,7 +333,8 @@ static void load(void *base, fx_kind kind, int step)
     }
 }
 
-/* The structs of one call, params and inputs set from the fixture. */
+/* The structs of one call: params and inputs set from the fixture, the
+ * state as init makes it (seed 0, step 0, zero optimizer buffers). */
 typedef struct call {
     void *params, *inputs, *outputs, *grads, *state, *ws;
 } call;
@@ -345,9 +350,18 @@ static void call_init(call *c)
     ck_assert_msg(c->params && c->inputs && c->outputs && c->grads && c->state && c->ws,
                   "nnrt_alloc failed");
     M->set_defaults(c->inputs);
+    M->init(c->params, c->state, 0);
     load(c->params, K_PARAM, 0);
     load(c->inputs, K_INPUT, 0);
     load(c->inputs, K_HYPER, 0);
+}
+
+/* The updates counted in a state struct (nnrt_state_head). */
+static uint64_t step_of(const void *state)
+{
+    nnrt_state_head h;
+    memcpy(&h, state, sizeof h);
+    return h.step;
 }
 
 static void call_free(call *c)
@@ -437,6 +451,9 @@ START_TEST(test_descriptor_matches_fixture)
     ck_assert_msg((M->train_step != NULL) == FX.has_optimizer,
                   "train_step is %s, but the model %s an optimizer",
                   M->train_step ? "set" : "NULL", FX.has_optimizer ? "has" : "has no");
+    ck_assert_msg((M->update != NULL) == FX.has_optimizer,
+                  "update is %s, but the model %s an optimizer",
+                  M->update ? "set" : "NULL", FX.has_optimizer ? "has" : "has no");
     ck_assert(M->init && M->set_defaults && M->forward && M->backward);
 
     int counted = 0;
@@ -516,10 +533,16 @@ END_TEST
 START_TEST(test_init_is_deterministic)
 {
     void *a = nnrt_alloc(M->params_size), *b = nnrt_alloc(M->params_size);
-    ck_assert(a && b);
+    void *sa = nnrt_alloc(M->state_size), *sb = nnrt_alloc(M->state_size);
+    ck_assert(a && b && sa && sb);
     memset(b, 0xff, M->params_size);
-    M->init(a, 42);
-    M->init(b, 42);
+    M->init(a, sa, 42);
+    M->init(b, sb, 42);
+    ck_assert_msg(!memcmp(sa, sb, M->state_size), "init(seed 42) gave two states");
+    nnrt_state_head h;
+    memcpy(&h, sa, sizeof h);
+    ck_assert_msg(h.seed == 42 && h.step == 0, "init(seed 42): state seed %llu, step %llu",
+                  (unsigned long long)h.seed, (unsigned long long)h.step);
     for (int i = 0; i < M->n_tensors; i++) {
         const nnrt_tensor *t = &M->tensors[i];
         if (t->role != NNRT_PARAM)
@@ -532,6 +555,8 @@ START_TEST(test_init_is_deterministic)
     }
     nnrt_free(a);
     nnrt_free(b);
+    nnrt_free(sa);
+    nnrt_free(sb);
 }
 END_TEST
 
@@ -547,9 +572,11 @@ START_TEST(test_header_matches_descriptor)
     ck_assert_uint_eq(sizeof(H_(_params)), M->params_size);
     ck_assert_uint_eq(sizeof(H_(_inputs)), M->inputs_size);
     ck_assert_uint_eq(sizeof(H_(_outputs)), M->outputs_size);
+    ck_assert_uint_eq(sizeof(H_(_state)), M->state_size);
     ck_assert_uint_ge(_Alignof(H_(_params)), 64);
     ck_assert_uint_ge(_Alignof(H_(_inputs)), 64);
     ck_assert_uint_ge(_Alignof(H_(_outputs)), 64);
+    ck_assert_uint_ge(_Alignof(H_(_state)), 64);
     ck_assert_ptr_eq(&H_(_model), M);
 
     call c;
@@ -557,15 +584,17 @@ START_TEST(test_header_matches_descriptor)
     H_(_params) *p = nnrt_alloc(sizeof *p), *g = nnrt_alloc(sizeof *g);
     H_(_inputs) *in = nnrt_alloc(sizeof *in);
     H_(_outputs) *out = nnrt_alloc(sizeof *out);
-    ck_assert(p && g && in && out);
+    H_(_state) *s = nnrt_alloc(sizeof *s);
+    ck_assert(p && g && in && out && s);
 
-    void *p2 = nnrt_alloc(M->params_size);
-    ck_assert(p2 != NULL);
-    M->init(p2, 7);
-    H_(_init)(p, 7);
-    ck_assert_msg(!memcmp(p, p2, sizeof *p), "%s_init differs from the descriptor's init",
-                  FX.model);
+    void *p2 = nnrt_alloc(M->params_size), *s2 = nnrt_alloc(M->state_size);
+    ck_assert(p2 && s2);
+    M->init(p2, s2, 7);
+    H_(_init)(p, s, 7);
+    ck_assert_msg(!memcmp(p, p2, sizeof *p) && !memcmp(s, s2, sizeof *s),
+                  "%s_init differs from the descriptor's init", FX.model);
     nnrt_free(p2);
+    nnrt_free(s2);
     void *in2 = nnrt_alloc(M->inputs_size);
     ck_assert(in2 != NULL);
     M->set_defaults(in2);
@@ -576,9 +605,10 @@ START_TEST(test_header_matches_descriptor)
 
     memcpy(p, c.params, sizeof *p);
     memcpy(in, c.inputs, sizeof *in);
-    ck_assert_int_eq(H_(_forward)(p, in, out, c.ws), 0);
+    memcpy(s, c.state, sizeof *s);
+    ck_assert_int_eq(H_(_forward)(p, s, in, out, c.ws), 0);
     int bad = compare_all("header forward", K_OUTPUT, 0, out);
-    ck_assert_int_eq(H_(_backward)(p, in, out, g, c.ws), 0);
+    ck_assert_int_eq(H_(_backward)(p, s, in, out, g, c.ws), 0);
     bad += compare_all("header backward", K_GRAD, 0, g);
     ck_assert_int_eq(bad, 0);
     call_free(&c);
@@ -586,6 +616,7 @@ START_TEST(test_header_matches_descriptor)
     nnrt_free(g);
     nnrt_free(in);
     nnrt_free(out);
+    nnrt_free(s);
 }
 END_TEST
 #endif
@@ -596,7 +627,7 @@ START_TEST(test_forward_matches_reference)
 {
     call c;
     call_init(&c);
-    int rc = M->forward(c.params, c.inputs, c.outputs, c.ws);
+    int rc = M->forward(c.params, c.state, c.inputs, c.outputs, c.ws);
     ck_assert_msg(rc == 0, "forward returned %d (%s)", rc, nnrt_strerror(rc));
     ck_assert_int_eq(compare_all("forward", K_OUTPUT, 0, c.outputs), 0);
     call_free(&c);
@@ -613,7 +644,7 @@ START_TEST(test_forward_ignores_stale_buffers)
     memset(c.ws, 0xff, M->workspace_size);
     memset(c.outputs, 0xff, M->outputs_size);
     for (int round = 0; round < 2; round++) {
-        ck_assert_int_eq(M->forward(c.params, c.inputs, c.outputs, c.ws), 0);
+        ck_assert_int_eq(M->forward(c.params, c.state, c.inputs, c.outputs, c.ws), 0);
         ck_assert_int_eq(compare_all("forward on a dirty workspace", K_OUTPUT, 0, c.outputs), 0);
     }
     ck_assert_msg(!memcmp(p0, c.params, M->params_size), "forward wrote into the params");
@@ -628,7 +659,7 @@ START_TEST(test_backward_matches_reference)
 {
     call c;
     call_init(&c);
-    int rc = M->backward(c.params, c.inputs, c.outputs, c.grads, c.ws);
+    int rc = M->backward(c.params, c.state, c.inputs, c.outputs, c.grads, c.ws);
     ck_assert_msg(rc == 0, "backward returned %d (%s)", rc, nnrt_strerror(rc));
     int bad = compare_all("backward", K_OUTPUT, 0, c.outputs);
     bad += compare_all("gradient", K_GRAD, 0, c.grads);
@@ -638,7 +669,8 @@ START_TEST(test_backward_matches_reference)
 END_TEST
 
 /* backward writes the gradient (it does not add to what is there), twice
- * the same, from a dirty workspace, leaving params and inputs alone. */
+ * the same, from a dirty workspace, leaving params, inputs and the state's
+ * step alone. */
 START_TEST(test_backward_overwrites_gradients)
 {
     call c;
@@ -647,11 +679,13 @@ START_TEST(test_backward_overwrites_gradients)
     memset(c.ws, 0xff, M->workspace_size);
     memset(c.grads, 0xff, M->params_size);
     for (int round = 0; round < 2; round++) {
-        ck_assert_int_eq(M->backward(c.params, c.inputs, c.outputs, c.grads, c.ws), 0);
+        ck_assert_int_eq(M->backward(c.params, c.state, c.inputs, c.outputs, c.grads, c.ws), 0);
         ck_assert_int_eq(compare_all("gradient on a dirty buffer", K_GRAD, 0, c.grads), 0);
     }
     ck_assert_msg(!memcmp(p0, c.params, M->params_size), "backward wrote into the params");
     ck_assert_msg(!memcmp(in0, c.inputs, M->inputs_size), "backward wrote into the inputs");
+    ck_assert_msg(step_of(c.state) == 0, "backward set step to %llu",
+                  (unsigned long long)step_of(c.state));
     nnrt_free(p0);
     nnrt_free(in0);
     call_free(&c);
@@ -680,6 +714,68 @@ START_TEST(test_train_steps_match_sgd)
 }
 END_TEST
 
+/* The number of params of got that differ from want's by more than rel
+ * times the largest |want| of the param: a few ulps of its scale, as two
+ * orders of the same float operations may round differently. */
+static int params_close(const char *what, const void *got, const void *want)
+{
+    int bad = 0;
+    for (int i = 0; i < M->n_tensors; i++) {
+        const nnrt_tensor *t = &M->tensors[i];
+        if (t->role != NNRT_PARAM)
+            continue;
+        double rel = t->dtype == NNRT_F64 ? REL_F64 : REL_F32, scale = 0;
+        for (size_t j = 0; j < elems(t); j++)
+            scale = fmax(scale, fabs(get_elem(want, t, j)));
+        int off = 0;
+        for (size_t j = 0; j < elems(t); j++) {
+            double g = get_elem(got, t, j), w = get_elem(want, t, j);
+            if (fabs(g - w) <= rel * scale)     /* false for NaN */
+                continue;
+            if (off++ < MAX_REPORT)
+                fprintf(stderr, "%s: %s %s[%zu]: %.17g, train_step %.17g (|diff| %.3g > %.3g)\n",
+                        FX.model, what, t->name, j, g, w, fabs(g - w), rel * scale);
+        }
+        bad += off > 0;
+    }
+    return bad;
+}
+
+/* update is train_step's second half: backward then update, step after
+ * step, gives train_step's params up to rounding (contract 5.6); backward
+ * leaves step as it was, and each update or train step adds one. */
+START_TEST(test_backward_then_update_matches_train_step)
+{
+    if (!FX.has_optimizer || !M->train_step || !M->update)
+        return;                 /* test_descriptor_matches_fixture says which */
+    call a, b;                  /* a: train_step; b: backward, then update */
+    call_init(&a);
+    call_init(&b);
+    int bad = 0;
+    for (int k = 1; k <= FX.steps; k++) {
+        int rc = M->train_step(a.params, a.state, a.inputs, a.outputs, a.ws);
+        ck_assert_msg(rc == 0, "train step %d returned %d (%s)", k, rc, nnrt_strerror(rc));
+        ck_assert_msg(step_of(a.state) == (uint64_t)k, "after %d train steps, step is %llu", k,
+                      (unsigned long long)step_of(a.state));
+        rc = M->backward(b.params, b.state, b.inputs, b.outputs, b.grads, b.ws);
+        ck_assert_msg(rc == 0, "backward %d returned %d (%s)", k, rc, nnrt_strerror(rc));
+        ck_assert_msg(step_of(b.state) == (uint64_t)k - 1, "backward after %d updates set step to %llu",
+                      k - 1, (unsigned long long)step_of(b.state));
+        rc = M->update(b.params, b.state, b.grads, b.inputs);
+        ck_assert_msg(rc == 0, "update %d returned %d (%s)", k, rc, nnrt_strerror(rc));
+        ck_assert_msg(step_of(b.state) == (uint64_t)k, "after %d updates, step is %llu", k,
+                      (unsigned long long)step_of(b.state));
+        char what[48];
+        snprintf(what, sizeof what, "backward and update %d", k);
+        bad += params_close(what, b.params, a.params);
+        bad += compare_all(what, K_PARAM, k, b.params);
+    }
+    ck_assert_int_eq(bad, 0);
+    call_free(&a);
+    call_free(&b);
+}
+END_TEST
+
 /* ---- errors ---- */
 
 /* A label outside its range: every entry point returns NNRT_EINDEX, and
@@ -694,10 +790,10 @@ START_TEST(test_out_of_range_label_is_rejected)
             call_init(&c);
             size_t at = elems(t) - 1;
             set_elem(c.inputs, t, at, bad_values[b]);
-            int rc = M->forward(c.params, c.inputs, c.outputs, c.ws);
+            int rc = M->forward(c.params, c.state, c.inputs, c.outputs, c.ws);
             ck_assert_msg(rc == NNRT_EINDEX, "forward with %s[%zu] = %g returned %d, want %d",
                           t->name, at, bad_values[b], rc, NNRT_EINDEX);
-            rc = M->backward(c.params, c.inputs, c.outputs, c.grads, c.ws);
+            rc = M->backward(c.params, c.state, c.inputs, c.outputs, c.grads, c.ws);
             ck_assert_msg(rc == NNRT_EINDEX, "backward with %s[%zu] = %g returned %d, want %d",
                           t->name, at, bad_values[b], rc, NNRT_EINDEX);
             if (M->train_step) {
@@ -728,7 +824,7 @@ static void *backward_loop(void *arg)
 {
     call *c = arg;
     for (int i = 0; i < 50; i++)
-        if (M->backward(c->params, c->inputs, c->outputs, c->grads, c->ws) != 0)
+        if (M->backward(c->params, c->state, c->inputs, c->outputs, c->grads, c->ws) != 0)
             return "backward failed";
     return NULL;
 }
@@ -771,6 +867,7 @@ static Suite *e2e_suite(void)
         { "backward", test_backward_matches_reference },
         { "backward", test_backward_overwrites_gradients },
         { "train_step", test_train_steps_match_sgd },
+        { "train_step", test_backward_then_update_matches_train_step },
         { "errors", test_out_of_range_label_is_rejected },
         { "threads", test_concurrent_calls_are_independent },
     };

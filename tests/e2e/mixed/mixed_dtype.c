@@ -30,6 +30,8 @@ int main(void) {
     const nnrt_model *m = &mixed_dtype_model;
     void *params = nnrt_alloc(m->params_size), *inputs = nnrt_alloc(m->inputs_size);
     void *outputs = nnrt_alloc(m->outputs_size), *ws = nnrt_alloc(m->workspace_size);
+    void *state = nnrt_alloc(m->state_size);
+    m->init(params, state, 0);
     float *x = at(inputs, "x"), *W = at(params, "W");
     double *D = at(params, "D"), *V = at(params, "V");
     for (int i = 0; i < 8 * 3; i++)
@@ -58,7 +60,7 @@ int main(void) {
         }
 
     memset(ws, 0x5A, m->workspace_size);   /* garbage, as a reused workspace holds */
-    int rc = m->forward(params, inputs, outputs, ws);
+    int rc = m->forward(params, state, inputs, outputs, ws);
     double got = *(double *)at(outputs, "J");
     int ok = rc == 0 && fabs(got - want) <= 1e-6 * fabs(want);
     printf("mixed_dtype: J = %.10g, expected %.10g: %s\n", got, want, ok ? "ok" : "FAILED");
@@ -66,5 +68,6 @@ int main(void) {
     nnrt_free(inputs);
     nnrt_free(outputs);
     nnrt_free(ws);
+    nnrt_free(state);
     return !ok;
 }
