@@ -44,7 +44,21 @@ $(BENCH_OUT)/gemm_bench_n%: bench/gemm_bench.c $(BENCH_OUT)/gemm_n%.o $(B)/libnn
 $(BENCH_OUT)/mlp_b%.so: $(BENCH_OUT)/mlp_b%.o $(B)/libnnrt.so
 	$(CC) -shared -o $@ $< -L$(B) -lnnrt -Wl,-rpath,$(abspath $(B))
 
-bench: all $(BENCH_BINS) $(BENCH_MODELS)
+# samples/mlp.nn's batch is a runtime dim (max 256); its const twins are
+# built from it with sed, at each of the sizes dim_bench calls it with.
+$(BENCH_OUT)/mlp_const.nn: samples/mlp.nn
+	@mkdir -p $(@D)
+	sed 's/^dim batch <= [0-9]*/const batch = 256/' $< > $@
+$(BENCH_OUT)/mlp_dyn.o: samples/mlp.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(BENCH_NNC) --prefix=dyn $< -o $@ -H $(BENCH_OUT)/mlp_dyn.h
+$(BENCH_OUT)/mlp_fix%.o: $(BENCH_OUT)/mlp_const.nn $(B)/nnc
+	$(B)/nnc $(BENCH_NNC) --prefix=fix$* -D batch=$* $< -o $@ -H $(BENCH_OUT)/mlp_fix$*.h
+$(BENCH_OUT)/dim_bench: bench/dim_bench.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/mlp_fix256.o \
+                        $(BENCH_OUT)/mlp_fix32.o $(BENCH_OUT)/mlp_fix1.o $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(RT_LIBS) -lm
+
+bench: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
 

@@ -47,6 +47,7 @@ else
     echo "  skipped: OpenBLAS (cblas.h, -lopenblas) is not installed"
 fi
 
+
 echo
 echo "(c) nnc compiling samples/mlp.nn at -O2, against cc -O2 -c of the hand-written step (best of 9)"
 # Milliseconds that the command "$@" takes, or "failed".
@@ -74,4 +75,7 @@ else
 fi
 echo "where one compile's time goes (nnc --time):"
 "$b/nnc" -O2 --time samples/mlp.nn -o "$out/compile_time.o" -H "$out/compile_time.h" || status=1
+echo
+echo "(d) samples/mlp.nn with dim batch <= 256 called at 256, 32 and 1 rows, against const builds at each size"
+"$out/dim_bench" || status=1
 exit $status

@@ -332,16 +332,21 @@ static void if_close(Gemm *g, If *f) {
 
 /* ---- the outer-product micro-kernel ---- */
 
-/* One step p: acc[i][v] += a_i[p * csa] * b[p * rsb + v * lanes]. */
-static void kernel_step(Gemm *g, int mr, int nv, LLVMValueRef *arow, LLVMValueRef csa, LLVMValueRef bptr,
-                        LLVMValueRef rsb, LLVMValueRef p, LLVMValueRef *acc) {
+/* One step p: acc[i][v] += a[i * rsa + p * csa] * b[p * rsb + v * lanes].
+ * Row i + 1 of A is addressed from row i, one add of rsa: addresses kept
+ * apart for each of mr rows would take as many registers, and spilling
+ * them makes the register allocator spill accumulators too. */
+static void kernel_step(Gemm *g, int mr, int nv, LLVMValueRef a, LLVMValueRef rsa, LLVMValueRef csa,
+                        LLVMValueRef bptr, LLVMValueRef rsb, LLVMValueRef p, LLVMValueRef *acc) {
     LLVMValueRef bv[MAX_ACC];
     LLVMValueRef brow = at(g, bptr, mulv(g, p, rsb));
     for (int v = 0; v < nv; v++)
         bv[v] = load_t(g, g->vt, at(g, brow, i64c(g, (int64_t)v * g->lanes)));
-    LLVMValueRef aoff = mulv(g, p, csa);
+    LLVMValueRef arow = at(g, a, mulv(g, p, csa));
     for (int i = 0; i < mr; i++) {
-        LLVMValueRef s = splat_of(g, g->vt, load_t(g, g->t, at(g, arow[i], aoff)));
+        if (i)
+            arow = at(g, arow, rsa);
+        LLVMValueRef s = splat_of(g, g->vt, load_t(g, g->t, arow));
         for (int v = 0; v < nv; v++)
             acc[i * nv + v] = fmuladd(g, s, bv[v], acc[i * nv + v]);
     }
@@ -383,12 +388,12 @@ static void acc_loop(Gemm *g, int nacc, LLVMValueRef p0, LLVMValueRef end, LLVMV
 
 typedef struct KernelCtx {
     int mr, nv;
-    LLVMValueRef *arow, csa, bptr, rsb;
+    LLVMValueRef a, rsa, csa, bptr, rsb;
 } KernelCtx;
 
 static void kernel_step_fn(Gemm *g, void *ctx, LLVMValueRef p, LLVMValueRef *acc) {
     KernelCtx *k = ctx;
-    kernel_step(g, k->mr, k->nv, k->arow, k->csa, k->bptr, k->rsb, p, acc);
+    kernel_step(g, k->mr, k->nv, k->a, k->rsa, k->csa, k->bptr, k->rsb, p, acc);
 }
 
 /* void kernel(ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, ptr c, i64 ldc, i64 kc, i1 accumulate)
@@ -407,11 +412,9 @@ static LLVMValueRef micro_kernel(Gemm *g, int mr, int nv) {
     LLVMValueRef a = LLVMGetParam(fn, 0), rsa = LLVMGetParam(fn, 1), csa = LLVMGetParam(fn, 2);
     LLVMValueRef bptr = LLVMGetParam(fn, 3), rsb = LLVMGetParam(fn, 4), c = LLVMGetParam(fn, 5);
     LLVMValueRef ldc = LLVMGetParam(fn, 6), kc = LLVMGetParam(fn, 7), accumulate = LLVMGetParam(fn, 8);
-    LLVMValueRef acc[MAX_ACC], arow[MAX_ACC], crow[MAX_ACC], zero = LLVMConstNull(g->vt);
-    for (int i = 0; i < mr; i++) {
-        arow[i] = at(g, a, mul(g, rsa, i));
+    LLVMValueRef acc[MAX_ACC], crow[MAX_ACC], zero = LLVMConstNull(g->vt);
+    for (int i = 0; i < mr; i++)
         crow[i] = at(g, c, mul(g, ldc, i));
-    }
     /* The sums start from C when accumulating, else from 0 (without
      * loading C, which may not be in cache). */
     LLVMBasicBlockRef entry = LLVMGetInsertBlock(g->b), load = new_block(g, "load"), start = new_block(g, "start");
@@ -428,11 +431,10 @@ static LLVMValueRef micro_kernel(Gemm *g, int mr, int nv) {
         LLVMAddIncoming(acc[k], &zero, &entry, 1);
         LLVMAddIncoming(acc[k], &old[k], &load, 1);
     }
-    /* The loop over p is not unrolled: a 12 x 2 tile's 24 accumulators
-     * leave too few registers, and the unrolled loop with its remainder
-     * spilled them (perf); without it the example network's train step at
-     * batch 256 took 15% less time, square products no more. */
-    KernelCtx k = {mr, nv, arow, csa, bptr, rsb};
+    /* The loop over p is not unrolled: with a 12 x 2 tile's 24
+     * accumulators, the unrolled body and its remainder loop ran out of
+     * registers and spilled (perf). */
+    KernelCtx k = {mr, nv, a, rsa, csa, bptr, rsb};
     acc_loop(g, mr * nv, i64c(g, 0), kc, acc, kernel_step_fn, &k);
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < nv; v++)
