@@ -62,7 +62,8 @@ bench: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
 
-GEMM_CHECK_RUN := gemm-check-default gemm-check-default-f64 gemm-check-native gemm-check-native-f64
+GEMM_CHECK_RUN := gemm-check-default gemm-check-default-f64 gemm-check-native gemm-check-native-f64 \
+                  gemm-check-dim gemm-check-dim-native
 gemm-check-default: all
 	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default
 gemm-check-default-f64: all
@@ -71,6 +72,11 @@ gemm-check-native: all
 	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native --cpu=native
 gemm-check-native-f64: all
 	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native-f64 --cpu=native --dtype=f64
+# m a runtime dim, at the row counts where the product changes form.
+gemm-check-dim: all
+	@$(SAN_ENV) bench/gemm_check.sh --dim $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/dim
+gemm-check-dim-native: all
+	@$(SAN_ENV) bench/gemm_check.sh --dim $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/dim-native --cpu=native
 gemm-check: $(GEMM_CHECK_RUN)
 
 .PHONY: bench gemm-check $(GEMM_CHECK_RUN)

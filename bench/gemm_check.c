@@ -2,7 +2,7 @@
  * gemm_check.c: the matrix products of bench/gemm_check.nn, compiled by nnc
  * for one shape, against a plain double-precision product.
  *
- *   gemm_check [SEED]
+ *   gemm_check [SEED [ROWS]]
  *
  * Links with the model's object (gemm_check_model) and libnnrt.  Fills the
  * inputs with uniform values in [-1, 1) drawn from SEED, runs forward twice,
@@ -12,6 +12,9 @@
  *     by what a fused epilogue rounds (finish());
  *   - both runs bitwise equal (the order of additions is fixed);
  *   - nothing written past the outputs struct or the workspace.
+ * When m is a runtime dim (gemm_check.sh --dim), the model runs at ROWS of
+ * its m rows: the inputs' elements not in use are NaN, which no result may
+ * depend on, and the outputs' must stay as they were (zero).
  * Prints one line and exits 0 when everything holds, 1 otherwise.
  */
 #include <math.h>
@@ -55,6 +58,25 @@ static void fill(void *base, const nnrt_tensor *t) {
         else
             ((float *)p)[i] = (float)v;
     }
+}
+
+/* Whether element i of t lies outside the rows in use along a runtime axis. */
+static int unused(const nnrt_tensor *t, int64_t i, int64_t rows) {
+    for (int d = t->rank - 1; d >= 0; i /= t->dims[d], d--)
+        if (t->dim_names && t->dim_names[d] && i % t->dims[d] >= rows)
+            return 1;
+    return 0;
+}
+
+static void poison_unused(void *base, const nnrt_tensor *t, int64_t rows) {
+    char *p = (char *)base + t->offset;
+    for (int64_t i = 0; i < (int64_t)(t->size / (t->dtype == NNRT_F64 ? 8 : 4)); i++)
+        if (unused(t, i, rows)) {
+            if (t->dtype == NNRT_F64)
+                ((double *)p)[i] = NAN;
+            else
+                ((float *)p)[i] = NAN;
+        }
 }
 
 static void *alloc_guarded(size_t size) {
@@ -131,6 +153,12 @@ static int check(const void *inputs, const void *out1, const void *out2, const c
         fprintf(stderr, "gemm_check: %s differs between two runs\n", name);
         bad++;
     }
+    for (int64_t i = 0; i < (int64_t)(c->size / (c->dtype == NNRT_F64 ? 8 : 4)); i++)
+        if (unused(c, i, m) && get(out1, c, i) != 0) {
+            fprintf(stderr, "gemm_check: %s wrote element %lld, which is not in use\n", name, (long long)i);
+            bad++;
+            break;
+        }
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             double s = 0, mag = 0;
@@ -173,6 +201,16 @@ int main(int argc, char **argv) {
     fill(inputs, bias);
     fill(inputs, mask);
     fill(inputs, c0);
+    /* m rows in use: all of them, or ROWS of a runtime m. */
+    int64_t rows = m;
+    for (int i = 0; i < M->n_tensors; i++)
+        if (M->tensors[i].role == NNRT_DIM) {
+            rows = argc > 2 ? strtoll(argv[2], NULL, 0) : m;
+            *(int64_t *)((char *)inputs + M->tensors[i].offset) = rows;
+        }
+    const nnrt_tensor *all[] = {A, At, B, Bt, S, A2, At2, bias, mask, c0};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        poison_unused(inputs, all[i], rows);
     int rc1 = M->forward(params, state, inputs, out1, ws);
     memset(ws, 0x5A, M->workspace_size);   /* a second run must not depend on the first's leftovers */
     int rc2 = M->forward(params, state, inputs, out2, ws);
@@ -183,20 +221,20 @@ int main(int argc, char **argv) {
     int bad = 0;
     Operand a = {A, 0, 0}, at = {At, 1, 0}, b = {B, 0, 0}, bt = {Bt, 1, 0}, s1 = {S, 0, m * k};
     Extra plain = {PLAIN, NULL};
-    bad += check(inputs, out1, out2, "NN", a, b, m, k, n, eps, plain);
-    bad += check(inputs, out1, out2, "TN", at, b, m, k, n, eps, plain);
-    bad += check(inputs, out1, out2, "NT", a, bt, m, k, n, eps, plain);
-    bad += check(inputs, out1, out2, "TT", at, bt, m, k, n, eps, plain);
-    bad += check(inputs, out1, out2, "IX", s1, bt, m, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "NN", a, b, rows, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "TN", at, b, rows, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "NT", a, bt, rows, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "TT", at, bt, rows, k, n, eps, plain);
+    bad += check(inputs, out1, out2, "IX", s1, bt, rows, k, n, eps, plain);
     Operand a2 = {A2, 0, 0}, at2 = {At2, 1, 0};
-    bad += check(inputs, out1, out2, "BR", a2, b, m, k, n, eps, (Extra){BIAS_RELU, bias});
-    bad += check(inputs, out1, out2, "MK", a2, bt, m, k, n, eps, (Extra){MASK, mask});
-    bad += check(inputs, out1, out2, "AC", at2, b, m, k, n, eps, (Extra){ADD_HALF, c0});
+    bad += check(inputs, out1, out2, "BR", a2, b, rows, k, n, eps, (Extra){BIAS_RELU, bias});
+    bad += check(inputs, out1, out2, "MK", a2, bt, rows, k, n, eps, (Extra){MASK, mask});
+    bad += check(inputs, out1, out2, "AC", at2, b, rows, k, n, eps, (Extra){ADD_HALF, c0});
     bad += !guard_ok(out1, M->outputs_size, "outputs") + !guard_ok(out2, M->outputs_size, "outputs");
     bad += !guard_ok(ws, M->workspace_size, "workspace") + !guard_ok(inputs, M->inputs_size, "inputs");
     bad += !guard_ok(state, M->state_size, "state");
-    printf("gemm_check %s m=%lld k=%lld n=%lld: %s\n", A->dtype == NNRT_F64 ? "f64" : "f32", (long long)m,
-           (long long)k, (long long)n, bad ? "FAILED" : "ok");
+    printf("gemm_check %s m=%lld (%lld in use) k=%lld n=%lld: %s\n", A->dtype == NNRT_F64 ? "f64" : "f32",
+           (long long)m, (long long)rows, (long long)k, (long long)n, bad ? "FAILED" : "ok");
     nnrt_free(params);
     nnrt_free(inputs);
     nnrt_free(out1);

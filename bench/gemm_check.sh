@@ -1,7 +1,7 @@
 #!/bin/sh
 # gemm_check.sh: the randomized check of the matrix products nnc generates.
 #
-#   bench/gemm_check.sh NNC LIBNNRT OUTDIR [NNC OPTIONS...]
+#   bench/gemm_check.sh [--dim] NNC LIBNNRT OUTDIR [NNC OPTIONS...]
 #
 # For every shape (m, k, n) below, compiles bench/gemm_check.nn with
 # nnc -D m= -D k= -D n= and the given options (--cpu=native, --dtype=f64,
@@ -13,12 +13,22 @@
 # here, then GEMM_CHECK_COUNT (default 24) drawn from GEMM_CHECK_SEED
 # (default 1): sizes 1 to 67, mostly odd, so that every remainder of every
 # tile and vector width shows up.  Exits 1 if any shape fails.
+# With --dim, m is a runtime dim (dim m <= M) and each shape runs at every
+# row count where compiler/gemm.c switches form or tile (m_parts), and
+# either side of it, up to M.
 set -u
+dim=
+if [ "$1" = --dim ]; then dim=1; shift; fi
 nnc=$1 lib=$2 out=$3
 shift 3
 mkdir -p "$out"
 here=$(dirname "$0")
 cc=${CC:-cc}
+model=$here/gemm_check.nn
+if [ -n "$dim" ]; then
+    model=$out/gemm_check_dim.nn
+    sed 's/^const m = .*/dim m <= 3/' "$here/gemm_check.nn" > "$model"
+fi
 
 fixed="1,1,1 1,67,1 67,1,67 1,1,67 67,67,1 1,67,67 67,1,1 2,3,2 6,16,16 12,32,32
 13,5,17 65,100,256 64,100,70 70,300,20 40,64,512 300,600,700 257,10,1"
@@ -35,7 +45,7 @@ for shape in $fixed $random; do
 $shape
 EOF
     count=$((count + 1))
-    if ! "$nnc" -D m="$m" -D k="$k" -D n="$n" "$@" "$here/gemm_check.nn" -o "$out/g.o" -H "$out/g.h"; then
+    if ! "$nnc" -D m="$m" -D k="$k" -D n="$n" "$@" "$model" -o "$out/g.o" -H "$out/g.h"; then
         echo "gemm_check m=$m k=$k n=$n: nnc failed"
         fail=$((fail + 1))
         continue
@@ -46,7 +56,13 @@ EOF
         fail=$((fail + 1))
         continue
     fi
-    "$out/g" "$m$k$n" >"$out/g.log" 2>&1 || { cat "$out/g.log"; fail=$((fail + 1)); }
+    rows=$m
+    if [ -n "$dim" ]; then
+        rows=$(for r in 1 2 3 4 5 6 7 11 12 13 64 65 66 255 256 257 "$m"; do [ "$r" -le "$m" ] && echo "$r"; done | sort -nu)
+    fi
+    for r in $rows; do
+        "$out/g" "$m$k$n" "$r" >"$out/g.log" 2>&1 || { cat "$out/g.log"; fail=$((fail + 1)); }
+    done
 done
-echo "gemm_check ${*:-(default options)}: $count shapes, $fail failed"
+echo "gemm_check ${dim:+--dim }${*:-(default options)}: $count shapes, $fail failed"
 [ "$fail" -eq 0 ]
