@@ -21,6 +21,7 @@ SAN_ENV = $(if $(SAN),CFLAGS="$(SAN)" LDFLAGS="$(SAN)")
 -include tests/buildsys/buildsys.mk
 -include tests/fuzz/fuzz.mk
 -include tests/valgrind/valgrind.mk
+-include tests/dims/dims.mk
 
 check:
 	@tools/deps.sh check

@@ -480,6 +480,113 @@ START_TEST(test_epilogue_reads_only_what_is_ready) {
 }
 END_TEST
 
+
+/* ---- runtime dims, state, optimizers (version 2) ---- */
+
+START_TEST(test_runtime_axis_flows_through_ops) {
+    Model *m = elaborate("dim batch <= 64\ninput x : f32[batch, 3]\nparam W : f32[5, 3]\n"
+                         "z = x @ W.T\nr = transpose(z)\noutput z, r\n");
+    ck_assert_int_eq(diag_errors, 0);
+    Tensor *z = tensor(m, "z", NNRT_OUTPUT), *r = tensor(m, "r", NNRT_OUTPUT);
+    ck_assert_int_eq(z->shape.d[0], 64);
+    ck_assert_int_eq(z->shape.dyn[0], 1);
+    ck_assert_int_eq(z->shape.dyn[1], 0);
+    ck_assert_int_eq(r->shape.dyn[0], 0);
+    ck_assert_int_eq(r->shape.dyn[1], 1);
+    ck_assert_str_eq(shape_str(z->dt, &z->shape), "f32[batch, 5]");
+}
+END_TEST
+
+START_TEST(test_runtime_axis_broadcasts_only_with_itself_or_one) {
+    Shape a = {2, {8, 3}, {1, 0}}, one = {2, {1, 3}, {0, 0}}, fixed = {2, {8, 3}, {0, 0}}, other = {2, {8, 3}, {2, 0}};
+    Shape r;
+    ck_assert(shape_broadcast(&a, &one, &r));
+    ck_assert_int_eq(r.dyn[0], 1);
+    ck_assert(shape_broadcast(&a, &a, &r));
+    ck_assert(!shape_broadcast(&a, &fixed, &r));
+    ck_assert(!shape_broadcast(&a, &other, &r));
+}
+END_TEST
+
+START_TEST(test_mean_divides_by_the_runtime_extent) {
+    Model *m = elaborate("dim batch <= 64\ninput x : f32[batch, 3]\nr = mean(x)\noutput r\n");
+    ck_assert_int_eq(diag_errors, 0);
+    const char *ir = dump(m, tensor(m, "r", NNRT_OUTPUT)->node);
+    ck_assert_ptr_nonnull(strstr(ir, "= dim batch : i64"));
+    ck_assert_ptr_nonnull(strstr(ir, "= const 3 : f32"));
+    ck_assert_ptr_null(strstr(ir, "= const 192"));
+}
+END_TEST
+
+START_TEST(test_reshape_keeps_runtime_axes_whole) {
+    elaborate("dim batch <= 8\ninput x : f32[batch, 4, 5]\ny = reshape(x, [batch, -1])\noutput y\n");
+    ck_assert_int_eq(diag_errors, 0);
+    teardown();
+    elaborate("dim batch <= 8\ninput x : f32[batch, 4, 5]\ny = reshape(x, [4, batch, 5])\noutput y\n");
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "each runtime axis must stay whole and in order"));
+}
+END_TEST
+
+START_TEST(test_dim_where_an_integer_is_needed) {
+    elaborate("dim batch <= 8\ninput x : f32[batch]\nconst c = batch\n");
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "a const must be a compile-time integer; 'batch' is a runtime dim"));
+}
+END_TEST
+
+START_TEST(test_define_sets_a_dims_max) {
+    Define d = {"batch", 32, false};
+    Model *m = elaborate_with("dim batch <= 8\ninput x : f32[batch]\n", &d, 1);
+    ck_assert_int_eq(diag_errors, 0);
+    ck_assert_int_eq(tensor(m, "x", NNRT_INPUT)->shape.d[0], 32);
+    ck_assert_double_eq(tensor(m, "batch", NNRT_DIM)->default_value, 32);
+}
+END_TEST
+
+START_TEST(test_dim_and_state_are_names_elsewhere) {
+    Model *m = elaborate("const dim = 3\ninput state : f32[dim]\nstep = state * 2\noutput step\n");
+    ck_assert_int_eq(diag_errors, 0);
+    ck_assert_ptr_nonnull(tensor(m, "state", NNRT_INPUT));
+}
+END_TEST
+
+START_TEST(test_state_struct_layout) {
+    Model *m = elaborate("param W : f32[3, 5]\nparam b : f32[3]\nstate r : f64[3] = ones()\n"
+                         "input x : f32[5]\nJ = sum(W @ reshape(x, [5, 1])) + sum(b)\nminimize J\n"
+                         "optimizer sgd(lr = 0.1, momentum = 0.9)\n");
+    ck_assert_int_eq(diag_errors, 0);
+    layout_model(m);
+    Tensor *r = tensor(m, "r", NNRT_STATE), *W = tensor(m, "W", NNRT_PARAM), *b = tensor(m, "b", NNRT_PARAM);
+    ck_assert_int_eq(r->offset, 64);           /* after seed and step */
+    ck_assert_int_eq(r->init, NNRT_INIT_ONES);
+    ck_assert_int_eq(m->nbuffers, 1);
+    ck_assert_int_eq(W->buf_offset[0], 128);   /* then each param's buffer */
+    ck_assert_int_eq(b->buf_offset[0], 192);
+    ck_assert_int_eq(m->state_size, 256);
+}
+END_TEST
+
+START_TEST(test_sgd_without_momentum_keeps_no_buffer) {
+    Model *m = elaborate("param W : f32[3]\nhyper mom : f32 = 0\nJ = sum(W * W)\nminimize J\n"
+                         "optimizer sgd(lr = 0.1)\n");
+    ck_assert_int_eq(m->nbuffers, 0);
+    teardown();
+    /* A hyper may be nonzero at run time: the buffer stays. */
+    m = elaborate("param W : f32[3]\nhyper mom : f32 = 0\nJ = sum(W * W)\nminimize J\n"
+                  "optimizer sgd(lr = 0.1, momentum = mom)\n");
+    ck_assert_int_eq(m->nbuffers, 1);
+}
+END_TEST
+
+START_TEST(test_optimizer_numbers_keep_double_precision) {
+    Model *m = elaborate("param W : f64[3]\nJ = sum(maximum(W, 0.1))\nminimize J\noptimizer sgd(lr = 0.1)\n");
+    ck_assert_int_eq(diag_errors, 0);
+    ck_assert(m->optarg[optim_arg(m->optim, "lr")]->value == 0.1);
+    const char *ir = dump(m, tensor(m, "J", NNRT_OUTPUT)->node);
+    ck_assert_ptr_nonnull(strstr(ir, "const 0.1 : f64"));
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("compiler");
     TCase *lex = tcase_create("lexer and parser");
@@ -539,6 +646,19 @@ static Suite *suite(void) {
     tcase_add_test(plan, test_gradient_with_l2_is_an_epilogue);
     tcase_add_test(plan, test_epilogue_reads_only_what_is_ready);
     suite_add_tcase(s, plan);
+    TCase *v2 = tcase_create("version 2");
+    tcase_add_checked_fixture(v2, NULL, teardown);
+    tcase_add_test(v2, test_runtime_axis_flows_through_ops);
+    tcase_add_test(v2, test_runtime_axis_broadcasts_only_with_itself_or_one);
+    tcase_add_test(v2, test_mean_divides_by_the_runtime_extent);
+    tcase_add_test(v2, test_reshape_keeps_runtime_axes_whole);
+    tcase_add_test(v2, test_dim_where_an_integer_is_needed);
+    tcase_add_test(v2, test_define_sets_a_dims_max);
+    tcase_add_test(v2, test_dim_and_state_are_names_elsewhere);
+    tcase_add_test(v2, test_state_struct_layout);
+    tcase_add_test(v2, test_sgd_without_momentum_keeps_no_buffer);
+    tcase_add_test(v2, test_optimizer_numbers_keep_double_precision);
+    suite_add_tcase(s, v2);
     return s;
 }
 
