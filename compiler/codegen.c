@@ -847,10 +847,18 @@ typedef struct Update {
     LLVMValueRef buf[MAX_BUFFERS];      /* the addresses of its buffers */
     LLVMValueRef arg[MAX_OPT_ARGS];     /* the optimizer's arguments in its dtype */
     LLVMValueRef first;                 /* i1: step == 0 on entry */
+    LLVMValueRef t;                     /* f64: step + 1, the step being taken */
     DType dt;
 } Update;
 
 static LLVMValueRef fmul(CG *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(cg->b, a, b, ""); }
+
+/* 1 - x for an optimizer argument x, computed in f64 and rounded to dt
+ * once, as PyTorch computes `1 - beta1` in a Python float. */
+static LLVMValueRef one_minus(CG *cg, Node *x, DType dt) {
+    LLVMValueRef v = LLVMBuildFSub(cg->b, cval(cg, DT_F64, 1), scalar_value(cg, x, DT_F64), "");
+    return LLVMBuildFPCast(cg->b, v, cg_type(cg, dt), "");
+}
 static LLVMValueRef fadd(CG *cg, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(cg->b, a, b, ""); }
 
 /* torch.optim.SGD (contract, 5.8 Optimizers): weight decay onto g; with a
@@ -864,7 +872,7 @@ static void rule_sgd(CG *cg, const Update *u) {
         g = d = fadd(cg, g, fmul(cg, u->arg[WEIGHT_DECAY], pv));
     if (u->m->nbuffers) {
         LLVMValueRef mom = u->arg[MOMENTUM], b = load(cg, u->dt, u->buf[0]);
-        LLVMValueRef keep = LLVMBuildFSub(cg->b, cval(cg, u->dt, 1), u->arg[DAMPENING], "");
+        LLVMValueRef keep = one_minus(cg, u->m->optarg[DAMPENING], u->dt);
         LLVMValueRef nb = LLVMBuildSelect(cg->b, u->first, g, fadd(cg, fmul(cg, mom, b), fmul(cg, keep, g)), "");
         LLVMValueRef on = LLVMBuildFCmp(cg->b, LLVMRealUNE, mom, cval(cg, u->dt, 0), "");
         store(cg, u->dt, LLVMBuildSelect(cg->b, on, nb, b, ""), u->buf[0]);
@@ -874,9 +882,52 @@ static void rule_sgd(CG *cg, const Update *u) {
     store(cg, u->dt, LLVMBuildFSub(cg->b, pv, fmul(cg, u->arg[LR], d), ""), u->p);
 }
 
+/* torch.optim.Adam and AdamW (contract, 5.8 Optimizers): the moments
+ * m <- beta1 m + (1 - beta1) g and v <- beta2 v + (1 - beta2) g^2 (with
+ * amsgrad, v_max <- max(v_max, v) is used for v), then
+ * p <- p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+ * Adam adds weight_decay p to g; AdamW first scales p by 1 - lr
+ * weight_decay.  The bias corrections are computed in f64 and rounded to
+ * the param's type once, as PyTorch's Python floats are. */
+static void rule_adam(CG *cg, const Update *u, bool decoupled) {
+    enum { LR, BETA1, BETA2, EPS, WEIGHT_DECAY, AMSGRAD };
+    const Model *m = u->m;
+    LLVMValueRef pv = load(cg, u->dt, u->p), g = u->g;
+    LLVMTypeRef t = cg_type(cg, u->dt);
+    if (!ir_is_const(m->optarg[WEIGHT_DECAY], 0)) {
+        if (decoupled) {
+            LLVMValueRef lr_wd = LLVMBuildFMul(cg->b, scalar_value(cg, m->optarg[LR], DT_F64),
+                                               scalar_value(cg, m->optarg[WEIGHT_DECAY], DT_F64), "");
+            pv = fmul(cg, pv, LLVMBuildFPCast(cg->b, LLVMBuildFSub(cg->b, cval(cg, DT_F64, 1), lr_wd, ""), t, ""));
+        } else {
+            g = fadd(cg, g, fmul(cg, u->arg[WEIGHT_DECAY], pv));
+        }
+    }
+    /* In PyTorch's order: m*beta1 + (1 - beta1)*g, v*beta2 + ((1 - beta2)*g)*g. */
+    LLVMValueRef mv = fadd(cg, fmul(cg, load(cg, u->dt, u->buf[0]), u->arg[BETA1]),
+                           fmul(cg, one_minus(cg, m->optarg[BETA1], u->dt), g));
+    LLVMValueRef vv = fadd(cg, fmul(cg, load(cg, u->dt, u->buf[1]), u->arg[BETA2]),
+                           fmul(cg, fmul(cg, one_minus(cg, m->optarg[BETA2], u->dt), g), g));
+    store(cg, u->dt, mv, u->buf[0]);
+    store(cg, u->dt, vv, u->buf[1]);
+    if (m->nbuffers == 3) {
+        vv = intr2(cg, "llvm.maximum", load(cg, u->dt, u->buf[2]), vv);
+        store(cg, u->dt, vv, u->buf[2]);
+    }
+    LLVMValueRef one64 = cval(cg, DT_F64, 1);
+    LLVMValueRef bc1 = LLVMBuildFSub(cg->b, one64, intr2(cg, "llvm.pow", scalar_value(cg, m->optarg[BETA1], DT_F64), u->t), "");
+    LLVMValueRef bc2 = LLVMBuildFSub(cg->b, one64, intr2(cg, "llvm.pow", scalar_value(cg, m->optarg[BETA2], DT_F64), u->t), "");
+    LLVMValueRef step = LLVMBuildFPCast(cg->b, LLVMBuildFDiv(cg->b, scalar_value(cg, m->optarg[LR], DT_F64), bc1, ""), t, "");
+    LLVMValueRef bc2_sqrt = LLVMBuildFPCast(cg->b, intr1(cg, "llvm.sqrt", bc2), t, "");
+    LLVMValueRef denom = fadd(cg, LLVMBuildFDiv(cg->b, intr1(cg, "llvm.sqrt", vv), bc2_sqrt, ""), u->arg[EPS]);
+    store(cg, u->dt, LLVMBuildFSub(cg->b, pv, LLVMBuildFDiv(cg->b, fmul(cg, step, mv), denom, ""), ""), u->p);
+}
+
 static void update_rule(CG *cg, const Update *u) {
     switch (cg->m->optim->kind) {
     case OPT_SGD: rule_sgd(cg, u); return;
+    case OPT_ADAM: rule_adam(cg, u, false); return;
+    case OPT_ADAMW: rule_adam(cg, u, true); return;
     case OPT_COUNT: break;
     }
     fprintf(stderr, "nnc: internal error: no update rule for optimizer %s\n", cg->m->optim->name);
@@ -891,7 +942,9 @@ static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
     for (int k = 0; k < m->optim->nargs; k++)
         u.arg[k] = scalar_value(cg, m->optarg[k], t->dt);
     Layout sl = {.base = BASE_STATE, .byte_off = offsetof(nnrt_state_head, step)};
-    u.first = LLVMBuildICmp(cg->b, LLVMIntEQ, load(cg, DT_I64, cg_elem_ptr(cg, &sl, DT_I64, 0, NULL)), cg_i64(cg, 0), "");
+    LLVMValueRef step = load(cg, DT_I64, cg_elem_ptr(cg, &sl, DT_I64, 0, NULL));
+    u.first = LLVMBuildICmp(cg->b, LLVMIntEQ, step, cg_i64(cg, 0), "");
+    u.t = LLVMBuildUIToFP(cg->b, LLVMBuildAdd(cg->b, step, cg_i64(cg, 1), ""), cg->f64, "");
     Layout pl = layout_of(BASE_PARAMS, (int64_t)t->offset, &t->shape), bl[MAX_BUFFERS];
     for (int b = 0; b < m->nbuffers; b++)
         bl[b] = layout_of(BASE_STATE, (int64_t)t->buf_offset[b], &t->shape);

@@ -244,7 +244,7 @@ void ir_dump(FILE *f, const Graph *g, Node **roots, const char **root_names, int
 #define MAX_OPT_ARGS 8
 #define MAX_BUFFERS 3
 
-typedef enum { OPT_SGD, OPT_COUNT } OptimKind;
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_COUNT } OptimKind;
 
 typedef struct OptimArg {
     const char *name;

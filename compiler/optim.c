@@ -21,11 +21,26 @@ static bool arg_is(Node *const *args, int k, double v) { return args[k] && ir_is
  * PyTorch keeps none then. */
 static int sgd_buffers(Node *const *args) { return arg_is(args, 1, 0) ? 0 : 1; }
 
+/* adam keeps the first and second moments, and with amsgrad the running
+ * maximum of the second. */
+static int adam_buffers(Node *const *args) { return arg_is(args, 5, 1) ? 3 : 2; }
+static int adamw_buffers(Node *const *args) { return 2; }
+
+/* WARNING: codegen.c's rules name the arguments by position (enum ARGS in
+ * each rule_*): keep these lists in step with them. */
 static const Optimizer optimizers[] = {
     {OPT_SGD, "sgd",
      {{"lr", NAN, false}, {"momentum", 0, false}, {"dampening", 0, false},
       {"weight_decay", 0, false}, {"nesterov", 0, true}},
      5, {"momentum_buffer"}, sgd_buffers},
+    {OPT_ADAM, "adam",
+     {{"lr", 1e-3, false}, {"beta1", 0.9, false}, {"beta2", 0.999, false}, {"eps", 1e-8, false},
+      {"weight_decay", 0, false}, {"amsgrad", 0, true}},
+     6, {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}, adam_buffers},
+    {OPT_ADAMW, "adamw",
+     {{"lr", 1e-3, false}, {"beta1", 0.9, false}, {"beta2", 0.999, false}, {"eps", 1e-8, false},
+      {"weight_decay", 0.01, false}},
+     5, {"exp_avg", "exp_avg_sq"}, adamw_buffers},
 };
 
 const Optimizer *optim_find(const char *name) {

@@ -22,7 +22,8 @@ E2E_MODELS := mlp mlp_momentum broadcasting activations reductions_all \
               matmul_transpose cross_entropy \
               elementwise reductions_axis softmax reshape_transpose \
               functions_loops precision_f64 extreme_logits metrics \
-              unrolled_product
+              unrolled_product optim_adam optim_adamw_f64 optim_sgd_nesterov \
+              optim_sgd_dampening
 
 E2E_ALL  = $(E2E_MODELS)
 E2E_SRC := tests/e2e

@@ -29,7 +29,9 @@ Fixture format (version 1).  A text file of whitespace-separated tokens;
   model NAME                    the model's name (descriptor's name)
   define NAME VALUE             one per -D override the model was compiled with
   objective NAME                the minimized output
-  optimizer none | optimizer sgd LR MOMENTUM     (the values used)
+  optimizer none | optimizer sgd LR MOMENTUM | optimizer adam | optimizer adamw
+                                (sgd's values used; the others' arguments are
+                                in the .nn file, which the C side compiles)
   steps N                       train steps recorded (0 without an optimizer)
   order NAME ...                the tensors in declaration order, objective excepted
   hyperdefault NAME VALUE       one per hyper: its default in the .nn
@@ -54,7 +56,8 @@ Fixture format (version 1).  A text file of whitespace-separated tokens;
 PyTorch conventions pinned by the reference: relu'(0) = 0, abs'(0) = 0, max
 (over all elements or an axis) sends the gradient to the first maximal
 element (written out below: torch.max over all elements would split it),
-torch.maximum/minimum split the gradient of a tie, SGD is torch.optim.SGD.
+torch.maximum/minimum split the gradient of a tie; the optimizers are
+torch.optim.SGD, Adam and AdamW with the .nn file's arguments.
 """
 
 import os
@@ -90,7 +93,7 @@ class Decl:
         self.defaults = {}         # hyper -> default value
         self.outputs = []
         self.objective = None
-        self.optimizer = None      # (lr, momentum): each a number or a hyper name
+        self.optimizer = None      # (name, {argument: a number or a hyper name})
         with open(path) as f:
             text = f.read()
         for line in text.split('\n'):
@@ -138,11 +141,11 @@ class Decl:
         if m:
             self.objective = m.group(1)
             return
-        m = re.match(r'optimizer\s+sgd\s*\((.*)\)$', s)
+        m = re.match(r'optimizer\s+(\w+)\s*\((.*)\)$', s)
         if m:
             args = dict(re.match(r'\s*(\w+)\s*=\s*(\S+)\s*$', a).groups()
-                        for a in m.group(1).split(','))
-            self.optimizer = (args['lr'], args.get('momentum', '0'))
+                        for a in m.group(2).split(','))
+            self.optimizer = (m.group(1), args)
 
     def role(self, role):
         return [t for t in self.tensors if t[0] == role]
@@ -192,8 +195,9 @@ def labels(values):
 
 class Spec:
     def __init__(self, name, forward, defines=None, values=None, hypers=None,
-                 classes=None, gc=None, post=None):
+                 classes=None, gc=None, post=None, steps=STEPS):
         self.name = name
+        self.steps = steps              # train steps recorded
         self.forward = forward
         self.defines = defines or {}
         self.values = values or {}      # param/input -> generator(rng, shape)
@@ -284,6 +288,33 @@ def _mlp(t, g):
 
 SPECS['mlp_momentum'] = Spec('mlp_momentum', _mlp, **{
     k: getattr(SPECS['mlp'], k) for k in ('defines', 'values', 'hypers', 'classes')})
+
+
+def _linear_ce(t, g):
+    o = t.x @ t.W.T + t.b
+    return dict(o=o, J=mean_ce(o, t.y))
+
+
+@spec('optim_adam', defines=dict(batch=8, d=12, h=7, q=5), steps=10,
+      values=dict(x=normal(1.0), W1=uniform(-0.5, 0.5), b1=uniform(-0.5, 0.5), W2=uniform(-0.5, 0.5)),
+      hypers=dict(lr=0.02), classes=dict(y=5))
+def _optim_adam(t, g):
+    z = t.x @ t.W1.T + t.b1
+    g.away('z', z, 1e-3)
+    o = torch.relu(z) @ t.W2.T
+    return dict(o=o, J=mean_ce(o, t.y))
+
+
+@spec('optim_adamw_f64', steps=10,
+      values=dict(x=normal(1.0), W=normal(0.5), b=uniform(-0.5, 0.5)), classes=dict(y=3))
+def _optim_adamw_f64(t, g):
+    o = torch.tanh(t.x @ t.W.T + t.b) * 2
+    return dict(o=o, J=mean_ce(o, t.y))
+
+
+for _name in ('optim_sgd_nesterov', 'optim_sgd_dampening'):
+    SPECS[_name] = Spec(_name, _linear_ce, steps=10, classes=dict(y=3),
+                        values=dict(x=normal(1.0), W=normal(0.5), b=uniform(-0.5, 0.5)))
 
 
 @spec('broadcasting',
@@ -573,8 +604,22 @@ def draw(sp, decl, seed):
 
 
 def number(decl, vals, expr):
-    """An optimizer argument: a hyper's value or a number."""
+    """An optimizer argument: a hyper's value, a number, true or false."""
+    if expr in ('true', 'false'):
+        return expr == 'true'
     return float(vals[expr]) if expr in vals else float(expr)
+
+
+def make_optimizer(decl, vals, params):
+    """torch.optim's optimizer of the .nn's `optimizer` statement: its
+    arguments, with beta1 and beta2 as torch's betas."""
+    name, args = decl.optimizer
+    kw = {k: number(decl, vals, v) for k, v in args.items()}
+    if name == 'sgd':
+        return torch.optim.SGD(params, **kw)
+    betas = (kw.pop('beta1', 0.9), kw.pop('beta2', 0.999))
+    cls = {'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW}[name]
+    return cls(params, betas=betas, **kw)
 
 
 def run(sp, decl, vals):
@@ -614,10 +659,8 @@ def run(sp, decl, vals):
         if not np.any(gr):
             raise SystemExit('%s: dJ/d%s is zero: every param must matter' % (sp.name, n))
     if decl.optimizer:
-        lr = number(decl, vals, decl.optimizer[0])
-        mom = number(decl, vals, decl.optimizer[1])
-        opt = torch.optim.SGD([p for _, p in params], lr=lr, momentum=mom)
-        for k in range(1, STEPS + 1):
+        opt = make_optimizer(decl, vals, [p for _, p in params])
+        for k in range(1, sp.steps + 1):
             opt.zero_grad()
             outs = forward()
             dict(outs)[decl.objective].backward()
@@ -676,9 +719,13 @@ def generate(sp):
     out += ['define %s %d\n' % (k, v) for k, v in sp.defines.items()]
     out.append('objective %s\n' % decl.objective)
     if decl.optimizer:
-        out.append('optimizer sgd %.17g %.17g\n' % (number(decl, vals, decl.optimizer[0]),
-                                                    number(decl, vals, decl.optimizer[1])))
-        out.append('steps %d\n' % STEPS)
+        name, args = decl.optimizer
+        if name == 'sgd':
+            out.append('optimizer sgd %.17g %.17g\n' % (number(decl, vals, args['lr']),
+                                                        number(decl, vals, args.get('momentum', '0'))))
+        else:
+            out.append('optimizer %s\n' % name)
+        out.append('steps %d\n' % sp.steps)
     else:
         out += ['optimizer none\n', 'steps 0\n']
     order = [t[1] for t in decl.tensors] + [o for o in decl.outputs if o != decl.objective]

@@ -197,11 +197,11 @@ static void read_fixture(const char *path)
             copy_name(FX.objective, need(f));
         } else if (!strcmp(s, "optimizer")) {
             s = need(f);
-            FX.has_optimizer = !strcmp(s, "sgd");
-            if (FX.has_optimizer) {
+            FX.has_optimizer = strcmp(s, "none") != 0;
+            if (!strcmp(s, "sgd")) {
                 FX.lr = need_num(f);
                 FX.momentum = need_num(f);
-            } else if (strcmp(s, "none")) {
+            } else if (strcmp(s, "adam") && strcmp(s, "adamw") && strcmp(s, "none")) {
                 die("%s: unknown optimizer %s", path, s);
             }
         } else if (!strcmp(s, "steps")) {
