@@ -18,7 +18,7 @@ BENCH_CFLAGS   = $(ALL_CFLAGS) -Iruntime
 BENCH_PYTHON  ?=
 # Is OpenBLAS there?  Asked only when benchmarking.
 BENCH_HASH    := \#
-ifneq ($(filter bench,$(MAKECMDGOALS)),)
+ifneq ($(filter bench-run,$(MAKECMDGOALS)),)
 BENCH_BLAS    := $(shell printf '$(BENCH_HASH)include <cblas.h>\nint main(void){return 0;}\n' | \
                    $(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo -lopenblas)
 endif
@@ -58,7 +58,11 @@ $(BENCH_OUT)/dim_bench: bench/dim_bench.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/ml
                         $(BENCH_OUT)/mlp_fix32.o $(BENCH_OUT)/mlp_fix1.o $(B)/libnnrt.a
 	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(RT_LIBS) -lm
 
-bench: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench
+# First the packages (OpenBLAS and PyTorch, the baselines), then the run.
+bench:
+	@tools/deps.sh bench
+	@$(MAKE) --no-print-directory bench-run
+bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
 
@@ -79,6 +83,6 @@ gemm-check-dim-native: all
 	@$(SAN_ENV) bench/gemm_check.sh --dim $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/dim-native --cpu=native
 gemm-check: $(GEMM_CHECK_RUN)
 
-.PHONY: bench gemm-check $(GEMM_CHECK_RUN)
+.PHONY: bench bench-run gemm-check $(GEMM_CHECK_RUN)
 .PRECIOUS: $(BENCH_OUT)/mlp_b%.o $(BENCH_OUT)/gemm_n%.o
 CHECK_RUN += $(GEMM_CHECK_RUN)

@@ -9,7 +9,7 @@ pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config dataset-fashion-mnist v
 case $purpose in
   check) ;;
   demo)  pkgs="$pkgs gnuplot-nox" ;;
-  bench) pkgs="$pkgs libopenblas-dev" ;;
+  bench) pkgs="$pkgs libopenblas-dev python3-torch" ;;
   fuzz)  pkgs="$pkgs clang-19 libclang-rt-19-dev" ;;
   *) echo "usage: tools/deps.sh check|demo|bench|fuzz" >&2; exit 2 ;;
 esac
