@@ -1,9 +1,10 @@
 /*
  * predict.c: label the first test images of Fashion-MNIST with a model
- * that samples/train.c trained: load its checkpoint, run the inference
- * build of samples/fashion_mnist.nn (-D batch=1000, samples/samples.mk) on
- * the first N images, and print each one's class with its probability and
- * the true class beside it.  docs/demo.md is the guide.
+ * that samples/train.c trained: load its checkpoint into the same build of
+ * samples/fashion_mnist.nn, run it on the first N images (in batches of up
+ * to the model's 256, in.batch the rows filled), and print each one's class
+ * with its probability and the true class beside it.  docs/demo.md is the
+ * guide.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fashion_mnist.h"    /* the eval build's header */
+#include "fashion_mnist.h"
 #include "support.h"
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
@@ -71,18 +72,20 @@ int main(int argc, char **argv)
     }
 
     fashion_mnist_params *p = nnrt_alloc(sizeof *p);
+    fashion_mnist_state *st = nnrt_alloc(sizeof *st);
     fashion_mnist_inputs *in = nnrt_alloc(sizeof *in);
     fashion_mnist_outputs *out = nnrt_alloc(sizeof *out);
     void *ws = nnrt_alloc(fashion_mnist_model.workspace_size);
-    if (!p || !in || !out || !ws) {
+    if (!p || !st || !in || !out || !ws) {
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
     }
-    /* The checkpoint has the training build's params; the eval build's
-     * descriptor has the same name and params, so nnrt_load accepts it and
-     * checks every tensor's name, dtype and shape. */
+    /* The params and the state that train saved, checked tensor by tensor
+     * (name, dtype, shape) against this build's descriptor.  forward reads
+     * the state: this model's has no tensors, but one with batch_norm keeps
+     * its running statistics there. */
     char err[512];
-    int rc = nnrt_load_ex(ckpt, &fashion_mnist_model, p, NULL, err, sizeof err);
+    int rc = nnrt_load_ex(ckpt, &fashion_mnist_model, p, st, err, sizeof err);
     if (rc) {
         fprintf(stderr, "%s: %s\n", prog, err);
         if (rc == NNRT_EIO)
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }
-    const size_t batch = sizeof in->y / sizeof in->y[0];
+    const size_t max = sizeof in->y / sizeof in->y[0];
     const size_t dim = sizeof in->x[0] / sizeof in->x[0][0];
     if (test.dim != dim || test.n_classes > 10) {
         fprintf(stderr, "%s: %s: not 28x28 images of 10 classes\n", prog, images);
@@ -112,14 +115,16 @@ int main(int argc, char **argv)
     fashion_mnist_set_defaults(in);
     printf("  #  predicted             true\n");
     size_t right = 0;
-    for (size_t s = 0; s < (size_t)n; s += batch) {
-        nnrt_dataset_batch(&test, NULL, s, batch, &in->x[0][0], in->y);
-        rc = fashion_mnist_forward(p, in, out, ws);
+    for (size_t s = 0; s < (size_t)n; s += max) {
+        size_t rows = (size_t)n - s < max ? (size_t)n - s : max;
+        nnrt_dataset_batch(&test, NULL, s, rows, &in->x[0][0], in->y);
+        in->batch = (int64_t)rows;    /* the model computes these rows only */
+        rc = fashion_mnist_forward(p, st, in, out, ws);
         if (rc) {
             fprintf(stderr, "%s: %s\n", prog, nnrt_strerror(rc));
             return 1;
         }
-        for (size_t k = 0; k < batch && s + k < (size_t)n; k++) {
+        for (size_t k = 0; k < rows; k++) {
             int c = out->pred[k], t = in->y[k];
             right += c == t;
             printf("%3zu  %-12s %5.1f%%   true: %s%s\n", s + k, class_name[c],
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
     free(images);
     free(labels);
     nnrt_free(p);
+    nnrt_free(st);
     nnrt_free(in);
     nnrt_free(out);
     nnrt_free(ws);

@@ -7,6 +7,9 @@
  * Each class c is a Gaussian blob around its own random centre in R^d; the
  * network learns to tell them apart and the loss falls.  Exits 1 if it
  * does not, so the test suite runs this program as it is.
+ *
+ * The model's batch is a runtime dim: the arrays of mlp_inputs hold its MAX
+ * rows (64 here, from -D batch=64), and in->batch says how many a call uses.
  */
 #include "mlp.h"
 
@@ -14,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { BATCH = sizeof(((mlp_inputs *)0)->y) / sizeof(int32_t),
+enum { BATCH = sizeof(((mlp_inputs *)0)->y) / sizeof(int32_t),     /* the MAX */
        D = sizeof(((mlp_inputs *)0)->x[0]) / sizeof(float),
        Q = sizeof(((mlp_outputs *)0)->o[0]) / sizeof(float) };
 
@@ -42,8 +45,8 @@ int main(void) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
-    mlp_init(p, 42);          /* the initializers declared in mlp.nn */
-    mlp_set_defaults(in);     /* lambda = 1e-4, lr = 0.1 */
+    mlp_init(p, st, 42);      /* the initializers declared in mlp.nn; seed, step = 0 */
+    mlp_set_defaults(in);     /* lambda = 1e-4, lr = 0.1, batch = its MAX */
 
     unsigned seed = 7;
     static float centre[Q][D];
@@ -59,6 +62,7 @@ int main(void) {
             for (int j = 0; j < D; j++)
                 in->x[i][j] = centre[c][j] + 0.5f * (float)gauss(&seed);
         }
+        in->batch = BATCH;    /* rows filled, 1 to BATCH: the model uses those only */
         int rc = mlp_train_step(p, st, in, out, ws);
         if (rc != 0) {
             fprintf(stderr, "train step: %s\n", nnrt_strerror(rc));

@@ -2,13 +2,9 @@
 # Makefile after B, CC, ALL_CFLAGS, RT_LIBS and the rules for $(B)/nnc and
 # $(B)/libnnrt.a.  docs/demo.md is the guide.
 #
-# samples/fashion_mnist.nn is compiled twice:
-#   $(B)/samples/fashion_mnist.o, .h        batch 256, for training
-#   $(B)/samples/eval/fashion_mnist.o, .h   -D batch=1000, for the test set
-# For train, which links both, the eval build's C symbols are prefixed
-# fashion_mnist_eval_ (nnc --prefix; the model keeps its name, so both read
-# the same checkpoints); train uses it through its descriptor.
-# predict links the eval object alone, with its header.
+# samples/fashion_mnist.nn is compiled once, into $(B)/samples/fashion_mnist.o
+# and .h: its batch is a runtime dim (up to 256), so train (training and the
+# test set) and predict (any number of images) link the same object.
 #
 #   make demo-fashion        build, train 10 epochs, label a few test images
 #   make check-demo-smoke    a quick run that must learn, resume exactly and
@@ -17,7 +13,6 @@
 SAMPLES_OUT  := $(B)/samples
 # The demo runs where it is built: tune the model for this CPU.
 DEMO_NNCFLAGS ?= --cpu=native
-SAMPLES_EVAL_BATCH := 1000
 SAMPLES_CFLAGS = $(ALL_CFLAGS) -Iruntime
 FASHION_DATA ?= /usr/share/datasets/fashion-mnist
 
@@ -26,28 +21,19 @@ $(SAMPLES_OUT)/fashion_mnist.o: samples/fashion_mnist.nn $(B)/nnc
 	$(B)/nnc $(DEMO_NNCFLAGS) $< -o $@ -H $(SAMPLES_OUT)/fashion_mnist.h
 $(SAMPLES_OUT)/fashion_mnist.h: $(SAMPLES_OUT)/fashion_mnist.o
 
-$(SAMPLES_OUT)/eval/fashion_mnist.o: samples/fashion_mnist.nn $(B)/nnc
-	@mkdir -p $(@D)
-	$(B)/nnc $(DEMO_NNCFLAGS) -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ -H $(SAMPLES_OUT)/eval/fashion_mnist.h
-$(SAMPLES_OUT)/eval/fashion_mnist.h: $(SAMPLES_OUT)/eval/fashion_mnist.o
-
-$(SAMPLES_OUT)/fashion_mnist_eval.o: samples/fashion_mnist.nn $(B)/nnc
-	$(B)/nnc $(DEMO_NNCFLAGS) --prefix=fashion_mnist_eval -D batch=$(SAMPLES_EVAL_BATCH) $< -o $@ \
-	  -H $(SAMPLES_OUT)/fashion_mnist_eval.h
-
 $(SAMPLES_OUT)/train.o: samples/train.c samples/support.h $(SAMPLES_OUT)/fashion_mnist.h runtime/nnrt.h
 	$(CC) $(SAMPLES_CFLAGS) -I$(SAMPLES_OUT) -c $< -o $@
-$(SAMPLES_OUT)/predict.o: samples/predict.c samples/support.h $(SAMPLES_OUT)/eval/fashion_mnist.h runtime/nnrt.h
-	$(CC) $(SAMPLES_CFLAGS) -I$(SAMPLES_OUT)/eval -c $< -o $@
+$(SAMPLES_OUT)/predict.o: samples/predict.c samples/support.h $(SAMPLES_OUT)/fashion_mnist.h runtime/nnrt.h
+	$(CC) $(SAMPLES_CFLAGS) -I$(SAMPLES_OUT) -c $< -o $@
 
 $(SAMPLES_OUT)/support.o: samples/support.c samples/support.h
 	@mkdir -p $(@D)
 	$(CC) $(SAMPLES_CFLAGS) -c $< -o $@
 
 $(SAMPLES_OUT)/train: $(SAMPLES_OUT)/train.o $(SAMPLES_OUT)/support.o $(SAMPLES_OUT)/fashion_mnist.o \
-    $(SAMPLES_OUT)/fashion_mnist_eval.o $(B)/libnnrt.a
+    $(B)/libnnrt.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(RT_LIBS)
-$(SAMPLES_OUT)/predict: $(SAMPLES_OUT)/predict.o $(SAMPLES_OUT)/support.o $(SAMPLES_OUT)/eval/fashion_mnist.o \
+$(SAMPLES_OUT)/predict: $(SAMPLES_OUT)/predict.o $(SAMPLES_OUT)/support.o $(SAMPLES_OUT)/fashion_mnist.o \
     $(B)/libnnrt.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(RT_LIBS)
 
@@ -94,3 +80,4 @@ check-demo-smoke: fashion-bins
 CHECK_RUN += check-demo-smoke
 
 .PHONY: fashion-bins demo-fashion check-demo-smoke
+include samples/data/data.mk

@@ -3,28 +3,25 @@
  * recipe (784-256-10 MLP, SGD lr 0.1, batch 256, 10 epochs), and evaluate
  * every epoch on the 10,000 test images.  docs/demo.md is the user's guide.
  *
- * It links two builds of the same model (samples/samples.mk makes them):
- *   fashion_mnist.o       batch 256, used through its header for training;
- *   fashion_mnist_eval.o  -D batch=1000 --prefix=fashion_mnist_eval, used
- *                         through its descriptor only, for the test set.
- * Params do not depend on the batch, so the two builds have the same params
- * struct; eval_open checks that on the descriptors before the training
- * params are handed to the eval build.
+ * The model's batch is a runtime dim (`dim batch <= 256`), so one build,
+ * used through its header, does both: every call sets in->batch to the
+ * rows it filled, and the model computes on those rows only.
  *
  * Policies (docs/demo.md says why):
  * - The training set is shuffled every epoch by nnrt_shuffle(seed, epoch),
- *   epochs counted from 1.  The last batch of an epoch is topped up with
- *   examples from the start of that epoch's order (nnrt_dataset_batch), so
- *   every example is seen once per epoch and the model's static batch is
- *   always full: 60000 examples are 235 steps, the last with 96 new
- *   examples and 160 repeated ones.  Training loss and accuracy are the
- *   means of the 235 steps' values, taken before each update.
- * - The test accuracy counts every test example exactly once: a last
- *   partial eval batch is topped up too, and only its real slots count.
- * - After each epoch the params and optimizer state go to --save FILE
- *   (nnrt_save: atomic).  The epoch number, the settings and the per-epoch
- *   history go to the side file FILE.meta, also written atomically, which
- *   names each checkpoint it describes by a CRC-32 of the params and state.
+ *   epochs counted from 1, and cut into batches of 256 in that order, the
+ *   last one short, as PyTorch's DataLoader(shuffle=True, drop_last=False)
+ *   cuts it: 60000 examples are 235 steps, the last of 96 examples.
+ *   Training loss and accuracy are their means over the epoch's examples,
+ *   from the values each step returns before its update (a batch's means
+ *   weighted by its rows), as the textbook's train_epoch_ch3 counts them.
+ * - The test accuracy counts every test example exactly once, in batches
+ *   of 256, the last one short (16 of the 10,000).
+ * - After each epoch the params and the state (seed, step and optimizer
+ *   buffers; plain SGD has none) go to --save FILE (nnrt_save: atomic).
+ *   The epoch number, the settings and the per-epoch history go to the
+ *   side file FILE.meta, also written atomically, which names each
+ *   checkpoint it describes by a CRC-32 of the params and state.
  *   It is written before the checkpoint listing both the old and the new
  *   one, and after it listing only the new one, so whichever checkpoint an
  *   interruption leaves, --resume finds its epoch; a checkpoint the side
@@ -45,9 +42,6 @@
 #include <zlib.h>
 
 #include "fashion_mnist.h"
-
-/* The -D batch=1000 build, compiled with --prefix (samples/samples.mk). */
-extern const nnrt_model fashion_mnist_eval_model;
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 #define MAX_EPOCHS 10000
@@ -202,98 +196,25 @@ static void load_set(const char *dir, const char *images, const char *labels, si
     free(lp);
 }
 
-/* ---- The eval build, through its descriptor ---- */
+/* ---- Evaluation ---- */
 
-typedef struct evaluator {
-    const nnrt_model *m;
-    void *in, *out, *ws;
-    size_t batch;
-    float *x;                 /* inside in */
-    int32_t *y;
-    const int32_t *pred;      /* inside out */
-} evaluator;
-
-static const nnrt_tensor *find_tensor(const nnrt_model *m, const char *name, nnrt_role role,
-                                      nnrt_dtype dtype, int rank)
+/* The fraction of ds that p classifies right, each example counted once:
+ * batches of the model's MAX rows, the last one short.  Overwrites the
+ * examples and the batch of in. */
+static double eval_accuracy(const fashion_mnist_params *p, const fashion_mnist_state *st,
+                            fashion_mnist_inputs *in, fashion_mnist_outputs *out, void *ws,
+                            const nnrt_dataset *ds)
 {
-    for (int i = 0; i < m->n_tensors; i++) {
-        const nnrt_tensor *t = &m->tensors[i];
-        if (strcmp(t->name, name) == 0 && t->role == role && t->dtype == dtype
-            && t->rank == rank)
-            return t;
-    }
-    support_die(prog, "the eval build (%s) has no %s of rank %d named %s", m->name,
-        role == NNRT_OUTPUT ? "output" : "input", rank, name);
-    return NULL;
-}
-
-/* The params of a and b have the same layout: the same tensors, in the same
- * order, at the same offsets; then one params struct serves both. */
-static void check_same_params(const nnrt_model *a, const nnrt_model *b)
-{
-    if (a->abi_version != NNRT_ABI_VERSION || b->abi_version != NNRT_ABI_VERSION)
-        support_die(prog, "a model was compiled for another ABI version");
-    if (a->params_size != b->params_size)
-        support_die(prog, "the training and eval builds have params of %zu and %zu bytes",
-            a->params_size, b->params_size);
-    int i = 0, j = 0;
-    for (;;) {
-        while (i < a->n_tensors && a->tensors[i].role != NNRT_PARAM)
-            i++;
-        while (j < b->n_tensors && b->tensors[j].role != NNRT_PARAM)
-            j++;
-        if (i == a->n_tensors || j == b->n_tensors)
-            break;
-        const nnrt_tensor *s = &a->tensors[i++], *t = &b->tensors[j++];
-        int same = strcmp(s->name, t->name) == 0 && s->dtype == t->dtype
-                   && s->rank == t->rank && s->offset == t->offset && s->size == t->size;
-        for (int k = 0; same && k < s->rank; k++)
-            same = s->dims[k] == t->dims[k];
-        if (!same)
-            support_die(prog, "param %s differs between the training and eval builds", s->name);
-    }
-    if (i != a->n_tensors || j != b->n_tensors)
-        support_die(prog, "the training and eval builds have different params");
-}
-
-static void eval_open(evaluator *ev, const nnrt_model *m, size_t dim)
-{
-    check_same_params(&fashion_mnist_model, m);
-    const nnrt_tensor *x = find_tensor(m, "x", NNRT_INPUT, NNRT_F32, 2);
-    const nnrt_tensor *y = find_tensor(m, "y", NNRT_INPUT, NNRT_I32, 1);
-    const nnrt_tensor *pred = find_tensor(m, "pred", NNRT_OUTPUT, NNRT_I32, 1);
-    ev->m = m;
-    ev->batch = (size_t)x->dims[0];
-    if ((size_t)x->dims[1] != dim || (size_t)y->dims[0] != ev->batch
-        || (size_t)pred->dims[0] != ev->batch)
-        support_die(prog, "the eval build's x, y and pred do not fit a batch of %zu examples", ev->batch);
-    ev->in = xalloc(m->inputs_size);
-    ev->out = xalloc(m->outputs_size);
-    ev->ws = xalloc(m->workspace_size);
-    m->set_defaults(ev->in);
-    ev->x = (float *)((char *)ev->in + x->offset);
-    ev->y = (int32_t *)((char *)ev->in + y->offset);
-    ev->pred = (const int32_t *)((const char *)ev->out + pred->offset);
-}
-
-static void eval_close(evaluator *ev)
-{
-    nnrt_free(ev->in);
-    nnrt_free(ev->out);
-    nnrt_free(ev->ws);
-}
-
-/* The fraction of ds that params classify right, each example counted once. */
-static double eval_accuracy(evaluator *ev, const void *params, const nnrt_dataset *ds)
-{
+    const size_t max = sizeof in->y / sizeof in->y[0];
     size_t right = 0;
-    for (size_t s = 0; s < ds->n; s += ev->batch) {
-        size_t real = nnrt_dataset_batch(ds, NULL, s, ev->batch, ev->x, ev->y);
-        int rc = ev->m->forward(params, ev->in, ev->out, ev->ws);
+    for (size_t s = 0; s < ds->n; s += max) {
+        size_t real = nnrt_dataset_batch(ds, NULL, s, max, &in->x[0][0], in->y);
+        in->batch = (int64_t)real;
+        int rc = fashion_mnist_forward(p, st, in, out, ws);
         if (rc)
             support_die(prog, "evaluating the test set: %s", nnrt_strerror(rc));
         for (size_t k = 0; k < real; k++)
-            right += ev->pred[k] == ev->y[k];
+            right += out->pred[k] == in->y[k];
     }
     return ds->n ? (double)right / (double)ds->n : 0.0;
 }
@@ -524,9 +445,6 @@ int main(int argc, char **argv)
     const size_t dim = sizeof in->x[0] / sizeof in->x[0][0];
     const int classes = (int)(sizeof out->prob[0] / sizeof out->prob[0][0]);
 
-    evaluator ev;
-    eval_open(&ev, &fashion_mnist_eval_model, dim);
-
     /* The training state: fresh, or the checkpoint and its side file. */
     char *mpath = meta_path(opt.save);
     static meta m;
@@ -566,7 +484,7 @@ int main(int argc, char **argv)
                    m.limit, opt.limit);
         printf("resuming from %s after epoch %d\n", opt.save, start);
     } else {
-        fashion_mnist_init(p, opt.seed);
+        fashion_mnist_init(p, st, opt.seed);
     }
     m.seed = opt.seed;
     m.lr = in->lr;
@@ -579,14 +497,13 @@ int main(int argc, char **argv)
     size_t full = train.n;
     if (opt.limit && opt.limit < train.n)
         train.n = opt.limit;    /* the first N; nnrt_dataset_free does not read n */
-    size_t steps = (train.n + batch - 1) / batch, top = steps * batch - train.n;
+    size_t steps = (train.n + batch - 1) / batch, rest = train.n % batch;
     printf("%s: %zu training examples%s, %zu test; batch %zu: %zu step%s per epoch",
            model->name, train.n, train.n < full ? " (--limit)" : "", test.n, batch, steps,
            steps == 1 ? "" : "s");
-    if (top)
-        printf(", the last topped up with %zu from the start of the order", top);
-    printf("\nlr %g, seed %llu, eval batch %zu\n", in->lr, (unsigned long long)opt.seed,
-           ev.batch);
+    if (rest && steps > 1)
+        printf(", the last of %zu", rest);
+    printf("\nlr %g, seed %llu\n", in->lr, (unsigned long long)opt.seed);
 
     uint32_t *perm = malloc(train.n * sizeof *perm);
     if (!perm)
@@ -598,20 +515,22 @@ int main(int argc, char **argv)
         if (nnrt_shuffle(perm, train.n, opt.seed, (uint64_t)epoch))
             support_die(prog, "cannot shuffle %zu examples", train.n);
         double t0 = now(), last = 0, sum_loss = 0, sum_acc = 0;
-        size_t step = 0;
+        size_t step = 0, seen = 0;
         for (size_t s = 0; s < train.n; s += batch) {
-            nnrt_dataset_batch(&train, perm, s, batch, &in->x[0][0], in->y);
+            size_t real = nnrt_dataset_batch(&train, perm, s, batch, &in->x[0][0], in->y);
+            in->batch = (int64_t)real;
             int rc = fashion_mnist_train_step(p, st, in, out, ws);
             if (rc)
                 support_die(prog, "epoch %d, step %zu: %s", epoch, step + 1, nnrt_strerror(rc));
             if (!isfinite(out->L))
                 support_die(prog, "epoch %d, step %zu: the loss is %g; try a smaller --lr", epoch, step + 1,
                     out->L);
-            sum_loss += out->L;
-            sum_acc += out->acc;
+            sum_loss += (double)out->L * (double)real;
+            sum_acc += (double)out->acc * (double)real;
+            seen += real;
             step++;
             if (tty && (now() - last > 0.1 || step == steps)) {
-                progress(epoch, opt.epochs, step, steps, sum_loss / step, sum_acc / step);
+                progress(epoch, opt.epochs, step, steps, sum_loss / seen, sum_acc / seen);
                 last = now();
             }
         }
@@ -621,14 +540,14 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
         double t1 = now();
-        test_acc = eval_accuracy(&ev, p, &test);
+        test_acc = eval_accuracy(p, st, in, out, ws, &test);
         double eval_secs = now() - t1;
         if (tty)
             printf("\r\033[K");
-        record r = { epoch, sum_loss / steps, sum_acc / steps, test_acc, secs };
+        record r = { epoch, sum_loss / seen, sum_acc / seen, test_acc, secs };
         printf("epoch %2d  loss %.4f  train acc %.4f  test acc %.4f  %6.2f s  %6.0f ex/s"
                "  (eval %.2f s)\n", epoch, r.loss, r.train_acc, r.test_acc, secs,
-               (double)(steps * batch) / secs, eval_secs);
+               (double)seen / secs, eval_secs);
         fflush(stdout);
 
         /* Side file naming both checkpoints, checkpoint, side file naming the new. */
@@ -652,7 +571,7 @@ int main(int argc, char **argv)
                    start, opt.epochs);
         else
             printf("no training (--epochs 0): evaluating the initial params\n");
-        test_acc = eval_accuracy(&ev, p, &test);
+        test_acc = eval_accuracy(p, st, in, out, ws, &test);
     }
     plot(opt.plot, &m, in->lr);
     printf("final test accuracy: %.4f\n", test_acc);
@@ -661,7 +580,6 @@ int main(int argc, char **argv)
     free(mpath);
     nnrt_dataset_free(&train);
     nnrt_dataset_free(&test);
-    eval_close(&ev);
     nnrt_free(p);
     nnrt_free(st);
     nnrt_free(in);

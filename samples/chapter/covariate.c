@@ -18,8 +18,12 @@
  * shows the first seed: the training inputs sized by their weights, the
  * test inputs, the true boundary and the two learned ones.
  *
+ * Both models take the size of the sets as a runtime dim (covariate's n,
+ * domain's m = 2n): one build runs the full sample (10,000 examples per
+ * set) and --quick (2,000).
+ *
  * Exits 1 unless weighted training beats plain training on the test set for
- * every seed (make check runs --quick: 3 seeds, no plot).
+ * every seed (make check runs --quick: 3 seeds, 2,000 examples, no plot).
  */
 #include <math.h>
 #include <stdio.h>
@@ -30,12 +34,13 @@
 #include "domain.h"
 
 enum {
-    N = sizeof(((covariate_inputs *)0)->y) / sizeof(int32_t),   /* examples per set */
+    N = sizeof(((covariate_inputs *)0)->y) / sizeof(int32_t),   /* examples per set, at most */
+    QUICK_N = 2000,           /* examples per set with --quick */
     STEPS = 1000,             /* full-batch steps of gradient descent (momentum 0.9) */
     PLOTTED = 800,            /* points of each set drawn */
 };
 _Static_assert(sizeof(((domain_inputs *)0)->z) == 2 * N * sizeof(float),
-               "domain.nn and covariate.nn must be compiled with the same n");
+               "domain.nn's MAX of m must be twice covariate.nn's of n");
 
 /* The two input distributions: N(mu, SIGMA^2 I), as far apart as the
  * training set still covers the test inputs' region. */
@@ -46,10 +51,12 @@ static int32_t label(const float x[2])
     return x[1] > 0.5f * x[0] * x[0];
 }
 
-static void draw(float (*x)[2], int32_t *y, const double mu[2], uint64_t seed, const char *name)
+/* n inputs drawn N(mu, SIGMA^2 I), and their labels. */
+static void draw(float (*x)[2], int32_t *y, int n, const double mu[2], uint64_t seed,
+                 const char *name)
 {
-    ch_normal_f32(&x[0][0], 2 * (size_t)N, 0, SIGMA, seed, name);
-    for (int i = 0; i < N; i++) {
+    ch_normal_f32(&x[0][0], 2 * (size_t)n, 0, SIGMA, seed, name);
+    for (int i = 0; i < n; i++) {
         x[i][0] += (float)mu[0];
         x[i][1] += (float)mu[1];
         y[i] = label(x[i]);
@@ -63,62 +70,65 @@ typedef struct run {
     double line_u[3], line_w[3];  /* a x1 + b x2 + c = 0: the learned boundaries */
 } run;
 
+/* Fits domain.nn to the tr->n inputs of tr (z = -1) and as many of te
+ * (z = 1), and sets beta[i] for each training input. */
 static void train_domain(const ch_options *o, const covariate_inputs *tr,
                          const covariate_inputs *te, double *beta, run *r)
 {
+    const int n = (int)tr->n;
     domain_params *p = ch_alloc(sizeof *p);
     domain_state *st = ch_alloc(sizeof *st);
     domain_inputs *in = ch_alloc(sizeof *in);
     domain_outputs *out = ch_alloc(sizeof *out);
     void *ws = ch_alloc(domain_model.workspace_size);
-    domain_init(p, 0);
+    domain_init(p, st, 0);
     domain_set_defaults(in);
-    for (int i = 0; i < N; i++) {
+    in->m = 2 * n;
+    for (int i = 0; i < n; i++) {
         in->x[i][0] = tr->x[i][0], in->x[i][1] = tr->x[i][1], in->z[i][0] = -1;
-        in->x[N + i][0] = te->x[i][0], in->x[N + i][1] = te->x[i][1], in->z[N + i][0] = 1;
+        in->x[n + i][0] = te->x[i][0], in->x[n + i][1] = te->x[i][1], in->z[n + i][0] = 1;
     }
     for (int s = 0; s < STEPS; s++) {
         int rc = domain_train_step(p, st, in, out, ws);
         if (rc)
             support_die(o->prog, "domain train step: %s", nnrt_strerror(rc));
     }
-    int rc = domain_forward(p, in, out, ws);
+    int rc = domain_forward(p, st, in, out, ws);
     if (rc)
         support_die(o->prog, "domain forward: %s", nnrt_strerror(rc));
     /* beta = exp(h), normalized to mean 1 over the training set so that the
      * weighted loss keeps the plain one's scale (and learning rate). */
     double sum = 0, sum2 = 0;
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < n; i++)
         sum += beta[i] = exp(out->h[i][0]);
     r->wmax = 0;
-    for (int i = 0; i < N; i++) {
-        beta[i] *= N / sum;
+    for (int i = 0; i < n; i++) {
+        beta[i] *= n / sum;
         sum2 += beta[i] * beta[i];
         r->wmax = fmax(r->wmax, beta[i]);
     }
-    r->ess = (double)N * N / sum2;     /* (sum w)^2 / sum w^2, with sum w = N */
+    r->ess = (double)n * n / sum2;     /* (sum w)^2 / sum w^2, with sum w = n */
     r->v0 = p->v[0][0], r->v1 = p->v[1][0], r->c = p->c[0];
     nnrt_free(p), nnrt_free(st), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
 }
 
-/* Trains both classifiers of covariate.nn on `train` (whose w the caller
- * set) and returns their accuracies on `test`. */
+/* Trains both classifiers of covariate.nn on `train` (whose w, n and lr
+ * the caller set) and returns their accuracies on `test`. */
 static void train_task(const ch_options *o, covariate_params *p, covariate_inputs *train,
                        covariate_inputs *test, double *acc_u, double *acc_w)
 {
     covariate_state *st = ch_alloc(sizeof *st);
     covariate_outputs *out = ch_alloc(sizeof *out);
     void *ws = ch_alloc(covariate_model.workspace_size);
-    covariate_init(p, 0);
-    covariate_set_defaults(train);
+    covariate_init(p, st, 0);
     for (int s = 0; s < STEPS; s++) {
         int rc = covariate_train_step(p, st, train, out, ws);
         if (rc)
             support_die(o->prog, "train step: %s", nnrt_strerror(rc));
     }
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < test->n; i++)
         test->w[i] = 1;
-    int rc = covariate_forward(p, test, out, ws);
+    int rc = covariate_forward(p, st, test, out, ws);
     if (rc)
         support_die(o->prog, "forward: %s", nnrt_strerror(rc));
     *acc_u = out->accu;
@@ -196,7 +206,11 @@ int main(int argc, char **argv)
     if (o.quick && o.seeds > 3)
         o.seeds = 3;
 
+    const int n = o.quick ? QUICK_N : N;
     covariate_inputs *tr = ch_alloc(sizeof *tr), *te = ch_alloc(sizeof *te);
+    covariate_set_defaults(tr);               /* lr */
+    covariate_set_defaults(te);
+    tr->n = te->n = n;                        /* the examples in use, of each set */
     covariate_params *p = ch_alloc(sizeof *p);
     picture *pic = ch_alloc(sizeof *pic);
     double *beta = malloc(N * sizeof *beta);
@@ -208,7 +222,7 @@ int main(int argc, char **argv)
            "test inputs N((%g, %g), %g^2 I);\n%d examples in each set, linear classifiers, "
            "%d steps of full-batch gradient descent\n"
            "the true log density ratio is log p_test(x)/p_train(x) = %g x1 + %g x2 + %g\n\n",
-           MU_TRAIN[0], MU_TRAIN[1], SIGMA, MU_TEST[0], MU_TEST[1], SIGMA, N, STEPS,
+           MU_TRAIN[0], MU_TRAIN[1], SIGMA, MU_TEST[0], MU_TEST[1], SIGMA, n, STEPS,
            (MU_TEST[0] - MU_TRAIN[0]) / (SIGMA * SIGMA), (MU_TEST[1] - MU_TRAIN[1]) / (SIGMA * SIGMA),
            (MU_TRAIN[0] * MU_TRAIN[0] + MU_TRAIN[1] * MU_TRAIN[1] - MU_TEST[0] * MU_TEST[0]
             - MU_TEST[1] * MU_TEST[1]) / (2 * SIGMA * SIGMA));
@@ -218,17 +232,17 @@ int main(int argc, char **argv)
     for (int k = 0; k < o.seeds; k++) {
         uint64_t seed = (uint64_t)k + 1;
         run *r = &runs[k];
-        draw(tr->x, tr->y, MU_TRAIN, seed, "train x");
-        draw(te->x, te->y, MU_TEST, seed, "test x");
+        draw(tr->x, tr->y, n, MU_TRAIN, seed, "train x");
+        draw(te->x, te->y, n, MU_TEST, seed, "test x");
         train_domain(&o, tr, te, beta, r);
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < n; i++)
             tr->w[i] = (float)beta[i];
         train_task(&o, p, tr, te, &r->acc_u, &r->acc_w);
         boundary(p->Wu, p->bu, r->line_u);
         boundary(p->Ww, p->bw, r->line_w);
         /* The reference: the same classifier fitted on the labelled test set. */
         double ref_w;
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < n; i++)
             te->w[i] = 1;
         train_task(&o, p, te, te, &r->acc_ref, &ref_w);
         wins += r->acc_w > r->acc_u;
@@ -236,7 +250,7 @@ int main(int argc, char **argv)
                (unsigned long long)seed, r->v0, r->v1, r->c, r->wmax, r->ess, r->acc_u, r->acc_w,
                r->acc_ref);
         if (k == 0)
-            for (int i = 0; i < PLOTTED && i < N; i++) {
+            for (int i = 0; i < PLOTTED && i < n; i++) {
                 pic->tr[i][0] = tr->x[i][0], pic->tr[i][1] = tr->x[i][1];
                 pic->te[i][0] = te->x[i][0], pic->te[i][1] = te->x[i][1];
                 pic->y[i] = tr->y[i];

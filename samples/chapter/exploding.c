@@ -200,15 +200,16 @@ int main(int argc, char **argv)
     ch_parse(argc, argv, &o);
 
     exploding_params *p = ch_alloc(sizeof *p), *grad = ch_alloc(sizeof *grad);
+    exploding_state *st = ch_alloc(sizeof *st);
     exploding_inputs *in = ch_alloc(sizeof *in);
     exploding_outputs *out = ch_alloc(sizeof *out);
     void *ws = ch_alloc(exploding_model.workspace_size);
 
-    exploding_init(p, o.seed);                 /* M ~ N(0, 1), the model's initializer */
+    exploding_init(p, st, o.seed);             /* M ~ N(0, 1), the model's initializer */
     ch_normal_f64(&in->R[0][0][0], (size_t)STEPS * N * N, 0, 1, o.seed, "R");
     for (int t = 0; t <= STEPS; t++)
         in->k[t] = t;
-    int rc = exploding_backward(p, in, out, grad, ws);
+    int rc = exploding_backward(p, st, in, out, grad, ws);
     if (rc)
         support_die(o.prog, "backward: %s", nnrt_strerror(rc));
 
@@ -268,6 +269,6 @@ int main(int argc, char **argv)
     int ok = out->norms[STEPS] > 1e10 && gn > 1e10;
     printf("%s: product norm %.3e and gradient norm %.3e %s beyond 1e10\n",
            ok ? "ok" : "FAILED", out->norms[STEPS], gn, ok ? "are" : "are not both");
-    nnrt_free(p), nnrt_free(grad), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
+    nnrt_free(p), nnrt_free(grad), nnrt_free(st), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
     return ok ? 0 : 1;
 }

@@ -35,14 +35,18 @@ static void losses(const initialization_outputs *out, double l[NETS])
     l[0] = out->Ld, l[1] = out->Ln, l[2] = out->Lx;
 }
 
+/* Test accuracy of the three networks, every example counted once:
+ * batches of BATCH rows, the last one short (in->batch: the rows filled). */
 static void evaluate(const ch_options *o, const initialization_params *p,
-                     initialization_inputs *in, initialization_outputs *out, void *ws,
-                     const nnrt_dataset *ds, double acc[NETS])
+                     const initialization_state *st, initialization_inputs *in,
+                     initialization_outputs *out, void *ws, const nnrt_dataset *ds,
+                     double acc[NETS])
 {
     size_t right[NETS] = { 0 };
     for (size_t at = 0; at < ds->n; at += BATCH) {
         size_t real = nnrt_dataset_batch(ds, NULL, at, BATCH, &in->x[0][0], in->y);
-        int rc = initialization_forward(p, in, out, ws);
+        in->batch = (int64_t)real;
+        int rc = initialization_forward(p, st, in, out, ws);
         if (rc)
             support_die(o->prog, "forward: %s", nnrt_strerror(rc));
         for (size_t k = 0; k < real; k++) {
@@ -104,7 +108,7 @@ int main(int argc, char **argv)
     point *pt = calloc((size_t)o.epochs * (POINTS_PER_EPOCH + 1), sizeof *pt);
     if (!perm || !pt)
         support_die(o.prog, "out of memory");
-    initialization_init(p, o.seed);
+    initialization_init(p, st, o.seed);
     initialization_set_defaults(in);
 
     printf("Initialization: %d-%d-%d-%d-%d MLP, %s, %zu training examples, batch %d, "
@@ -118,19 +122,23 @@ int main(int argc, char **argv)
         double t0 = ch_now(), sum[NETS] = { 0 }, part[NETS] = { 0 }, l[NETS];
         size_t in_part = 0;
         nnrt_shuffle(perm, train.n, o.seed, (uint64_t)e + 1);
+        /* Batches of BATCH in the epoch's order, the last one short; losses
+         * are means over examples (a batch's weighted by its rows). */
         for (size_t s = 0; s < steps; s++) {
-            nnrt_dataset_batch(&train, perm, s * BATCH, BATCH, &in->x[0][0], in->y);
+            size_t real = nnrt_dataset_batch(&train, perm, s * BATCH, BATCH, &in->x[0][0], in->y);
+            in->batch = (int64_t)real;
             int rc = initialization_train_step(p, st, in, out, ws);
             if (rc)
                 support_die(o.prog, "train step: %s", nnrt_strerror(rc));
             losses(out, l);
             for (int m = 0; m < NETS; m++) {
                 finite &= isfinite(l[m]);
-                sum[m] += l[m];
-                part[m] += l[m];
+                sum[m] += l[m] * (double)real;
+                part[m] += l[m] * (double)real;
             }
-            /* Point k of an epoch: the mean over its steps [k*steps/P, (k+1)*steps/P). */
-            in_part++;
+            /* Point k of an epoch: the mean over the examples of its steps
+             * [k*steps/P, (k+1)*steps/P). */
+            in_part += real;
             if ((s + 1) * POINTS_PER_EPOCH / steps != s * POINTS_PER_EPOCH / steps
                 || s + 1 == steps) {
                 pt[n].epoch = e + (s + 1.0) / steps;
@@ -145,12 +153,11 @@ int main(int argc, char **argv)
                 in_part = 0;
             }
         }
-        evaluate(&o, p, in, out, ws, &test, acc);
-        printf("epoch %2d  loss %.4f %.4f %.4f   test acc %.4f %.4f %.4f   (%.1f s)\n", e + 1,
-               sum[0] / steps, sum[1] / steps, sum[2] / steps, acc[0], acc[1], acc[2],
-               ch_now() - t0);
+        evaluate(&o, p, st, in, out, ws, &test, acc);
         for (int m = 0; m < NETS; m++)
-            last[m] = sum[m] / steps;
+            last[m] = sum[m] / (double)train.n;
+        printf("epoch %2d  loss %.4f %.4f %.4f   test acc %.4f %.4f %.4f   (%.1f s)\n", e + 1,
+               last[0], last[1], last[2], acc[0], acc[1], acc[2], ch_now() - t0);
     }
     printf("final test accuracy after %d epochs:\n", o.epochs);
     for (int m = 0; m < NETS; m++)

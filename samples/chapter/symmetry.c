@@ -47,16 +47,17 @@ static double unit_spread(const float (*w1)[D], const float *b1, const float (*w
     return m;
 }
 
-/* Test accuracy of both networks, every example counted once: the last
- * batch is topped up and only its real slots count. */
-static void evaluate(const ch_options *o, const symmetry_params *p, symmetry_inputs *in,
-                     symmetry_outputs *out, void *ws, const nnrt_dataset *ds, double *acc_s,
-                     double *acc_x)
+/* Test accuracy of both networks, every example counted once: batches of
+ * BATCH rows, the last one short (in->batch: the rows filled). */
+static void evaluate(const ch_options *o, const symmetry_params *p, const symmetry_state *st,
+                     symmetry_inputs *in, symmetry_outputs *out, void *ws,
+                     const nnrt_dataset *ds, double *acc_s, double *acc_x)
 {
     size_t right_s = 0, right_x = 0;
     for (size_t at = 0; at < ds->n; at += BATCH) {
         size_t real = nnrt_dataset_batch(ds, NULL, at, BATCH, &in->x[0][0], in->y);
-        int rc = symmetry_forward(p, in, out, ws);
+        in->batch = (int64_t)real;
+        int rc = symmetry_forward(p, st, in, out, ws);
         if (rc)
             support_die(o->prog, "forward: %s", nnrt_strerror(rc));
         for (size_t k = 0; k < real; k++) {
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
     epoch_rec *rec = calloc((size_t)o.epochs, sizeof *rec);
     if (!perm || !rec)
         support_die(o.prog, "out of memory");
-    symmetry_init(p, o.seed);
+    symmetry_init(p, st, o.seed);
     symmetry_set_defaults(in);
 
     printf("Symmetry: %d-%d-%d MLP, %s, %zu training examples, batch %d, SGD lr %g, seed %llu\n"
@@ -161,18 +162,20 @@ int main(int argc, char **argv)
     double acc_s = 0, acc_x = 0;
     for (int e = 0; e < o.epochs; e++) {
         double t0 = ch_now(), ls = 0, lx = 0;
-        size_t steps = 0;
         nnrt_shuffle(perm, train.n, o.seed, (uint64_t)e + 1);
-        for (size_t at = 0; at < train.n; at += BATCH, steps++) {
-            nnrt_dataset_batch(&train, perm, at, BATCH, &in->x[0][0], in->y);
+        /* Batches of BATCH in the epoch's order, the last one short; the
+         * losses are means over the examples (a batch's weighted by its rows). */
+        for (size_t at = 0; at < train.n; at += BATCH) {
+            size_t real = nnrt_dataset_batch(&train, perm, at, BATCH, &in->x[0][0], in->y);
+            in->batch = (int64_t)real;
             int rc = symmetry_train_step(p, st, in, out, ws);
             if (rc)
                 support_die(o.prog, "train step: %s", nnrt_strerror(rc));
-            ls += out->Ls;
-            lx += out->Lx;
+            ls += (double)out->Ls * (double)real;
+            lx += (double)out->Lx * (double)real;
         }
-        evaluate(&o, p, in, out, ws, &test, &acc_s, &acc_x);
-        rec[e] = (epoch_rec){ ls / steps, lx / steps, acc_s, acc_x };
+        evaluate(&o, p, st, in, out, ws, &test, &acc_s, &acc_x);
+        rec[e] = (epoch_rec){ ls / (double)train.n, lx / (double)train.n, acc_s, acc_x };
         printf("epoch %2d  loss s %.4f  x %.4f   test acc s %.4f  x %.4f   (%.1f s)\n", e + 1,
                rec[e].loss_s, rec[e].loss_x, acc_s, acc_x, ch_now() - t0);
     }

@@ -40,12 +40,13 @@ static double norm(const float *a, size_t n)
 static void sigmoid_curve(const ch_options *o)
 {
     sigmoid_params *p = ch_alloc(sizeof *p), *grad = ch_alloc(sizeof *grad);
+    sigmoid_state *st = ch_alloc(sizeof *st);     /* seed and step only */
     sigmoid_inputs *in = ch_alloc(sizeof *in);    /* the model has none */
     sigmoid_outputs *out = ch_alloc(sizeof *out);
     void *ws = ch_alloc(sigmoid_model.workspace_size);
     for (int i = 0; i < NPTS; i++)
         p->x[i] = (float)(-8.0 + 16.0 * i / (NPTS - 1));
-    int rc = sigmoid_backward(p, in, out, grad, ws);
+    int rc = sigmoid_backward(p, st, in, out, grad, ws);
     if (rc)
         support_die(o->prog, "sigmoid backward: %s", nnrt_strerror(rc));
 
@@ -77,7 +78,7 @@ static void sigmoid_curve(const ch_options *o)
                    "     $d using 1:3 with lines lw 2 title 'gradient'\n");
         ch_plot_end(o, g, "vanishing_sigmoid.png");
     }
-    nnrt_free(p), nnrt_free(grad), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
+    nnrt_free(p), nnrt_free(grad), nnrt_free(st), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
 }
 
 /* Part 2: per-layer gradient norms of the two deep networks at
@@ -85,13 +86,15 @@ static void sigmoid_curve(const ch_options *o)
 static double deep_layers(const ch_options *o)
 {
     deep_params *p = ch_alloc(sizeof *p), *grad = ch_alloc(sizeof *grad);
+    deep_state *st = ch_alloc(sizeof *st);
     deep_inputs *in = ch_alloc(sizeof *in);
     deep_outputs *out = ch_alloc(sizeof *out);
     void *ws = ch_alloc(deep_model.workspace_size);
-    deep_init(p, o->seed);
+    deep_init(p, st, o->seed);
+    deep_set_defaults(in);                        /* batch: all BATCH rows */
     ch_normal_f32(&in->x[0][0], (size_t)BATCH * W, 0, 1, o->seed, "x");
     ch_uniform_int(in->y, BATCH, Q, o->seed, "y");
-    int rc = deep_backward(p, in, out, grad, ws);
+    int rc = deep_backward(p, st, in, out, grad, ws);
     if (rc)
         support_die(o->prog, "deep backward: %s", nnrt_strerror(rc));
 
@@ -126,7 +129,7 @@ static double deep_layers(const ch_options *o)
                    "     $d using 1:3 with linespoints pt 5 lw 2 title 'ReLU'\n");
         ch_plot_end(o, g, "vanishing_layers.png");
     }
-    nnrt_free(p), nnrt_free(grad), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
+    nnrt_free(p), nnrt_free(grad), nnrt_free(st), nnrt_free(in), nnrt_free(out), nnrt_free(ws);
     return rs;
 }
 

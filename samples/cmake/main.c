@@ -27,7 +27,7 @@ static float gauss(unsigned *s) {
 
 int main(void) {
     blobs_params *p = nnrt_alloc(sizeof *p);
-    blobs_state *st = nnrt_alloc(sizeof *st);     /* momentum starts at zero */
+    blobs_state *st = nnrt_alloc(sizeof *st);     /* blobs_init sets it: momentum zero */
     blobs_inputs *in = nnrt_alloc(sizeof *in);
     blobs_outputs *out = nnrt_alloc(sizeof *out);
     void *ws = nnrt_alloc(blobs_model.workspace_size);
@@ -35,8 +35,8 @@ int main(void) {
         fprintf(stderr, "out of memory\n");
         return 1;
     }
-    blobs_init(p, 1);
-    blobs_set_defaults(in);
+    blobs_init(p, st, 1);
+    blobs_set_defaults(in);                       /* lambda, lr; batch = its MAX, all rows */
 
     unsigned seed = 2024;
     static float centre[Q][D];

@@ -17,7 +17,9 @@ static float uniform(unsigned *s) { /* xorshift32 in [-1, 1), for the data */
 }
 
 /* The sizes each model was compiled with, read off its generated structs,
- * so that -D batch=... or -D d=... needs no change here. */
+ * so that -D batch=... or -D d=... needs no change here.  batch is a runtime
+ * dim: the arrays hold its MAX rows, and in->batch (set_defaults: the MAX)
+ * is how many a call uses; these fits fill them all. */
 enum { RN = sizeof(((regress_inputs *)0)->t) / sizeof(float),
        RD = sizeof(((regress_inputs *)0)->x[0]) / sizeof(float),
        CN = sizeof(((classify_inputs *)0)->y) / sizeof(int32_t),
@@ -34,7 +36,7 @@ static int fit_regress(void) {
     void *ws = nnrt_alloc(regress_model.workspace_size);
     if (!p || !st || !in || !out || !ws)
         return 1;
-    regress_init(p, 1);
+    regress_init(p, st, 1);
     regress_set_defaults(in);
     unsigned seed = 1;
     double first = 0;
@@ -64,7 +66,7 @@ static int fit_classify(void) {
     void *ws = nnrt_alloc(classify_model.workspace_size);
     if (!p || !st || !in || !out || !ws)
         return 1;
-    classify_init(p, 1);
+    classify_init(p, st, 1);
     classify_set_defaults(in);
     unsigned seed = 2;
     double first = 0;
