@@ -25,7 +25,7 @@ const char *nnrt_strerror(int code)
     case NNRT_ECORRUPT:  return "file is truncated or corrupted";
     case NNRT_EMISMATCH: return "file is for another model, shape or dtype";
     case NNRT_EINVAL:    return "invalid argument";
-    case NNRT_EGRAD:     return "gradient check failed: an error is above tolerance";
+    case NNRT_EGRAD:     return "gradient check failed: an error is above tolerance, or a param is untested";
     case NNRT_ESHAPE:    return "a dim is outside [1, MAX], or a batch_norm normalizes a single value";
     case NNRT_EMPI:      return "an MPI call failed";
     default:             return "unknown error";

@@ -11,6 +11,12 @@
  * it); a version-1 model by forward.  Meant for models compiled with
  * --dtype=f64; in f32 the rounding of J swamps all but gross errors (the
  * defaults are loose to match).
+ *
+ * A check that compared only zeros has tested nothing: a param whose
+ * checked coordinates all have analytic and numeric derivatives of exactly
+ * 0 (a dead ReLU, inputs that never reach it) would otherwise pass with
+ * errors of 0.  It is reported untested instead, and fails the check
+ * unless the caller allows it.
  */
 #include <math.h>
 #include <stdint.h>
@@ -163,6 +169,7 @@ static int check_param(const run *r, const nnrt_view_tensor *t, const void *grad
         double tol = e->atol + e->rtol * scale, ratio = diff / tol;
         double rel = scale > 0 ? diff / scale : diff;  /* 0 when both are 0; NaN stays NaN */
         e->checked++;
+        e->zero += a == 0 && num == 0;
         if (!(diff <= tol))
             e->failed++;
         track_max(&e->max_abs_err, diff);
@@ -174,6 +181,7 @@ static int check_param(const run *r, const nnrt_view_tensor *t, const void *grad
             e->worst_numeric = num;
         }
     }
+    e->untested = e->checked > 0 && e->zero == e->checked;
     return NNRT_OK;
 }
 
@@ -184,7 +192,7 @@ int nnrt_gradcheck(const nnrt_model *m, const void *params, const void *inputs,
     if (!opt)
         opt = &defaults;
     if (rep) {
-        rep->n_params = rep->n_failed = 0;
+        rep->n_params = rep->n_failed = rep->n_untested = 0;
         rep->objective = NAN;
         rep->model = NULL;
     }
@@ -230,7 +238,7 @@ int nnrt_gradcheck(const nnrt_model *m, const void *params, const void *inputs,
     if (rep)
         rep->objective = j;
 
-    int k = 0, failed = 0;
+    int k = 0, failed = 0, untested = 0;
     for (int i = 0; i < v.n_tensors; i++) {
         nnrt_view_tensor t = nnrt_view_tensor_at(&v, i);
         if (t.role != NNRT_PARAM)
@@ -240,15 +248,17 @@ int nnrt_gradcheck(const nnrt_model *m, const void *params, const void *inputs,
         if (rc != NNRT_OK)
             goto done;
         failed += e.failed > 0;
+        untested += e.untested;
         if (rep && rep->entries && k < rep->cap)
             rep->entries[k] = e;
         k++;
         if (rep) {
             rep->n_params = k;
             rep->n_failed = failed;
+            rep->n_untested = untested;
         }
     }
-    rc = failed ? NNRT_EGRAD : NNRT_OK;
+    rc = failed || (untested && !opt->allow_untested) ? NNRT_EGRAD : NNRT_OK;
 done:
     nnrt_free(r.p);
     nnrt_free(grad);
@@ -280,8 +290,11 @@ void nnrt_gradcheck_print(FILE *f, const nnrt_gradcheck_report *rep)
     if (!f || !rep)
         return;
     int n = rep->entries ? (rep->n_params < rep->cap ? rep->n_params : rep->cap) : 0;
-    fprintf(f, "gradient check of %s: objective %.17g, %d of %d params failed\n",
+    fprintf(f, "gradient check of %s: objective %.17g, %d of %d params failed",
             rep->model ? rep->model : "model", rep->objective, rep->n_failed, rep->n_params);
+    if (rep->n_untested)
+        fprintf(f, ", %d untested", rep->n_untested);
+    fprintf(f, "\n");
     if (n == 0)
         return;
     /* the columns as wide as their widest cell */
@@ -310,6 +323,10 @@ void nnrt_gradcheck_print(FILE *f, const nnrt_gradcheck_report *rep)
         snprintf(checked, sizeof checked, "%zu/%zu", e->checked, t->size / rt_dtype_size(t->dtype));
         fprintf(f, "%-*s  %-*s  %-*s  %-11.3e  %-11.3e  ", wname, t->name, wshape, shape, wcheck,
                 checked, e->max_abs_err, e->max_rel_err);
+        if (e->failed == 0 && e->untested) {
+            fprintf(f, "untested: %s\n", NNRT_GRADCHECK_UNTESTED);
+            continue;
+        }
         if (e->failed == 0) {
             fprintf(f, "ok\n");
             continue;

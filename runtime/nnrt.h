@@ -114,7 +114,8 @@ enum {
     NNRT_ECORRUPT = -5,   /* truncated, or a checksum does not match */
     NNRT_EMISMATCH = -6,  /* a valid file for another model, shape or dtype */
     NNRT_EINVAL = -7,     /* an invalid argument */
-    NNRT_EGRAD = -8       /* a gradient check found an error above tolerance */
+    NNRT_EGRAD = -8       /* a gradient check found an error above tolerance, or a
+                             param it could not test (every derivative 0) */
 };
 #define NNRT_ESHAPE (-9)   /* a dim outside [1, MAX], or a batch_norm over one value */
 #define NNRT_EMPI   (-10)  /* an MPI call failed (libnnrt_mpi) */
@@ -149,9 +150,19 @@ typedef enum {
     NNRT_INIT_NORMAL,             /* N(a, b^2): mean a, std b */
     NNRT_INIT_XAVIER_UNIFORM,     /* a = gain */
     NNRT_INIT_XAVIER_NORMAL,      /* a = gain */
-    NNRT_INIT_KAIMING_UNIFORM,
-    NNRT_INIT_KAIMING_NORMAL
+    NNRT_INIT_KAIMING_UNIFORM,    /* a = negative slope, b = fan (nnrt_fan) */
+    NNRT_INIT_KAIMING_NORMAL      /* a = negative slope, b = fan (nnrt_fan) */
 } nnrt_init_kind;
+
+/* Kaiming's fan, PyTorch's mode: NNRT_FAN_IN takes fan_in (dims[1], the
+ * inputs of a weight stored [out, in]), NNRT_FAN_OUT fan_out (dims[0], the
+ * inputs of a weight stored [in, out], used as x @ W).  With negative slope
+ * a, the gain is sqrt(2 / (1 + a^2)): kaiming_uniform draws from
+ * U[-bound, bound], bound = gain * sqrt(3 / fan), and kaiming_normal from
+ * N(0, (gain / sqrt(fan))^2); a = 0 and NNRT_FAN_IN (zeros, as objects of
+ * older nnc pass) is He's initialization, a = sqrt(5) PyTorch's default
+ * for nn.Linear weights. */
+typedef enum { NNRT_FAN_IN = 0, NNRT_FAN_OUT = 1 } nnrt_fan;
 
 /* PyTorch's fans for a tensor [r, c, k...]: fan_in = c*prod(k),
  * fan_out = r*prod(k); a rank-1 tensor has fan_in = fan_out = dims[0];
@@ -160,7 +171,8 @@ void nnrt_fans(int rank, const int64_t *dims, double *fan_in, double *fan_out);
 
 /* Fill a float tensor (NNRT_F32 or NNRT_F64) of the given shape with the
  * initializer kind(a, b), drawing from (seed, stream).  Returns 0 or
- * NNRT_EINVAL (an unknown kind or dtype, a negative std, b < a). */
+ * NNRT_EINVAL (an unknown kind or dtype, a negative std, b < a, a kaiming
+ * fan other than NNRT_FAN_IN and NNRT_FAN_OUT or a slope not finite). */
 int nnrt_init_tensor(nnrt_dtype dtype, void *dst, int rank, const int64_t *dims,
                      nnrt_init_kind kind, double a, double b, uint64_t seed, uint64_t stream);
 
@@ -251,6 +263,236 @@ int nnrt_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);
 size_t nnrt_dataset_batch(const nnrt_dataset *ds, const uint32_t *perm, size_t start,
                           size_t batch, float *x, int32_t *y);
 
+/* ---- Data: per-example tensors, by name (tensorset.c) ---- */
+
+/* A data set as PyTorch's TensorDataset holds one: n examples, each a tuple
+ * of named tensors (the columns), e.g. features x f32[4] and a regression
+ * target t f32[1], or token ids x i32[35] and next tokens y i32[35].  A
+ * column's name is that of the model input it fills (nnrt_tensorset_batch).
+ *
+ * Start from a zeroed struct (nnrt_tensorset ts = {0};) and add columns;
+ * the first fixes n, the others must agree.  Each column either owns a copy
+ * of its data (NNRT_DATA_COPY, made with nnrt_alloc) or borrows the
+ * caller's array (NNRT_DATA_BORROW), which must then stay valid and
+ * unchanged until the set is freed; the set never writes a borrowed array.
+ * nnrt_tensorset_free frees the copies only.  Columns read from IDX are
+ * always copies; a labelled set's columns and a slice's are always
+ * borrowed.  Lowering n to use a prefix of the set is fine (free does not
+ * look at it). */
+#define NNRT_TENSORSET_MAX 16         /* columns per set */
+#define NNRT_NAME_MAX 64              /* bytes of a column name, its NUL included */
+enum { NNRT_DATA_COPY = 1, NNRT_DATA_BORROW = 2 };
+
+typedef struct nnrt_column {
+    char name[NNRT_NAME_MAX];     /* the model input it fills */
+    nnrt_dtype dtype;             /* NNRT_F32, NNRT_F64 or NNRT_I32 */
+    int rank;                     /* the shape of one example: 0 to 4 dims */
+    int64_t dims[4];
+    size_t count;                 /* elements per example, the product of the dims */
+    size_t stride;                /* elements from one example to the next: count, or
+                                     less for the overlapping windows of
+                                     nnrt_tensorset_add_windows */
+    const void *data;             /* example i at element i*stride */
+    void *owned;                  /* the copy the set frees (== data), or NULL if borrowed */
+} nnrt_column;
+
+typedef struct nnrt_tensorset {
+    size_t n;                     /* examples */
+    int n_columns;
+    nnrt_column columns[NNRT_TENSORSET_MAX];
+} nnrt_tensorset;
+
+/* Add the column name: n examples of dtype (f32, f64 or i32), each of shape
+ * dims[0..rank) (rank 0 to 4, each dim >= 1), stored one after the other
+ * in data (n * prod(dims) elements), copied or borrowed (mode).  Returns 0,
+ * or NNRT_EINVAL (NULL arguments, n = 0, another dtype, a bad rank or dim,
+ * a size that overflows, an empty or too long name or one the set already
+ * has, no room for another column, an unknown mode), NNRT_EMISMATCH (n
+ * differs from the set's), NNRT_ENOMEM; on failure the set is unchanged. */
+int nnrt_tensorset_add(nnrt_tensorset *ts, const char *name, nnrt_dtype dtype, int rank,
+                       const int64_t *dims, size_t n, const void *data, int mode,
+                       char *err, size_t errlen);
+
+/* Add the column name from an IDX array: its first dim counts the examples,
+ * the others are one example's shape (rank-1 arrays give scalars).  The
+ * elements are converted to dtype and, for f32 and f64, divided by
+ * divide_by in that type: 255 turns u8 pixels into [0, 1] exactly as
+ * nnrt_dataset_load does; pass 1 to keep the values.  i32 takes the integer
+ * IDX types only, with divide_by 1.  Always a copy.  Returns 0, the errors
+ * of nnrt_tensorset_add, or NNRT_EMISMATCH (float elements asked as i32). */
+int nnrt_tensorset_add_idx(nnrt_tensorset *ts, const char *name, nnrt_dtype dtype,
+                           const nnrt_idx *a, double divide_by, char *err, size_t errlen);
+/* The same from the IDX file at path (gzipped or not), with the errors of
+ * nnrt_idx_load too; the messages name the file. */
+int nnrt_tensorset_load_idx(nnrt_tensorset *ts, const char *name, nnrt_dtype dtype,
+                            const char *path, double divide_by, char *err, size_t errlen);
+
+/* Add a labelled set's images as the f32 column x_name (of ds->rank dims)
+ * and its labels as the i32 column y_name (scalars), either name NULL to
+ * skip it; both borrowed, so ds must outlive the set.  Errors as
+ * nnrt_tensorset_add. */
+int nnrt_tensorset_add_dataset(nnrt_tensorset *ts, const nnrt_dataset *ds, const char *x_name,
+                               const char *y_name, char *err, size_t errlen);
+
+/* Windows over a sequence of token ids, for a language model, as the
+ * textbook cuts its corpus: example k is x = ids[k*stride .. k*stride +
+ * steps) and y the same window one token later (y_name NULL: no y), both
+ * i32 of shape [steps].  stride 1 gives every window (d2l's TimeMachine),
+ * stride = steps disjoint ones.  There are (n - steps - 1) / stride + 1
+ * examples (without y: (n - steps) / stride + 1).  Borrowed windows are
+ * not copied at all (they overlap in ids); copied ones take
+ * examples * steps ids per column.  Errors as nnrt_tensorset_add, and
+ * NNRT_EINVAL when ids is shorter than one window or steps or stride is 0. */
+int nnrt_tensorset_add_windows(nnrt_tensorset *ts, const char *x_name, const char *y_name,
+                               const int32_t *ids, size_t n, size_t steps, size_t stride,
+                               int mode, char *err, size_t errlen);
+
+/* dst = examples [first, first + count) of src, borrowing src's arrays (so
+ * src must outlive dst; never free dst's data twice: dst owns nothing).
+ * For a train/validation split.  Returns 0 or NNRT_EINVAL (NULL, or a
+ * range outside src, or count 0). */
+int nnrt_tensorset_slice(const nnrt_tensorset *src, size_t first, size_t count,
+                         nnrt_tensorset *dst, char *err, size_t errlen);
+
+/* Free the copies and zero the set; harmless on a zeroed one. */
+void nnrt_tensorset_free(nnrt_tensorset *ts);
+
+/* ---- Data: feeding a model by tensor name (feed.c) ---- */
+
+/* The tensor named name in a version-2 descriptor (the first in declaration
+ * order; any role, or only role when role is not 0): a pointer into
+ * m->tensors.  NULL when there is none, when an argument is NULL, and when
+ * m is not a valid version-2 descriptor: a version-1 one's entries are
+ * nnrt_tensor_v1, which nnrt_find_v1 returns (and nnrt_find never does, so
+ * that a caller cannot read a v1 entry through the longer v2 layout).
+ * Each call checks the descriptor and walks it: O(n_tensors); look names
+ * up once, outside the training loop. */
+const nnrt_tensor *nnrt_find(const nnrt_model *m, const char *name);
+const nnrt_tensor *nnrt_find_role(const nnrt_model *m, const char *name, int role);
+const nnrt_tensor_v1 *nnrt_find_v1(const nnrt_model *m, const char *name);
+
+/* Check that every column of ts fills an INPUT of m of the same name: a
+ * batched input whose first axis is the batch (a runtime dim, whose MAX
+ * bounds the rows, or a fixed extent), whose rows hold as many elements as
+ * a column's example (shapes may differ: a [28, 28] image fills a row of
+ * f32[batch, 784]), of the same dtype or, for floats, the other float type
+ * (converted: f32 data feeds a model compiled --dtype=f64).  All filled
+ * inputs must share the batch axis: the same runtime dim, or the same
+ * fixed extent.  Inputs without a column are left to the caller.
+ * *batch gets the rows per call and *dim the runtime dim's name (NULL for
+ * a fixed batch); either may be NULL.  Returns 0, NNRT_EMISMATCH (no input
+ * of that name, a scalar input, another element count or dtype, inputs
+ * that disagree on the batch axis) or NNRT_EINVAL (NULL or an empty set, a
+ * column the set functions would not have made, a descriptor the tools
+ * refuse), with a message naming the column and the input. */
+int nnrt_tensorset_check(const nnrt_tensorset *ts, const nnrt_model *m, size_t *batch,
+                         const char **dim, char *err, size_t errlen);
+
+/* Copy the minibatch that starts at position start of the epoch's order
+ * into the inputs struct of m: row k of each column's input gets example
+ * perm[start + k] (example start + k when perm is NULL; perm from
+ * nnrt_shuffle).  *rows (unless NULL) gets min(batch, n - start), the rows
+ * filled from the epoch.  With a runtime batch dim, only those rows are
+ * written and the dim is set to rows (the last batch is short, as
+ * DataLoader's); with a fixed batch, the remaining rows repeat examples
+ * from the start of the order (wrapping around), as nnrt_dataset_batch's
+ * do.  So
+ *     for (size_t s = 0; s < ts.n; s += rows)
+ *         nnrt_tensorset_batch(&ts, &m_model, in, perm, s, &rows, err, sizeof err);
+ * sees every example once.  Returns 0, the errors of nnrt_tensorset_check,
+ * or NNRT_EINVAL (inputs NULL, start >= n, a perm entry >= n); on failure
+ * nothing is written.  Allocates nothing. */
+int nnrt_tensorset_batch(const nnrt_tensorset *ts, const nnrt_model *m, void *inputs,
+                         const uint32_t *perm, size_t start, size_t *rows,
+                         char *err, size_t errlen);
+
+/* The mean over every example of ts of each output named in outputs[0 ..
+ * n_outputs), into means[]: runs forward over consecutive batches of ts
+ * (nnrt_tensorset_batch, no shuffle), the last one included.  An output is
+ * either
+ *   - a scalar that is a mean over the batch's rows (a loss, an accuracy):
+ *     each batch's value weighted by its rows.  The last, partial batch
+ *     needs a runtime batch dim, so with a fixed batch ts->n must be a
+ *     multiple of it (NNRT_EMISMATCH otherwise, saying so); or
+ *   - a per-example vector, shape [batch] on the batch axis: the mean of
+ *     its rows filled from ts, with any batch.
+ * Each call starts from a copy of inputs (hypers and any input without a
+ * column; NULL: set_defaults' values), which is never written, and reads
+ * state (version 2; NULL is allowed when the model has no state tensors).
+ * It allocates the copy, the outputs and a workspace with nnrt_alloc and
+ * frees them before returning.  Returns 0, the errors of
+ * nnrt_tensorset_check, NNRT_EINVAL (NULL arguments, n_outputs outside 1
+ * to 64, no forward, a state needed), NNRT_EMISMATCH (no output of that name, or one
+ * of another shape), NNRT_ENOMEM, or the code forward returned, with a
+ * message naming the batch; means is written only on success. */
+int nnrt_evaluate(const nnrt_model *m, const void *params, const void *state,
+                  const void *inputs, const nnrt_tensorset *ts, const char *const *outputs,
+                  int n_outputs, double *means, char *err, size_t errlen);
+
+/* ---- Data: text as token ids (text.c) ---- */
+
+/* How text is cut into tokens: exactly one of CHARS (every UTF-8
+ * character is a token, whitespace included; a byte that does not start a
+ * valid sequence is a token of its own) and WORDS (maximal runs of
+ * non-whitespace, ASCII whitespace separating them), plus any of LOWER
+ * (ASCII letters to lower case first) and LETTERS (first, every run of
+ * bytes that are not ASCII letters becomes one space: with LOWER, the
+ * textbook's re.sub('[^A-Za-z]+', ' ', text).lower()).  VOCAB_SORTED
+ * orders the vocabulary by the tokens' bytes instead of by count. */
+enum { NNRT_TEXT_CHARS = 1, NNRT_TEXT_WORDS = 2, NNRT_TEXT_LOWER = 4,
+       NNRT_TEXT_LETTERS = 8, NNRT_VOCAB_SORTED = 16 };
+
+/* A vocabulary: token id i is tokens[i].  Id 0 is always "<unk>", the id of
+ * any token the vocabulary lacks; then the tokens seen at least min_count
+ * times, most frequent first (ties in byte order), or in byte order with
+ * NNRT_VOCAB_SORTED.  Everything lives in one block from nnrt_alloc, which
+ * nnrt_vocab_free releases. */
+typedef struct nnrt_vocab {
+    int32_t size;                 /* tokens, "<unk>" included */
+    const char *const *tokens;    /* size NUL-terminated strings */
+    const uint64_t *counts;       /* occurrences in the text it was built from;
+                                     counts[0]: those of the tokens left out */
+    int flags;                    /* how it cuts text: NNRT_TEXT_* */
+    void *mem;                    /* the block */
+} nnrt_vocab;
+
+/* Build a vocabulary from len bytes of text (flags as above, min_count 0
+ * or 1 to keep every token).  Returns 0, NNRT_EINVAL (NULL, flags without
+ * exactly one of CHARS and WORDS or with unknown bits), NNRT_EFORMAT (a NUL
+ * byte: not text), NNRT_ENOMEM; on failure *v is zeroed.  Scratch memory
+ * (nnrt_alloc) is freed before it returns. */
+int nnrt_vocab_build(nnrt_vocab *v, const char *text, size_t len, int flags,
+                     uint64_t min_count, char *err, size_t errlen);
+/* The ids of the tokens of len bytes of text, cut as v->flags says, into
+ * ids[0 .. cap); *n gets the number of tokens.  ids NULL with cap 0 only
+ * counts.  Returns 0, NNRT_EINVAL (NULL v or n, an empty vocabulary, cap
+ * below the count: then nothing is written), NNRT_EFORMAT (a NUL byte),
+ * NNRT_ENOMEM.  With LOWER or LETTERS it normalizes a scratch copy of the
+ * text (nnrt_alloc), freed before it returns. */
+int nnrt_vocab_encode(const nnrt_vocab *v, const char *text, size_t len, int32_t *ids,
+                      size_t cap, size_t *n, char *err, size_t errlen);
+/* The id of token (NUL-terminated), 0 when v lacks it (or v or token is NULL). */
+int32_t nnrt_vocab_id(const nnrt_vocab *v, const char *token);
+void nnrt_vocab_free(nnrt_vocab *v);
+
+/* A text file as token ids: n ids (nnrt_alloc'ed) into a vocabulary. */
+typedef struct nnrt_text {
+    size_t n;
+    int32_t *ids;
+} nnrt_text;
+
+/* Read the text file at path (gzipped or not, told by its content).  When
+ * vocab is empty (zeroed) it is first built from this file with flags and
+ * min_count; otherwise the file is cut as vocab->flags says, with unknown
+ * tokens as 0, and flags and min_count are ignored: so a validation file
+ * shares the training file's ids.  Returns 0, NNRT_EIO, NNRT_ECORRUPT (a
+ * damaged gzip stream), NNRT_EFORMAT (a NUL byte), NNRT_ENOMEM or
+ * NNRT_EINVAL; on failure *t is zeroed and a vocabulary it was building
+ * too.  Free with nnrt_text_free (and nnrt_vocab_free). */
+int nnrt_text_load(const char *path, nnrt_vocab *vocab, int flags, uint64_t min_count,
+                   nnrt_text *t, char *err, size_t errlen);
+void nnrt_text_free(nnrt_text *t);
+
 /* ---- Checkpoints (checkpoint.c) ---- */
 
 /* The checkpoint file formats, all integers little-endian.  Format 2,
@@ -326,6 +568,8 @@ typedef struct nnrt_gradcheck_options {
     uint64_t seed;            /* picks the coordinates when a param has more */
     const void *state;        /* version 2: the state each evaluation starts from (copied,
                                  never written); NULL: one made by init with seed 0 */
+    int allow_untested;       /* nonzero: an untested param (see nnrt_gradcheck_entry)
+                                 is reported but does not fail the check */
 } nnrt_gradcheck_options;
 
 /* The result for one param. */
@@ -342,6 +586,11 @@ typedef struct nnrt_gradcheck_entry {
     double worst_analytic, worst_numeric;
     double eps, atol, rtol;       /* the values used */
     const nnrt_tensor_v1 *tensor_v1;  /* the param of a version-1 model (else NULL) */
+    size_t zero;                  /* checked coordinates whose analytic and numeric
+                                     derivatives are both exactly 0 */
+    int untested;                 /* 1 when every checked coordinate is such a zero:
+                                     the check compared nothing, so it does not count the
+                                     param as passing (NNRT_GRADCHECK_UNTESTED says why) */
 } nnrt_gradcheck_entry;
 
 /* The caller sets entries (room for cap entries, or NULL and 0); the check
@@ -353,7 +602,12 @@ typedef struct nnrt_gradcheck_report {
     int n_params;                 /* PARAM tensors in the model */
     int n_failed;                 /* params with a coordinate outside tolerance */
     double objective;             /* J at the given params */
+    int n_untested;               /* params marked untested (whether or not allowed) */
 } nnrt_gradcheck_report;
+
+/* What an untested param's zeros usually mean, as nnrt_gradcheck_print says it. */
+#define NNRT_GRADCHECK_UNTESTED "every sampled derivative is 0: a dead ReLU, a saturated " \
+    "sigmoid, an input range that misses the param's effect, or a param the objective does not use"
 
 /* Check the gradient of any compiled model by central differences.  Runs
  * backward once at params, then for each PARAM tensor and each coordinate
@@ -372,8 +626,15 @@ typedef struct nnrt_gradcheck_report {
  * It allocates (with nnrt_alloc) a copy of the params, the gradients, the
  * outputs, a workspace and (version 2) the states, and frees them before
  * returning; the caller's params, state and inputs are never written.
- * Returns 0 when every coordinate passes, NNRT_EGRAD when one does not,
- * NNRT_EINVAL (no objective, a non-float param, an ABI version other than 1
+ * A param whose checked coordinates all have analytic and numeric
+ * derivatives of exactly 0 is marked untested: equal zeros say nothing about
+ * the backward pass (a dead ReLU, a saturated sigmoid, inputs that miss the
+ * param, a param J does not use), so it does not pass; give inputs (or
+ * params) that exercise it, or set opt->allow_untested.
+ * Returns 0 when every coordinate passes and no param is untested (or
+ * untested params are allowed), NNRT_EGRAD when a coordinate fails or a
+ * param is untested (rep->n_failed, rep->n_untested and the entries say
+ * which), NNRT_EINVAL (no objective, a non-float param, an ABI version other than 1
  * and 2, a malformed descriptor, no backward (or, version 1, forward; version
  * 2 with opt->state NULL, init), NULL model or params), NNRT_ENOMEM, or the
  * code that forward or backward returned. */
@@ -381,7 +642,8 @@ int nnrt_gradcheck(const nnrt_model *m, const void *params, const void *inputs,
                    const nnrt_gradcheck_options *opt, nnrt_gradcheck_report *rep);
 
 /* Print the report as a table, one row per param, with the worst coordinate
- * of each failing param as an index into its shape. */
+ * of each failing param as an index into its shape, and "untested" with its
+ * likely cause (NNRT_GRADCHECK_UNTESTED) for an untested one. */
 void nnrt_gradcheck_print(FILE *f, const nnrt_gradcheck_report *rep);
 
 #ifdef __cplusplus

@@ -255,11 +255,19 @@ int nnrt_init_tensor(nnrt_dtype dtype, void *dst, int rank, const int64_t *dims,
         d = NORMAL, hi = a * sqrt(2 / (fan_in + fan_out));
         break;
     case NNRT_INIT_KAIMING_UNIFORM:
-        d = UNIFORM, hi = sqrt(6 / fan_in), lo = -hi;
+    case NNRT_INIT_KAIMING_NORMAL: {
+        /* gain^2 = 2 / (1 + a^2); bound = gain sqrt(3 / fan), std = gain / sqrt(fan),
+         * each computed as one sqrt, so that a = 0 gives sqrt(6 / fan) and
+         * sqrt(2 / fan) bit for bit, as before the slope and the fan existed */
+        if (!isfinite(a) || (b != NNRT_FAN_IN && b != NNRT_FAN_OUT))
+            return NNRT_EINVAL;
+        double fan = (b == NNRT_FAN_IN ? fan_in : fan_out) * (1 + a * a);
+        if (kind == NNRT_INIT_KAIMING_UNIFORM)
+            d = UNIFORM, hi = sqrt(6 / fan), lo = -hi;
+        else
+            d = NORMAL, hi = sqrt(2 / fan);
         break;
-    case NNRT_INIT_KAIMING_NORMAL:
-        d = NORMAL, hi = sqrt(2 / fan_in);
-        break;
+    }
     default:
         return NNRT_EINVAL;
     }

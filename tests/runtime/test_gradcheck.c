@@ -5,7 +5,8 @@
  * Version 2 checks the training objective through backward on a fresh copy
  * of the state every time (the toy's backward changes its state, and its
  * training J differs from forward's), and never writes the caller's state;
- * version 1 is still checked through forward.
+ * version 1 is still checked through forward.  A param whose derivatives
+ * are all 0 at the given inputs is reported untested, never passed.
  */
 #include <check.h>
 #include <math.h>
@@ -348,6 +349,134 @@ START_TEST(the_report_prints_as_a_table_locating_the_worst_coordinate)
 }
 END_TEST
 
+/* ---- A param the inputs never reach ---- */
+
+/* dead: J = sum(relu(x - 10) * w) + sum(v * v), the contract's trap
+ * `relu(x - 10) @ W` in small.  With x in [-1, 1] every derivative of J in
+ * w is 0, numeric and analytic alike: a check of w compares nothing. */
+typedef struct dead_params { _Alignas(64) double w[3]; _Alignas(64) double v[2]; } dead_params;
+typedef struct dead_inputs { _Alignas(64) double x[3]; } dead_inputs;
+typedef struct dead_outputs { _Alignas(64) double J; } dead_outputs;
+static const int64_t dead_dims3[1] = {3}, dead_dims2[1] = {2};
+
+static void dead_init(void *p, void *s, uint64_t seed)
+{
+    dead_params *q = p;
+    for (int i = 0; i < 3; i++)
+        q->w[i] = 0.5 + i;
+    q->v[0] = 0.25, q->v[1] = -1;
+    memset(s, 0, sizeof(nnrt_state_head));
+    ((nnrt_state_head *)s)->seed = seed;
+}
+
+static void dead_set_defaults(void *in) { (void)in; }
+
+static int dead_backward(const void *params, void *state, const void *inputs, void *outputs,
+                         void *grads, void *ws)
+{
+    const dead_params *p = params;
+    const dead_inputs *in = inputs;
+    dead_params *g = grads;
+    double J = 0;
+    for (int i = 0; i < 3; i++) {
+        double h = in->x[i] - 10 > 0 ? in->x[i] - 10 : 0;
+        J += h * p->w[i];
+        if (g)
+            g->w[i] = h;
+    }
+    for (int i = 0; i < 2; i++) {
+        J += p->v[i] * p->v[i];
+        if (g)
+            g->v[i] = 2 * p->v[i];
+    }
+    ((dead_outputs *)outputs)->J = J;
+    return 0;
+}
+
+static int dead_forward(const void *params, const void *state, const void *inputs, void *outputs,
+                        void *ws)
+{
+    return dead_backward(params, NULL, inputs, outputs, NULL, ws);
+}
+
+static const nnrt_tensor dead_tensors[] = {
+    {"x", NNRT_INPUT, NNRT_F64, 1, dead_dims3, offsetof(dead_inputs, x), 3 * sizeof(double), 0, NULL},
+    {"w", NNRT_PARAM, NNRT_F64, 1, dead_dims3, offsetof(dead_params, w), 3 * sizeof(double), 0, NULL},
+    {"v", NNRT_PARAM, NNRT_F64, 1, dead_dims2, offsetof(dead_params, v), 2 * sizeof(double), 0, NULL},
+    {"J", NNRT_OUTPUT, NNRT_F64, 0, NULL, offsetof(dead_outputs, J), sizeof(double), 0, NULL},
+};
+
+static const nnrt_model dead_model = {
+    NNRT_ABI_VERSION, "dead",
+    sizeof(dead_params), sizeof(dead_inputs), sizeof(dead_outputs), sizeof(nnrt_state_head), 64,
+    4, dead_tensors, "J",
+    dead_init, dead_set_defaults, dead_forward, dead_backward, NULL, NULL,
+};
+
+static dead_params DP;
+static dead_inputs DI = {{-1, 0.25, 1}};
+
+START_TEST(a_param_whose_derivatives_are_all_zero_is_untested_and_fails)
+{
+    dead_init(&DP, &(nnrt_state_head){0}, 0);
+    nnrt_gradcheck_report rep = new_report();
+    ck_assert_int_eq(nnrt_gradcheck(&dead_model, &DP, &DI, NULL, &rep), NNRT_EGRAD);
+    ck_assert_int_eq(rep.n_failed, 0);                  /* nothing is wrong, */
+    ck_assert_int_eq(rep.n_untested, 1);                /* but w was not tested */
+    ck_assert_str_eq(rows[0].tensor->name, "w");
+    ck_assert_uint_eq(rows[0].checked, 3);
+    ck_assert_uint_eq(rows[0].zero, 3);
+    ck_assert_int_eq(rows[0].untested, 1);
+    ck_assert_int_eq(rows[1].untested, 0);              /* v is */
+    ck_assert_uint_eq(rows[1].zero, 0);
+}
+END_TEST
+
+START_TEST(allow_untested_reports_it_and_passes)
+{
+    dead_init(&DP, &(nnrt_state_head){0}, 0);
+    nnrt_gradcheck_options opt = {.allow_untested = 1};
+    nnrt_gradcheck_report rep = new_report();
+    ck_assert_int_eq(nnrt_gradcheck(&dead_model, &DP, &DI, &opt, &rep), 0);
+    ck_assert_int_eq(rep.n_untested, 1);
+    ck_assert_int_eq(rows[0].untested, 1);
+}
+END_TEST
+
+START_TEST(inputs_that_reach_the_param_test_it)
+{
+    dead_init(&DP, &(nnrt_state_head){0}, 0);
+    dead_inputs in = {{11, 12.5, 10.5}};
+    nnrt_gradcheck_report rep = new_report();
+    ck_assert_int_eq(nnrt_gradcheck(&dead_model, &DP, &in, NULL, &rep), 0);
+    ck_assert_int_eq(rep.n_untested, 0);
+    ck_assert_int_eq(rows[0].untested, 0);
+    /* one live coordinate is enough: the param is tested, not untested */
+    in.x[0] = in.x[1] = 0;
+    ck_assert_int_eq(nnrt_gradcheck(&dead_model, &DP, &in, NULL, &rep), 0);
+    ck_assert_uint_eq(rows[0].zero, 2);
+    ck_assert_int_eq(rows[0].untested, 0);
+}
+END_TEST
+
+START_TEST(the_report_says_untested_and_why)
+{
+    dead_init(&DP, &(nnrt_state_head){0}, 0);
+    nnrt_gradcheck_report rep = new_report();
+    ck_assert_int_eq(nnrt_gradcheck(&dead_model, &DP, &DI, NULL, &rep), NNRT_EGRAD);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    nnrt_gradcheck_print(f, &rep);
+    fclose(f);
+    ck_assert_msg(strstr(text, "0 of 2 params failed, 1 untested\n"), "%s", text);
+    ck_assert_msg(strstr(text, "untested: every sampled derivative is 0: a dead ReLU"), "%s", text);
+    ck_assert_msg(strstr(text, "\nv ") && strstr(text, "ok\n"), "%s", text);
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -369,6 +498,10 @@ int main(void)
     tcase_add_test(tc, an_error_of_the_model_is_passed_on);
     tcase_add_test(tc, models_it_cannot_check_are_invalid);
     tcase_add_test(tc, the_report_prints_as_a_table_locating_the_worst_coordinate);
+    tcase_add_test(tc, a_param_whose_derivatives_are_all_zero_is_untested_and_fails);
+    tcase_add_test(tc, allow_untested_reports_it_and_passes);
+    tcase_add_test(tc, inputs_that_reach_the_param_test_it);
+    tcase_add_test(tc, the_report_says_untested_and_why);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -125,8 +125,9 @@ START_TEST(same_seed_gives_bit_identical_values)
             double x[33 * 17], y[33 * 17];
             memset(x, 0xAA, sizeof x);
             memset(y, 0x55, sizeof y);
-            ck_assert_int_eq(nnrt_init_tensor(dtypes[d], x, 2, dims, kind, 0.5, 2, 7, 9), 0);
-            ck_assert_int_eq(nnrt_init_tensor(dtypes[d], y, 2, dims, kind, 0.5, 2, 7, 9), 0);
+            double b = kind >= NNRT_INIT_KAIMING_UNIFORM ? NNRT_FAN_OUT : 2;   /* kaiming: a fan */
+            ck_assert_int_eq(nnrt_init_tensor(dtypes[d], x, 2, dims, kind, 0.5, b, 7, 9), 0);
+            ck_assert_int_eq(nnrt_init_tensor(dtypes[d], y, 2, dims, kind, 0.5, b, 7, 9), 0);
             size_t bytes = 33 * 17 * (dtypes[d] == NNRT_F32 ? 4 : 8);
             ck_assert_msg(memcmp(x, y, bytes) == 0, "kind %d dtype %d", kind, dtypes[d]);
         }
@@ -359,6 +360,62 @@ START_TEST(kaiming_normal_uses_fan_in)
 }
 END_TEST
 
+/* kaiming's slope a and fan, PyTorch's kaiming_uniform_(a, mode):
+ * gain = sqrt(2 / (1 + a^2)), bound = gain * sqrt(3 / fan), std = gain / sqrt(fan). */
+START_TEST(kaiming_uniform_with_a_slope_follows_pytorch)
+{
+    double a = sqrt(5.0), gain = sqrt(2 / (1 + a * a));
+    for (int d = 0; d < 2; d++) {
+        size_t n;
+        double *v = fill(dtypes[d], 2, mat, NNRT_INIT_KAIMING_UNIFORM, a, NNRT_FAN_IN, 5, 6, &n);
+        check_uniform(v, n, dtypes[d], -gain * sqrt(3.0 / 512), gain * sqrt(3.0 / 512));
+        free(v);
+    }
+}
+END_TEST
+
+/* nn.Linear's default, kaiming_uniform(a = sqrt(5)), is U[+-1/sqrt(fan_in)]. */
+START_TEST(kaiming_uniform_a_sqrt5_is_nn_linear_default)
+{
+    size_t n;
+    double *v = fill(NNRT_F64, 2, mat, NNRT_INIT_KAIMING_UNIFORM, sqrt(5.0), NNRT_FAN_IN, 5, 6, &n);
+    check_uniform(v, n, NNRT_F64, -1 / sqrt(512.0), 1 / sqrt(512.0));
+    free(v);
+}
+END_TEST
+
+/* fan "out" takes dims[0]: for a weight stored [in, out] (used as x @ W)
+ * that is its number of inputs. */
+START_TEST(kaiming_fan_out_takes_dims_0)
+{
+    for (int d = 0; d < 2; d++) {
+        size_t n;
+        double *v = fill(dtypes[d], 2, mat, NNRT_INIT_KAIMING_UNIFORM, 0, NNRT_FAN_OUT, 5, 6, &n);
+        check_uniform(v, n, dtypes[d], -sqrt(6.0 / 256), sqrt(6.0 / 256));
+        free(v);
+        v = fill(dtypes[d], 2, mat, NNRT_INIT_KAIMING_NORMAL, 1, NNRT_FAN_OUT, 5, 6, &n);
+        check_normal(v, n, 0, sqrt(2 / (1 + 1.0)) / sqrt(256.0));
+        free(v);
+    }
+}
+END_TEST
+
+/* a = 0 and fan "in" (what objects of older nnc pass) draw He's values bit
+ * for bit: the same as uniform(-sqrt(6 / fan_in), sqrt(6 / fan_in)). */
+START_TEST(kaiming_with_no_slope_is_he_bit_for_bit)
+{
+    int64_t dims[2] = {3, 50};
+    double k[150], u[150];
+    ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, k, 2, dims, NNRT_INIT_KAIMING_UNIFORM, 0, NNRT_FAN_IN, 9, 4), 0);
+    ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, u, 2, dims, NNRT_INIT_UNIFORM, -sqrt(6.0 / 50), sqrt(6.0 / 50),
+                                      9, 4), 0);
+    ck_assert(memcmp(k, u, sizeof k) == 0);
+    ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, k, 2, dims, NNRT_INIT_KAIMING_NORMAL, 0, NNRT_FAN_IN, 9, 4), 0);
+    ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, u, 2, dims, NNRT_INIT_NORMAL, 0, sqrt(2.0 / 50), 9, 4), 0);
+    ck_assert(memcmp(k, u, sizeof k) == 0);
+}
+END_TEST
+
 START_TEST(default_is_zeros_for_rank_1_and_uniform_otherwise)
 {
     for (int d = 0; d < 2; d++) {
@@ -403,6 +460,9 @@ START_TEST(invalid_arguments_are_refused_and_leave_dst_alone)
     ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, dst, 2, dims, NNRT_INIT_XAVIER_UNIFORM, -1, 0, 1, 1), NNRT_EINVAL);
     ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, dst, 2, dims, NNRT_INIT_XAVIER_NORMAL, -1, 0, 1, 1), NNRT_EINVAL);
     ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, NULL, 2, dims, NNRT_INIT_ZEROS, 0, 0, 1, 1), NNRT_EINVAL);
+    ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, dst, 2, dims, NNRT_INIT_KAIMING_UNIFORM, 0, 2, 1, 1), NNRT_EINVAL);
+    ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, dst, 2, dims, NNRT_INIT_KAIMING_NORMAL, 0, -1, 1, 1), NNRT_EINVAL);
+    ck_assert_int_eq(nnrt_init_tensor(NNRT_F64, dst, 2, dims, NNRT_INIT_KAIMING_UNIFORM, NAN, 0, 1, 1), NNRT_EINVAL);
     for (int i = 0; i < 6; i++) {
         uint64_t bits;
         memcpy(&bits, &dst[i], 8);
@@ -458,6 +518,10 @@ int main(void)
     tcase_add_test(tc, xavier_normal_uses_both_fans_and_the_gain);
     tcase_add_test(tc, kaiming_uniform_uses_fan_in_of_a_conv_kernel);
     tcase_add_test(tc, kaiming_normal_uses_fan_in);
+    tcase_add_test(tc, kaiming_uniform_with_a_slope_follows_pytorch);
+    tcase_add_test(tc, kaiming_uniform_a_sqrt5_is_nn_linear_default);
+    tcase_add_test(tc, kaiming_fan_out_takes_dims_0);
+    tcase_add_test(tc, kaiming_with_no_slope_is_he_bit_for_bit);
     tcase_add_test(tc, default_is_zeros_for_rank_1_and_uniform_otherwise);
     suite_add_tcase(s, tc);
 
