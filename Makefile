@@ -95,6 +95,17 @@ samples:
 .PHONY: demo samples
 
 # ---- install ----
+# A program linked with `pkg-config --libs nnrt` must start without
+# LD_LIBRARY_PATH.  The loader finds libnnrt.so by itself only in its
+# trusted directories (/lib, /usr/lib), and in those listed in
+# /etc/ld.so.conf (/usr/local/lib) only once ldconfig has cached it; so
+# nnrt.pc carries a run path to its libdir for every prefix but /usr (and
+# /), and a root install into the live system (no DESTDIR) runs ldconfig.
+# The run path names PREFIX, not DESTDIR: a staged tree works once it is
+# moved into place.
+LIBDIR      = $(PREFIX)/lib
+NNRT_RPATH  = -Wl,-rpath,$${libdir}
+PC_RPATH    = $(if $(filter /lib /usr/lib,$(abspath $(LIBDIR))),,$(NNRT_RPATH) )
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/nnc \
@@ -103,9 +114,12 @@ install: all
 	install -m 644 runtime/nnrt.h $(DESTDIR)$(PREFIX)/include/nnrt.h
 	install -m 644 $(B)/libnnrt.a $(DESTDIR)$(PREFIX)/lib/libnnrt.a
 	install -m 755 $(B)/libnnrt.so $(DESTDIR)$(PREFIX)/lib/libnnrt.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' runtime/nnrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@RPATH@|$(PC_RPATH)|g' runtime/nnrt.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
 	install -m 644 cmake/nncConfig.cmake cmake/nncConfigVersion.cmake $(DESTDIR)$(PREFIX)/lib/cmake/nnc/
 	install -m 644 man/nnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/nnc.1
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  PATH="$$PATH:/sbin:/usr/sbin" ldconfig || echo "make install: ldconfig failed; run it before using libnnrt.so" >&2; fi
 
 clean:
 	rm -rf $(B)

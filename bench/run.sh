@@ -78,4 +78,48 @@ echo "where one compile's time goes (nnc --time):"
 echo
 echo "(d) samples/mlp.nn with dim batch <= 256 called at 256, 32 and 1 rows, against const builds at each size"
 "$out/dim_bench" || status=1
+
+echo
+echo "(e) compile time against model size (nnc -O2, best of 3): generated models of 20,000 and"
+echo "    200,000 statements (bench/gen_model.sh), an unrolled loop of 1,000 and 10,000 iterations"
+# The best of three runs of "$@", in milliseconds, or "failed".
+best_ms() {
+    best=""
+    for _ in 1 2 3; do
+        t=$(ms "$@")
+        [ "$t" = failed ] && { echo failed; return; }
+        if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
+    done
+    echo "$best"
+}
+# "name small large": the time per unit at the large size over that at the
+# small one, which is 1.00 when compile time grows linearly.
+per_unit() {
+    if [ "$3" = failed ] || [ "$5" = failed ]; then
+        echo "  $1: failed"
+        status=1
+        return
+    fi
+    awk -v what="$1" -v n1="$2" -v t1="$3" -v n2="$4" -v t2="$5" -v unit="$6" 'BEGIN {
+        printf "  %s: %d %s %d ms, %d %s %d ms; time per %s, large / small: %.2f (1.00: linear; above: faster than linear)\n",
+               what, n1, unit "s", t1, n2, unit "s", t2, unit, (t2 / n2) / (t1 / n1) }'
+}
+bench/gen_model.sh 20000 > "$out/gen_20k.nn"
+bench/gen_model.sh 200000 > "$out/gen_200k.nn"
+t1=$(best_ms "$b/nnc" -O2 "$out/gen_20k.nn" -o "$out/gen.o" -H "$out/gen.h")
+t2=$(best_ms "$b/nnc" -O2 "$out/gen_200k.nn" -o "$out/gen.o" -H "$out/gen.h")
+[ "$t1" = failed ] || [ "$t2" = failed ] && t1=failed
+per_unit "statements" 20000 "$t1" 200000 "$t2" statement
+for n in 1000 10000; do
+    printf 'input x : f32[8, 4]\nparam w : f32[4]\nh = x\nfor i in 0..%d {\n  h = tanh(h * w) + x\n}\nJ = mean(h)\nminimize J\noptimizer sgd(lr = 0.1)\n' \
+        "$n" > "$out/loop_$n.nn"
+done
+t1=$(best_ms "$b/nnc" -O2 "$out/loop_1000.nn" -o "$out/loop.o" -H "$out/loop.h")
+t2=$(best_ms "$b/nnc" -O2 "$out/loop_10000.nn" -o "$out/loop.o" -H "$out/loop.h")
+[ "$t1" = failed ] || [ "$t2" = failed ] && t1=failed
+per_unit "loop" 1000 "$t1" 10000 "$t2" iteration
+if [ -x /usr/bin/time ]; then
+    kb=$(/usr/bin/time -f %M "$b/nnc" -O2 "$out/gen_200k.nn" -o "$out/gen.o" -H "$out/gen.h" 2>&1 >/dev/null | tail -1)
+    echo "  peak memory compiling the 200,000 statements: $((kb / 1024)) MB"
+fi
 exit $status

@@ -100,7 +100,9 @@ endif()
 #
 # Compiles SOURCE (relative to the current source directory) with nnc into
 # CMAKE_CURRENT_BINARY_DIR/nnc/TARGET/STEM.o and STEM.h, STEM being the
-# source's name without .nn, and makes TARGET a static library holding the
+# source's name without .nn (or NAME with --prefix=NAME among the OPTIONS, so
+# that two builds of one model, linked into one program, have headers of
+# their own names), and makes TARGET a static library holding the
 # object whose users get that directory on their include path (so they write
 # #include "STEM.h") and the runtime.  DEFINES become -D NAME=VALUE; OPTIONS
 # are passed to nnc as they are (-O3, --cpu=native, --target=..., -I DIR,
@@ -132,6 +134,9 @@ function(nnc_add_model target source)
     if(opt MATCHES "^(-o|-H|-S|-MD|-MF|--emit=.*)$")
       message(FATAL_ERROR "nnc_add_model(${target}): nnc_add_model chooses the outputs; "
               "remove '${opt}' from OPTIONS")
+    endif()
+    if(opt MATCHES "^--prefix=(.+)$")
+      set(stem "${CMAKE_MATCH_1}")
     endif()
   endforeach()
 

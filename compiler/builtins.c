@@ -10,6 +10,7 @@
  */
 #include "nnc.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -54,6 +55,16 @@ bool match_args(Ast *call, const char *fname, const char *const *params, int npa
             if (strcmp(params[i], a->kw) == 0)
                 k = i;
         if (k < 0) {
+            /* PyTorch's names for the same arguments */
+            static const char *const torch_kw[][2] = {{"dim", "axis"}, {"keepdim", "keepdims"},
+                                                       {"mode", "fan"}};
+            for (size_t j = 0; j < sizeof torch_kw / sizeof *torch_kw; j++)
+                for (int i = 0; i < nparams; i++)
+                    if (strcmp(a->kw, torch_kw[j][0]) == 0 && strcmp(params[i], torch_kw[j][1]) == 0) {
+                        error_at(a->kwloc, "%s() has no argument '%s': PyTorch's %s is nnc's '%s'",
+                                 fname, a->kw, a->kw, params[i]);
+                        return false;
+                    }
             const char *near = nearest_name(a->kw, params, nparams);
             if (near)
                 error_at(a->kwloc, "%s() has no argument '%s'; did you mean '%s'?", fname, a->kw, near);
@@ -154,6 +165,8 @@ static Val fn_pow(Sema *S, const Builtin *b, Ast *call, Val *args) {
         error_at(args[1].loc, "the exponent of pow() must be a compile-time number");
         return val_err();
     }
+    if (!sema_number_fits(args[1].num, x->dt, args[1].loc))
+        return val_err();
     return val_node(ir_powc(sema_graph(S), x, args[1].num), call->loc);
 }
 
@@ -162,9 +175,12 @@ static Val fn_pow(Sema *S, const Builtin *b, Ast *call, Val *args) {
 static DType float_of(Val v) { return v.kind == V_NODE && dtype_is_float(v.node->dt) ? v.node->dt : DT_NONE; }
 
 static Val fn_binary(Sema *S, const Builtin *b, Ast *call, Val *args) {
-    for (int k = 0; k < 2; k++)
-        if (!tensor_arg(S, args[k], b->name))   /* reports a list */
+    for (int k = 0; k < 2; k++) {   /* converted below, once, to the type they meet */
+        if (args[k].kind == V_LIST)
+            error_at(args[k].loc, "%s() takes a tensor here, not a list", b->name);
+        if (args[k].kind == V_ERR || args[k].kind == V_LIST)
             return val_err();
+    }
     DType like = float_of(args[0]) == DT_F64 || float_of(args[1]) == DT_F64 ? DT_F64
                  : float_of(args[0]) ? float_of(args[0]) : float_of(args[1]);
     Node *x = sema_as_float(S, args[0], like), *y = sema_as_float(S, args[1], like);
@@ -181,6 +197,48 @@ static Val fn_binary(Sema *S, const Builtin *b, Ast *call, Val *args) {
 
 /* ---- reductions ---- */
 
+static Val fn_reduce(Sema *S, const Builtin *b, Ast *call, Val *args);
+
+/* The source of a call's first argument, for a hint: its name, or "x". */
+static const char *operand_text(const Ast *call) {
+    return call->args && call->args->kind == A_NAME ? call->args->name : "x";
+}
+
+/* axis = (0, 2) or [0, 2]: the language reduces all axes or one. */
+static void axes_hint(const char *fname, const Ast *call, const Ast *list, Loc loc) {
+    int64_t ax[MAX_RANK];
+    int n = 0;
+    bool numbers = true;
+    for (const Ast *e = list->args; e; e = e->next) {
+        numbers &= e->kind == A_NUM && e->is_int;
+        if (n < MAX_RANK)
+            ax[n++] = e->kind == A_NUM ? (int64_t)e->num : 0;
+    }
+    const char *x = operand_text(call);
+    const Builtin *b = builtin_find(fname);
+    if (!b || b->fn != fn_reduce) {   /* softmax, argmax */
+        error_at(loc, "%s() works along one axis: axis = k", fname);
+        return;
+    }
+    if (!numbers || n < 2) {
+        error_at(loc, "%s() reduces all axes or one: axis takes one integer (reduce one axis at a time)", fname);
+        return;
+    }
+    /* the highest axis first, so the others keep their numbers */
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (ax[j] > ax[i]) {
+                int64_t t = ax[i];
+                ax[i] = ax[j];
+                ax[j] = t;
+            }
+    const char *nest = x;
+    for (int i = 0; i < n; i++)
+        nest = arena_printf("%s(%s, axis = %lld)", fname, nest, (long long)ax[i]);
+    error_at(loc, "%s() reduces all axes or one: several axes at once are not in the language; "
+             "reduce one at a time, the highest first: %s", fname, nest);
+}
+
 /* The axes a reduction covers: all, or the one given. */
 static bool reduce_axes(Val axis, Node *x, unsigned *axes) {
     if (axis.kind == V_NONE) {
@@ -192,6 +250,21 @@ static bool reduce_axes(Val axis, Node *x, unsigned *axes) {
         return false;
     *axes = 1u << a;
     return true;
+}
+
+/* logsumexp() as torch.logsumexp: an infinite maximum is not subtracted
+ * (PyTorch replaces it by 0, here it is clamped to the largest finite
+ * value, which gives the same results), so a row of -inf gives -inf and a
+ * row with +inf gives +inf instead of NaN from inf - inf; a NaN still gives
+ * NaN.  log_softmax and cross_entropy keep the form below, whose NaN there
+ * is also PyTorch's. */
+static Node *logsumexp_torch(Graph *g, Node *x, unsigned axes) {
+    double big = x->dt == DT_F64 ? DBL_MAX : FLT_MAX;
+    Node *m = ir_reduce(g, OP_MAX, x, axes);
+    m = ir_binary(g, OP_MINIMUM, ir_binary(g, OP_MAXIMUM, m, ir_const(g, x->dt, -big)), ir_const(g, x->dt, big));
+    m = ir_detach(g, m);
+    Node *s = ir_reduce(g, OP_SUM, ir_unary(g, OP_EXP, ir_binary(g, OP_SUB, x, m)), axes);
+    return ir_binary(g, OP_ADD, ir_unary(g, OP_LOG, s), m);
 }
 
 static Node *logsumexp_keep(Graph *g, Node *x, unsigned axes) {
@@ -209,7 +282,7 @@ static Val fn_reduce(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Graph *g = sema_graph(S);
     Node *r;
     if (strcmp(b->name, "logsumexp") == 0) {
-        r = logsumexp_keep(g, x, axes);
+        r = logsumexp_torch(g, x, axes);
     } else if (strcmp(b->name, "mean") == 0) {
         /* The divisor counts the elements in use: a runtime axis adds its n. */
         int64_t count = 1;
@@ -332,15 +405,20 @@ static Val fn_reshape(Sema *S, const Builtin *b, Ast *call, Val *args) {
                      shape_str(x->dt, &x->shape));
             return val_err();
         }
-        known *= l.list[i];
+        if (__builtin_mul_overflow(known, l.list[i], &known))
+            known = INT64_MAX;   /* saturates: no wrap */
         s.d[i] = l.list[i];
         s.dyn[i] = l.list[i] > 1 ? l.list_dyn[i] : 0;
     }
     if (infer >= 0 && known > 0 && n % known == 0)
         s.d[infer] = n / known;
-    if (shape_numel(&s) != n || (infer >= 0 && n % known)) {
-        error_at(call->loc, "reshape() of %s (%lld elements) to %s (%lld elements)",
-                 shape_str(x->dt, &x->shape), (long long)n, shape_str(x->dt, &s), (long long)shape_numel(&s));
+    if (infer < 0 ? known != n : known > n || n % known) {
+        if (known == INT64_MAX)
+            error_at(call->loc, "reshape() of %s (%lld elements) to %s (more than %lld elements)",
+                     shape_str(x->dt, &x->shape), (long long)n, shape_str(x->dt, &s), (long long)INT64_MAX);
+        else
+            error_at(call->loc, "reshape() of %s (%lld elements) to %s (%lld elements)",
+                     shape_str(x->dt, &x->shape), (long long)n, shape_str(x->dt, &s), (long long)known);
         return val_err();
     }
     if (!runtime_axes_kept(&x->shape, &s)) {
@@ -440,6 +518,14 @@ Val builtin_call(Sema *S, const Builtin *b, Ast *call) {
         args[i] = (Val){.kind = V_NONE};
         if (!argast[i])
             continue;
+        if (argast[i]->kind == A_LIST && strcmp(b->params[i], "axis") == 0) {   /* axis = (0, 2) */
+            axes_hint(b->name, call, argast[i], argast[i]->loc);
+            return val_err();
+        }
+        if (argast[i]->kind == A_LIST && argast[i]->paren) {   /* reshape(x, (2, 3)) */
+            error_at(argast[i]->loc, "(a, b) is a Python tuple; %s() takes a list: [a, b]", b->name);
+            return val_err();
+        }
         args[i] = sema_eval(S, argast[i]);
         if (args[i].kind == V_ERR)
             return val_err();
@@ -450,6 +536,13 @@ Val builtin_call(Sema *S, const Builtin *b, Ast *call) {
 
 /* ---- initializers ---- */
 
+/* Kaiming's arguments are PyTorch's: `a`, the negative slope of the leaky
+ * ReLU that follows (gain sqrt(2 / (1 + a^2)); a = sqrt(5) is nn.Linear's
+ * default), and `fan`, PyTorch's mode: "in" takes the fan from dims[1] (the
+ * inputs of a weight stored [out, in]), "out" from dims[0] (the inputs of
+ * one stored [in, out], used as x @ W).  The runtime takes the fan as b,
+ * NNRT_FAN_IN or NNRT_FAN_OUT.  Xavier's bound uses fan_in + fan_out, the
+ * same for either layout of a matrix, so it has no fan. */
 static const struct {
     const char *name;
     nnrt_init_kind kind;
@@ -464,8 +557,8 @@ static const struct {
     {"normal", NNRT_INIT_NORMAL, {"mean", "std"}, 2, 2, {0}},
     {"xavier_uniform", NNRT_INIT_XAVIER_UNIFORM, {"gain"}, 1, 0, {1}},
     {"xavier_normal", NNRT_INIT_XAVIER_NORMAL, {"gain"}, 1, 0, {1}},
-    {"kaiming_uniform", NNRT_INIT_KAIMING_UNIFORM, {0}, 0, 0, {0}},
-    {"kaiming_normal", NNRT_INIT_KAIMING_NORMAL, {0}, 0, 0, {0}},
+    {"kaiming_uniform", NNRT_INIT_KAIMING_UNIFORM, {"a", "fan"}, 2, 0, {0, NNRT_FAN_IN}},
+    {"kaiming_normal", NNRT_INIT_KAIMING_NORMAL, {"a", "fan"}, 2, 0, {0, NNRT_FAN_IN}},
 };
 
 bool builtin_is_initializer(const char *name) {
@@ -475,10 +568,32 @@ bool builtin_is_initializer(const char *name) {
     return false;
 }
 
+/* fan = "in" | "out" */
+static bool fan_arg(Ast *arg, const char *fname, double *fan) {
+    if (arg->kind == A_STR && (strcmp(arg->name, "in") == 0 || strcmp(arg->name, "out") == 0)) {
+        *fan = strcmp(arg->name, "in") == 0 ? NNRT_FAN_IN : NNRT_FAN_OUT;
+        return true;
+    }
+    if (arg->kind == A_STR && (strcmp(arg->name, "fan_in") == 0 || strcmp(arg->name, "fan_out") == 0))
+        error_at(arg->loc, "%s(): write fan = \"%s\" for PyTorch's mode = \"%s\"", fname, arg->name + 4,
+                 arg->name);
+    else
+        error_at(arg->loc, "%s(): fan is \"in\" (from dims[1], for a weight stored [out, in] and used as "
+                 "x @ W.T) or \"out\" (from dims[0], for [in, out] used as x @ W)", fname);
+    return false;
+}
+
 bool builtin_initializer(Sema *S, Ast *call, nnrt_init_kind *kind, double *a, double *b) {
     for (size_t i = 0; i < sizeof inits / sizeof *inits; i++) {
         if (strcmp(inits[i].name, call->name) != 0)
             continue;
+        bool xavier = inits[i].kind == NNRT_INIT_XAVIER_UNIFORM || inits[i].kind == NNRT_INIT_XAVIER_NORMAL;
+        for (Ast *x = call->args; x && xavier; x = x->next)
+            if (x->kw && strcmp(x->kw, "fan") == 0) {
+                error_at(x->kwloc, "%s() has no fan: its bound uses fan_in + fan_out, the same for a "
+                         "weight stored [out, in] or [in, out]", call->name);
+                return false;
+            }
         Ast *args[2];
         if (!match_args(call, call->name, inits[i].params, inits[i].nparams, inits[i].nrequired, args))
             return false;
@@ -486,9 +601,17 @@ bool builtin_initializer(Sema *S, Ast *call, nnrt_init_kind *kind, double *a, do
         for (int k = 0; k < inits[i].nparams; k++) {
             if (!args[k])
                 continue;
+            if (strcmp(inits[i].params[k], "fan") == 0) {
+                if (!fan_arg(args[k], call->name, &v[k]))
+                    return false;
+                continue;
+            }
             Val x = sema_eval(S, args[k]);
             if (x.kind == V_ERR)
                 return false;
+            /* sqrt(5), 1 / sqrt(784): constant expressions fold to a scalar node */
+            if (x.kind == V_NODE && x.node->op == OP_CONST && x.node->shape.rank == 0)
+                x = (Val){.kind = V_NUM, .num = x.node->value};
             if (x.kind != V_NUM) {
                 error_at(args[k]->loc, "%s(): '%s' must be a compile-time number", call->name, inits[i].params[k]);
                 return false;
@@ -509,4 +632,232 @@ bool builtin_initializer(Sema *S, Ast *call, nnrt_init_kind *kind, double *a, do
         return true;
     }
     return false;
+}
+
+/* ---- PyTorch habits ----
+ *
+ * Code ported from PyTorch brings its spellings along: modules (torch.relu,
+ * nn.Linear, F.softmax(o, dim = 1)), methods (x.sum(1)), slices (x[0:4]).
+ * The parser keeps them (nnc.h, A_CALL) and these say, as the error, what
+ * the language writes instead. */
+
+/* PyTorch's names with another form in nnc, by the last part of the name
+ * (its trailing _ dropped). */
+static const struct { const char *torch, *nnc; } torch_forms[] = {
+    {"matmul", "the operator @: x @ W"},
+    {"mm", "the operator @: x @ W"},
+    {"bmm", "the operator @ on matrices: x @ W"},
+    {"CrossEntropyLoss", "mean(cross_entropy(logits, labels)) (cross_entropy() gives the loss per example)"},
+    {"cross_entropy", "mean(cross_entropy(logits, labels)): nnc's cross_entropy() gives the loss per example"},
+    {"MSELoss", "mean(square(o - y))"},
+    {"mse_loss", "mean(square(o - y))"},
+    {"view", "reshape(x, [d1, d2])"},
+    {"flatten", "reshape(x, [n, -1])"},
+    {"permute", "transpose(x, [1, 0])"},
+    {"t", "x.T"},
+    {"cat", "nothing yet (concat and stack are planned); reshape and transpose rearrange one tensor, "
+            "x[i] selects along its first axis"},
+    {"stack", "nothing yet (concat and stack are planned); reshape and transpose rearrange one tensor, "
+              "x[i] selects along its first axis"},
+    {"zeros", "a declaration: param W : f32[...] = zeros() (or an input)"},
+    {"ones", "a declaration: param W : f32[...] = ones() (or an input)"},
+    {"randn", "a declaration: param W : f32[...] = normal(0, 1) (or an input)"},
+    {"rand", "a declaration: param W : f32[...] = uniform(0, 1) (or an input)"},
+    {"tensor", "a declaration: an input (the C code fills it) or a param with its initializer"},
+    {"SGD", "the statement optimizer sgd(lr = 0.1)"},
+    {"Adam", "the statement optimizer adam(lr = 1e-3)"},
+    {"AdamW", "the statement optimizer adamw(lr = 1e-3)"},
+    {"Sequential", "the model file itself: params, the expressions between them, minimize J"},
+    {"Module", "the model file itself: params, the expressions between them, minimize J"},
+    {"no_grad", "nothing: gradients are generated for the objective ('minimize J'), and forward() computes none"},
+    {"backward", "nothing: 'minimize J' makes nnc generate backward() and train_step()"},
+    {"pi", "the number, 3.141592653589793"},
+    {"float32", "the type f32"},
+    {"float64", "the type f64"},
+    {"int32", "the type i32"},
+};
+
+/* nn.ReLU -> relu, kaiming_uniform_ -> kaiming_uniform */
+static const char *plain_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    char *s = arena_strdup(dot ? dot + 1 : name);
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '_')
+        s[--n] = 0;
+    return s;
+}
+
+static const char *lower(const char *s) {
+    char *t = arena_strdup(s);
+    for (char *p = t; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return t;
+}
+
+static const Ast *kwarg(const Ast *call, const char *kw) {
+    for (const Ast *a = call->kind == A_CALL ? call->args : NULL; a; a = a->next)
+        if (a->kw && strcmp(a->kw, kw) == 0)
+            return a;
+    return NULL;
+}
+
+static const char *num_text(const Ast *a) {
+    return a && a->kind == A_NUM ? arena_printf("%g", a->num) : NULL;
+}
+
+/* nn.Linear(in, out): its params and PyTorch's initialization of them. */
+static const char *linear_form(const Ast *call) {
+    const Ast *in = call->kind == A_CALL ? call->args : NULL, *out = in ? in->next : NULL;
+    const char *i = num_text(in), *o = num_text(out);
+    if (!i || !o)
+        i = "IN", o = "OUT";
+    return arena_printf("its params and an expression: param W : f32[%s, %s] = kaiming_uniform(a = sqrt(5)) and "
+                        "param b : f32[%s] = uniform(-1 / sqrt(%s), 1 / sqrt(%s)) (PyTorch's initialization), "
+                        "then x @ W.T + b", o, i, o, i, i);
+}
+
+void builtin_pytorch_hint(Ast *a) {
+    if (a->name[0] == '.') {   /* a method: x.sum(1) */
+        const char *m = a->name + 1, *x = a->lhs && a->lhs->kind == A_NAME ? a->lhs->name : "x";
+        const char *instead = NULL;
+        for (size_t i = 0; i < sizeof torch_forms / sizeof *torch_forms && !instead; i++)
+            if (strcmp(torch_forms[i].torch, m) == 0 && strchr(torch_forms[i].nnc, '('))
+                instead = torch_forms[i].nnc;
+        if (strcmp(m, "t") == 0)
+            instead = arena_printf("%s.T", x);
+        else if (strcmp(m, "reshape") == 0 || strcmp(m, "view") == 0)
+            instead = arena_printf("reshape(%s, [d1, d2])", x);
+        else if (strcmp(m, "transpose") == 0 || strcmp(m, "permute") == 0)
+            instead = arena_printf("transpose(%s, [1, 0]), or %s.T for a matrix", x, x);
+        const Builtin *b = builtin_find(m);
+        if (!instead && b) {
+            const Ast *dim = kwarg(a, "dim");
+            const char *axis = num_text(dim ? dim : a->args);
+            instead = b->nparams > 1 && strcmp(b->params[1], "axis") == 0 && axis
+                          ? arena_printf("%s(%s, axis = %s)", m, x, axis)
+                          : arena_printf("%s(%s%s)", m, x, a->args ? ", ..." : "");
+        }
+        if (instead)
+            error_at(a->loc, "'%s.%s()' is a PyTorch method; nnc has no methods (only '.T'): write %s", x, m,
+                     instead);
+        else
+            error_at(a->loc, "'%s.%s()' is a PyTorch method; nnc has no methods (only '.T'), and a tensor's "
+                     "values live in the structs the C code passes", x, m);
+        return;
+    }
+    const char *name = plain_name(a->name), *low = lower(name);
+    const char *instead = NULL;
+    if (strcmp(name, "Linear") == 0) {
+        error_at(a->loc, "'%s' is PyTorch's; a layer in nnc is %s", a->name, linear_form(a));
+        return;
+    }
+    for (size_t i = 0; i < sizeof torch_forms / sizeof *torch_forms && !instead; i++)
+        if (strcmp(torch_forms[i].torch, name) == 0)
+            instead = torch_forms[i].nnc;
+    if (instead) {
+        error_at(a->loc, "'%s' is PyTorch's; nnc writes %s", a->name, instead);
+        return;
+    }
+    const Builtin *b = builtin_find(low);
+    if (b || builtin_is_initializer(low)) {
+        const Ast *dim = kwarg(a, "dim"), *mode = kwarg(a, "mode");
+        const char *extra = dim ? ", with axis = k for PyTorch's dim = k"
+                          : mode ? ", with fan = \"in\" | \"out\" for PyTorch's mode"
+                          : "";
+        if (b)
+            error_at(a->loc, "'%s' is PyTorch's; nnc's builtin is %s(...), called by its name alone%s",
+                     a->name, low, extra);
+        else
+            error_at(a->loc, "'%s' is PyTorch's; nnc's initializer is %s(...), written after "
+                     "'param NAME : TYPE ='%s", a->name, low, extra);
+        return;
+    }
+    error_at(a->loc, "'%s' is PyTorch's; nnc has no modules: its builtins are called by name (relu(x), "
+             "softmax(x, axis = 1)), as listed in docs/language.md", a->name);
+}
+
+/* A slice bound: a compile-time integer, negative from the end; *ok false
+ * when it is not one. */
+static int64_t slice_bound(Sema *S, Ast *e, int64_t dflt, int64_t n, bool *ok) {
+    if (!e)
+        return dflt;
+    Val v = sema_eval(S, e);
+    if (v.kind != V_NUM || !v.is_int) {
+        *ok = false;
+        return 0;
+    }
+    return v.num < 0 ? (int64_t)v.num + n : (int64_t)v.num;
+}
+
+void builtin_slice_hint(Sema *S, Ast *index, const Node *x) {
+    const char *name = index->lhs->kind == A_NAME ? index->lhs->name : "x";
+    const Shape *s = &x->shape;
+    int k = 0, full = 0, ints = 0, at = -1;
+    bool ok = true, trailing = true;   /* every ':' after every index */
+    int64_t from = 0, to = 0, idx = 0;
+    const char *text = "", *indices = "";
+    for (Ast *it = index->args; it; it = it->next, k++) {
+        int64_t n = k < s->rank ? s->d[k] : 1;
+        if (it->kind == A_SLICE) {
+            int64_t a = slice_bound(S, it->lhs, 0, n, &ok), b = slice_bound(S, it->rhs, n, n, &ok);
+            if (!it->lhs && !it->rhs) {
+                full++;
+                text = arena_printf("%s%s:", text, k ? ", " : "");
+                continue;
+            }
+            at = k, from = a, to = b;
+            text = arena_printf("%s%s%s:%s", text, k ? ", " : "", it->lhs ? arena_printf("%lld", (long long)a) : "",
+                                it->rhs ? arena_printf("%lld", (long long)b) : "");
+        } else {
+            Val v = sema_eval(S, it);
+            ok &= v.kind == V_NUM && v.is_int;
+            idx = ok ? (int64_t)v.num : 0;
+            trailing &= full == 0;
+            indices = arena_printf("%s%s%lld", indices, ints ? ", " : "", (long long)idx);
+            ints++, at = k;
+            text = arena_printf("%s%s%lld", text, k ? ", " : "", (long long)idx);
+        }
+    }
+    const char *what = arena_printf("%s[%s] of %s", name, text, shape_str(x->dt, &x->shape));
+    const char *hint = NULL;
+    if (ok && k <= s->rank && ints == 0 && full == k - 1 && at == 0 && k == 1 && !s->dyn[0]) {
+        /* rows: x[a:b] */
+        int64_t n = s->d[0], m = to - from;
+        if (from < 0 || to > n || m < 1)
+            hint = arena_printf("and %lld:%lld is not within the %lld rows", (long long)from, (long long)to,
+                                (long long)n);
+        else if (m == n)
+            hint = arena_printf("%s[:] is %s itself", name, name);
+        else if (n % m == 0 && from % m == 0) {
+            const char *dims = arena_printf("%lld, %lld", (long long)(n / m), (long long)m);
+            for (int i = 1; i < s->rank; i++)
+                dims = arena_printf("%s, %lld", dims, (long long)s->d[i]);
+            hint = arena_printf("rows %lld to %lld are reshape(%s, [%s])[%lld]: the axis split into blocks "
+                                "of %lld, and one block selected", (long long)from, (long long)to - 1, name,
+                                dims, (long long)(from / m), (long long)m);
+        } else {
+            hint = arena_printf("%s[i] selects one row; a block of rows is reshape(%s, [n / k, k, ...])[j] when "
+                                "its size k divides the row count n and its start", name, name);
+        }
+    } else if (ok && ints == 1 && full == k - 1 && at > 0 && at < s->rank) {
+        /* one index after full slices: x[:, j] */
+        if (s->rank == 2) {
+            hint = arena_printf("it is %s.T[%lld], a row of the transpose", name, (long long)idx);
+        } else {
+            const char *perm = arena_printf("%d", at);
+            for (int i = 0; i < s->rank; i++)
+                if (i != at)
+                    perm = arena_printf("%s, %d", perm, i);
+            hint = arena_printf("it is transpose(%s, [%s])[%lld]: the axis brought first, then indexed", name,
+                                perm, (long long)idx);
+        }
+    } else if (ok && full > 0 && ints == k - full && ints > 0 && trailing) {
+        hint = arena_printf("the trailing ':' are not needed: %s[%s] keeps the later axes", name, indices);
+    }
+    if (!hint)
+        hint = arena_printf("meanwhile %s[i] selects along the first axis (%s[i, j] = %s[i][j]), reshape() "
+                            "splits an axis into blocks to select from, and transpose() brings an axis first",
+                            name, name, name);
+    error_at(index->loc, "%s: slices are not in the language yet (they are planned); %s", what, hint);
 }

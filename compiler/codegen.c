@@ -3,8 +3,9 @@
  *
  * Each entry point (forward, backward, train_step) is one function whose
  * body runs, in topological order, the kernel of every node the plan gives a
- * buffer, then stores the roots into their structs (and, for train_step,
- * updates the params).  A loop over a runtime axis (`dim batch <= 256`) runs
+ * buffer (by a call each, or beyond KERNELS_INLINE from a table of calls),
+ * then stores the roots into their structs (and, for train_step, updates
+ * the params).  A loop over a runtime axis (`dim batch <= 256`) runs
  * to the n of the call, which every function loads once at its entry (an
  * outlined kernel gets the dims as arguments); all other loops have static
  * trip counts, and strides are those of the max shape.  A value is read
@@ -370,7 +371,10 @@ LLVMValueRef cg_scratch(CG *cg, Node *n) {
 
 /* The first maximum of each group of x over `axes`: its value and its flat
  * index into x, in the two halves of the node's scratch.  Row-major order and
- * a strict > keep the first of equal maxima. */
+ * a strict > keep the first of equal maxima.  NaN counts as the maximum and
+ * the first NaN wins, as in PyTorch (contract, 5.8 NaN): an element replaces
+ * the best so far when there is none yet (index -1), or the best is not NaN
+ * and the element is NaN or greater.  A group of -inf only picks its first. */
 static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Layout *where) {
     Shape g = x->shape;
     for (int d = 0; d < g.rank; d++)
@@ -395,7 +399,7 @@ static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Lay
     Nest ns;
     nest_open(cg, &ns, &g, idx);
     store(cg, bt, cval(cg, bt, -INFINITY), cg_elem_ptr(cg, best, bt, g.rank, idx));
-    store(cg, DT_F64, LLVMConstReal(cg->f64, 0), cg_elem_ptr(cg, where, DT_F64, g.rank, idx));
+    store(cg, DT_F64, LLVMConstReal(cg->f64, -1), cg_elem_ptr(cg, where, DT_F64, g.rank, idx));
     nest_close(cg, &ns, &g);
     nest_open(cg, &ns, &x->shape, idx);
     LLVMValueRef lin = cg_i64(cg, 0);
@@ -407,8 +411,12 @@ static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Lay
     if (x->dt != DT_F64)
         v = LLVMBuildFPExt(cg->b, v, cg->f64, "");
     LLVMValueRef bp = cg_elem_ptr(cg, best, bt, g.rank, gidx), wp = cg_elem_ptr(cg, where, DT_F64, g.rank, gidx);
-    LLVMValueRef better = LLVMBuildFCmp(cg->b, LLVMRealOGT, v, load(cg, bt, bp), "");
-    store(cg, bt, LLVMBuildSelect(cg->b, better, v, load(cg, bt, bp), ""), bp);
+    LLVMValueRef old = load(cg, bt, bp);
+    LLVMValueRef none = LLVMBuildFCmp(cg->b, LLVMRealOLT, load(cg, DT_F64, wp), LLVMConstReal(cg->f64, 0), "");
+    LLVMValueRef beats = LLVMBuildAnd(cg->b, LLVMBuildFCmp(cg->b, LLVMRealORD, old, old, ""),
+                                      LLVMBuildFCmp(cg->b, LLVMRealUGT, v, old, ""), "");
+    LLVMValueRef better = LLVMBuildOr(cg->b, none, beats, "");
+    store(cg, bt, LLVMBuildSelect(cg->b, better, v, old, ""), bp);
     LLVMValueRef linf = LLVMBuildSIToFP(cg->b, lin, cg->f64, "");
     store(cg, DT_F64, LLVMBuildSelect(cg->b, better, linf, load(cg, DT_F64, wp), ""), wp);
     nest_close(cg, &ns, &x->shape);
@@ -537,8 +545,13 @@ static void emit_kernel(CG *cg, Node *n) {
 
 typedef struct Kernel {
     const char *key;
+    uint64_t hash;
     LLVMValueRef fn;
-    struct Kernel *next;
+    LLVMTypeRef fty;
+    int nargs;
+    LLVMValueRef thunk;         /* for kernel tables, or NULL */
+    LLVMValueRef thunk_of;      /* the entry point whose table thunk_index is in */
+    int thunk_index;
 } Kernel;
 
 typedef struct Reads {
@@ -634,12 +647,6 @@ static const char *kernel_key(CG *cg, Node *n, Reads *r) {
     return key;
 }
 
-/* The address of element 0 of a value with a layout. */
-static LLVMValueRef value_address(CG *cg, const Layout *l, DType dt) {
-    LLVMValueRef off = cg_i64(cg, l->byte_off + l->elem_off * (int64_t)dtype_size(dt));
-    return LLVMBuildInBoundsGEP2(cg->b, cg->i8, base_of(cg, l), &off, 1, "");
-}
-
 static bool kernel_can_fail(const Node *n) { return n->op == OP_PICK || n->op == OP_ONEHOT; }
 
 /* Each runtime dim's n, read once where the function starts. */
@@ -718,32 +725,77 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     return fn;
 }
 
+static uint64_t key_hash(const char *s) {
+    uint64_t h = 14695981039346656037u;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The kernel of node n, built the first time its key is met (the table of
+ * kernels is a hash map: a graph has hundreds of thousands of calls of a
+ * few hundred kernels).  r receives the values it reads. */
+static Kernel *find_kernel(CG *cg, Node *n, Reads *r) {
+    const char *key = kernel_key(cg, n, r);
+    uint64_t h = key_hash(key);
+    if (2 * (cg->nkernels + 1) > cg->kcap) {
+        unsigned cap = cg->kcap ? 2 * cg->kcap : 256;
+        Kernel **t = NEWA(Kernel *, cap);
+        for (unsigned i = 0; i < cg->kcap; i++)
+            if (cg->kernels[i]) {
+                unsigned j = (unsigned)cg->kernels[i]->hash & (cap - 1);
+                while (t[j])
+                    j = (j + 1) & (cap - 1);
+                t[j] = cg->kernels[i];
+            }
+        cg->kernels = t;
+        cg->kcap = cap;
+    }
+    unsigned j = (unsigned)h & (cg->kcap - 1);
+    for (; cg->kernels[j]; j = (j + 1) & (cg->kcap - 1))
+        if (cg->kernels[j]->hash == h && strcmp(cg->kernels[j]->key, key) == 0)
+            return cg->kernels[j];
+    Kernel *k = NEW(Kernel);
+    k->key = key;
+    k->hash = h;
+    k->nargs = r->n + 1 + (cg->plan->slot[n->id].scratch > 0);
+    LLVMTypeRef *args = NEWA(LLVMTypeRef, k->nargs);
+    for (int i = 0; i < k->nargs; i++)
+        args[i] = cg->ptr;
+    k->fty = LLVMFunctionType(cg->i32, args, (unsigned)k->nargs, 0);
+    k->fn = build_kernel(cg, n, r, k->fty);
+    cg->kernels[j] = k;
+    cg->nkernels++;
+    return k;
+}
+
+/* Where kernel n's arguments are: a base and a byte offset each. */
+static void kernel_args(CG *cg, Node *n, const Reads *r, int *base, int64_t *off) {
+    const Slot *ns = &cg->plan->slot[n->id];
+    for (int i = 0; i <= r->n; i++) {
+        const Node *x = i < r->n ? r->node[i] : n;
+        const Layout *l = &cg->plan->slot[x->id].lay;
+        base[i] = l->base;
+        off[i] = l->byte_off + l->elem_off * (int64_t)dtype_size(x->dt);
+    }
+    if (ns->scratch) {
+        base[r->n + 1] = ns->scratch_lay.base;
+        off[r->n + 1] = ns->scratch_lay.byte_off;
+    }
+}
+
 static void emit_outlined_kernel(CG *cg, Node *n) {
     Reads r = {0};
-    const char *key = kernel_key(cg, n, &r);
-    const Slot *ns = &cg->plan->slot[n->id];
-    int nargs = r.n + 1 + (ns->scratch > 0);
-    LLVMTypeRef *args = NEWA(LLVMTypeRef, nargs);
-    for (int i = 0; i < nargs; i++)
-        args[i] = cg->ptr;
-    LLVMTypeRef fty = LLVMFunctionType(cg->i32, args, (unsigned)nargs, 0);
-    Kernel *k = cg->kernels;
-    while (k && strcmp(k->key, key) != 0)
-        k = k->next;
-    if (!k) {
-        k = NEW(Kernel);
-        k->key = key;
-        k->fn = build_kernel(cg, n, &r, fty);
-        k->next = cg->kernels;
-        cg->kernels = k;
-    }
+    Kernel *k = find_kernel(cg, n, &r);
+    int nargs = k->nargs, *base = NEWA(int, nargs);
+    int64_t *off = NEWA(int64_t, nargs);
+    kernel_args(cg, n, &r, base, off);
     LLVMValueRef *argv = NEWA(LLVMValueRef, nargs);
-    for (int i = 0; i < r.n; i++)
-        argv[i] = value_address(cg, &cg->plan->slot[r.node[i]->id].lay, r.node[i]->dt);
-    argv[r.n] = value_address(cg, &ns->lay, n->dt);
-    if (ns->scratch)
-        argv[r.n + 1] = base_ptr(cg, &ns->scratch_lay);
-    LLVMValueRef rc = LLVMBuildCall2(cg->b, fty, k->fn, argv, (unsigned)nargs, "");
+    for (int i = 0; i < nargs; i++) {
+        LLVMValueRef o = cg_i64(cg, off[i]);
+        argv[i] = LLVMBuildInBoundsGEP2(cg->b, cg->i8, cg->base[base[i]], &o, 1, "");
+    }
+    LLVMValueRef rc = LLVMBuildCall2(cg->b, k->fty, k->fn, argv, (unsigned)nargs, "");
     if (kernel_can_fail(n)) {
         LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ok");
         LLVMValueRef bad = LLVMBuildICmp(cg->b, LLVMIntNE, rc, LLVMConstInt(cg->i32, 0, 0), "");
@@ -996,7 +1048,7 @@ static void emit_checks(CG *cg) {
         Nest ns;
         nest_open(cg, &ns, &t->shape, idx);
         LLVMValueRef v = load(cg, DT_I32, cg_elem_ptr(cg, &l, DT_I32, t->shape.rank, idx));
-        LLVMValueRef bad = LLVMBuildICmp(cg->b, LLVMIntUGE, v, ci32(cg, (int)t->label_classes), "");
+        LLVMValueRef bad = LLVMBuildICmp(cg->b, LLVMIntUGE, v, LLVMConstInt(cg->i32, (unsigned long long)t->label_classes, 0), "");
         LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "label_ok");
         LLVMBuildCondBr(cg->b, bad, cg->fail, ok);
         LLVMPositionBuilderAtEnd(cg->b, ok);
@@ -1044,6 +1096,159 @@ static LLVMValueRef entry_function(CG *cg, const char *name, const EntryPoint *e
     return fn;
 }
 
+/* ---- kernel tables ----
+ *
+ * An entry point calls its kernels in order.  Up to KERNELS_INLINE of them
+ * it calls with a call instruction each.  Beyond (an unrolled loop, a
+ * generated model) that made the entry point's code grow with the graph,
+ * and LLVM's time grow faster: the addresses the calls share stay live
+ * across every call between their uses, and the register allocator's time
+ * grew with the square of the calls (a loop of 2,000 iterations took 10 s,
+ * 90% of it in the greedy allocator).  The calls are then data instead: a
+ * table of words, per call its kernel's thunk and its arguments as (byte
+ * offset << 3 | base), walked by one loop.  Each kernel so called gets a
+ * thunk, i32 (ptr argv), that calls it with its arguments from argv.  The
+ * entry point's code is then the same at any length, and compile time
+ * grows with the table, linearly.
+ */
+enum { KERNELS_INLINE = 128 };
+
+static LLVMTypeRef thunk_type(CG *cg) { return LLVMFunctionType(cg->i32, &cg->ptr, 1, 0); }
+
+static LLVMValueRef kernel_thunk(CG *cg, Kernel *k) {
+    if (k->thunk)
+        return k->thunk;
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+    size_t len;
+    const char *name = arena_printf("%s.thunk", LLVMGetValueName2(k->fn, &len));
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, thunk_type(cg));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    LLVMValueRef *argv = NEWA(LLVMValueRef, k->nargs);
+    for (int i = 0; i < k->nargs; i++) {
+        LLVMValueRef at = cg_i64(cg, i);
+        argv[i] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, cg->ptr, LLVMGetParam(fn, 0), &at, 1, ""), "");
+    }
+    LLVMBuildRet(cg->b, LLVMBuildCall2(cg->b, k->fty, k->fn, argv, (unsigned)k->nargs, ""));
+    LLVMPositionBuilderAtEnd(cg->b, here);
+    k->thunk = fn;
+    return fn;
+}
+
+static LLVMValueRef private_constant(CG *cg, LLVMTypeRef t, LLVMValueRef init, const char *name);
+
+/* A constant i64 array, private to the module. */
+static LLVMValueRef word_table(CG *cg, const int64_t *w, size_t n, const char *name) {
+    LLVMValueRef *v = NEWA(LLVMValueRef, n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = cg_i64(cg, w[i]);
+    return private_constant(cg, LLVMArrayType2(cg->i64, n), LLVMConstArray2(cg->i64, v, n), name);
+}
+
+static void emit_kernel_table(CG *cg, Node **kernels, int n) {
+    /* The table: per call, (thunk << 16 | nargs), then its arguments. */
+    size_t cap = 64, nw = 0;
+    int64_t *words = NEWA(int64_t, cap);
+    LLVMValueRef *thunks = NEWA(LLVMValueRef, n);
+    int nthunks = 0, maxargs = 1;
+    for (int i = 0; i < n; i++) {
+        Reads r = {0};
+        Kernel *k = find_kernel(cg, kernels[i], &r);
+        if (k->thunk_of != cg->fn) {   /* first met in this entry point */
+            k->thunk_of = cg->fn;
+            k->thunk_index = nthunks;
+            thunks[nthunks++] = kernel_thunk(cg, k);
+        }
+        if (nw + 1 + (size_t)k->nargs > cap) {
+            while (nw + 1 + (size_t)k->nargs > cap)
+                cap *= 2;
+            int64_t *nwords = NEWA(int64_t, cap);
+            memcpy(nwords, words, sizeof(int64_t) * nw);
+            words = nwords;
+        }
+        int *base = NEWA(int, k->nargs);
+        int64_t *off = NEWA(int64_t, k->nargs);
+        kernel_args(cg, kernels[i], &r, base, off);
+        words[nw++] = (int64_t)k->thunk_index << 16 | k->nargs;
+        for (int a = 0; a < k->nargs; a++)
+            words[nw++] = off[a] << 3 | base[a];
+        if (k->nargs > maxargs)
+            maxargs = k->nargs;
+    }
+    size_t len;
+    const char *entry = LLVMGetValueName2(cg->fn, &len);
+    LLVMValueRef table = word_table(cg, words, nw, arena_printf("%s.calls", entry));
+    LLVMValueRef fns = private_constant(cg, LLVMArrayType2(cg->ptr, (uint64_t)nthunks),
+                                       LLVMConstArray2(cg->ptr, thunks, (uint64_t)nthunks),
+                                       arena_printf("%s.kernels", entry));
+
+    /* The entry's bases in an array, argv beside it, both in the entry block. */
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+    LLVMBasicBlockRef first = LLVMGetEntryBasicBlock(cg->fn);
+    LLVMValueRef head = LLVMGetFirstInstruction(first);
+    if (head)
+        LLVMPositionBuilderBefore(cg->b, head);
+    else
+        LLVMPositionBuilderAtEnd(cg->b, first);
+    LLVMTypeRef bt = LLVMArrayType2(cg->ptr, NBASE), at = LLVMArrayType2(cg->ptr, (uint64_t)maxargs);
+    LLVMValueRef bases = LLVMBuildAlloca(cg->b, bt, "bases"), argv = LLVMBuildAlloca(cg->b, at, "argv");
+    LLVMPositionBuilderAtEnd(cg->b, here);
+    for (int i = 0; i < NBASE; i++) {
+        LLVMValueRef at_i = cg_i64(cg, i);
+        LLVMBuildStore(cg->b, cg->base[i] ? cg->base[i] : LLVMConstPointerNull(cg->ptr),
+                       LLVMBuildInBoundsGEP2(cg->b, cg->ptr, bases, &at_i, 1, ""));
+    }
+
+    /* for (c = 0, w = 0; c < n; c++, w += 1 + nargs) { call c } */
+    Loop calls, args;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(cg->b);
+    cg_loop_open(cg, &calls, n);
+    LLVMValueRef w = LLVMBuildPhi(cg->b, cg->i64, "w");
+    LLVMValueRef zero = cg_i64(cg, 0);
+    LLVMValueRef word = LLVMBuildLoad2(cg->b, cg->i64, LLVMBuildInBoundsGEP2(cg->b, cg->i64, table, &w, 1, ""), "");
+    LLVMValueRef nargs = LLVMBuildAnd(cg->b, word, cg_i64(cg, 0xffff), "");
+    LLVMValueRef ti = LLVMBuildLShr(cg->b, word, cg_i64(cg, 16), "");
+    LLVMValueRef thunk = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, cg->ptr, fns, &ti, 1, ""), "");
+    LLVMValueRef a = cg_range_open(cg, &args, zero, nargs);
+    LLVMValueRef wi = LLVMBuildAdd(cg->b, LLVMBuildAdd(cg->b, w, cg_i64(cg, 1), ""), a, "");
+    LLVMValueRef arg = LLVMBuildLoad2(cg->b, cg->i64, LLVMBuildInBoundsGEP2(cg->b, cg->i64, table, &wi, 1, ""), "");
+    LLVMValueRef bi = LLVMBuildAnd(cg->b, arg, cg_i64(cg, 7), "");
+    LLVMValueRef base = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, cg->ptr, bases, &bi, 1, ""), "");
+    LLVMValueRef boff = LLVMBuildAShr(cg->b, arg, cg_i64(cg, 3), "");
+    LLVMBuildStore(cg->b, LLVMBuildGEP2(cg->b, cg->i8, base, &boff, 1, ""),
+                   LLVMBuildInBoundsGEP2(cg->b, cg->ptr, argv, &a, 1, ""));
+    cg_loop_close(cg, &args);
+    LLVMValueRef rc = LLVMBuildCall2(cg->b, thunk_type(cg), thunk, &argv, 1, "");
+    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "kernel_failed");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "kernel_ok");
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntNE, rc, LLVMConstInt(cg->i32, 0, 0), ""), fail, ok);
+    LLVMPositionBuilderAtEnd(cg->b, fail);
+    LLVMBuildRet(cg->b, rc);
+    LLVMPositionBuilderAtEnd(cg->b, ok);
+    LLVMValueRef wnext = LLVMBuildAdd(cg->b, LLVMBuildAdd(cg->b, w, cg_i64(cg, 1), ""), nargs, "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
+    LLVMAddIncoming(w, &zero, &pre, 1);
+    LLVMAddIncoming(w, &wnext, &latch, 1);
+    cg_loop_close(cg, &calls);
+}
+
+static void emit_kernel_calls(CG *cg) {
+    const Plan *pl = cg->plan;
+    Graph *g = cg->m->g;
+    Node **kernels = NEWA(Node *, g->n + 1);
+    int n = 0;
+    for (int i = 0; i < g->n; i++)
+        if (pl->slot[i].st == ST_BUFFER && !pl->slot[i].by_epilogue)
+            kernels[n++] = g->nodes[i];
+    if (n > KERNELS_INLINE) {
+        emit_kernel_table(cg, kernels, n);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        emit_outlined_kernel(cg, kernels[i]);
+}
+
 static void emit_entry(CG *cg, const char *name, const EntryPoint *e) {
     const Model *m = cg->m;
     Plan *pl = e->plan >= 0 ? cg->plans[e->plan] : NULL;
@@ -1066,10 +1271,7 @@ static void emit_entry(CG *cg, const char *name, const EntryPoint *e) {
         return;
     }
     emit_checks(cg);
-    Graph *g = m->g;
-    for (int i = 0; i < g->n; i++)
-        if (pl->slot[i].st == ST_BUFFER && !pl->slot[i].by_epilogue)
-            emit_outlined_kernel(cg, g->nodes[i]);
+    emit_kernel_calls(cg);
     /* Outputs before updates: they report the values before the step. */
     for (int r = 0; r < pl->nroots; r++)
         if (!pl->roots[r].direct && !pl->roots[r].by_epilogue)

@@ -11,6 +11,11 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 
+/* target.c: the target machine for --target and --cpu, checked first
+ * (target_check); NULL with an error printed if they cannot be used.
+ * *triple_out is the triple, to dispose with LLVMDisposeMessage. */
+LLVMTargetMachineRef target_machine(const Options *opt, int opt_level, char **triple_out);
+
 typedef struct CG {
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -31,7 +36,8 @@ typedef struct CG {
      * scopes of all the others (the arguments never overlap a written
      * one, as in the kernel, where they are noalias). */
     LLVMValueRef *scope, *noalias;
-    struct Kernel *kernels;     /* outlined kernels, by key */
+    struct Kernel **kernels;    /* outlined kernels, a hash table by key */
+    unsigned kcap, nkernels;
     /* In the function being emitted, each runtime dim's n (an i64 loaded
      * once at its entry), or NULL where no dim may be read (an epilogue). */
     LLVMValueRef dimval[MAX_DIMS];

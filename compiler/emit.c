@@ -11,6 +11,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Loop strength reduction takes a fifth of the back end's time on the code
  * nnc generates (the address arithmetic of the blocked matrix products,
@@ -28,42 +29,10 @@ static void set_backend_options(int opt_level) {
     LLVMParseCommandLineOptions(2, argv, NULL);
 }
 
+/* The machine target.c chose and checked for --target and --cpu. */
 static LLVMTargetMachineRef make_target(const Options *opt, char **triple_out) {
     set_backend_options(opt->opt_level);
-    LLVMInitializeAllTargetInfos();
-    LLVMInitializeAllTargets();
-    LLVMInitializeAllTargetMCs();
-    LLVMInitializeAllAsmPrinters();
-    char *triple = opt->target ? LLVMNormalizeTargetTriple(opt->target) : LLVMGetDefaultTargetTriple();
-    LLVMTargetRef target;
-    char *err = NULL;
-    if (LLVMGetTargetFromTriple(triple, &target, &err)) {
-        error_plain("--target=%s: %s", opt->target ? opt->target : triple, err);
-        LLVMDisposeMessage(err);
-        LLVMDisposeMessage(triple);
-        return NULL;
-    }
-    char *cpu = NULL, *features = NULL;
-    if (opt->cpu && strcmp(opt->cpu, "native") == 0) {
-        cpu = LLVMGetHostCPUName();
-        features = LLVMGetHostCPUFeatures();
-    } else {
-        cpu = LLVMCreateMessage(opt->cpu ? opt->cpu : "generic");
-        features = LLVMCreateMessage("");
-    }
-    LLVMCodeGenOptLevel lvl = opt->opt_level == 0 ? LLVMCodeGenLevelNone
-                            : opt->opt_level == 1 ? LLVMCodeGenLevelLess
-                            : opt->opt_level == 3 ? LLVMCodeGenLevelAggressive : LLVMCodeGenLevelDefault;
-    /* Position-independent, so the object links into PIE executables and
-     * shared libraries alike. */
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, lvl, LLVMRelocPIC,
-                                                      LLVMCodeModelDefault);
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(features);
-    *triple_out = triple;
-    if (!tm)
-        error_plain("cannot create a target machine for '%s'", triple);
-    return tm;
+    return target_machine(opt, opt->opt_level, triple_out);
 }
 
 /* The IR passes for each -O level.  The generated IR needs few of LLVM's:
@@ -104,38 +73,37 @@ static bool run_passes(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level) {
     return true;
 }
 
+/* Machine code and LLVM IR are made in memory and written by util.c, which
+ * alone opens output files (LLVM's own file writers would follow a
+ * symbolic link planted at the name). */
 static bool write_machine_code(LLVMTargetMachineRef tm, LLVMModuleRef mod, const char *path, LLVMCodeGenFileType kind) {
     phase_enter(PH_MACHINE);
     char *err = NULL;
-    /* EmitToFile takes a mutable name. */
-    char *tmp = arena_strdup(output_begin(path));
-    if (LLVMTargetMachineEmitToFile(tm, mod, tmp, kind, &err)) {
-        error_plain("cannot write '%s': %s", path, err);
+    LLVMMemoryBufferRef buf;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, kind, &err, &buf)) {
+        error_plain("cannot generate '%s': %s", path, err);
         LLVMDisposeMessage(err);
         return false;
     }
-    return true;
+    bool ok = output_write(path, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
+    LLVMDisposeMemoryBuffer(buf);
+    return ok;
 }
 
 static bool write_llvm(LLVMModuleRef mod, const char *path) {
     phase_enter(PH_OUTPUT);
-    char *err = NULL;
-    if (LLVMPrintModuleToFile(mod, output_begin(path), &err)) {
-        error_plain("cannot write '%s': %s", path, err);
-        LLVMDisposeMessage(err);
-        return false;
-    }
-    return true;
+    char *text = LLVMPrintModuleToString(mod);
+    bool ok = output_write(path, text, strlen(text));
+    LLVMDisposeMessage(text);
+    return ok;
 }
 
 /* The forward and backward graph as text: every node an entry point needs. */
 static bool write_ir(const Model *m, const char *path) {
     phase_enter(PH_OUTPUT);
-    FILE *f = fopen(output_begin(path), "w");
-    if (!f) {
-        error_plain("cannot write '%s'", path);
+    FILE *f = output_open(path);
+    if (!f)
         return false;
-    }
     int n = m->ntensors;
     Node **roots = NEWA(Node *, 2 * n + 1);
     const char **names = NEWA(const char *, 2 * n + 1);
@@ -155,23 +123,17 @@ static bool write_ir(const Model *m, const char *path) {
         }
     fprintf(f, "\nbackward:\n");
     ir_dump(f, m->g, roots, names, k);
-    bool ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    return ok;
+    return output_close(f, path);
 }
 
 /* --emit=plan: what plan.c decided for each entry point. */
 static bool write_plan(const Model *m, Plan *const plans[3], const char *path) {
     phase_enter(PH_OUTPUT);
-    FILE *f = fopen(output_begin(path), "w");
-    if (!f) {
-        error_plain("cannot write '%s'", path);
+    FILE *f = output_open(path);
+    if (!f)
         return false;
-    }
     plan_dump(f, m, plans);
-    bool ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    return ok;
+    return output_close(f, path);
 }
 
 /* The forward and backward graph for Graphviz, drawn as the textbook does:
@@ -180,11 +142,9 @@ static bool write_plan(const Model *m, Plan *const plans[3], const char *path) {
  * and grouped apart, and each param is linked to its gradient. */
 static bool write_dot(const Model *m, const char *path) {
     phase_enter(PH_OUTPUT);
-    FILE *f = fopen(output_begin(path), "w");
-    if (!f) {
-        error_plain("cannot write '%s'", path);
+    FILE *f = output_open(path);
+    if (!f)
         return false;
-    }
     const Graph *g = m->g;
     bool *live = NEWA(bool, g->n);
     int last_forward = -1;
@@ -239,9 +199,7 @@ static bool write_dot(const Model *m, const char *path) {
                     t->name, t->grad->id, i);
     }
     fprintf(f, "}\n");
-    bool ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    return ok;
+    return output_close(f, path);
 }
 
 /* Plan every entry point of the model. */
@@ -342,7 +300,8 @@ static LLVMErrorRef report_jit_error(LLVMErrorRef e, const char *what) {
 }
 
 /* Random inputs: floats U[-1, 1]; i32 labels within their class count (a
- * label input with no known range gets 0 or 1). */
+ * label input with no known range gets 0 or 1).  --gradcheck-inputs then
+ * replaces those it has a file for (read_inputs below). */
 static void draw_inputs(const Model *m, const nnrt_model *d, void *inputs, uint64_t seed) {
     d->set_defaults(inputs);
     for (int i = 0; i < d->n_tensors; i++) {
@@ -365,6 +324,175 @@ static void draw_inputs(const Model *m, const nnrt_model *d, void *inputs, uint6
                 ((int32_t *)p)[k + j] = (int32_t)(out[j] % (uint32_t)classes);
         }
     }
+}
+
+/* After the table: for each untested param, whether J does not depend on
+ * it at all (its gradient is a constant 0), and how to go on. */
+static void explain_untested(const Model *m, const nnrt_gradcheck_report *rep, const Options *opt) {
+    int n = rep->n_params < rep->cap ? rep->n_params : rep->cap;
+    for (int k = 0; k < n; k++) {
+        const nnrt_gradcheck_entry *e = &rep->entries[k];
+        if (!e->untested || !e->tensor)
+            continue;
+        const Tensor *t = NULL;
+        for (int i = 0; i < m->ntensors; i++)
+            if (m->tensors[i].role == NNRT_PARAM && strcmp(m->tensors[i].name, e->tensor->name) == 0)
+                t = &m->tensors[i];
+        const Node *g = t ? t->grad : NULL;
+        while (g && (g->op == OP_BROADCAST || g->op == OP_RESHAPE))
+            g = g->in[0];
+        bool none = g && ir_is_const(g, 0);
+        const char *why = none ? "the objective does not depend on it"
+                               : "every derivative sampled at these params and inputs is 0";
+        if (opt->gradcheck_allow_untested)
+            fprintf(stderr, "nnc: --gradcheck: '%s' is untested (%s); allowed by --gradcheck-allow-untested\n",
+                    e->tensor->name, why);
+        else
+            error_plain("--gradcheck: '%s' is untested (%s): %s, or pass --gradcheck-allow-untested",
+                        e->tensor->name, why, none ? "remove it from the model"
+                        : "give inputs that reach it (--gradcheck-inputs=DIR)");
+    }
+}
+
+/* ---- --gradcheck-inputs=DIR: the user's inputs, one IDX file each ---- */
+
+/* The file of input NAME in dir: NAME.idx, else NAME.idx.gz; NULL if neither. */
+static const char *input_file(const char *dir, const char *name) {
+    static const char *const ext[] = {".idx", ".idx.gz"};
+    for (int k = 0; k < 2; k++) {
+        const char *p = arena_printf("%s/%s%s", dir, name, ext[k]);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+            return p;
+    }
+    return NULL;
+}
+
+static double idx_get(const nnrt_idx *x, size_t i) {
+    const void *p = x->data;
+    switch (x->type) {
+    case NNRT_IDX_U8: return ((const uint8_t *)p)[i];
+    case NNRT_IDX_I8: return ((const int8_t *)p)[i];
+    case NNRT_IDX_I16: return ((const int16_t *)p)[i];
+    case NNRT_IDX_I32: return ((const int32_t *)p)[i];
+    case NNRT_IDX_F32: return ((const float *)p)[i];
+    default: return ((const double *)p)[i];
+    }
+}
+
+/* "[2, 3]" */
+static const char *dims_str(int rank, const int64_t *dims) {
+    const char *s = "[";
+    for (int k = 0; k < rank; k++)
+        s = arena_printf("%s%s%lld", s, k ? ", " : "", (long long)dims[k]);
+    return arena_printf("%s]", s);
+}
+
+/* Copy one file into tensor t of the inputs: its shape must be t's, except
+ * that a runtime axis may be shorter than its MAX (which sets the dim, the
+ * same for every file that has it: dims[k] of the model's DIMs); a scalar
+ * (a hyper) is a file of shape [1].  Values are converted to t's dtype as
+ * they are, without scaling; an i32 input takes integer files only. */
+static bool read_input(const nnrt_model *d, const nnrt_tensor *t, const char *path, void *inputs,
+                       int64_t *dimval) {
+    nnrt_idx x;
+    char err[256];
+    if (nnrt_idx_load(path, &x, err, sizeof err) != NNRT_OK) {
+        error_plain("--gradcheck-inputs: %s", err);
+        return false;
+    }
+    int rank = t->rank ? t->rank : 1;
+    static const int64_t one = 1;
+    const int64_t *dims = t->rank ? t->dims : &one;
+    bool ok = x.rank == rank;
+    int64_t stride[MAX_RANK];
+    for (int k = rank - 1; ok && k >= 0; k--) {
+        stride[k] = k == rank - 1 ? 1 : stride[k + 1] * dims[k + 1];
+        const char *dn = t->rank && t->dim_names ? t->dim_names[k] : NULL;
+        ok = dn ? x.dims[k] <= dims[k] : x.dims[k] == dims[k];
+    }
+    if (!ok) {
+        error_plain("--gradcheck-inputs: %s has shape %s; input '%s' is %s%s", path,
+                    dims_str(x.rank, x.dims), t->name, dtype_name((DType)t->dtype), dims_str(rank, dims));
+        nnrt_idx_free(&x);
+        return false;
+    }
+    if (t->dtype == NNRT_I32 && (x.type == NNRT_IDX_F32 || x.type == NNRT_IDX_F64)) {
+        error_plain("--gradcheck-inputs: %s holds floats; input '%s' is i32", path, t->name);
+        nnrt_idx_free(&x);
+        return false;
+    }
+    /* The runtime dims the file sets. */
+    for (int k = 0; t->rank && t->dim_names && k < t->rank; k++) {
+        if (!t->dim_names[k])
+            continue;
+        for (int j = 0; j < d->n_tensors; j++) {
+            const nnrt_tensor *u = &d->tensors[j];
+            if (u->role != NNRT_DIM || strcmp(u->name, t->dim_names[k]) != 0)
+                continue;
+            if (dimval[j] && dimval[j] != x.dims[k]) {
+                error_plain("--gradcheck-inputs: %s sets dim '%s' to %lld; another file set it to %lld",
+                            path, u->name, (long long)x.dims[k], (long long)dimval[j]);
+                nnrt_idx_free(&x);
+                return false;
+            }
+            dimval[j] = x.dims[k];
+            *(int64_t *)((char *)inputs + u->offset) = x.dims[k];
+        }
+    }
+    char *base = (char *)inputs + t->offset;
+    for (size_t i = 0; i < x.count; i++) {
+        size_t rest = i, at = 0;
+        for (int k = rank - 1; k >= 0; k--) {
+            at += (rest % (size_t)x.dims[k]) * (size_t)stride[k];
+            rest /= (size_t)x.dims[k];
+        }
+        double v = idx_get(&x, i);
+        if (t->dtype == NNRT_F32)
+            ((float *)base)[at] = (float)v;
+        else if (t->dtype == NNRT_F64)
+            ((double *)base)[at] = v;
+        else
+            ((int32_t *)base)[at] = (int32_t)v;
+    }
+    printf("%s %s: %s from %s\n", t->role == NNRT_HYPER ? "hyper" : "input", t->name,
+           dims_str(x.rank, x.dims), path);
+    nnrt_idx_free(&x);
+    return true;
+}
+
+/* Every input and hyper with a file in dir takes its values from it (the
+ * others keep what draw_inputs gave them, and say so); at least one must. */
+static bool read_inputs(const nnrt_model *d, void *inputs, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        error_plain("--gradcheck-inputs=%s: not a directory (it holds NAME.idx for each input NAME)", dir);
+        return false;
+    }
+    int64_t *dimval = NEWA(int64_t, d->n_tensors + 1);
+    int found = 0;
+    const char *names = "";
+    for (int i = 0; i < d->n_tensors; i++) {
+        const nnrt_tensor *t = &d->tensors[i];
+        if (t->role != NNRT_INPUT && t->role != NNRT_HYPER)
+            continue;
+        const char *path = input_file(dir, t->name);
+        if (t->role == NNRT_INPUT)
+            names = arena_printf("%s%s%s.idx", names, *names ? ", " : "", t->name);
+        if (!path) {
+            if (t->role == NNRT_INPUT)
+                printf("input %s: drawn (no %s/%s.idx)\n", t->name, dir, t->name);
+            continue;
+        }
+        if (!read_input(d, t, path, inputs, dimval))
+            return false;
+        found++;
+    }
+    if (!found) {
+        error_plain("--gradcheck-inputs=%s: no file for any input (looked for %s)", dir, names);
+        return false;
+    }
+    return true;
 }
 
 int gradcheck_jit(Model *m, const Options *opt) {
@@ -426,15 +554,22 @@ int gradcheck_jit(Model *m, const Options *opt) {
             } else {
                 d->init(params, state, 1);
                 draw_inputs(m, d, inputs, 1);
-                nnrt_gradcheck_entry *entries = NEWA(nnrt_gradcheck_entry, d->n_tensors + 1);
-                nnrt_gradcheck_report rep = {.entries = entries, .cap = d->n_tensors};
-                nnrt_gradcheck_options go = {.max_coords = 1000, .seed = 1, .state = state};
-                int r = nnrt_gradcheck(d, params, inputs, &go, &rep);
-                nnrt_gradcheck_print(stdout, &rep);
-                if (r == 0)
-                    rc = 0;
-                else if (r != NNRT_EGRAD)
-                    error_plain("gradient check: %s", nnrt_strerror(r));
+                if (!opt->gradcheck_inputs || read_inputs(d, inputs, opt->gradcheck_inputs)) {
+                    nnrt_gradcheck_entry *entries = NEWA(nnrt_gradcheck_entry, d->n_tensors + 1);
+                    nnrt_gradcheck_report rep = {.entries = entries, .cap = d->n_tensors};
+                    nnrt_gradcheck_options go = {.max_coords = 1000, .seed = 1, .state = state,
+                                                 .allow_untested = opt->gradcheck_allow_untested};
+                    int r = nnrt_gradcheck(d, params, inputs, &go, &rep);
+                    if (r == 0 || r == NNRT_EGRAD) {
+                        nnrt_gradcheck_print(stdout, &rep);
+                        fflush(stdout);
+                        explain_untested(m, &rep, opt);
+                    } else {
+                        error_plain("gradient check: %s", nnrt_strerror(r));
+                    }
+                    if (r == 0)
+                        rc = 0;
+                }
             }
             nnrt_free(params);
             nnrt_free(inputs);

@@ -10,8 +10,202 @@
  */
 #include "nnc.h"
 
-#include <ctype.h>
 #include <string.h>
+
+/* ---- names that reach C ----
+ *
+ * Every tensor, dim and state name becomes a struct field, each optimizer
+ * buffer a field P_<buffer>, and the model's name (or --prefix) the prefix
+ * of every type and function.  The header is compiled as C and as C++,
+ * after <stddef.h>, <stdint.h> and <stdio.h> (nnrt.h) and next to whatever
+ * else the user's program includes, so a name is refused when it is
+ * (docs/guarantees.md, "Names that reach C"):
+ *   - a keyword of C (up to C23) or C++, or an <iso646.h> operator word;
+ *   - reserved: beginning with '__' or '_' and a capital, or holding '__'
+ *     (C++);
+ *   - a type or macro of the C library's headers (and POSIX's), by the
+ *     tables below, or of the families <stdint.h> (INT or UINT ... _MAX,
+ *     _MIN, _WIDTH, _C), <float.h> (FLT_, DBL_, LDBL_) and <inttypes.h>
+ *     (PRI or SCN and a small letter) keep for their macros;
+ *   - the runtime's (nnrt, nnrt_*, NNRT_*) or the header's own (NNC_*:
+ *     NNC_ALIGN64, NNC_STATIC_ASSERT, the include guard). */
+
+static const char *const c_keywords[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while",
+    /* C23 */
+    "alignas", "alignof", "bool", "constexpr", "false", "nullptr", "static_assert", "thread_local",
+    "true", "typeof", "typeof_unqual"};
+
+static const char *const cxx_keywords[] = {
+    "asm", "catch", "char8_t", "char16_t", "char32_t", "class", "co_await", "co_return", "co_yield",
+    "concept", "const_cast", "consteval", "constinit", "decltype", "delete", "dynamic_cast", "explicit",
+    "export", "friend", "mutable", "namespace", "new", "noexcept", "operator", "private", "protected",
+    "public", "reinterpret_cast", "requires", "static_cast", "template", "this", "throw", "try",
+    "typeid", "typename", "using", "virtual", "wchar_t",
+    /* also <iso646.h> macros in C */
+    "and", "and_eq", "bitand", "bitor", "compl", "not", "not_eq", "or", "or_eq", "xor", "xor_eq"};
+
+/* Types and macros of the C library (and POSIX, and GCC's predefined
+ * macros in its default GNU modes) that are not in a family below. */
+static const struct { const char *name, *header; } c_library[] = {
+    {"size_t", "<stddef.h>"}, {"ptrdiff_t", "<stddef.h>"}, {"max_align_t", "<stddef.h>"},
+    {"NULL", "<stddef.h>"}, {"offsetof", "<stddef.h>"},
+    {"int8_t", "<stdint.h>"}, {"int16_t", "<stdint.h>"}, {"int32_t", "<stdint.h>"}, {"int64_t", "<stdint.h>"},
+    {"uint8_t", "<stdint.h>"}, {"uint16_t", "<stdint.h>"}, {"uint32_t", "<stdint.h>"},
+    {"uint64_t", "<stdint.h>"}, {"intptr_t", "<stdint.h>"}, {"uintptr_t", "<stdint.h>"},
+    {"intmax_t", "<stdint.h>"}, {"uintmax_t", "<stdint.h>"},
+    {"FILE", "<stdio.h>"}, {"fpos_t", "<stdio.h>"}, {"va_list", "<stdarg.h>"}, {"off_t", "<stdio.h>"},
+    {"ssize_t", "<stdio.h>"}, {"EOF", "<stdio.h>"}, {"BUFSIZ", "<stdio.h>"}, {"L_tmpnam", "<stdio.h>"},
+    {"TMP_MAX", "<stdio.h>"}, {"SEEK_SET", "<stdio.h>"}, {"SEEK_CUR", "<stdio.h>"},
+    {"SEEK_END", "<stdio.h>"}, {"stdin", "<stdio.h>"}, {"stdout", "<stdio.h>"}, {"stderr", "<stdio.h>"},
+    {"P_tmpdir", "<stdio.h>"}, {"L_ctermid", "<stdio.h>"},
+    {"EXIT_SUCCESS", "<stdlib.h>"}, {"EXIT_FAILURE", "<stdlib.h>"}, {"MB_CUR_MAX", "<stdlib.h>"},
+    {"errno", "<errno.h>"}, {"assert", "<assert.h>"}, {"NDEBUG", "<assert.h>"},
+    {"CHAR_BIT", "<limits.h>"}, {"MB_LEN_MAX", "<limits.h>"},
+    {"DECIMAL_DIG", "<float.h>"}, {"HUGE_VAL", "<math.h>"}, {"HUGE_VALF", "<math.h>"},
+    {"HUGE_VALL", "<math.h>"}, {"INFINITY", "<math.h>"}, {"NAN", "<math.h>"}, {"MATH_ERRNO", "<math.h>"},
+    {"MATH_ERREXCEPT", "<math.h>"}, {"math_errhandling", "<math.h>"}, {"isnan", "<math.h>"},
+    {"isinf", "<math.h>"}, {"isfinite", "<math.h>"}, {"isnormal", "<math.h>"}, {"signbit", "<math.h>"},
+    {"fpclassify", "<math.h>"}, {"M_E", "<math.h>"}, {"M_LOG2E", "<math.h>"}, {"M_LOG10E", "<math.h>"},
+    {"M_LN2", "<math.h>"}, {"M_LN10", "<math.h>"}, {"M_PI", "<math.h>"}, {"M_PI_2", "<math.h>"},
+    {"M_PI_4", "<math.h>"}, {"M_1_PI", "<math.h>"}, {"M_2_PI", "<math.h>"}, {"M_2_SQRTPI", "<math.h>"},
+    {"M_SQRT2", "<math.h>"}, {"M_SQRT1_2", "<math.h>"},
+    {"complex", "<complex.h>"}, {"imaginary", "<complex.h>"}, {"I", "<complex.h>"},
+    {"noreturn", "<stdnoreturn.h>"}, {"CLOCKS_PER_SEC", "<time.h>"}, {"TIME_UTC", "<time.h>"},
+    {"setjmp", "<setjmp.h>"}, {"ONCE_FLAG_INIT", "<threads.h>"},
+    {"linux", "GCC's predefined macros"}, {"unix", "GCC's predefined macros"},
+};
+
+static bool all_caps(const char *s) {
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+static bool starts(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+static bool ends(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The macros of <errno.h> (POSIX), <signal.h>, <locale.h>, <limits.h>
+ * (C and POSIX) and <math.h>'s FP_ ones: a name, then its header. */
+static const char *const c_macro_lists[][2] = {
+    {"E2BIG EACCES EADDRINUSE EADDRNOTAVAIL EAFNOSUPPORT EAGAIN EALREADY EBADF EBADMSG EBUSY ECANCELED "
+     "ECHILD ECONNABORTED ECONNREFUSED ECONNRESET EDEADLK EDESTADDRREQ EDOM EDQUOT EEXIST EFAULT EFBIG "
+     "EHOSTUNREACH EIDRM EILSEQ EINPROGRESS EINTR EINVAL EIO EISCONN EISDIR ELOOP EMFILE EMLINK EMSGSIZE "
+     "EMULTIHOP ENAMETOOLONG ENETDOWN ENETRESET ENETUNREACH ENFILE ENOBUFS ENODATA ENODEV ENOENT ENOEXEC "
+     "ENOLCK ENOLINK ENOMEM ENOMSG ENOPROTOOPT ENOSPC ENOSR ENOSTR ENOSYS ENOTCONN ENOTDIR ENOTEMPTY "
+     "ENOTRECOVERABLE ENOTSOCK ENOTSUP ENOTTY ENXIO EOPNOTSUPP EOVERFLOW EOWNERDEAD EPERM EPIPE EPROTO "
+     "EPROTONOSUPPORT EPROTOTYPE ERANGE EROFS ESPIPE ESRCH ESTALE ETIME ETIMEDOUT ETXTBSY EWOULDBLOCK EXDEV",
+     "<errno.h>"},
+    {"SIGABRT SIGALRM SIGBUS SIGCHLD SIGCONT SIGFPE SIGHUP SIGILL SIGINT SIGKILL SIGPIPE SIGQUIT SIGSEGV "
+     "SIGSTOP SIGTERM SIGTSTP SIGTTIN SIGTTOU SIGUSR1 SIGUSR2 SIGPOLL SIGPROF SIGSYS SIGTRAP SIGURG "
+     "SIGVTALRM SIGXCPU SIGXFSZ SIGWINCH SIGIO SIGPWR SIGSTKFLT SIGRTMIN SIGRTMAX SIG_DFL SIG_ERR SIG_IGN "
+     "SIG_HOLD SIG_BLOCK SIG_UNBLOCK SIG_SETMASK", "<signal.h>"},
+    {"LC_ALL LC_COLLATE LC_CTYPE LC_MESSAGES LC_MONETARY LC_NUMERIC LC_TIME", "<locale.h>"},
+    {"SCHAR_MIN SCHAR_MAX UCHAR_MAX CHAR_MIN CHAR_MAX SHRT_MIN SHRT_MAX USHRT_MAX INT_MIN INT_MAX UINT_MAX "
+     "LONG_MIN LONG_MAX ULONG_MAX LLONG_MIN LLONG_MAX ULLONG_MAX SSIZE_MAX PATH_MAX NAME_MAX PIPE_BUF "
+     "LINE_MAX ARG_MAX IOV_MAX OPEN_MAX PAGE_SIZE PAGESIZE CHILD_MAX HOST_NAME_MAX LOGIN_NAME_MAX NGROUPS_MAX "
+     "RE_DUP_MAX TZNAME_MAX", "<limits.h>"},
+    {"SIZE_MAX PTRDIFF_MIN PTRDIFF_MAX SIG_ATOMIC_MIN SIG_ATOMIC_MAX WCHAR_MIN WCHAR_MAX WINT_MIN WINT_MAX",
+     "<stdint.h>"},
+    {"FILENAME_MAX FOPEN_MAX", "<stdio.h>"},
+    {"RAND_MAX", "<stdlib.h>"},
+    {"FP_NAN FP_INFINITE FP_ZERO FP_SUBNORMAL FP_NORMAL FP_FAST_FMA FP_FAST_FMAF FP_FAST_FMAL FP_ILOGB0 "
+     "FP_ILOGBNAN", "<math.h>"},
+};
+
+/* The header whose macro s is, by the lists or the families, or NULL. */
+static const char *c_macro(const char *s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < sizeof c_macro_lists / sizeof *c_macro_lists; i++)
+        for (const char *p = c_macro_lists[i][0]; (p = strstr(p, s)) != NULL; p += n)
+            if ((p == c_macro_lists[i][0] || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+                return c_macro_lists[i][1];
+    if ((starts(s, "PRI") || starts(s, "SCN")) && ((s[3] >= 'a' && s[3] <= 'z') || s[3] == 'X'))
+        return "<inttypes.h>";
+    if (!all_caps(s))
+        return NULL;
+    if ((starts(s, "FLT_") || starts(s, "DBL_") || starts(s, "LDBL_")) && !ends(s, "_"))
+        return "<float.h>";
+    if ((starts(s, "INT") || starts(s, "UINT")) &&
+        (ends(s, "_MAX") || ends(s, "_MIN") || ends(s, "_WIDTH") || ends(s, "_C")))
+        return "<stdint.h>";
+    return NULL;
+}
+
+/* The part of the reason that the prefix and a field share. */
+static const char *namespace_problem(const char *s) {
+    if ((s[0] == '_' && s[1] == '_') || (s[0] == '_' && s[1] >= 'A' && s[1] <= 'Z'))
+        return "names beginning with '__' or '_' and a capital letter are reserved in C";
+    if (strcmp(s, "nnrt") == 0 || strcmp(s, "NNRT") == 0 || starts(s, "nnrt_") || starts(s, "NNRT_"))
+        return "nnrt, nnrt_ and NNRT_ begin the names of the runtime (nnrt.h)";
+    return NULL;
+}
+
+const char *c_name_problem(const char *s) {
+    const char *why = namespace_problem(s);
+    if (why)
+        return why;
+    for (size_t i = 0; i < sizeof c_keywords / sizeof *c_keywords; i++)
+        if (strcmp(s, c_keywords[i]) == 0)
+            return "it is a C keyword";
+    for (size_t i = 0; i < sizeof cxx_keywords / sizeof *cxx_keywords; i++)
+        if (strcmp(s, cxx_keywords[i]) == 0)
+            return "it is a C++ keyword (the header is also C++)";
+    if (strstr(s, "__"))
+        return "names holding '__' are reserved in C++ (the header is also C++)";
+    if (starts(s, "NNC_"))
+        return "NNC_ begins the generated header's own macros (NNC_ALIGN64, its include guard)";
+    for (size_t i = 0; i < sizeof c_library / sizeof *c_library; i++)
+        if (strcmp(s, c_library[i].name) == 0)
+            return arena_printf("it is a name of %s", c_library[i].header);
+    const char *h = c_macro(s);
+    if (h)
+        return arena_printf("it is a macro of %s", h);
+    return NULL;
+}
+
+const char *c_prefix_problem(const char *s) {
+    const char *why = namespace_problem(s);
+    if (why)
+        return why;
+    if (strstr(s, "__") || (*s && s[strlen(s) - 1] == '_'))
+        return arena_printf("the C names %s_params, %s_forward ... would hold '__', which C++ reserves", s, s);
+    return NULL;
+}
+
+/* Text for a comment of the header: the source's path may hold anything.
+ * Bytes that are not printable UTF-8 become \xNN, and * / and / * are
+ * split so that the comment cannot end or nest. */
+static const char *comment_text(const char *s) {
+    size_t n = strlen(s);
+    char *out = arena_alloc(4 * n + 1), *q = out;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c >= 0x80 ? utf8_char_len(s + i, n - i) : 1;
+        if (c < 0x20 || c == 0x7f || k == 0) {
+            q += sprintf(q, "\\x%02x", c);
+            i++;
+        } else if ((c == '*' && s[i + 1] == '/') || (c == '/' && s[i + 1] == '*')) {
+            *q++ = (char)c;
+            *q++ = ' ';
+            i++;
+        } else {
+            memcpy(q, s + i, k);
+            q += k;
+            i += k;
+        }
+    }
+    *q = 0;
+    return out;
+}
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
@@ -100,7 +294,8 @@ static void write_asserts(FILE *f, const Model *m, const char *suffix, nnrt_role
 
 static void write_body(FILE *f, const Model *m, const char *guard) {
     const char *n = m->prefix;
-    fprintf(f, "/* Generated by nnc from %s (model %s); do not edit. */\n", m->path, m->name);
+    fprintf(f, "/* Generated by nnc from %s (model %s); do not edit. */\n", comment_text(m->path),
+            comment_text(m->name));
     fprintf(f, "#ifndef %s\n#define %s\n\n", guard, guard);
     fprintf(f, "#include <stddef.h>\n#include <stdint.h>\n#include <nnrt.h>\n\n");
     fprintf(f, "#ifndef NNC_ALIGN64\n#ifdef __cplusplus\n#define NNC_ALIGN64 alignas(64)\n"
@@ -144,19 +339,11 @@ static void write_body(FILE *f, const Model *m, const char *guard) {
 }
 
 bool write_header(const Model *m, const char *path) {
+    /* The prefix as it is: mlp and MLP are two models, with two guards. */
     char *guard = arena_printf("NNC_%s_H", m->prefix);
-    for (char *p = guard; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    const char *tmp = output_begin(path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        error_plain("cannot write '%s'", path);
+    FILE *f = output_open(path);
+    if (!f)
         return false;
-    }
     write_body(f, m, guard);
-    bool ok = !ferror(f);
-    ok &= fclose(f) == 0;
-    if (!ok)
-        error_plain("cannot write '%s'", path);
-    return ok;
+    return output_close(f, path);
 }

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NNC_VERSION "0.1.0"
 
@@ -31,22 +32,29 @@ static const char usage_text[] =
     "  -D NAME=VALUE      override a const\n"
     "  -I DIR             search DIR for imported files (after the importer's folder)\n"
     "  --dtype=f64        compile every f32 as f64 (for gradient checks)\n"
-    "  --target=TRIPLE    cross-compile (default: the host)\n"
-    "  --cpu=NAME         tune for a CPU; native tunes for this machine (default: generic)\n"
+    "  --target=TRIPLE    cross-compile for x86_64 or aarch64 (default: the host)\n"
+    "  --cpu=NAME         tune for a CPU; native tunes for this machine (default: generic);\n"
+    "                     --cpu=help lists the target's CPUs\n"
     "  -MD                write a make dependency file (the output with .d)\n"
     "  -MF FILE           write the dependency file to FILE\n"
     "  --prefix=NAME      prefix the C symbols with NAME instead of the model's name, which\n"
     "                     the descriptor keeps (two builds of one model in one program)\n"
     "  --stats            print FLOPs, parameter bytes and the workspace plan\n"
     "  --time             print how long each phase of the compile took (on stderr)\n"
+    "  --max-work=N       allow N steps of compile-time work: unrolled loops, inlined\n"
+    "                     calls, imports (default 10000000)\n"
     "  --gradcheck        compile in float64 in memory and check every param's gradient\n"
     "                     against central differences; prints a table, exits 1 if one is off\n"
+    "                     or untested (every sampled derivative 0)\n"
+    "  --gradcheck-inputs=DIR  take each input NAME from DIR/NAME.idx (IDX, gzipped or\n"
+    "                     not) instead of drawing it\n"
+    "  --gradcheck-allow-untested  report untested params without failing\n"
     "  --version          print the version\n"
     "  --help             print this help\n";
 
 static void usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "nnc: ");
-    fprintf(stderr, fmt, arg);
+    fputs_clean(arena_printf(fmt, arg), stderr);
     fprintf(stderr, "\n(run 'nnc --help' for the options)\n");
     exit(2);
 }
@@ -101,9 +109,18 @@ static unsigned parse_emit(const char *list) {
     return bits;
 }
 
+/* A character device such as /dev/null: written in place, and a sink for
+ * every output named after it. */
+static bool is_device(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
 /* Where each requested output goes: -o names the first of obj, asm, llvm,
- * ir, dot, plan; the others take its stem with their own extension. */
+ * ir, dot, plan; the others take its stem with their own extension (with
+ * -o /dev/null, /dev/null too). */
 static void output_paths(Options *o, unsigned emit, const char *out, const char *header, bool md) {
+    bool sink = out && is_device(out);
     static const int order[] = {EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_IR, EMIT_DOT, EMIT_PLAN};
     static const char *const ext[NEMIT] = {".o", ".h", ".ll", ".s", ".dot", ".ir", ".plan"};
     const char *primary = NULL;
@@ -114,21 +131,59 @@ static void output_paths(Options *o, unsigned emit, const char *out, const char 
         if (!primary)
             primary = o->path[k] = out ? out : stem_with(o->input, ext[k]);
         else
-            o->path[k] = stem_with(primary, ext[k]);
+            o->path[k] = sink ? primary : stem_with(primary, ext[k]);
     }
     if (!primary)
         primary = out ? out : stem_with(o->input, ".o");
     if (emit & (1u << EMIT_HEADER))
-        o->path[EMIT_HEADER] = header ? header : stem_with(primary, ".h");
+        o->path[EMIT_HEADER] = header ? header : sink ? primary : stem_with(primary, ".h");
     if (md && !o->depfile)
-        o->depfile = stem_with(primary, ".d");
+        o->depfile = sink ? primary : stem_with(primary, ".d");
+}
+
+static const char *file_arg(const char *opt, const char *arg) {
+    if (!*arg)
+        usage_error("%s needs a file name, not ''", opt);
+    return arg;
+}
+
+/* "-o m.nn", or "the header m.h" for a name nnc chose. */
+static const char *describe_output(const Options *o, int k, const char *out, const char *header, bool mf) {
+    static const char *const what[NEMIT + 1] = {"the object", "the header", "the LLVM IR", "the assembly",
+                                                "the graph", "the IR text", "the plan", "the dependency file"};
+    const char *path = k < NEMIT ? o->path[k] : o->depfile;
+    const char *opt = k == NEMIT ? (mf ? "-MF" : NULL) : k == EMIT_HEADER ? (header ? "-H" : NULL)
+                    : path == out ? "-o" : NULL;
+    return opt ? arena_printf("%s %s", opt, path) : arena_printf("%s %s", what[k], path);
+}
+
+/* The outputs are a set of distinct files, none of them the input
+ * (docs/guarantees.md): a clash is a usage error, found before anything is
+ * compiled or written.  Names are compared with their folders resolved,
+ * and existing files by device and inode too (a hard link, a symbolic
+ * link to the input). */
+static void check_outputs(const Options *o, const char *out, const char *header, bool mf) {
+    for (int k = 0; k <= NEMIT; k++) {
+        const char *p = k < NEMIT ? o->path[k] : o->depfile;
+        if (!p)
+            continue;
+        if (same_file(p, o->input))
+            usage_error("%s", arena_printf("%s would overwrite the input file %s",
+                                           describe_output(o, k, out, header, mf), o->input));
+        for (int j = 0; j < k; j++) {
+            const char *q = j < NEMIT ? o->path[j] : o->depfile;
+            if (q && same_file(p, q) && !is_device(p))
+                usage_error("%s are the same file", arena_printf("%s and %s", describe_output(o, j, out, header, mf),
+                                                                 describe_output(o, k, out, header, mf)));
+        }
+    }
 }
 
 static Options parse_args(int argc, char **argv) {
     Options o = {.opt_level = 2};
     unsigned emit = (1u << EMIT_OBJ) | (1u << EMIT_HEADER);
     const char *out = NULL, *header = NULL;
-    bool md = false;
+    bool md = false, mf = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define NEXT() (i + 1 < argc ? argv[++i] : (usage_error("%s needs an argument", a), ""))
@@ -139,9 +194,9 @@ static Options parse_args(int argc, char **argv) {
             printf("nnc " NNC_VERSION " (LLVM " LLVM_VERSION_STRING ")\n");
             exit(0);
         } else if (strcmp(a, "-o") == 0) {
-            out = NEXT();
+            out = file_arg(a, NEXT());
         } else if (strcmp(a, "-H") == 0) {
-            header = NEXT();
+            header = file_arg(a, NEXT());
         } else if (strncmp(a, "--emit=", 7) == 0) {
             emit = parse_emit(a + 7);
         } else if (strcmp(a, "-S") == 0) {
@@ -170,18 +225,32 @@ static Options parse_args(int argc, char **argv) {
         } else if (strcmp(a, "-MD") == 0) {
             md = true;
         } else if (strcmp(a, "-MF") == 0) {
-            o.depfile = NEXT();
+            o.depfile = file_arg(a, NEXT());
+            mf = true;
         } else if (strcmp(a, "--gradcheck") == 0) {
             o.gradcheck = true;
             o.force_f64 = true;
+        } else if (strncmp(a, "--gradcheck-inputs=", 19) == 0 && a[19]) {
+            o.gradcheck_inputs = a + 19;
+        } else if (strcmp(a, "--gradcheck-allow-untested") == 0) {
+            o.gradcheck_allow_untested = true;
         } else if (strncmp(a, "--prefix=", 9) == 0) {
             o.prefix = a + 9;
             if (!is_identifier(o.prefix))
                 usage_error("--prefix=%s: not a C identifier", o.prefix);
+            if (c_prefix_problem(o.prefix))
+                usage_error("%s", arena_printf("--prefix=%s: %s", o.prefix, c_prefix_problem(o.prefix)));
         } else if (strcmp(a, "--stats") == 0) {
             o.stats = true;
         } else if (strcmp(a, "--time") == 0) {
             o.time = true;
+        } else if (strncmp(a, "--max-work=", 11) == 0) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(a + 11, &end, 10);
+            if (!a[11] || *end || errno || v < 1)
+                usage_error("--max-work=%s: the limit must be a positive integer", a + 11);
+            o.max_work = v;
         } else if (a[0] == '-' && a[1]) {
             usage_error("unknown option '%s'", a);
         } else if (o.input) {
@@ -191,9 +260,15 @@ static Options parse_args(int argc, char **argv) {
         }
 #undef NEXT
     }
+    if (o.cpu && strcmp(o.cpu, "help") == 0)
+        exit(target_help(&o));
     if (!o.input)
         usage_error("no input file%s", "");
+    if ((o.gradcheck_inputs || o.gradcheck_allow_untested) && !o.gradcheck)
+        usage_error("%s: only with --gradcheck", o.gradcheck_inputs ? "--gradcheck-inputs" : "--gradcheck-allow-untested");
     output_paths(&o, emit, out, header, md);
+    if (!o.gradcheck)
+        check_outputs(&o, out, header, mf);
     return o;
 }
 
@@ -211,11 +286,9 @@ static void put_make_path(FILE *f, const char *p) {
 /* As cc -MD -MP: the outputs depend on the model and every file it
  * imports, and each import gets an empty rule so deleting one is no error. */
 static bool write_depfile(const Options *o, const Model *m) {
-    FILE *f = fopen(output_begin(o->depfile), "w");
-    if (!f) {
-        error_plain("cannot write '%s'", o->depfile);
+    FILE *f = output_open(o->depfile);
+    if (!f)
         return false;
-    }
     for (int k = 0; k < NEMIT; k++)
         if (o->path[k]) {
             put_make_path(f, o->path[k]);
@@ -233,7 +306,7 @@ static bool write_depfile(const Options *o, const Model *m) {
         put_make_path(f, m->imports[i]);
         fprintf(f, ":\n");
     }
-    return fclose(f) == 0;
+    return output_close(f, o->depfile);
 }
 
 static void print_stats(const Model *m, const Stats *s) {
@@ -264,6 +337,15 @@ static int compile(const Options *opt) {
     Model *m = sema_model(prog, src, opt);
     if (diag_errors)
         return 1;
+    for (int i = 0; i < m->nimports && !opt->gradcheck; i++)
+        for (int k = 0; k <= NEMIT; k++) {
+            const char *p = k < NEMIT ? opt->path[k] : opt->depfile;
+            if (p && same_file(p, m->imports[i])) {
+                fputs_clean(arena_printf("nnc: the output %s would overwrite %s, which the model imports\n", p,
+                                         m->imports[i]), stderr);
+                return 2;
+            }
+        }
     autodiff(m);
     layout_model(m);
     if (opt->gradcheck)
@@ -284,10 +366,29 @@ static int compile(const Options *opt) {
     return outputs_commit() ? 0 : 1;
 }
 
+/* Each output's temporary, created before anything is compiled: a folder
+ * that cannot be written is said at once. */
+static bool begin_outputs(const Options *o) {
+    if (o->gradcheck)
+        return true;
+    for (int k = 0; k < NEMIT; k++)
+        if (o->path[k] && !output_begin(o->path[k]))
+            return false;
+    return !o->depfile || output_begin(o->depfile);
+}
+
 int main(int argc, char **argv) {
     phase_enter(PH_FRONT);
     Options opt = parse_args(argc, argv);
-    int rc = compile(&opt);
+    /* --gradcheck runs on this machine, whatever --target says. */
+    Options host = opt;
+    if (opt.gradcheck)
+        host.target = NULL;
+    const char *bad_target = target_check(&host);
+    if (bad_target)
+        usage_error("%s", bad_target);
+    target_exit_on_fatal_errors();
+    int rc = begin_outputs(&opt) ? compile(&opt) : 1;
     if (rc)
         outputs_abort();
     arena_free_all();

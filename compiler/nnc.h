@@ -51,12 +51,28 @@ void note_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 void error_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern FILE *diag_out;                   /* stderr unless redirected (tests) */
 
-/* Every output file is written under a temporary name (output_begin) and
- * renamed into place only when the whole compilation succeeded, so a failed
- * run leaves no output and does not clobber an older one. */
-const char *output_begin(const char *path);   /* the temporary name to write */
+/* Bytes of the valid UTF-8 character at s[0, n), or 0 if it is not one. */
+size_t utf8_char_len(const char *s, size_t n);
+/* fputs, with control characters (but newlines) and bytes that are not
+ * UTF-8 written as \xNN, as every diagnostic is. */
+void fputs_clean(const char *s, FILE *f);
+
+/* The outputs are one set (docs/guarantees.md): each is written to a new
+ * temporary file beside its target (a random name, O_EXCL) and all are
+ * renamed into place by outputs_commit, only when every one is complete.
+ * outputs_abort, an error in commit, and SIGINT, SIGTERM and the other
+ * terminating signals remove the temporaries, so a failed run leaves no
+ * output and does not clobber an older one.  Errors are printed. */
+bool output_begin(const char *path);          /* create path's temporary now */
+FILE *output_open(const char *path);          /* a stream onto it (NULL on error) */
+bool output_close(FILE *f, const char *path); /* false on a write error */
+bool output_write(const char *path, const void *data, size_t n);  /* its whole contents */
 bool outputs_commit(void);
 void outputs_abort(void);
+void outputs_abort_from_handler(void);        /* async-signal-safe: unlink only */
+/* a and b name one file: the same directory entry (folders resolved), or,
+ * when both exist, the same st_dev and st_ino. */
+bool same_file(const char *a, const char *b);
 
 /* ---- grammar/: the AST ---- */
 
@@ -69,8 +85,10 @@ typedef enum {
     A_NEG,        /* -lhs */
     A_CALL,       /* name(args) */
     A_TRANSPOSE,  /* lhs.T */
-    A_INDEX,      /* lhs[rhs] */
-    A_LIST        /* [args] */
+    A_INDEX,      /* lhs[rhs], or lhs[args] with several items or a slice */
+    A_LIST,       /* [args], or (args) when paren: a Python tuple, an error */
+    A_SLICE,      /* lhs:rhs inside [ ], either may be NULL: an error, with a hint */
+    A_STR         /* "name": only as an initializer's fan */
 } AstKind;
 
 typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MATMUL, B_POW, B_EQ, B_NE } BinOp;
@@ -88,7 +106,11 @@ struct Ast {
     const char *kw;     /* as a call argument: its keyword, or NULL */
     Loc kwloc;
     Ast *next;
+    bool paren;         /* A_LIST: written (a, b) */
 };
+/* A_CALL and A_NAME whose name holds a '.' are PyTorch habits the parser
+ * kept for sema to explain: "torch.relu", "nn.Linear" (a module's name, the
+ * receiver lhs NULL) or ".sum" (a method, lhs the receiver). */
 
 typedef struct TypeAst {
     DType dtype;
@@ -120,6 +142,7 @@ struct Stmt {
 /* parse.c: parse a whole file; NULL-free even on errors (counts diag_errors). */
 Stmt *parse_source(const Source *src);
 Source *source_read(const char *path);   /* NULL, with an error printed, on failure */
+Source *source_read_max(const char *path, size_t max);   /* the same, and no more than max bytes */
 Source *source_from_string(const char *path, const char *text, size_t len);
 
 /* ---- ir.c: the tensor graph ---- */
@@ -281,6 +304,7 @@ typedef struct Tensor {
     double default_value;   /* HYPER: its default; DIM: its MAX */
     nnrt_init_kind init;    /* PARAM, STATE */
     double init_a, init_b;
+    bool init_fan;          /* the initializer names its fan (or a warning about it was given) */
     Node *grad;             /* PARAM, after autodiff */
     size_t offset, size;    /* in the struct of its role (header.c layout) */
     size_t buf_offset[MAX_BUFFERS];  /* PARAM: its optimizer buffers in the state */
@@ -331,7 +355,15 @@ typedef struct Options {
     const char *prefix;         /* --prefix: the C symbols' prefix; the model keeps its name */
     const char **include_dirs;  /* -I, searched for imports after the importer's folder */
     int ninclude_dirs;
+    int64_t max_work;           /* --max-work: the compile-time work budget (0: the default) */
+    const char *gradcheck_inputs;   /* --gradcheck-inputs=DIR: DIR/NAME.idx per input */
+    bool gradcheck_allow_untested;  /* --gradcheck-allow-untested */
 } Options;
+
+/* Steps of compile-time work a model may take (sema.c; docs/language.md,
+ * Limits): each statement, expression, loop iteration and inlined call
+ * costs one. */
+#define NNC_DEFAULT_MAX_WORK 10000000
 
 Model *sema_model(Stmt *prog, const Source *src, const Options *opt);
 
@@ -363,6 +395,7 @@ DType sema_float(Sema *S);                 /* f32, or f64 with --dtype=f64 */
 Val val_err(void);
 Val val_node(Node *n, Loc loc);
 Node *sema_as_float(Sema *S, Val v, DType like);  /* numbers become constants */
+bool sema_number_fits(double v, DType dt, Loc loc);   /* false, reported, if v is out of dt's range */
 Node *sema_dim_value(Sema *S, int dyn, DType dt);  /* a runtime dim's n, as a float scalar */
 bool sema_is_dim(const Node *n);
 void sema_label_range(Sema *S, Node *labels, int64_t classes);
@@ -377,6 +410,10 @@ Val builtin_call(Sema *S, const Builtin *b, Ast *call);
 bool builtin_is_initializer(const char *name);
 /* The parameters of an initializer call, checked: kind, a, b. */
 bool builtin_initializer(Sema *S, Ast *call, nnrt_init_kind *kind, double *a, double *b);
+/* PyTorch habits, explained as errors: a call or name with a '.' from the
+ * parser (torch.relu, nn.Linear, x.sum()); and a slice x[a:b] of x. */
+void builtin_pytorch_hint(Ast *a);
+void builtin_slice_hint(Sema *S, Ast *index, const Node *x);
 /* Match call arguments to named parameters; false after an error. */
 bool match_args(Ast *call, const char *fname, const char *const *params, int nparams,
                 int nrequired, Ast **out);
@@ -388,6 +425,12 @@ void autodiff(Model *m);
 
 /* ---- header.c: struct layout and the C header ---- */
 
+/* Why name cannot be a struct field of the generated header (a C or C++
+ * keyword, a reserved name, a macro or type of the C library, the runtime's
+ * or the header's own), or NULL; c_prefix_problem the same for the model's
+ * name or --prefix, which begins every C name of the model. */
+const char *c_name_problem(const char *name);
+const char *c_prefix_problem(const char *prefix);
 void layout_model(Model *m);
 const char *ctype_name(DType dt);
 bool write_header(const Model *m, const char *path);
@@ -481,10 +524,21 @@ typedef struct Stats {
  * error printed) on failure. */
 bool codegen(Model *m, const Options *opt, Stats *stats);
 
+/* target.c: --target and --cpu checked against LLVM's registry before any
+ * code is generated: NULL, or why they cannot be used (a usage error).
+ * target_help prints the target's CPUs (--cpu=help); it returns the exit
+ * status. */
+const char *target_check(const Options *opt);
+int target_help(const Options *opt);
+/* From then on a fatal error of LLVM's is an error (exit 1, the outputs
+ * removed), not an abort. */
+void target_exit_on_fatal_errors(void);
+
 /* nnc --gradcheck: compile the model in memory (LLVM's ORC JIT), draw
- * params and inputs, compare backward with central differences for every
- * param and print a table.  Returns the exit status: 0, or 1 when a
- * gradient is off or the check could not run. */
+ * params and inputs (or read inputs from --gradcheck-inputs), compare
+ * backward with central differences for every param and print a table.
+ * Returns the exit status: 0, or 1 when a gradient is off, a param is
+ * untested (unless allowed) or the check could not run. */
 int gradcheck_jit(Model *m, const Options *opt);
 
 #endif

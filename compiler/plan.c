@@ -134,7 +134,8 @@ static double node_flops(const Node *n) {
  * one that reads it.  Blocks are placed offline, largest first, each at the
  * lowest offset that overlaps no placed block alive at the same time: the
  * big gradients take the bottom and small buffers fill the holes, which
- * packs far better than placing them in program order.
+ * packs far better than placing them in program order.  Sizes are
+ * multiples of 64, so every offset is 64-byte aligned.
  */
 typedef struct Block {
     int64_t off, size;
@@ -148,8 +149,126 @@ static int by_size_desc(const void *a, const void *b) {
     return x->from - y->from;
 }
 
+/* Up to this many blocks are placed largest first; beyond, the search for
+ * the lowest free offset among every block alive at the same time would
+ * make the plan's time grow with the square of the graph (an unrolled loop
+ * of 10,000 iterations has some 60,000 blocks), and they are placed in
+ * program order instead (place_in_order). */
+enum { PLACE_LARGEST_FIRST_MAX = 4096 };
+
+/* A block ends its life: its bytes join the free gaps (sorted, merged). */
+typedef struct Gaps {
+    int64_t *off, *end;
+    int n, cap;
+} Gaps;
+
+static void gap_free(Gaps *g, int64_t off, int64_t end) {
+    int i = 0;
+    while (i < g->n && g->off[i] < off)
+        i++;
+    bool left = i > 0 && g->end[i - 1] == off, right = i < g->n && g->off[i] == end;
+    if (left && right) {
+        g->end[i - 1] = g->end[i];
+        memmove(g->off + i, g->off + i + 1, sizeof(int64_t) * (size_t)(g->n - i - 1));
+        memmove(g->end + i, g->end + i + 1, sizeof(int64_t) * (size_t)(g->n - i - 1));
+        g->n--;
+    } else if (left) {
+        g->end[i - 1] = end;
+    } else if (right) {
+        g->off[i] = off;
+    } else {
+        if (g->n == g->cap) {
+            g->cap = g->cap ? 2 * g->cap : 64;
+            int64_t *o = NEWA(int64_t, g->cap), *e = NEWA(int64_t, g->cap);
+            if (g->n) {
+                memcpy(o, g->off, sizeof(int64_t) * (size_t)g->n);
+                memcpy(e, g->end, sizeof(int64_t) * (size_t)g->n);
+            }
+            g->off = o;
+            g->end = e;
+        }
+        memmove(g->off + i + 1, g->off + i, sizeof(int64_t) * (size_t)(g->n - i));
+        memmove(g->end + i + 1, g->end + i, sizeof(int64_t) * (size_t)(g->n - i));
+        g->off[i] = off;
+        g->end[i] = end;
+        g->n++;
+    }
+}
+
+static int by_start(const void *a, const void *b) {
+    const Block *x = *(Block *const *)a, *y = *(Block *const *)b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Program order: each block at the lowest free offset when it is written
+ * (first fit), its bytes freed once its last reader has run.  A min-heap by
+ * the end of life holds the blocks alive. */
+static int64_t place_in_order(Block *blocks, int n) {
+    Block **order = NEWA(Block *, n + 1), **heap = NEWA(Block *, n + 1);
+    for (int i = 0; i < n; i++)
+        order[i] = &blocks[i];
+    qsort(order, (size_t)n, sizeof *order, by_start);
+    Gaps gaps = {0};
+    int64_t top = 0, peak = 0;
+    int nheap = 0;
+    for (int i = 0; i < n; i++) {
+        Block *b = order[i];
+        while (nheap && heap[0]->until < b->from) {
+            Block *done = heap[0];
+            heap[0] = heap[--nheap];
+            for (int k = 0;;) {   /* sift down */
+                int c = 2 * k + 1;
+                if (c >= nheap)
+                    break;
+                if (c + 1 < nheap && heap[c + 1]->until < heap[c]->until)
+                    c++;
+                if (heap[k]->until <= heap[c]->until)
+                    break;
+                Block *t = heap[k];
+                heap[k] = heap[c];
+                heap[c] = t;
+                k = c;
+            }
+            gap_free(&gaps, done->off, done->off + done->size);
+        }
+        int k = 0;
+        while (k < gaps.n && gaps.end[k] - gaps.off[k] < b->size)
+            k++;
+        if (k < gaps.n) {
+            b->off = gaps.off[k];
+            gaps.off[k] += b->size;
+        } else if (gaps.n && gaps.end[gaps.n - 1] == top) {   /* the last gap, grown */
+            b->off = gaps.off[--gaps.n];
+            top = b->off + b->size;
+        } else {
+            b->off = top;
+            top += b->size;
+        }
+        if (k < gaps.n && gaps.off[k] == gaps.end[k]) {
+            memmove(gaps.off + k, gaps.off + k + 1, sizeof(int64_t) * (size_t)(gaps.n - k - 1));
+            memmove(gaps.end + k, gaps.end + k + 1, sizeof(int64_t) * (size_t)(gaps.n - k - 1));
+            gaps.n--;
+        }
+        if (b->off + b->size > peak)
+            peak = b->off + b->size;
+        int c = nheap++;   /* sift up */
+        heap[c] = b;
+        while (c > 0 && heap[(c - 1) / 2]->until > heap[c]->until) {
+            Block *t = heap[c];
+            heap[c] = heap[(c - 1) / 2];
+            heap[(c - 1) / 2] = t;
+            c = (c - 1) / 2;
+        }
+    }
+    return peak;
+}
+
 /* Place every block; returns the peak. */
 static int64_t place_blocks(Block *blocks, int n) {
+    if (n > PLACE_LARGEST_FIRST_MAX)
+        return place_in_order(blocks, n);
     Block **order = NEWA(Block *, n + 1);
     for (int i = 0; i < n; i++)
         order[i] = &blocks[i];

@@ -1,22 +1,31 @@
 /*
  * sema.c: checking the program and elaborating it into a tensor graph.
  *
- * One walk over the statements does both: names are resolved in a
- * persistent scope (a linked list, so a function captures its defining scope
- * by keeping a pointer), consts are evaluated with -D overrides, `for` loops
- * are unrolled, functions inlined, and every expression becomes graph nodes
- * whose dtypes and shapes are checked as they are built.  An error yields
- * V_ERR, which every consumer passes on silently, so one mistake is reported
- * once.  The result is a Model: the tensor table of the generated ABI in
- * declaration order, the objective and the optimizer.
+ * One walk over the statements does both: names are resolved through a hash
+ * map per frame (the top level, and each inlined call), consts are evaluated
+ * with -D overrides, `for` loops are unrolled, functions inlined, and every
+ * expression becomes graph nodes whose dtypes and shapes are checked as they
+ * are built.  An error yields V_ERR, which every consumer passes on
+ * silently, so one mistake is reported once.  The result is a Model: the
+ * tensor table of the generated ABI in declaration order, the objective and
+ * the optimizer.
+ *
+ * Bounded work: every statement and expression elaborated, loop iteration,
+ * inlined call and imported byte is charged to one budget (--max-work), so
+ * an exploding model stops with an error at the loop or call that exploded
+ * instead of exhausting time or memory.  Memory follows the graph: a name
+ * rebound in a loop reuses its binding, and a call's bindings are recycled
+ * when it returns.
  */
 #include "nnc.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Limits that turn runaway programs into errors instead of exhausted memory. */
@@ -25,22 +34,62 @@
 #define MAX_BYTES      ((int64_t)1 << 38)   /* bytes of one struct */
 #define MAX_CALL_DEPTH 64
 #define MAX_EXPR_DEPTH 1000   /* nested subexpressions: bounds sema's recursion */
+/* What an imported file costs of the work budget (docs/language.md, Limits). */
+#define IMPORT_STEPS          256
+#define IMPORT_BYTES_PER_STEP 2
 
 /* B_POISON: a name whose value had an error, already reported; uses of it
  * stay silent. */
 typedef enum { B_CONSTV, B_VALUE, B_FN, B_POISON } BindKind;
 
 typedef struct Binding Binding;
+typedef struct Table Table;
 struct Binding {
     const char *name;
     BindKind kind;
     double num;             /* B_CONSTV */
     Node *node;             /* B_VALUE */
     Stmt *fn;               /* B_FN */
-    Binding *fn_scope;      /* B_FN: the scope it was defined in (and itself) */
+    Table *closure;         /* B_FN: what each name of its body meant where it was defined */
+    Binding *fn_scope;      /* B_FN: the scope it was defined in, for suggestions */
     Loc loc;
-    Binding *next;
+    Binding *next;          /* the scope, newest first: read only for suggestions */
+    Binding *fnext;         /* the other bindings of its frame (recycling) */
+    bool captured;          /* a closure holds it: a rebinding must not overwrite it */
 };
+
+/* Open addressing, name -> binding.  Entries of an older generation are
+ * empty, so a table is cleared in O(1) by bumping gen. */
+typedef struct Entry {
+    const char *name;
+    uint32_t hash, gen;
+    Binding *b;
+    int index;          /* tables of tensors: the index in Model.tensors */
+} Entry;
+struct Table {
+    Entry *e;
+    uint32_t cap, n, gen;
+};
+
+/* The names of the top level (frame 0) or of one inlined call (frame k at
+ * call depth k).  A call sees its own bindings, then its function's
+ * closure; a call's frame dies when it returns, and nothing outside it
+ * can refer to its bindings (functions are not values), so they are
+ * recycled. */
+typedef struct Frame {
+    Table names;            /* name -> its newest binding in this frame */
+    const Table *closure;   /* in a call: the function's closure */
+    Binding *bindings;      /* made in this frame, through fnext */
+} Frame;
+
+/* A loop being unrolled or a call being inlined, innermost first: where
+ * an error about the work budget points. */
+typedef struct Expansion {
+    Loc loc;
+    const char *fn;         /* a call of this function, or NULL: a loop */
+    int64_t iterations;     /* a loop's */
+    struct Expansion *up;
+} Expansion;
 
 /* The files being imported, innermost first: a file met again here is a cycle. */
 typedef struct ImportFrame {
@@ -53,13 +102,20 @@ typedef struct ImportFrame {
 struct Sema {
     const Options *opt;
     const char *dir;            /* folder of the file being elaborated */
-    ImportFrame *imports;       /* the import stack */
-    const char **done;          /* realpaths of files imported already */
-    int ndone;
+    ImportFrame *imports;       /* the import stack; its bottom is the model's file */
+    Table done;                 /* realpaths of files imported already */
+    Table declared, outputs;    /* tensor names: declarations, outputs */
+    int tensor_cap;
+    Loc optarg_loc[MAX_OPT_ARGS];
     Model *m;
     Graph *g;
-    Binding *scope;
+    Binding *scope;             /* for suggestions; lookups go through frames */
+    Frame frames[MAX_CALL_DEPTH + 1];
+    Binding *free_bindings;     /* of calls that returned */
     int call_depth;
+    int64_t work, max_work;     /* steps spent, and the budget */
+    bool stop;                  /* the budget is spent (reported): elaborate nothing more */
+    Expansion *expanding;
     int expr_depth;
     bool depth_reported;    /* in this statement */
     bool has_objective;
@@ -110,21 +166,196 @@ const char *nearest_name(const char *name, const char *const *cands, int n) {
     return best;
 }
 
-static Binding *lookup(Binding *scope, const char *name) {
-    for (Binding *b = scope; b; b = b->next)
-        if (strcmp(b->name, name) == 0)
-            return b;
-    return NULL;
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
 }
 
+/* The entry of name, or the empty slot where it would go. */
+static Entry *table_slot(const Table *t, const char *name, uint32_t h) {
+    for (uint32_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        Entry *e = &t->e[i];
+        if (e->gen != t->gen || (e->hash == h && strcmp(e->name, name) == 0))
+            return e;
+    }
+}
+
+static Entry *table_find(const Table *t, const char *name, uint32_t h) {
+    if (!t || !t->n)
+        return NULL;
+    Entry *e = table_slot(t, name, h);
+    return e->gen == t->gen ? e : NULL;
+}
+
+/* The entry of name, added (with b NULL) if it was not there. */
+static Entry *table_put(Table *t, const char *name, uint32_t h) {
+    if (!t->gen)
+        t->gen = 1;
+    if (2 * (t->n + 1) > t->cap) {
+        Table old = *t;
+        t->cap = old.cap ? 2 * old.cap : 16;
+        t->e = NEWA(Entry, t->cap);
+        t->n = 0;
+        for (uint32_t i = 0; i < old.cap; i++)
+            if (old.e[i].gen == old.gen) {
+                Entry *e = table_slot(t, old.e[i].name, old.e[i].hash);
+                *e = old.e[i];
+                e->gen = t->gen;
+                t->n++;
+            }
+    }
+    Entry *e = table_slot(t, name, h);
+    if (e->gen != t->gen) {
+        *e = (Entry){.name = name, .hash = h, .gen = t->gen};
+        t->n++;
+    }
+    return e;
+}
+
+static void table_clear(Table *t) {
+    t->n = 0;
+    if (++t->gen == 0) {   /* wrapped: old entries would look current */
+        memset(t->e, 0, sizeof(Entry) * t->cap);
+        t->gen = 1;
+    }
+}
+
+static Binding *lookup(Sema *S, const char *name) {
+    const Frame *f = &S->frames[S->call_depth];
+    uint32_t h = name_hash(name);
+    Entry *e = table_find(&f->names, name, h);
+    if (!e && f->closure)
+        e = table_find(f->closure, name, h);
+    return e ? e->b : NULL;
+}
+
+/* A new binding of name in the current frame.  When the frame's previous
+ * binding of the name is held by no closure, nothing can see its value any
+ * more: it is overwritten, so a loop that rebinds a name does not grow. */
 static Binding *bind(Sema *S, const char *name, BindKind kind, Loc loc) {
-    Binding *b = NEW(Binding);
-    b->name = name;
+    Frame *f = &S->frames[S->call_depth];
+    Entry *e = table_put(&f->names, name, name_hash(name));
+    Binding *b = e->b;
+    if (b && !b->captured) {
+        *b = (Binding){.name = b->name, .next = b->next, .fnext = b->fnext};
+    } else {
+        b = S->free_bindings;
+        if (b)
+            S->free_bindings = b->fnext;
+        else
+            b = NEW(Binding);
+        *b = (Binding){.name = name, .next = S->scope, .fnext = f->bindings};
+        S->scope = b;
+        f->bindings = b;
+        e->b = b;
+    }
     b->kind = kind;
     b->loc = loc;
-    b->next = S->scope;
-    S->scope = b;
     return b;
+}
+
+/* The frame of a call that returned: its bindings go back to the pool. */
+static void frame_release(Sema *S, Frame *f) {
+    if (f->bindings) {
+        Binding *last = f->bindings;
+        while (last->fnext)
+            last = last->fnext;
+        last->fnext = S->free_bindings;
+        S->free_bindings = f->bindings;
+    }
+    f->bindings = NULL;
+    f->closure = NULL;
+    table_clear(&f->names);
+}
+
+/* ---- the work budget ---- */
+
+/* The budget is spent: say where, once, and stop elaborating.  The error
+ * points at the outermost loop or call being expanded (the statement the
+ * user wrote at the top level), a note at the innermost one. */
+static const char *expansion_str(const Expansion *x) {
+    if (x->fn)
+        return arena_printf("call of '%s'", x->fn);
+    return arena_printf("loop of %lld iteration%s", (long long)x->iterations, x->iterations == 1 ? "" : "s");
+}
+
+static void over_budget(Sema *S, Loc here) {
+    S->stop = true;
+    Expansion *outer = S->expanding;
+    int depth = 0;
+    for (Expansion *x = S->expanding; x; x = x->up, depth++)
+        outer = x;
+    if (!outer) {
+        error_at(here, "the model takes more than %lld steps of compile-time work, the limit "
+                 "(--max-work=N raises it)", (long long)S->max_work);
+        return;
+    }
+    error_at(outer->loc, "expanding this %s takes more than %lld steps of compile-time work, the limit "
+             "(--max-work=N raises it)", expansion_str(outer), (long long)S->max_work);
+    if (depth > 1)
+        note_at(S->expanding->loc, "the limit was reached in this %s, nested %d deep",
+                expansion_str(S->expanding), depth);
+}
+
+/* Charge n steps; false once the budget is spent (reported already). */
+static bool spend(Sema *S, int64_t n, Loc here) {
+    if (S->stop)
+        return false;
+    S->work += n;
+    if (S->work <= S->max_work)
+        return true;
+    over_budget(S, here);
+    return false;
+}
+
+/* ---- closures ---- */
+
+/* Record what name means here, for a function being defined. */
+static void capture_name(Sema *S, Table *c, const char *name) {
+    Entry *e = table_put(c, name, name_hash(name));
+    if (e->b)
+        return;
+    e->b = lookup(S, name);
+    if (e->b)
+        e->b->captured = true;
+}
+
+static void capture_ast(Sema *S, Table *c, Ast *a, int depth) {
+    for (; a && depth < MAX_EXPR_DEPTH + 8; a = a->next) {
+        if (a->kind == A_NAME || a->kind == A_CALL)
+            capture_name(S, c, a->name);
+        capture_ast(S, c, a->lhs, depth + 1);
+        capture_ast(S, c, a->rhs, depth + 1);
+        capture_ast(S, c, a->args, depth + 1);
+    }
+}
+
+static void capture_stmts(Sema *S, Table *c, Stmt *s) {
+    for (; s; s = s->next) {
+        if (s->name)
+            capture_name(S, c, s->name);
+        if (s->type)
+            capture_ast(S, c, s->type->dims, 0);
+        capture_ast(S, c, s->expr, 0);
+        capture_ast(S, c, s->expr2, 0);
+        capture_ast(S, c, s->args, 0);
+        capture_stmts(S, c, s->body);
+    }
+}
+
+/* A function sees the names of its defining scope as they were when it was
+ * defined (itself included): its closure resolves every name its body
+ * mentions, once, so that a call looks each up in O(1).  Each name costs a
+ * step of the budget. */
+static Table *closure_of(Sema *S, Stmt *fn) {
+    Table *c = NEW(Table);
+    capture_name(S, c, fn->name);
+    capture_ast(S, c, fn->expr, 0);
+    capture_stmts(S, c, fn->body);
+    spend(S, c->n, fn->nameloc);
+    return c;
 }
 
 static void unknown_name(Sema *S, const char *name, Loc loc, bool as_function) {
@@ -150,10 +381,21 @@ static void unknown_name(Sema *S, const char *name, Loc loc, bool as_function) {
 
 /* ---- values ---- */
 
+/* A number takes the float type that uses it (contract, 5.8 Literals) and
+ * must lie in its range: 1e39 is no f32 (it would silently be infinity). */
+bool sema_number_fits(double v, DType dt, Loc loc) {
+    if (dt != DT_F32 || !isfinite(v) || !isinf((float)v))
+        return true;
+    error_at(loc, "%g is out of the range of f32 (largest magnitude %g)", v, (double)FLT_MAX);
+    return false;
+}
+
 Node *sema_as_float(Sema *S, Val v, DType like) {
     DType dt = dtype_is_float(like) ? like : sema_float(S);
-    if (v.kind == V_NUM)
+    if (v.kind == V_NUM) {
+        sema_number_fits(v.num, dt, v.loc);   /* reported; the compile fails */
         return ir_const(S->g, dt, v.num);
+    }
     if (!dtype_is_float(v.node->dt))
         return ir_cast(S->g, v.node, dt);
     return v.node;
@@ -210,13 +452,15 @@ static void note_operands(Sema *S, Ast *a) {
     for (int i = 0; i < 2; i++) {
         if (ops[i]->kind != A_NAME)
             continue;
-        Binding *b = lookup(S->scope, ops[i]->name);
+        Binding *b = lookup(S, ops[i]->name);
         if (b && b->kind == B_VALUE)
             note_at(b->loc, "'%s' %s here as %s", ops[i]->name,
                     op_info[b->node->op].kind == K_LEAF ? "declared" : "bound",
                     shape_str(b->node->dt, &b->node->shape));
     }
 }
+
+static void warn_fan(Sema *S, Ast *a, Node *w);
 
 static Val eval_binary(Sema *S, Ast *a) {
     Val l = sema_eval(S, a->lhs), r = sema_eval(S, a->rhs);
@@ -248,7 +492,10 @@ static Val eval_binary(Sema *S, Ast *a) {
             error_at(a->rhs->loc, "the exponent of '**' must be a compile-time number");
             return val_err();
         }
-        return val_node(ir_powc(g, sema_as_float(S, l, DT_NONE), r.num), a->loc);
+        Node *x = sema_as_float(S, l, DT_NONE);
+        if (!sema_number_fits(r.num, x->dt, a->rhs->loc))
+            return val_err();
+        return val_node(ir_powc(g, x, r.num), a->loc);
     }
     if (a->op == B_MATMUL) {
         if (l.kind != V_NODE || r.kind != V_NODE || l.node->shape.rank != 2 || r.node->shape.rank != 2) {
@@ -264,6 +511,7 @@ static Val eval_binary(Sema *S, Ast *a) {
             note_operands(S, a);
             return val_err();
         }
+        warn_fan(S, a, r.node);
         DType dt = common_float(S, l, r);
         Node *x = ir_cast(g, sema_as_float(S, l, dt), dt), *y = ir_cast(g, sema_as_float(S, r, dt), dt);
         return val_node(ir_matmul(g, x, y), a->loc);
@@ -298,18 +546,25 @@ static void exec_block(Sema *S, Stmt *s, bool top);
 
 static Val call_user(Sema *S, Binding *fb, Ast *call) {
     Stmt *fn = fb->fn;
-    const char *params[MAX_ARGS * 4];
+    /* Small calls keep their arguments on the stack: a call allocates
+     * nothing that outlives it. */
+    enum { SMALL = 16 };
+    const char *params[SMALL];
+    Ast *argbuf[SMALL];
+    Val valbuf[SMALL];
     int np = 0;
     for (Ast *p = fn->args; p; p = p->next)
         np++;
-    const char **pnames = np <= (int)(sizeof params / sizeof *params) ? params : NEWA(const char *, np);
+    if (!spend(S, 1 + np, call->loc))
+        return val_err();
+    const char **pnames = np <= SMALL ? params : NEWA(const char *, np);
+    Ast **args = np <= SMALL ? argbuf : NEWA(Ast *, np);
+    Val *vals = np <= SMALL ? valbuf : NEWA(Val, np);
     np = 0;
     for (Ast *p = fn->args; p; p = p->next)
         pnames[np++] = p->name;
-    Ast **args = NEWA(Ast *, np + 1);
     if (!match_args(call, fn->name, pnames, np, np, args))
         return val_err();
-    Val *vals = NEWA(Val, np + 1);
     for (int i = 0; i < np; i++) {
         vals[i] = sema_eval(S, args[i]);
         if (vals[i].kind == V_ERR)
@@ -326,29 +581,38 @@ static Val call_user(Sema *S, Binding *fb, Ast *call) {
     }
     Binding *saved = S->scope;
     S->scope = fb->fn_scope;
+    Frame *f = &S->frames[++S->call_depth];
+    f->closure = fb->closure;
     for (int i = 0; i < np; i++) {
         Binding *b = bind(S, pnames[i], vals[i].kind == V_NUM ? B_CONSTV : B_VALUE, fn->args->loc);
         b->num = vals[i].num;
         b->node = vals[i].node;
     }
-    S->call_depth++;
+    Expansion x = {.loc = call->loc, .fn = fn->name, .up = S->expanding};
+    S->expanding = &x;
     Val result;
     if (fn->body) {
         exec_block(S, fn->body, false);
         Stmt *last = fn->body;
         while (last->next)
             last = last->next;
-        result = sema_eval(S, last->expr);
+        result = S->stop ? val_err() : sema_eval(S, last->expr);
     } else {
         result = sema_eval(S, fn->expr);
     }
+    S->expanding = x.up;
+    frame_release(S, f);
     S->call_depth--;
     S->scope = saved;
     return result;
 }
 
 static Val eval_call(Sema *S, Ast *a) {
-    Binding *b = lookup(S->scope, a->name);
+    if (strchr(a->name, '.')) {   /* torch.relu(x), x.sum(1): PyTorch's forms */
+        builtin_pytorch_hint(a);
+        return val_err();
+    }
+    Binding *b = lookup(S, a->name);
     if (b && b->kind == B_FN)
         return call_user(S, b, a);
     if (b && b->kind == B_POISON)
@@ -371,8 +635,75 @@ static Val eval_call(Sema *S, Ast *a) {
 
 static Val eval(Sema *S, Ast *a);
 
+/* v[i] along the leading axis, i already evaluated (its Ast for the place). */
+static Val index_one(Sema *S, Val v, Val i, Ast *item, Loc loc) {
+    if (v.kind == V_ERR || i.kind == V_ERR)
+        return val_err();
+    if (v.kind != V_NODE || v.node->shape.rank == 0) {
+        error_at(loc, "only a tensor of rank 1 or more can be indexed");
+        return val_err();
+    }
+    if (i.kind != V_NUM || !i.is_int) {
+        error_at(item->loc, "an index must be a compile-time integer (a const or a loop variable)");
+        return val_err();
+    }
+    int64_t n = v.node->shape.d[0];
+    if (v.node->shape.dyn[0]) {
+        error_at(loc, "%s cannot be indexed along its runtime axis", shape_str(v.node->dt, &v.node->shape));
+        return val_err();
+    }
+    if (i.num < 0 || i.num >= (double)n) {
+        error_at(item->loc, "index %lld is out of range for %s (valid: 0 to %lld)",
+                 (long long)i.num, shape_str(v.node->dt, &v.node->shape), (long long)n - 1);
+        return val_err();
+    }
+    return val_node(ir_index(S->g, v.node, (int64_t)i.num), loc);
+}
+
+/* x[i], and x[i, j], which is x[i][j] (contract, 5.8 Indexing).  Slices
+ * are not in the language yet: builtins.c says what to write instead. */
+static Val eval_index(Sema *S, Ast *a) {
+    Val v = sema_eval(S, a->lhs);
+    if (a->rhs)
+        return index_one(S, v, sema_eval(S, a->rhs), a->rhs, a->loc);
+    int k = 0;
+    bool sliced = false;
+    for (Ast *it = a->args; it; it = it->next, k++)
+        sliced |= it->kind == A_SLICE;
+    if (v.kind == V_ERR)
+        return v;
+    if (v.kind == V_NODE && sliced) {
+        builtin_slice_hint(S, a, v.node);
+        return val_err();
+    }
+    if (v.kind == V_NODE && k > v.node->shape.rank) {
+        error_at(a->loc, "%d indices for %s, which has %d axes", k, shape_str(v.node->dt, &v.node->shape),
+                 v.node->shape.rank);
+        return val_err();
+    }
+    for (Ast *it = a->args; it && v.kind != V_ERR; it = it->next)
+        v = index_one(S, v, sema_eval(S, it), it, a->loc);
+    return v;
+}
+
+/* Every tensor a model computes is checked against the limit of one
+ * tensor's elements as soon as it is built, so no size downstream (buffers,
+ * the workspace) can wrap. */
+static bool check_intermediate(Node *n, Loc loc) {
+    int64_t numel = 1;
+    for (int i = 0; i < n->shape.rank; i++) {
+        if (n->shape.d[i] > MAX_ELEMS / numel) {
+            error_at(loc, "this value would be %s: more than %lld elements, the limit of one tensor",
+                     shape_str(n->dt, &n->shape), (long long)MAX_ELEMS);
+            return false;
+        }
+        numel *= n->shape.d[i];
+    }
+    return true;
+}
+
 Val sema_eval(Sema *S, Ast *a) {
-    if (!check_nodes(S, a->loc))
+    if (!spend(S, 1, a->loc) || !check_nodes(S, a->loc))
         return val_err();
     if (S->expr_depth >= MAX_EXPR_DEPTH) {
         if (!S->depth_reported)
@@ -383,6 +714,8 @@ Val sema_eval(Sema *S, Ast *a) {
     S->expr_depth++;
     Val v = eval(S, a);
     S->expr_depth--;
+    if (v.kind == V_NODE && !check_intermediate(v.node, a->loc))
+        return val_err();
     return v;
 }
 
@@ -399,7 +732,11 @@ static Val eval(Sema *S, Ast *a) {
         }
         return val_num(a->num, a->is_int, a->loc);
     case A_NAME: {
-        Binding *b = lookup(S->scope, a->name);
+        if (strchr(a->name, '.')) {   /* torch.float32, nn.ReLU */
+            builtin_pytorch_hint(a);
+            return val_err();
+        }
+        Binding *b = lookup(S, a->name);
         if (!b) {
             unknown_name(S, a->name, a->loc, false);
             return val_err();
@@ -441,31 +778,19 @@ static Val eval(Sema *S, Ast *a) {
         static const int swap[2] = {1, 0};
         return val_node(ir_transpose(S->g, v.node, swap), a->loc);
     }
-    case A_INDEX: {
-        Val v = sema_eval(S, a->lhs), i = sema_eval(S, a->rhs);
-        if (v.kind == V_ERR || i.kind == V_ERR)
-            return val_err();
-        if (v.kind != V_NODE || v.node->shape.rank == 0) {
-            error_at(a->loc, "only a tensor of rank 1 or more can be indexed");
-            return val_err();
-        }
-        if (i.kind != V_NUM || !i.is_int) {
-            error_at(a->rhs->loc, "an index must be a compile-time integer (a const or a loop variable)");
-            return val_err();
-        }
-        int64_t n = v.node->shape.d[0];
-        if (v.node->shape.dyn[0]) {
-            error_at(a->loc, "%s cannot be indexed along its runtime axis", shape_str(v.node->dt, &v.node->shape));
-            return val_err();
-        }
-        if (i.num < 0 || i.num >= (double)n) {
-            error_at(a->rhs->loc, "index %lld is out of range for %s (valid: 0 to %lld)",
-                     (long long)i.num, shape_str(v.node->dt, &v.node->shape), (long long)n - 1);
-            return val_err();
-        }
-        return val_node(ir_index(S->g, v.node, (int64_t)i.num), a->loc);
-    }
+    case A_INDEX:
+        return eval_index(S, a);
+    case A_SLICE:   /* the parser makes them only inside [ ], where eval_index explains */
+        error_at(a->loc, "a slice is only written inside [ ]");
+        return val_err();
+    case A_STR:
+        error_at(a->loc, "a string is only an initializer's fan: kaiming_uniform(fan = \"out\")");
+        return val_err();
     case A_LIST: {
+        if (a->paren) {
+            error_at(a->loc, "(a, b) is a Python tuple, which the language does not have; a list is written [a, b]");
+            return val_err();
+        }
         int n = 0;
         for (Ast *e = a->args; e; e = e->next)
             n++;
@@ -512,48 +837,42 @@ static bool eval_int(Sema *S, Ast *a, const char *what, int64_t *out) {
 
 /* ---- declarations ---- */
 
-static const char *const c_keywords[] = {
-    "auto", "break", "case", "char", "continue", "default", "do", "double", "else", "enum",
-    "extern", "float", "goto", "if", "inline", "int", "long", "register", "restrict",
-    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
-    "unsigned", "void", "volatile", "while", "bool", "_Bool", "int32_t", "int64_t",
-    "uint64_t", "size_t", "NULL"};
-
-/* Declared names become struct fields in the generated header. */
+/* Declared names become struct fields in the generated header: what C
+ * and C++ cannot take there is refused (header.c, c_name_problem). */
 static bool check_field_name(const char *name, Loc loc) {
-    for (size_t i = 0; i < sizeof c_keywords / sizeof *c_keywords; i++)
-        if (strcmp(name, c_keywords[i]) == 0) {
-            error_at(loc, "'%s' cannot name a tensor: it is a C keyword and would be a struct field in the header", name);
-            return false;
-        }
-    return true;
+    const char *why = c_name_problem(name);
+    if (why)
+        error_at(loc, "'%s' cannot name a tensor: %s and would be a struct field in the header", name, why);
+    return !why;
 }
 
 static int add_tensor(Sema *S, const char *name, nnrt_role role, DType dt, Shape shape, Loc loc) {
     Model *m = S->m;
-    Tensor *t = NEWA(Tensor, m->ntensors + 1);
-    if (m->ntensors)
-        memcpy(t, m->tensors, sizeof(Tensor) * (size_t)m->ntensors);
-    m->tensors = t;
-    Tensor *nt = &t[m->ntensors];
+    if (m->ntensors == S->tensor_cap) {
+        S->tensor_cap = S->tensor_cap ? 2 * S->tensor_cap : 16;
+        Tensor *t = NEWA(Tensor, S->tensor_cap);
+        if (m->ntensors)
+            memcpy(t, m->tensors, sizeof(Tensor) * (size_t)m->ntensors);
+        m->tensors = t;
+    }
+    Tensor *nt = &m->tensors[m->ntensors];
     nt->name = name;
     nt->role = role;
     nt->dt = dt;
     nt->shape = shape;
     nt->loc = loc;
+    Table *names = role == NNRT_OUTPUT ? &S->outputs : &S->declared;
+    table_put(names, name, name_hash(name))->index = m->ntensors;
     return m->ntensors++;
 }
 
 static bool redeclared(Sema *S, Stmt *s) {
-    for (int i = 0; i < S->m->ntensors; i++) {
-        Tensor *t = &S->m->tensors[i];
-        if (t->role != NNRT_OUTPUT && strcmp(t->name, s->name) == 0) {
-            error_at(s->nameloc, "'%s' is declared twice", s->name);
-            note_at(t->loc, "first declared here");
-            return true;
-        }
-    }
-    return false;
+    Entry *e = table_find(&S->declared, s->name, name_hash(s->name));
+    if (!e)
+        return false;
+    error_at(s->nameloc, "'%s' is declared twice", s->name);
+    note_at(S->m->tensors[e->index].loc, "first declared here");
+    return true;
 }
 
 /* A declared type.  A runtime dim may stand as a whole axis where
@@ -610,12 +929,40 @@ static void decl_init(Sema *S, Stmt *s, Tensor *t) {
     t->init = NNRT_INIT_DEFAULT;
     if (!s->expr)
         return;
-    if (s->expr->kind != A_CALL || !builtin_is_initializer(s->expr->name))
+    if (s->expr->kind == A_CALL && strchr(s->expr->name, '.'))
+        builtin_pytorch_hint(s->expr);   /* nn.init.kaiming_uniform_(...) */
+    else if (s->expr->kind != A_CALL || !builtin_is_initializer(s->expr->name))
         error_at(s->expr->loc, "a %s's initializer is one of zeros(), ones(), constant(v), "
                  "uniform(a, b), normal(mean, std), xavier_uniform(), xavier_normal(), "
                  "kaiming_uniform(), kaiming_normal()", s->kind == S_STATE ? "state" : "param");
-    else
-        builtin_initializer(S, s->expr, &t->init, &t->init_a, &t->init_b);
+    else if (builtin_initializer(S, s->expr, &t->init, &t->init_a, &t->init_b) && t->dt == DT_F32 &&
+             sema_number_fits(t->init_a, t->dt, s->expr->loc))
+        sema_number_fits(t->init_b, t->dt, s->expr->loc);
+    /* Whether it chose its fan (kaiming's fan = "in" | "out"), for the
+     * warning about x @ W in eval_binary. */
+    int pos = 0;
+    for (Ast *x = s->expr->kind == A_CALL ? s->expr->args : NULL; x; x = x->next)
+        t->init_fan |= x->kw ? strcmp(x->kw, "fan") == 0 : pos++ == 1;
+}
+
+/* x @ W with W a param [in, out] (the textbook's layout) whose kaiming
+ * initializer takes its fan from dims[1], as for PyTorch's [out, in]: the
+ * number of outputs, silently.  Said once per param. */
+static void warn_fan(Sema *S, Ast *a, Node *w) {
+    if (w->op != OP_PARAM)
+        return;
+    Tensor *t = &S->m->tensors[w->tensor];
+    if ((t->init != NNRT_INIT_KAIMING_UNIFORM && t->init != NNRT_INIT_KAIMING_NORMAL) || t->init_fan ||
+        t->shape.d[0] == t->shape.d[1])
+        return;
+    t->init_fan = true;
+    const char *init = t->init == NNRT_INIT_KAIMING_UNIFORM ? "kaiming_uniform" : "kaiming_normal";
+    warning_at(a->loc, "'%s' %s is used as x @ %s, as [in, out]; but %s() takes the fan from dims[1] "
+               "(PyTorch's [out, in] layout, used as x @ %s.T): here %lld, its outputs", t->name,
+               shape_str(t->dt, &t->shape), t->name, init, t->name, (long long)t->shape.d[1]);
+    note_at(t->loc, "write %s(fan = \"out\") to take the fan from dims[0] (%lld, its inputs), "
+            "or declare '%s : %s[%lld, %lld]' and write x @ %s.T", init, (long long)t->shape.d[0], t->name,
+            dtype_name(t->dt), (long long)t->shape.d[1], (long long)t->shape.d[0], t->name);
 }
 
 static void decl_tensor(Sema *S, Stmt *s) {
@@ -653,6 +1000,8 @@ static void decl_tensor(Sema *S, Stmt *s) {
             Val v = sema_eval(S, s->expr);
             if (v.kind == V_NUM)
                 t->default_value = dt == DT_F32 ? (float)v.num : v.num;
+            if (v.kind == V_NUM)
+                sema_number_fits(v.num, dt, s->expr->loc);
             else if (v.kind != V_ERR)
                 error_at(s->expr->loc, "the default of a hyper must be a compile-time number");
         }
@@ -700,7 +1049,7 @@ static void decl_dim(Sema *S, Stmt *s) {
 }
 
 static void decl_const(Sema *S, Stmt *s) {
-    Binding *old = lookup(S->scope, s->name);
+    Binding *old = lookup(S, s->name);
     if (old && old->kind == B_CONSTV) {
         error_at(s->nameloc, "const '%s' is declared twice", s->name);
         note_at(old->loc, "first declared here");
@@ -724,15 +1073,13 @@ static void decl_const(Sema *S, Stmt *s) {
     b->num = (double)v;
 }
 
-static Tensor *find_output(Model *m, const char *name) {
-    for (int i = 0; i < m->ntensors; i++)
-        if (m->tensors[i].role == NNRT_OUTPUT && strcmp(m->tensors[i].name, name) == 0)
-            return &m->tensors[i];
-    return NULL;
+static Tensor *find_output(Sema *S, const char *name) {
+    Entry *e = table_find(&S->outputs, name, name_hash(name));
+    return e ? &S->m->tensors[e->index] : NULL;
 }
 
 static Node *named_value(Sema *S, const char *name, Loc loc) {
-    Binding *b = lookup(S->scope, name);
+    Binding *b = lookup(S, name);
     if (!b) {
         unknown_name(S, name, loc, false);
         return NULL;
@@ -759,7 +1106,7 @@ static void add_output(Sema *S, const char *name, Node *n, Loc loc) {
 
 static void stmt_output(Sema *S, Stmt *s) {
     for (Ast *a = s->args; a; a = a->next) {
-        Tensor *old = find_output(S->m, a->name);
+        Tensor *old = find_output(S, a->name);
         if (old && S->m->objective >= 0 && old == &S->m->tensors[S->m->objective] &&
             old->node == named_value(S, a->name, a->loc))
             continue;   /* the objective is an output already */
@@ -794,16 +1141,16 @@ static void stmt_minimize(Sema *S, Stmt *s) {
                      dtype_name(n->dt));
         return;
     }
-    Tensor *t = find_output(S->m, s->name);
+    Tensor *t = find_output(S, s->name);
     if (t && t->node != n) {
         error_at(s->nameloc, "'%s' was rebound after it was named as an output", s->name);
         return;
     }
     if (!t)
         add_output(S, s->name, n, s->nameloc);
-    for (int i = 0; i < S->m->ntensors; i++)
-        if (S->m->tensors[i].role == NNRT_OUTPUT && strcmp(S->m->tensors[i].name, s->name) == 0)
-            S->m->objective = i;
+    t = find_output(S, s->name);
+    if (t)
+        S->m->objective = (int)(t - S->m->tensors);
 }
 
 /* An optimizer's argument: a number (kept in f64 and converted once to
@@ -856,6 +1203,7 @@ static void stmt_optimizer(Sema *S, Stmt *s) {
     for (int k = 0; k < o->nargs; k++) {
         m->optarg[k] = args[k] ? optimizer_arg(S, args[k], &o->args[k])
                                : ir_const(S->g, DT_F64, o->args[k].default_value);
+        S->optarg_loc[k] = args[k] ? args[k]->loc : s->nameloc;
         if (!m->optarg[k])
             m->has_optimizer = false;
     }
@@ -863,15 +1211,15 @@ static void stmt_optimizer(Sema *S, Stmt *s) {
         m->nbuffers = o->nbuffers(m->optarg);
 }
 
+/* Unrolled: each iteration costs a step of the budget, and its body what
+ * its statements cost. */
 static void stmt_for(Sema *S, Stmt *s) {
     int64_t a, b;
     if (!eval_int(S, s->expr, "a loop bound", &a) | !eval_int(S, s->expr2, "a loop bound", &b))
         return;
-    if (b - a > 100000) {
-        error_at(s->expr2->loc, "a loop of %lld iterations is too long to unroll", (long long)(b - a));
-        return;
-    }
-    for (int64_t i = a; i < b && !diag_stop; i++) {
+    Expansion x = {.loc = s->loc, .iterations = b > a ? b - a : 0, .up = S->expanding};
+    S->expanding = &x;
+    for (int64_t i = a; i < b && !diag_stop && spend(S, 1, s->loc); i++) {
         Binding *v = bind(S, s->name, B_CONSTV, s->nameloc);
         v->num = (double)i;
         int before = diag_errors;
@@ -879,6 +1227,7 @@ static void stmt_for(Sema *S, Stmt *s) {
         if (diag_errors > before || !check_nodes(S, s->loc))
             break;   /* the same error in every iteration is noise */
     }
+    S->expanding = x.up;
 }
 
 /* ---- imports ---- */
@@ -906,8 +1255,14 @@ static const char *find_import(Sema *S, const char *name) {
 
 static void exec_stmt(Sema *S, Stmt *s, bool top);
 
+static bool import_done(Sema *S, const char *real) {
+    return table_find(&S->done, real, name_hash(real)) != NULL;
+}
+
 /* An imported file brings its functions and consts (and its own imports);
- * each file is read once however often it is imported. */
+ * each file is read once however often it is imported.  Only a regular file
+ * can be imported, and its size is charged to the work budget before it is
+ * read. */
 static void stmt_import(Sema *S, Stmt *s) {
     const char *path = find_import(S, s->name);
     if (!path) {
@@ -915,28 +1270,44 @@ static void stmt_import(Sema *S, Stmt *s) {
                  S->opt->ninclude_dirs ? " and in the -I folders" : "; add a folder with -I");
         return;
     }
+    struct stat st;
     char *real = realpath(path, NULL);
-    if (!real) {
+    if (!real || stat(real, &st) != 0) {
         error_at(s->nameloc, "cannot open '%s': %s", path, strerror(errno));
+        free(real);
         return;
     }
     const char *r = arena_strdup(real);
     free(real);
+    if (!S_ISREG(st.st_mode)) {
+        error_at(s->nameloc, "cannot import '%s': %s", path,
+                 S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file (a device, pipe or socket)");
+        return;
+    }
     for (ImportFrame *f = S->imports; f; f = f->up)
         if (strcmp(f->real, r) == 0) {
             error_at(s->nameloc, "import cycle: '%s' imports itself", path);
-            for (ImportFrame *g = S->imports; g; g = g->up)
+            for (ImportFrame *g = S->imports; g->up; g = g->up)
                 note_at(g->loc, "through the import of '%s'", g->path);
             return;
         }
-    for (int i = 0; i < S->ndone; i++)
-        if (strcmp(S->done[i], r) == 0)
-            return;
-    Source *src = source_read(path);
+    if (import_done(S, r))
+        return;
+    int64_t cost = IMPORT_STEPS + (int64_t)st.st_size / IMPORT_BYTES_PER_STEP;
+    if (cost > S->max_work - S->work) {
+        error_at(s->nameloc, "importing '%s' (%lld bytes) takes more than the %lld steps of compile-time "
+                 "work left (the limit is %lld, --max-work=N raises it)", path, (long long)st.st_size,
+                 (long long)(S->max_work - S->work), (long long)S->max_work);
+        S->stop = true;
+        return;
+    }
+    spend(S, cost, s->nameloc);
+    int before = diag_errors;
+    Source *src = source_read_max(path, (size_t)st.st_size);
     if (!src)
         return;
     Stmt *prog = parse_source(src);
-    if (diag_errors)
+    if (diag_errors > before)
         return;
     ImportFrame frame = {r, path, s->nameloc, S->imports};
     const char *dir = S->dir;
@@ -950,17 +1321,17 @@ static void stmt_import(Sema *S, Stmt *s) {
     }
     S->imports = frame.up;
     S->dir = dir;
-    const char **done = NEWA(const char *, S->ndone + 1);
-    if (S->ndone)
-        memcpy(done, S->done, sizeof(char *) * (size_t)S->ndone);
-    done[S->ndone++] = r;
-    S->done = done;
+    Entry *e = table_put(&S->done, r, name_hash(r));
+    static Binding seen;
+    e->b = &seen;
     Model *m = S->m;
-    const char **imp = NEWA(const char *, m->nimports + 1);
-    if (m->nimports)
-        memcpy(imp, m->imports, sizeof(char *) * (size_t)m->nimports);
-    imp[m->nimports++] = path;
-    m->imports = imp;
+    if ((m->nimports & (m->nimports - 1)) == 0) {   /* 0, 1, 2, 4, ...: grow */
+        const char **imp = NEWA(const char *, 2 * m->nimports + 1);
+        if (m->nimports)
+            memcpy(imp, m->imports, sizeof(char *) * (size_t)m->nimports);
+        m->imports = imp;
+    }
+    m->imports[m->nimports++] = path;
 }
 
 static const char *stmt_word(StmtKind k) {
@@ -994,7 +1365,7 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
         decl_const(S, s);
         return;
     case S_ASSIGN: {
-        Binding *old = lookup(S->scope, s->name);
+        Binding *old = lookup(S, s->name);
         Val v = sema_eval(S, s->expr);
         if (v.kind == V_ERR) {
             bind(S, s->name, B_POISON, s->nameloc);
@@ -1014,15 +1385,31 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
         return;
     }
     case S_FN: {
-        Binding *old = lookup(S->scope, s->name);
+        Binding *old = lookup(S, s->name);
         if (top && old && old->kind == B_FN) {
             error_at(s->nameloc, "function '%s' is defined twice", s->name);
             note_at(old->loc, "first defined here");
             return;
         }
+        static Binding seen;
+        Table params = {0};
+        for (Ast *p = s->args; p; p = p->next) {
+            Entry *e = table_put(&params, p->name, name_hash(p->name));
+            if (e->b) {
+                Ast *first = s->args;
+                while (strcmp(first->name, p->name) != 0)
+                    first = first->next;
+                error_at(p->loc, "function '%s' has two parameters named '%s'", s->name, p->name);
+                note_at(first->loc, "the first is here");
+                bind(S, s->name, B_POISON, s->nameloc);
+                return;
+            }
+            e->b = &seen;
+        }
         Binding *b = bind(S, s->name, B_FN, s->nameloc);
         b->fn = s;
         b->fn_scope = S->scope;
+        b->closure = closure_of(S, s);
         if (s->body) {
             Stmt *last = s->body;
             while (last->next)
@@ -1080,7 +1467,7 @@ static void exec_stmt(Sema *S, Stmt *s, bool top) {
 }
 
 static void exec_block(Sema *S, Stmt *s, bool top) {
-    for (; s && !diag_stop; s = s->next) {
+    for (; s && !diag_stop && spend(S, 1, s->loc); s = s->next) {
         S->depth_reported = false;
         exec_stmt(S, s, top);
     }
@@ -1117,6 +1504,33 @@ static void check_state_names(Model *m) {
     }
 }
 
+/* The other names that reach C: the model's name as the prefix of every C
+ * name (--prefix is checked by main.c), each optimizer buffer's field
+ * P_<buffer>, and the header's struct types, which no field may be named. */
+static void check_c_names(Model *m, const Stmt *prog, const Options *opt) {
+    const char *why = opt->prefix ? NULL : c_prefix_problem(m->name);
+    if (why && prog && prog->kind == S_MODEL)
+        error_at(prog->nameloc, "'%s' cannot name the model: %s (or give the C names another prefix with "
+                 "--prefix)", m->name, why);
+    else if (why)
+        error_plain("the model's name '%s', from the file name, cannot begin its C names: %s; name the model "
+                    "with 'model NAME' or pass --prefix", m->name, why);
+    static const char *const types[] = {"params", "inputs", "outputs", "state"};
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        for (int b = 0; b < m->nbuffers && t->role == NNRT_PARAM; b++) {
+            const char *field = arena_printf("%s_%s", t->name, m->optim->buffers[b]);
+            if ((why = c_name_problem(field)) != NULL)
+                error_at(t->loc, "'%s' cannot name a param with %s: its buffer would be the field '%s' of the "
+                         "state struct, and %s", t->name, m->optim->name, field, why);
+        }
+        for (int k = 0; k < 4; k++)
+            if (strcmp(t->name, arena_printf("%s_%s", m->prefix, types[k])) == 0)
+                error_at(t->loc, "'%s' cannot name a tensor: it is the name of a struct type of the header",
+                         t->name);
+    }
+}
+
 static void check_sizes(Model *m) {
     int64_t bytes[NNRT_STATE + 1] = {0};
     for (int i = 0; i < m->ntensors; i++) {
@@ -1130,7 +1544,14 @@ static void check_sizes(Model *m) {
 }
 
 Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
-    Sema S = {.opt = opt, .dir = dir_of(src->path), .dim_names = NEWA(const char *, MAX_DIMS)};
+    Sema S = {.opt = opt, .dir = dir_of(src->path), .dim_names = NEWA(const char *, MAX_DIMS),
+              .max_work = opt->max_work > 0 ? opt->max_work : NNC_DEFAULT_MAX_WORK};
+    /* The model's own file is the bottom of the import stack: a file that
+     * imports it is a cycle. */
+    char *real = realpath(src->path, NULL);
+    ImportFrame top = {real ? arena_strdup(real) : "", src->path, {0}, NULL};
+    free(real);
+    S.imports = &top;
     Model *m = S.m = NEW(Model);
     m->g = S.g = graph_new();
     ir_set_dim_names(NULL, 0);
@@ -1144,12 +1565,22 @@ Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
     }
     exec_block(&S, s, true);
     m->prefix = opt->prefix ? opt->prefix : m->name;
+    if (S.stop)   /* the budget ran out: the rest was not elaborated */
+        return m;
     for (int i = 0; i < opt->ndefines; i++)
         if (!opt->defines[i].used)
             error_plain("-D %s: the model has no const or dim '%s'", opt->defines[i].name, opt->defines[i].name);
     if (m->has_optimizer && !S.has_objective && !diag_stop)
         error_at(S.optimizer_loc, "an optimizer needs an objective: add 'minimize NAME'");
+    /* An optimizer's numbers are converted to each param's type. */
+    bool f32_params = false;
+    for (int i = 0; i < m->ntensors; i++)
+        f32_params |= m->tensors[i].role == NNRT_PARAM && m->tensors[i].dt == DT_F32;
+    for (int k = 0; m->has_optimizer && f32_params && k < m->optim->nargs; k++)
+        if (m->optarg[k]->op == OP_CONST)
+            sema_number_fits(m->optarg[k]->value, DT_F32, S.optarg_loc[k]);
     check_state_names(m);
+    check_c_names(m, prog, opt);
     check_sizes(m);
     return m;
 }

@@ -6,6 +6,7 @@
 #include "lexer.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -26,7 +27,12 @@ Source *source_from_string(const char *path, const char *text, size_t len) {
     return s;
 }
 
-Source *source_read(const char *path) {
+Source *source_read(const char *path) { return source_read_max(path, INT_MAX); }
+
+/* The scanner takes an int length: no source is longer than INT_MAX. */
+Source *source_read_max(const char *path, size_t max) {
+    if (max > INT_MAX)
+        max = INT_MAX;
     FILE *f = fopen(path, "rb");
     if (!f) {
         error_plain("cannot open '%s': %s", path, strerror(errno));
@@ -51,6 +57,11 @@ Source *source_read(const char *path) {
         len += n;
         if (n == 0)
             break;
+        if (len > max) {
+            fclose(f);
+            error_plain("'%s' is larger than %zu bytes", path, max);
+            return NULL;
+        }
     }
     bool bad = ferror(f);
     fclose(f);

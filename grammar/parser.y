@@ -63,6 +63,49 @@ static Stmt *contextual(StmtKind k, const char *want, const char *word, Loc loc,
         error_at(loc, "'%s %s' does not start a statement (did you mean '%s %s'?)", word, name, want, name);
     return named(k, loc, name, nameloc);
 }
+/* PyTorch's modules: `torch.relu(x)`, `F.softmax(o, dim = 1)`, `nn.Linear(...)`
+ * parse as calls of a dotted name that sema explains (builtins.c). */
+static bool is_module(const Ast *a) {
+    static const char *const modules[] = {"torch", "nn", "F", "functional", "init", "optim",
+                                          "np", "numpy", "math"};
+    if (a->kind != A_NAME)
+        return false;
+    if (strchr(a->name, '.'))
+        return true;
+    for (size_t i = 0; i < sizeof modules / sizeof *modules; i++)
+        if (strcmp(a->name, modules[i]) == 0)
+            return true;
+    return false;
+}
+/* recv.name(args): a module's function ("torch.relu"), or a method call
+ * (".sum", with the receiver), which the language does not have. */
+static Ast *dotted_call(Ast *recv, const char *name, Loc loc, Ast *args) {
+    Ast *a = mk(A_CALL, loc);
+    a->args = args;
+    if (is_module(recv)) {
+        a->name = arena_printf("%s.%s", recv->name, name);
+    } else {
+        a->name = arena_printf(".%s", name);
+        a->lhs = recv;
+    }
+    return a;
+}
+static Ast *slice(Loc loc, Ast *from, Ast *to) {
+    Ast *a = mk(A_SLICE, loc);
+    a->lhs = from;
+    a->rhs = to;
+    return a;
+}
+/* x[i] is A_INDEX with rhs i; several items or a slice keep the list. */
+static Ast *index_of(Ast *x, Ast *items, Loc loc) {
+    Ast *a = mk(A_INDEX, loc);
+    a->lhs = x;
+    if (!items->next && items->kind != A_SLICE)
+        a->rhs = items;
+    else
+        a->args = items;
+    return a;
+}
 static AList alist(Ast *a) { return (AList){a, a}; }
 static AList aappend(AList l, Ast *a) {
     if (!l.head)
@@ -100,8 +143,8 @@ static SList sappend(SList l, Stmt *s) {
 %token <str> STRING "string"
 %token NEWLINE "end of line" EQ "==" NE "!=" LE "<=" GE ">=" POW "**" DOTDOT ".."
 
-%type <ast> expr postfix primary arg
-%type <alist> args arglist exprlist names params
+%type <ast> expr postfix primary arg item
+%type <alist> args arglist exprlist names params items
 %type <stmt> stmt block_last
 %type <slist> stmts block
 %type <type> type
@@ -201,12 +244,33 @@ expr:
 postfix:
     primary                     { $$ = $1; }
   | postfix '.' IDENT           {
-                                  $$ = mk(A_TRANSPOSE, LOC(@3));
-                                  $$->lhs = $1;
-                                  if (strcmp($3, "T") != 0)
-                                      error_at(LOC(@3), "unknown attribute '.%s' (only '.T', the transpose, exists)", $3);
+                                  if (strcmp($3, "T") != 0 && is_module($1)) {
+                                      $$ = mk(A_NAME, LOC(@3));   /* torch.pi: sema explains */
+                                      $$->name = arena_printf("%s.%s", $1->name, $3);
+                                  } else {
+                                      $$ = mk(A_TRANSPOSE, LOC(@3));
+                                      $$->lhs = $1;
+                                      if (strcmp($3, "T") != 0)
+                                          error_at(LOC(@3), "unknown attribute '.%s' (only '.T', the transpose, exists)", $3);
+                                  }
                                 }
-  | postfix '[' expr ']'        { $$ = mk(A_INDEX, LOC(@2)); $$->lhs = $1; $$->rhs = $3; }
+  | postfix '.' IDENT '(' arglist ')'
+                                { $$ = dotted_call($1, $3, LOC(@3), $5.head); }
+  | postfix '[' items ']'       { $$ = index_of($1, $3.head, LOC(@2)); }
+  ;
+
+    /* Slices parse so that sema can say what to write instead. */
+items:
+    item                        { $$ = alist($1); }
+  | items ',' item              { $$ = aappend($1, $3); }
+  ;
+
+item:
+    expr                        { $$ = $1; }
+  | ':'                         { $$ = slice(LOC(@1), NULL, NULL); }
+  | expr ':'                    { $$ = slice(LOC(@2), $1, NULL); }
+  | ':' expr                    { $$ = slice(LOC(@1), NULL, $2); }
+  | expr ':' expr               { $$ = slice(LOC(@2), $1, $3); }
   ;
 
 primary:
@@ -214,7 +278,14 @@ primary:
   | IDENT                       { $$ = mk(A_NAME, LOC(@1)); $$->name = $1; }
   | IDENT '(' arglist ')'       { $$ = mk(A_CALL, LOC(@1)); $$->name = $1; $$->args = $3.head; }
   | '(' expr ')'                { $$ = $2; }
+  | '(' expr ',' exprlist ')'   {   /* a Python tuple: sema says to write a list */
+                                  $$ = mk(A_LIST, LOC(@1));
+                                  $2->next = $4.head;
+                                  $$->args = $2;
+                                  $$->paren = true;
+                                }
   | '[' exprlist ']'            { $$ = mk(A_LIST, LOC(@1)); $$->args = $2.head; }
+  | STRING                      { $$ = mk(A_STR, LOC(@1)); $$->name = $1; }
   ;
 
 arglist:

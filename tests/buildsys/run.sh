@@ -117,6 +117,19 @@ else
         "$tmp/cmake-src/blobs.nn" > "$d/CMakeLists.txt"
     fails cmake -S "$d" -B "$d/b2" -DCMAKE_PREFIX_PATH="$P"
     saw "a malformed DEFINES" "DEFINES takes NAME=VALUE, got 'd'"
+
+    # Two builds of one model in one program: the second under --prefix,
+    # whose outputs nnc_add_model names after the prefix.
+    d=$tmp/cmake-two
+    mkdir "$d"
+    printf 'cmake_minimum_required(VERSION 3.20)\nproject(two C)\nfind_package(nnc REQUIRED)\nnnc_add_model(train %s DEFINES batch=64)\nnnc_add_model(eval %s DEFINES batch=8 OPTIONS --prefix=blobs_eval)\nadd_executable(two main.c)\ntarget_link_libraries(two PRIVATE train eval)\n' \
+        "$tmp/cmake-src/blobs.nn" "$tmp/cmake-src/blobs.nn" > "$d/CMakeLists.txt"
+    printf '#include <string.h>\n#include "blobs.h"\n#include "blobs_eval.h"\nint main(void) {\n    blobs_eval_inputs *in = nnrt_alloc(sizeof *in);\n    blobs_eval_set_defaults(in);\n    return strcmp(blobs_model.name, blobs_eval_model.name) != 0 || in->batch != 8;\n}\n' \
+        > "$d/main.c"
+    check cmake -S "$d" -B "$d/b" -DCMAKE_PREFIX_PATH="$P"
+    check cmake --build "$d/b"
+    check test -f "$d/b/nnc/eval/blobs_eval.h"
+    check "$d/b/two"
 fi
 
 # ---- Make ----

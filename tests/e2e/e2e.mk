@@ -120,3 +120,50 @@ CHECK_RUN  += e2e-mixed-dtype
 e2e-mixed-dtype: $(MIXED_OUT)/mixed_dtype
 	$<
 .PHONY: e2e-mixed-dtype
+
+# Special values (contract, 5.3 and 5.8 NaN): argmax, max and logsumexp on
+# rows with NaN and infinities, forward and gradient, against PyTorch's
+# answers stated in special_values.c; the model in f32 and --dtype=f64.
+SPECIAL_OUT = $(B)/tests/e2e/special
+$(SPECIAL_OUT)/special_values.o: tests/e2e/special/special_values.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $< -o $@ -H $(SPECIAL_OUT)/special_values.h
+$(SPECIAL_OUT)/special_values_f64.o: tests/e2e/special/special_values.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc --dtype=f64 --prefix=special_values_f64 $< -o $@ -H $(SPECIAL_OUT)/special_values_f64.h
+$(SPECIAL_OUT)/special_values: tests/e2e/special/special_values.c $(SPECIAL_OUT)/special_values.o $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -DMODEL=special_values_model -DREAL=float -o $@ $^ $(RT_LIBS)
+$(SPECIAL_OUT)/special_values_f64: tests/e2e/special/special_values.c $(SPECIAL_OUT)/special_values_f64.o $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -DMODEL=special_values_f64_model -DREAL=double -o $@ $^ $(RT_LIBS)
+CHECK_BINS += $(SPECIAL_OUT)/special_values $(SPECIAL_OUT)/special_values_f64
+CHECK_RUN  += e2e-special-values
+e2e-special-values: $(SPECIAL_OUT)/special_values $(SPECIAL_OUT)/special_values_f64
+	$(SPECIAL_OUT)/special_values
+	$(SPECIAL_OUT)/special_values_f64
+.PHONY: e2e-special-values
+
+# Entry points that call their kernels from a table (codegen.c, kernel
+# tables, beyond KERNELS_INLINE calls): an unrolled loop of 150 iterations
+# against its recurrence and gradient in C; the test first checks that
+# backward and train_step do use a table.
+KTABLE_OUT = $(B)/tests/e2e/kernel_table
+$(KTABLE_OUT)/kernel_table.o: tests/e2e/kernel_table/kernel_table.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $< -o $@ -H $(KTABLE_OUT)/kernel_table.h
+	$(B)/nnc --emit=llvm $< -o $(KTABLE_OUT)/kernel_table.ll
+$(KTABLE_OUT)/kernel_table_f64.o: tests/e2e/kernel_table/kernel_table.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc --dtype=f64 --prefix=kernel_table_f64 $< -o $@ -H $(KTABLE_OUT)/kernel_table_f64.h
+$(KTABLE_OUT)/kernel_table: tests/e2e/kernel_table/kernel_table.c $(KTABLE_OUT)/kernel_table.o $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -DMODEL=kernel_table_model -DREAL=float -DTOL=1e-4 -o $@ $^ $(RT_LIBS) -lm
+$(KTABLE_OUT)/kernel_table_f64: tests/e2e/kernel_table/kernel_table.c $(KTABLE_OUT)/kernel_table_f64.o $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -DMODEL=kernel_table_f64_model -DREAL=double -DTOL=1e-9 -o $@ $^ $(RT_LIBS) -lm
+CHECK_BINS += $(KTABLE_OUT)/kernel_table $(KTABLE_OUT)/kernel_table_f64
+CHECK_RUN  += e2e-kernel-table
+e2e-kernel-table: $(KTABLE_OUT)/kernel_table $(KTABLE_OUT)/kernel_table_f64
+	@for e in backward train_step; do \
+	  grep -q "@kernel_table_$$e.calls" $(KTABLE_OUT)/kernel_table.ll || { echo "e2e-kernel-table: kernel_table_$$e calls no table"; exit 1; }; \
+	done
+	$(KTABLE_OUT)/kernel_table
+	$(KTABLE_OUT)/kernel_table_f64
+.PHONY: e2e-kernel-table

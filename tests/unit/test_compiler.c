@@ -12,6 +12,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *diag_text;
 static size_t diag_len;
@@ -587,6 +588,253 @@ START_TEST(test_optimizer_numbers_keep_double_precision) {
 }
 END_TEST
 
+/* ---- bounded work and front-end checks (issue 21) ---- */
+
+static Model *elaborate_opt(const char *text, Options *opt) {
+    Stmt *prog = parse(text);
+    if (diag_errors)
+        return NULL;
+    opt->input = "t.nn";
+    opt->opt_level = 2;
+    Model *m = sema_model(prog, source_from_string("t.nn", text, strlen(text)), opt);
+    if (!diag_errors)
+        autodiff(m);
+    return m;
+}
+
+/* How many times needle occurs in the diagnostics. */
+static int diagnostics_count(const char *needle) {
+    int n = 0;
+    for (const char *p = diagnostics(); (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static Node *output_node(Model *m, const char *name) {
+    Tensor *t = tensor(m, name, NNRT_OUTPUT);
+    ck_assert_ptr_nonnull(t);
+    return t->node;
+}
+
+START_TEST(test_function_sees_names_as_they_were_defined) {
+    Model *m = elaborate("k = 1\nfn f(a) = a * k\nk = 2\ninput x : f32[2]\ny = f(x)\noutput y\n");
+    ck_assert_int_eq(diag_errors, 0);
+    ck_assert_ptr_eq(output_node(m, "y"), tensor(m, "x", NNRT_INPUT)->node);   /* x * 1 */
+}
+END_TEST
+
+START_TEST(test_function_defined_in_a_loop_keeps_its_iteration) {
+    /* Iteration 2 calls the f of iteration 1, which must see i = 1 although
+     * i has moved on: a binding a closure holds is never overwritten. */
+    Model *m = elaborate("input x : f32[2]\nfn f(a) = a * 1\ny = x\n"
+                         "for i in 1..3 {\n  y = y + f(x)\n  fn f(a) = a * i\n}\noutput y\n");
+    ck_assert_int_eq(diag_errors, 0);
+    Node *y = output_node(m, "y"), *x = tensor(m, "x", NNRT_INPUT)->node;
+    ck_assert_int_eq(y->op, OP_ADD);   /* (x + x) + x * 1, not (x + x) + x * 2 */
+    ck_assert(y->in[0] == x || y->in[1] == x);
+}
+END_TEST
+
+START_TEST(test_rebinding_in_a_loop_and_shadowing_in_a_call) {
+    Model *m = elaborate("input x : f32[2]\nh = x\nfn g(h) = h * 2\n"
+                         "for i in 0..1000 { h = h * 1 }\ny = g(x) + h\noutput y\n");
+    ck_assert_int_eq(diag_errors, 0);
+    Node *y = output_node(m, "y");   /* x * 2 + x */
+    ck_assert_int_eq(y->op, OP_ADD);
+    ck_assert(y->in[0]->op == OP_MUL || y->in[1]->op == OP_MUL);
+}
+END_TEST
+
+START_TEST(test_duplicate_parameter_is_an_error) {
+    elaborate("fn f(a, b, a) = a * b\ninput x : f32[2]\ny = f(x, x, x)\noutput y\n");
+    ck_assert_int_eq(diag_errors, 1);   /* and no follow-on error at the call */
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:1:12: error: function 'f' has two parameters named 'a'"));
+}
+END_TEST
+
+START_TEST(test_budget_stops_nested_loops_at_the_outer_one) {
+    Options opt = {.max_work = 5000};
+    elaborate_opt("input x : f32[2]\nfor i in 0..100 {\n  for j in 0..1000 { }\n}\noutput x\n", &opt);
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:2:1: error: expanding this loop of 100 iterations takes "
+                                                "more than 5000 steps of compile-time work"));
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:3:3: note: the limit was reached in this loop of 1000 "
+                                                "iterations, nested 2 deep"));
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "--max-work"));
+}
+END_TEST
+
+START_TEST(test_budget_stops_doubling_calls) {
+    char src[4096];
+    int n = snprintf(src, sizeof src, "fn g0(x) = x\n");
+    for (int i = 1; i < 40; i++)
+        n += snprintf(src + n, sizeof src - (size_t)n, "fn g%d(x) = g%d(g%d(x))\n", i, i - 1, i - 1);
+    snprintf(src + n, sizeof src - (size_t)n, "input x : f32[2]\ny = g39(x)\noutput y\n");
+    elaborate(src);
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:42:5: error: expanding this call of 'g39' takes more than "
+                                                "10000000 steps"));
+}
+END_TEST
+
+START_TEST(test_budget_can_be_raised) {
+    const char *src = "input x : f32[2]\nfor i in 0..100 {\n  for j in 0..100 { }\n}\noutput x\n";
+    Options small = {.max_work = 5000}, large = {.max_work = 50000};
+    elaborate_opt(src, &small);
+    ck_assert_int_eq(diag_errors, 1);
+    elaborate_opt(src, &large);
+    ck_assert_int_eq(diag_errors, 0);
+}
+END_TEST
+
+START_TEST(test_loop_without_budget_error_is_not_limited_in_iterations) {
+    /* The old fixed cap of 100,000 iterations is the budget's job now. */
+    elaborate("input x : f32[2]\nfor i in 0..200000 { }\noutput x\n");
+    ck_assert_int_eq(diag_errors, 0);
+}
+END_TEST
+
+START_TEST(test_import_of_a_device_is_located) {
+    elaborate("import \"/dev/zero\"\ninput x : f32[2]\noutput x\n");
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:1:8: error: cannot import '/dev/zero': not a regular file"));
+}
+END_TEST
+
+/* A temporary folder with file name holding text; returns the file's path. */
+static const char *temp_file(const char *name, const char *text) {
+    char tmpl[] = "/tmp/nnc_unit_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    const char *path = arena_printf("%s/%s", tmpl, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void remove_temp(const char *path) {
+    unlink(path);
+    char *dir = arena_strdup(path);
+    *strrchr(dir, '/') = 0;
+    rmdir(dir);
+}
+
+START_TEST(test_import_too_large_for_the_budget_is_not_read) {
+    /* A sparse file of 4 GB: refused from its size, before any read. */
+    const char *path = temp_file("huge.nn", "");
+    ck_assert_int_eq(truncate(path, (off_t)4 << 30), 0);
+    const char *src = arena_printf("import \"%s\"\ninput x : f32[2]\noutput x\n", path);
+    elaborate(src);
+    remove_temp(path);
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "(4294967296 bytes) takes more than the"));
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "--max-work"));
+}
+END_TEST
+
+START_TEST(test_self_import_is_one_error) {
+    const char *text = "import \"self.nn\"\nfn f(x) = x\ninput x : f32[2]\ny = f(x)\noutput y\n";
+    const char *path = temp_file("self.nn", text);
+    capture_diagnostics();
+    Source *src = source_read(path);
+    Stmt *prog = parse_source(src);
+    Options opt = {.input = path, .opt_level = 2};
+    sema_model(prog, src, &opt);
+    remove_temp(path);
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_int_eq(diagnostics_count("error"), 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "self.nn' imports itself"));
+}
+END_TEST
+
+START_TEST(test_intermediate_size_is_checked_before_it_wraps) {
+    elaborate("input a : f32[100000, 1, 1]\ninput b : f32[1, 100000, 1]\ninput c : f32[1, 1, 100000]\n"
+              "s = a + b + c\noutput s\n");
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:4:7: error: this value would be f32[100000, 100000, 1]: "
+                                                "more than 2147483648 elements"));
+}
+END_TEST
+
+START_TEST(test_reshape_dims_do_not_wrap) {
+    /* 2^32 * 2^32 * 2^31... wraps to 0 mod 2^64: the product saturates instead. */
+    elaborate("input x : f32[2147483648]\nr = reshape(x, [2147483648, 2147483648, 2147483648, 2147483648])\n"
+              "output r\n");
+    ck_assert_int_eq(diag_errors, 1);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "more than 9223372036854775807 elements"));
+}
+END_TEST
+
+START_TEST(test_number_out_of_f32_range) {
+    elaborate("input x : f32[2]\nhyper big : f32 = 1e39\ny = x * 1e39\nz = x ** 1e39\n"
+              "param w : f32[2] = constant(1e39)\nJ = sum(y + z + w)\nminimize J\noptimizer sgd(lr = 1e39)\n");
+    ck_assert_int_eq(diagnostics_count("is out of the range of f32"), 5);
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:2:19: error: 1e+39 is out of the range of f32"));
+    ck_assert_ptr_nonnull(strstr(diagnostics(), "t.nn:8:20: error: 1e+39 is out of the range of f32"));
+}
+END_TEST
+
+START_TEST(test_number_in_f64_range) {
+    const char *src = "input x : f32[2]\ny = x * 1e39\noutput y\n";
+    Options opt = {.force_f64 = true};
+    elaborate_opt(src, &opt);
+    ck_assert_int_eq(diag_errors, 0);
+    elaborate("input x : f64[2]\ny = x * 1e39 + 3.4e38\noutput y\n");
+    ck_assert_int_eq(diag_errors, 0);
+}
+END_TEST
+
+/* The generator of bench/run.sh's compile measurement, in C: blocks of
+ * const, fn, call, assignment and loop. */
+static char *generated_model(int statements) {
+    size_t cap = (size_t)statements * 64 + 256, n = 0;
+    char *s = arena_alloc(cap);
+    n += (size_t)snprintf(s + n, cap - n, "input x : f32[4]\nparam w : f32[4]\nh0 = x * w\n");
+    int i = 1;
+    for (int k = 3; k + 5 <= statements - 2; k += 5, i++)
+        n += (size_t)snprintf(s + n, cap - n,
+                              "const k%d = %d\nfn g%d(a) = a * k%d + x\nt%d = g%d(h%d)\n"
+                              "h%d = tanh(t%d) * 0.5 + t%d\nfor j in 0..2 { u%d = h%d * j }\n",
+                              i, i % 7 + 1, i, i, i, i, i - 1, i, i, i, i, i);
+    snprintf(s + n, cap - n, "J = sum(h%d)\nminimize J\noptimizer sgd(lr = 0.01)\n", i - 1);
+    return s;
+}
+
+START_TEST(test_big_generated_model_elaborates_and_plans) {
+    Model *m = elaborate(generated_model(50000));
+    ck_assert_int_eq(diag_errors, 0);
+    Plan *p = plan_of(m, ENTRY_BACKWARD);
+    ck_assert(p->workspace > 0);
+    ck_assert(!ir_is_const(tensor(m, "w", NNRT_PARAM)->grad, 0));
+}
+END_TEST
+
+START_TEST(test_many_buffers_never_share_bytes_while_alive) {
+    /* Beyond PLACE_LARGEST_FIRST_MAX blocks the plan places them in program
+     * order: two buffers whose bytes overlap must not be alive at once
+     * (the first may die where the second is written, in its place). */
+    Model *m = elaborate("input x : f32[4, 3]\nparam w : f32[3]\nh = x\n"
+                         "for i in 0..3000 { h = tanh(h * w) + x }\nJ = mean(h * h)\nminimize J\n");
+    ck_assert_int_eq(diag_errors, 0);
+    Plan *p = plan_of(m, ENTRY_BACKWARD);
+    int n = m->g->n, nb = 0;
+    int *ids = NEWA(int, n);
+    for (int i = 0; i < n; i++)
+        if (p->slot[i].st == ST_BUFFER && !p->slot[i].direct && p->slot[i].lay.base == BASE_WS)
+            ids[nb++] = i;
+    ck_assert_int_gt(nb, 4096);
+    for (int a = 0; a < nb; a++)
+        for (int b = a + 1; b < nb; b++) {
+            const Slot *x = &p->slot[ids[a]], *y = &p->slot[ids[b]];
+            int64_t xs = x->lay.byte_off, xe = xs + (int64_t)(shape_numel(&m->g->nodes[ids[a]]->shape) * 4);
+            int64_t ys = y->lay.byte_off, ye = ys + (int64_t)(shape_numel(&m->g->nodes[ids[b]]->shape) * 4);
+            if (xs < ye && ys < xe && x->read_time > ids[b])
+                ck_abort_msg("%%%d and %%%d share bytes while both alive", ids[a], ids[b]);
+        }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("compiler");
     TCase *lex = tcase_create("lexer and parser");
@@ -659,6 +907,27 @@ static Suite *suite(void) {
     tcase_add_test(v2, test_sgd_without_momentum_keeps_no_buffer);
     tcase_add_test(v2, test_optimizer_numbers_keep_double_precision);
     suite_add_tcase(s, v2);
+    TCase *bw = tcase_create("bounded work and front-end checks");
+    tcase_add_checked_fixture(bw, NULL, teardown);
+    tcase_set_timeout(bw, 60);
+    tcase_add_test(bw, test_function_sees_names_as_they_were_defined);
+    tcase_add_test(bw, test_function_defined_in_a_loop_keeps_its_iteration);
+    tcase_add_test(bw, test_rebinding_in_a_loop_and_shadowing_in_a_call);
+    tcase_add_test(bw, test_duplicate_parameter_is_an_error);
+    tcase_add_test(bw, test_budget_stops_nested_loops_at_the_outer_one);
+    tcase_add_test(bw, test_budget_stops_doubling_calls);
+    tcase_add_test(bw, test_budget_can_be_raised);
+    tcase_add_test(bw, test_loop_without_budget_error_is_not_limited_in_iterations);
+    tcase_add_test(bw, test_import_of_a_device_is_located);
+    tcase_add_test(bw, test_import_too_large_for_the_budget_is_not_read);
+    tcase_add_test(bw, test_self_import_is_one_error);
+    tcase_add_test(bw, test_intermediate_size_is_checked_before_it_wraps);
+    tcase_add_test(bw, test_reshape_dims_do_not_wrap);
+    tcase_add_test(bw, test_number_out_of_f32_range);
+    tcase_add_test(bw, test_number_in_f64_range);
+    tcase_add_test(bw, test_big_generated_model_elaborates_and_plans);
+    tcase_add_test(bw, test_many_buffers_never_share_bytes_while_alive);
+    suite_add_tcase(s, bw);
     return s;
 }
 
