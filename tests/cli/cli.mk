@@ -1,4 +1,4 @@
 # The command line (contract, section 4).
 CHECK_RUN += run-cli-tests
 run-cli-tests: $(B)/nnc $(B)/libnnrt.a
-	tests/cli/run.sh $(B)/nnc
+	$(SAN_ENV) tests/cli/run.sh $(B)/nnc

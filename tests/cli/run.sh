@@ -129,7 +129,7 @@ lib=$(dirname "$nnc")/libnnrt.a
 two_builds() {
     "$nnc" -D batch=4 "$t/two/net.nn" -o "$t/two/net.o" &&
     "$nnc" --prefix=net_eval -D batch=2 "$t/two/net.nn" -o "$t/two/net_eval.o" &&
-    cc -std=c11 -Wall -Werror -Iruntime -I"$t/two" "$t/two/main.c" "$t/two/net.o" "$t/two/net_eval.o" \
+    cc -std=c11 -Wall -Werror ${CFLAGS:-} -Iruntime -I"$t/two" "$t/two/main.c" "$t/two/net.o" "$t/two/net_eval.o" ${LDFLAGS:-} \
         "$lib" -lz -lm -o "$t/two/main" &&
     "$t/two/main" "$t/two/net.ckpt"
 }

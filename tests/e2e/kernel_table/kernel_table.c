@@ -86,5 +86,8 @@ int main(void) {
             failures++;
         }
     printf("kernel_table (%s): %s\n", sizeof(REAL) == 4 ? "f32" : "f64", failures ? "FAILED" : "ok");
+    void *blocks[] = {params, inputs, outputs, grads, ws, state};
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)
+        nnrt_free(blocks[i]);
     return failures != 0;
 }
