@@ -124,7 +124,7 @@ else
     mkdir "$d"
     printf 'cmake_minimum_required(VERSION 3.20)\nproject(two C)\nfind_package(nnc REQUIRED)\nnnc_add_model(train %s DEFINES batch=64)\nnnc_add_model(eval %s DEFINES batch=8 OPTIONS --prefix=blobs_eval)\nadd_executable(two main.c)\ntarget_link_libraries(two PRIVATE train eval)\n' \
         "$tmp/cmake-src/blobs.nn" "$tmp/cmake-src/blobs.nn" > "$d/CMakeLists.txt"
-    printf '#include <string.h>\n#include "blobs.h"\n#include "blobs_eval.h"\nint main(void) {\n    blobs_eval_inputs *in = nnrt_alloc(sizeof *in);\n    blobs_eval_set_defaults(in);\n    return strcmp(blobs_model.name, blobs_eval_model.name) != 0 || in->batch != 8;\n}\n' \
+    printf '#include <string.h>\n#include "blobs.h"\n#include "blobs_eval.h"\nint main(void) {\n    blobs_eval_inputs *in = nnrt_alloc(sizeof *in);\n    blobs_eval_set_defaults(in);\n    int bad = strcmp(blobs_model.name, blobs_eval_model.name) != 0 || in->batch != 8;\n    nnrt_free(in);\n    return bad;\n}\n' \
         > "$d/main.c"
     check cmake -S "$d" -B "$d/b" -DCMAKE_PREFIX_PATH="$P"
     check cmake --build "$d/b"
