@@ -13,20 +13,6 @@
 #include "internal.h"
 #include "nnrt.h"
 
-/* Element i of an IDX array, as a double (exact for every IDX type but f64,
- * which it returns as is). */
-static double idx_value(const nnrt_idx *a, size_t i)
-{
-    switch (a->type) {
-    case NNRT_IDX_U8: return ((const uint8_t *)a->data)[i];
-    case NNRT_IDX_I8: return ((const int8_t *)a->data)[i];
-    case NNRT_IDX_I16: return ((const int16_t *)a->data)[i];
-    case NNRT_IDX_I32: return ((const int32_t *)a->data)[i];
-    case NNRT_IDX_F32: return ((const float *)a->data)[i];
-    default: return ((const double *)a->data)[i];
-    }
-}
-
 /* Everything after loading both files, so that the caller frees them in
  * one place. */
 static int build(const nnrt_idx *img, const nnrt_idx *lab, const char *images_path,
@@ -54,7 +40,7 @@ static int build(const nnrt_idx *img, const nnrt_idx *lab, const char *images_pa
         return rt_fail(err, errlen, NNRT_ENOMEM, "%s: out of memory", images_path);
 
     for (size_t i = 0; i < n; i++) {
-        double v = idx_value(lab, i);
+        double v = nnrt_idx_value(lab, i);
         if (v < 0)
             return rt_fail(err, errlen, NNRT_EFORMAT, "%s: label %zu is negative (%.0f)",
                            labels_path, i, v);
@@ -68,7 +54,7 @@ static int build(const nnrt_idx *img, const nnrt_idx *lab, const char *images_pa
             ds->x[i] = (float)p[i] / 255.0f;
     } else {
         for (size_t i = 0; i < img->count; i++)
-            ds->x[i] = (float)idx_value(img, i);
+            ds->x[i] = (float)nnrt_idx_value(img, i);
     }
     return NNRT_OK;
 }

@@ -26,7 +26,7 @@
 #define FIRST_CHUNK ((size_t)1 << 24)  /* the buffer starts this big, then doubles */
 #define READ_MAX ((size_t)1 << 30)     /* gzread takes an unsigned, returns an int */
 
-static size_t elem_size(int type)
+size_t nnrt_idx_elem_size(int type)
 {
     switch (type) {
     case NNRT_IDX_U8: case NNRT_IDX_I8: return 1;
@@ -34,6 +34,18 @@ static size_t elem_size(int type)
     case NNRT_IDX_I32: case NNRT_IDX_F32: return 4;
     case NNRT_IDX_F64: return 8;
     default: return 0;
+    }
+}
+
+double nnrt_idx_value(const nnrt_idx *a, size_t i)
+{
+    switch (a->type) {
+    case NNRT_IDX_U8: return ((const uint8_t *)a->data)[i];
+    case NNRT_IDX_I8: return ((const int8_t *)a->data)[i];
+    case NNRT_IDX_I16: return ((const int16_t *)a->data)[i];
+    case NNRT_IDX_I32: return ((const int32_t *)a->data)[i];
+    case NNRT_IDX_F32: return ((const float *)a->data)[i];
+    default: return ((const double *)a->data)[i];
     }
 }
 
@@ -112,7 +124,7 @@ static int load(gzFile f, const char *path, nnrt_idx *out, char *err, size_t err
                        "%s: not an IDX file (magic number %02x %02x %02x %02x, expected 00 00 TYPE RANK)",
                        path, head[0], head[1], head[2], head[3]);
     int type = head[2], rank = head[3];
-    size_t esize = elem_size(type);
+    size_t esize = nnrt_idx_elem_size(type);
     if (esize == 0)
         return rt_fail(err, errlen, NNRT_EFORMAT, "%s: unknown IDX element type 0x%02x", path, type);
     if (rank < 1 || rank > 4)

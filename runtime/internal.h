@@ -112,6 +112,13 @@ static inline const char *rt_shape_str(char *buf, size_t len, int rank, const in
     return buf;
 }
 
+/* ---- IDX arrays (idx.c) ---- */
+
+/* Bytes per element of an IDX type, 0 for an unknown one. */
+size_t nnrt_idx_elem_size(int type);
+/* Element i of an IDX array, as a double: exact for every IDX type. */
+double nnrt_idx_value(const nnrt_idx *a, size_t i);
+
 /* ---- The descriptor view (descriptor.c) ----
  *
  * A descriptor of abi_version 1 (nnrt_model_v1) or 2 (nnrt_model), read

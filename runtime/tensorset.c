@@ -109,30 +109,6 @@ int nnrt_tensorset_add(nnrt_tensorset *ts, const char *name, nnrt_dtype dtype, i
     return NNRT_OK;
 }
 
-/* Element i of an IDX array, as a double: exact for every IDX type. */
-static double idx_at(const nnrt_idx *a, size_t i)
-{
-    switch (a->type) {
-    case NNRT_IDX_U8: return ((const uint8_t *)a->data)[i];
-    case NNRT_IDX_I8: return ((const int8_t *)a->data)[i];
-    case NNRT_IDX_I16: return ((const int16_t *)a->data)[i];
-    case NNRT_IDX_I32: return ((const int32_t *)a->data)[i];
-    case NNRT_IDX_F32: return ((const float *)a->data)[i];
-    default: return ((const double *)a->data)[i];
-    }
-}
-
-static size_t idx_elem_size(int type)
-{
-    switch (type) {
-    case NNRT_IDX_U8: case NNRT_IDX_I8: return 1;
-    case NNRT_IDX_I16: return 2;
-    case NNRT_IDX_I32: case NNRT_IDX_F32: return 4;
-    case NNRT_IDX_F64: return 8;
-    default: return 0;
-    }
-}
-
 /* fn starts the messages: the function, or the file the array came from. */
 static int add_idx(nnrt_tensorset *ts, const char *name, nnrt_dtype dtype, const nnrt_idx *a,
                    double divide_by, const char *fn, char *err, size_t errlen)
@@ -140,7 +116,7 @@ static int add_idx(nnrt_tensorset *ts, const char *name, nnrt_dtype dtype, const
     if (!a)
         return rt_fail(err, errlen, NNRT_EINVAL, "%s: a NULL argument", fn);
     /* The array may come from the caller: check what nnrt_idx_load guarantees. */
-    size_t count = 1, es = idx_elem_size(a->type);
+    size_t count = 1, es = nnrt_idx_elem_size(a->type);
     int ok = es != 0 && a->rank >= 1 && a->rank <= 4 && a->data && a->elem_size == es;
     for (int k = 0; ok && k < a->rank; k++) {
         ok = a->dims[k] >= 1 && (uint64_t)a->dims[k] <= (uint64_t)PTRDIFF_MAX / es / count;
@@ -168,15 +144,15 @@ static int add_idx(nnrt_tensorset *ts, const char *name, nnrt_dtype dtype, const
     if (dtype == NNRT_F32) {
         float *d = copy, q = (float)divide_by;
         for (size_t i = 0; i < count; i++)
-            d[i] = divide_by == 1 ? (float)idx_at(a, i) : (float)idx_at(a, i) / q;
+            d[i] = divide_by == 1 ? (float)nnrt_idx_value(a, i) : (float)nnrt_idx_value(a, i) / q;
     } else if (dtype == NNRT_F64) {
         double *d = copy;
         for (size_t i = 0; i < count; i++)
-            d[i] = idx_at(a, i) / divide_by;
+            d[i] = nnrt_idx_value(a, i) / divide_by;
     } else {
         int32_t *d = copy;
         for (size_t i = 0; i < count; i++)
-            d[i] = (int32_t)idx_at(a, i);
+            d[i] = (int32_t)nnrt_idx_value(a, i);
     }
     col.data = col.owned = copy;
     append(ts, &col, (size_t)a->dims[0]);
