@@ -54,6 +54,12 @@ bool match_args(Ast *call, const char *fname, const char *const *params, int npa
         for (int i = 0; i < nparams; i++)
             if (strcmp(params[i], a->kw) == 0)
                 k = i;
+        if (k < 0 && strcmp(a->kw, "training") == 0 &&
+            (strcmp(fname, "dropout") == 0 || strcmp(fname, "batch_norm") == 0)) {
+            error_at(a->kwloc, "%s() has no argument 'training': the entry point sets the mode (forward "
+                     "evaluates; backward and train_step train)", fname);
+            return false;
+        }
         if (k < 0) {
             /* PyTorch's names for the same arguments */
             static const char *const torch_kw[][2] = {{"dim", "axis"}, {"keepdim", "keepdims"},
@@ -239,6 +245,30 @@ static void axes_hint(const char *fname, const Ast *call, const Ast *list, Loc l
              "reduce one at a time, the highest first: %s", fname, nest);
 }
 
+/* How many elements of x the axes cover, as a scalar of x's type: a
+ * runtime axis counts its n (mean's divisor).  *bc, if given, receives the
+ * same count's parts. */
+static Node *count_in_use(Sema *S, Node *x, unsigned axes, BatchCount *bc) {
+    Graph *g = sema_graph(S);
+    BatchCount c = {0, 1};
+    Node *count = NULL;
+    for (int i = 0; i < x->shape.rank; i++) {
+        if (!(axes & (1u << i)))
+            continue;
+        if (x->shape.dyn[i]) {
+            Node *n = sema_dim_value(S, x->shape.dyn[i], x->dt);
+            count = count ? ir_binary(g, OP_MUL, count, n) : n;
+            c.dims |= 1u << (x->shape.dyn[i] - 1);
+        } else {
+            c.fixed *= x->shape.d[i];
+        }
+    }
+    if (bc)
+        *bc = c;
+    Node *fixed = ir_const(g, x->dt, (double)c.fixed);
+    return count ? ir_binary(g, OP_MUL, count, fixed) : fixed;
+}
+
 /* The axes a reduction covers: all, or the one given. */
 static bool reduce_axes(Val axis, Node *x, unsigned *axes) {
     if (axis.kind == V_NONE) {
@@ -284,22 +314,7 @@ static Val fn_reduce(Sema *S, const Builtin *b, Ast *call, Val *args) {
     if (strcmp(b->name, "logsumexp") == 0) {
         r = logsumexp_torch(g, x, axes);
     } else if (strcmp(b->name, "mean") == 0) {
-        /* The divisor counts the elements in use: a runtime axis adds its n. */
-        int64_t count = 1;
-        Node *divisor = NULL;
-        for (int i = 0; i < x->shape.rank; i++) {
-            if (!(axes & (1u << i)))
-                continue;
-            if (x->shape.dyn[i]) {
-                Node *n = sema_dim_value(S, x->shape.dyn[i], x->dt);
-                divisor = divisor ? ir_binary(g, OP_MUL, divisor, n) : n;
-            } else {
-                count *= x->shape.d[i];
-            }
-        }
-        Node *c = ir_const(g, x->dt, (double)count);
-        divisor = divisor ? ir_binary(g, OP_MUL, divisor, c) : c;
-        r = ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), divisor);
+        r = ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), count_in_use(S, x, axes, NULL));
     } else {
         r = ir_reduce(g, b->op, x, axes);
     }
@@ -482,6 +497,152 @@ static Val fn_argmax(Sema *S, const Builtin *b, Ast *call, Val *args) {
     return val_node(r, call->loc);
 }
 
+/* ---- training mode: dropout, batch_norm (contract, 5.3 and 5.8) ---- */
+
+/* A rate or constant of a builtin: a number, in x's type, or a hyper. */
+static Node *scalar_arg(Sema *S, Val v, double dflt, const char *fname, const char *what, DType dt) {
+    Graph *g = sema_graph(S);
+    if (v.kind == V_NONE)
+        return ir_const(g, dt, dflt);
+    if (v.kind == V_NUM)
+        return sema_number_fits(v.num, dt, v.loc) ? ir_const(g, dt, v.num) : NULL;
+    if (v.kind == V_NODE && v.node->op == OP_HYPER)
+        return ir_cast(g, v.node, dt);
+    if (v.kind != V_ERR)
+        error_at(v.loc, "%s() takes %s as a number or a hyper", fname, what);
+    return NULL;
+}
+
+static Val fn_dropout(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = tensor_arg(S, args[0], b->name);
+    Node *p = x ? scalar_arg(S, args[1], 0, b->name, "p", x->dt) : NULL;
+    if (!p)
+        return val_err();
+    if (p->op == OP_CONST && !(p->value >= 0 && p->value < 1)) {
+        error_at(args[1].loc, "dropout() takes p in [0, 1); this one is %g", p->value);
+        return val_err();
+    }
+    Graph *g = sema_graph(S);
+    Model *m = sema_model_of(S);
+    if (!m->seedstep) {
+        Shape two = shape_scalar();
+        shape_push_fixed(&two, 2);
+        m->seedstep = ir_leaf(g, OP_SEEDSTEP, DT_I64, two, -1, "seedstep", call->loc);
+    }
+    m->dropout_p = arena_grow(m->dropout_p, m->ndropouts, sizeof *m->dropout_p);
+    m->dropout_p[m->ndropouts] = p;
+    Node *mask = ir_dropmask(g, p, m->seedstep, x->shape, m->ndropouts++);
+    return val_node(ir_mode(g, ir_binary(g, OP_MUL, x, mask), x), call->loc);
+}
+
+/* running_mean or running_var: a state [C] of x's type, which no other
+ * batch_norm updates. */
+static Node *running_arg(Sema *S, Val v, const char *what, const Node *x) {
+    if (v.kind == V_ERR)
+        return NULL;
+    Node *r = v.kind == V_NODE ? v.node : NULL;
+    if (!r || r->op != OP_STATE || r->shape.rank != 1 || r->shape.d[0] != x->shape.d[1] || r->dt != x->dt) {
+        error_at(v.loc, "batch_norm() takes %s as a state %s[%lld] (declare 'state NAME : %s[%lld]')", what,
+                 dtype_name(x->dt), (long long)x->shape.d[1], dtype_name(x->dt), (long long)x->shape.d[1]);
+        return NULL;
+    }
+    const Model *m = sema_model_of(S);
+    for (int w = 0; w < m->nwrites; w++)
+        if (m->writes[w].tensor == r->tensor) {
+            error_at(v.loc, "state '%s' is already the running statistic of another batch_norm()",
+                     m->tensors[r->tensor].name);
+            note_at(m->writes[w].loc, "updated here");
+            return NULL;
+        }
+    return r;
+}
+
+/* weight or bias: absent (PyTorch's None), or a tensor [C]. */
+static bool affine_arg(Sema *S, Val v, const char *what, const Node *x, Shape stat, Node **out) {
+    *out = NULL;
+    if (v.kind == V_NONE)
+        return true;
+    Node *w = tensor_arg(S, v, "batch_norm");
+    if (w && (w->shape.rank != 1 || w->shape.d[0] != x->shape.d[1] || w->dt != x->dt)) {
+        error_at(v.loc, "batch_norm() takes %s of shape %s[%lld]; got %s", what, dtype_name(x->dt),
+                 (long long)x->shape.d[1], shape_str(w->dt, &w->shape));
+        return false;
+    }
+    *out = w ? ir_reshape(sema_graph(S), w, stat) : NULL;
+    return w != NULL;
+}
+
+static void state_write(Sema *S, Node *state, Node *value, Loc loc) {
+    Model *m = sema_model_of(S);
+    m->writes = arena_grow(m->writes, m->nwrites, sizeof *m->writes);
+    m->writes[m->nwrites++] = (StateWrite){state->tensor, value, loc};
+}
+
+/* Training normalizes by the batch's statistics over every axis but the
+ * channels (biased variance) and updates the running ones, r = (1-momentum)
+ * r + momentum stat, with the unbiased variance; forward normalizes by the
+ * running statistics.  The gradient flows through the batch statistics. */
+static Val fn_batch_norm(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = tensor_arg(S, args[0], b->name);
+    if (!x)
+        return val_err();
+    if (x->shape.rank != 2 && x->shape.rank != 4) {
+        error_at(args[0].loc, "batch_norm() takes x of shape [N, C] or [N, C, H, W]; got %s",
+                 shape_str(x->dt, &x->shape));
+        return val_err();
+    }
+    if (x->shape.dyn[1]) {
+        error_at(args[0].loc, "batch_norm() of %s: the channels (axis 1) cannot be a runtime dim",
+                 shape_str(x->dt, &x->shape));
+        return val_err();
+    }
+    Graph *g = sema_graph(S);
+    unsigned axes = x->shape.rank == 2 ? 0x1u : 0xdu;   /* all but axis 1 */
+    Node *rm = running_arg(S, args[1], "running_mean", x);
+    Node *rv = running_arg(S, args[2], "running_var", x);
+    if (rm && rm == rv) {
+        error_at(args[2].loc, "batch_norm() needs two distinct states for running_mean and running_var");
+        return val_err();
+    }
+    Node *stat_like = ir_reduce(g, OP_SUM, x, axes), *weight, *bias;
+    Shape stat = stat_like->shape;
+    Node *momentum = scalar_arg(S, args[5], 0.1, b->name, "momentum", x->dt);
+    Node *eps = scalar_arg(S, args[6], 1e-5, b->name, "eps", x->dt);
+    bool affine_ok = affine_arg(S, args[3], "weight", x, stat, &weight);
+    affine_ok &= affine_arg(S, args[4], "bias", x, stat, &bias);
+    if (!affine_ok || !rm || !rv || !momentum || !eps)
+        return val_err();
+    Model *m = sema_model_of(S);
+    m->counts = arena_grow(m->counts, m->ncounts, sizeof *m->counts);
+    Node *count = count_in_use(S, x, axes, &m->counts[m->ncounts++]);
+
+    Node *mean = ir_binary(g, OP_DIV, stat_like, count);
+    Node *centered = ir_binary(g, OP_SUB, x, mean);
+    Node *squares = ir_reduce(g, OP_SUM, ir_unary(g, OP_SQUARE, centered), axes);
+    Node *var = ir_binary(g, OP_DIV, squares, count);
+    Node *train = ir_binary(g, OP_DIV, centered, ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, eps)));
+    Node *rm_stat = ir_reshape(g, rm, stat), *rv_stat = ir_reshape(g, rv, stat);
+    Node *eval = ir_binary(g, OP_DIV, ir_binary(g, OP_SUB, x, rm_stat),
+                           ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, rv_stat, eps)));
+    if (weight) {
+        train = ir_binary(g, OP_MUL, train, weight);
+        eval = ir_binary(g, OP_MUL, eval, weight);
+    }
+    if (bias) {
+        train = ir_binary(g, OP_ADD, train, bias);
+        eval = ir_binary(g, OP_ADD, eval, bias);
+    }
+    Node *keep = ir_binary(g, OP_SUB, ir_const(g, x->dt, 1), momentum);
+    Node *unbiased = ir_binary(g, OP_DIV, squares, ir_binary(g, OP_SUB, count, ir_const(g, x->dt, 1)));
+    Node *stats[2] = {mean, unbiased}, *running[2] = {rm, rv};
+    for (int k = 0; k < 2; k++) {
+        Node *s = ir_reshape(g, ir_detach(g, stats[k]), running[k]->shape);
+        state_write(S, running[k], ir_binary(g, OP_ADD, ir_binary(g, OP_MUL, keep, running[k]),
+                                             ir_binary(g, OP_MUL, momentum, s)), args[1 + k].loc);
+    }
+    return val_node(ir_mode(g, train, eval), call->loc);
+}
+
 /* ---- the table ---- */
 
 #define UNARY(name, op) {name, {"x"}, 1, 1, fn_unary, op}
@@ -500,6 +661,9 @@ static const Builtin builtins[] = {
     {"reshape", {"x", "dims"}, 2, 2, fn_reshape, OP_RESHAPE},
     {"transpose", {"x", "perm"}, 2, 1, fn_transpose, OP_TRANSPOSE},
     {"argmax", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_ARGMAX},
+    {"dropout", {"x", "p"}, 2, 2, fn_dropout, OP_DROPMASK},
+    {"batch_norm", {"x", "running_mean", "running_var", "weight", "bias", "momentum", "eps"}, 7, 3,
+     fn_batch_norm, OP_MODE},
 };
 
 const Builtin *builtin_find(const char *name) {

@@ -202,8 +202,64 @@ static LLVMValueRef as_float(CG *cg, LLVMValueRef i1, DType dt) {
     return LLVMBuildUIToFP(cg->b, i1, cg_type(cg, dt), "");
 }
 
+/* Philox4x32-10 as runtime/rng.c computes it: word 0 of the block for
+ * counter c and key k, all i32. */
+static LLVMValueRef philox_word0(CG *cg, LLVMValueRef c[4], LLVMValueRef k[2]) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef m0 = cg_i64(cg, 0xD2511F53), m1 = cg_i64(cg, 0xCD9E8D57), sh = cg_i64(cg, 32);
+    LLVMValueRef w0 = LLVMConstInt(cg->i32, 0x9E3779B9u, 0), w1 = LLVMConstInt(cg->i32, 0xBB67AE85u, 0);
+    LLVMValueRef k0 = k[0], k1 = k[1];
+    for (int round = 0; round < 10; round++) {
+        if (round > 0) {
+            k0 = LLVMBuildAdd(b, k0, w0, "");
+            k1 = LLVMBuildAdd(b, k1, w1, "");
+        }
+        LLVMValueRef p0 = LLVMBuildMul(b, LLVMBuildZExt(b, c[0], cg->i64, ""), m0, "");
+        LLVMValueRef p1 = LLVMBuildMul(b, LLVMBuildZExt(b, c[2], cg->i64, ""), m1, "");
+        LLVMValueRef n0 = LLVMBuildXor(b, LLVMBuildXor(b, LLVMBuildTrunc(b, LLVMBuildLShr(b, p1, sh, ""), cg->i32, ""),
+                                                    c[1], ""), k0, "");
+        LLVMValueRef n2 = LLVMBuildXor(b, LLVMBuildXor(b, LLVMBuildTrunc(b, LLVMBuildLShr(b, p0, sh, ""), cg->i32, ""),
+                                                    c[3], ""), k1, "");
+        c[1] = LLVMBuildTrunc(b, p1, cg->i32, "");
+        c[3] = LLVMBuildTrunc(b, p0, cg->i32, "");
+        c[0] = n0;
+        c[2] = n2;
+    }
+    return c[0];
+}
+
+/* Dropout site k's mask at idx (contract, 5.8; nnrt_dropout_keeps in
+ * runtime/rng.c is the same rule): element i, its row-major index in the
+ * max shape, is kept when word 0 of Philox block {i, k, step} under key
+ * seed is at least p * 2^32, and a kept element is 1/(1-p). */
+static LLVMValueRef dropout_mask(CG *cg, Node *n, LLVMValueRef *idx) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef i = cg_i64(cg, 0);
+    int64_t stride = 1;
+    for (int d = n->shape.rank - 1; d >= 0; stride *= n->shape.d[d--])
+        i = LLVMBuildAdd(b, i, LLVMBuildMul(b, idx[d], cg_i64(cg, stride), ""), "");
+    LLVMValueRef at[2] = {cg_i64(cg, 0), cg_i64(cg, 1)};
+    LLVMValueRef seed = value_at(cg, n->in[1], &at[0]), step = value_at(cg, n->in[1], &at[1]);
+    LLVMValueRef c[4] = {LLVMBuildTrunc(b, i, cg->i32, ""), LLVMConstInt(cg->i32, (unsigned long long)n->value, 0),
+                         LLVMBuildTrunc(b, step, cg->i32, ""),
+                         LLVMBuildTrunc(b, LLVMBuildLShr(b, step, cg_i64(cg, 32), ""), cg->i32, "")};
+    LLVMValueRef k[2] = {LLVMBuildTrunc(b, seed, cg->i32, ""),
+                         LLVMBuildTrunc(b, LLVMBuildLShr(b, seed, cg_i64(cg, 32), ""), cg->i32, "")};
+    LLVMValueRef word = LLVMBuildZExt(b, philox_word0(cg, c, k), cg->i64, "");
+    LLVMValueRef p = operand_at(cg, n, 0, idx);
+    if (n->dt != DT_F64)
+        p = LLVMBuildFPExt(b, p, cg->f64, "");
+    LLVMValueRef threshold = LLVMBuildFPToUI(b, LLVMBuildFMul(b, p, LLVMConstReal(cg->f64, 4294967296.0), ""), cg->i64, "");
+    LLVMValueRef keep = LLVMBuildICmp(b, LLVMIntUGE, word, threshold, "");
+    LLVMValueRef q = LLVMBuildFPTrunc(b, LLVMBuildFSub(b, LLVMConstReal(cg->f64, 1), p, ""), cg_type(cg, n->dt), "");
+    LLVMValueRef scale = LLVMBuildFDiv(b, cval(cg, n->dt, 1), q, "");
+    return LLVMBuildSelect(b, keep, scale, cval(cg, n->dt, 0), "");
+}
+
 /* The elementwise op of n at idx. */
 static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
+    if (n->op == OP_DROPMASK)   /* its operands are not elementwise */
+        return dropout_mask(cg, n, idx);
     LLVMBuilderRef b = cg->b;
     LLVMValueRef x = operand_at(cg, n, 0, idx);
     LLVMValueRef y = op_info[n->op].arity == 2 ? operand_at(cg, n, 1, idx) : NULL;
@@ -268,7 +324,7 @@ static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
             c = LLVMBuildFCmp(b, n->op == OP_EQ ? LLVMRealOEQ : n->op == OP_NE ? LLVMRealUNE : LLVMRealOGT, x, y, "");
         return as_float(cg, c, n->dt);
     }
-    LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: MODE_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no elementwise lowering for %s\n", op_info[n->op].name);
         abort();
@@ -525,7 +581,7 @@ static void emit_kernel(CG *cg, Node *n) {
     case OP_PICK: kernel_pick(cg, n); return;
     case OP_ONEHOT: kernel_onehot(cg, n); return;
     case OP_EMBED: kernel_embed(cg, n); return;
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no kernel for %s\n", op_info[n->op].name);
         abort();
@@ -1018,8 +1074,48 @@ static void count_step(CG *cg) {
     store(cg, DT_I64, LLVMBuildAdd(cg->b, load(cg, DT_I64, p), cg_i64(cg, 1), ""), p);
 }
 
+/* Branch to a new block that returns code when bad holds. */
+static void fail_if(CG *cg, LLVMValueRef bad, int code) {
+    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "bad");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "ok");
+    LLVMBuildCondBr(cg->b, bad, fail, ok);
+    LLVMPositionBuilderAtEnd(cg->b, fail);
+    LLVMBuildRet(cg->b, ci32(cg, code));
+    LLVMPositionBuilderAtEnd(cg->b, ok);
+}
+
+/* A dropout's p given by a hyper in [0, 1), else NNRT_EINVAL; in a
+ * training entry, more than one value per channel for each batch_norm
+ * (some dim it counts above 1), else NNRT_ESHAPE. */
+static void emit_training_checks(CG *cg) {
+    const Model *m = cg->m;
+    for (int k = 0; k < m->ndropouts; k++) {
+        Node *p = m->dropout_p[k];
+        while (p->op == OP_CAST)
+            p = p->in[0];
+        if (p->op == OP_CONST)   /* checked by sema */
+            continue;
+        LLVMValueRef v = scalar_value(cg, p, DT_F64);
+        LLVMValueRef ok = LLVMBuildAnd(cg->b, LLVMBuildFCmp(cg->b, LLVMRealOGE, v, cval(cg, DT_F64, 0), ""),
+                                       LLVMBuildFCmp(cg->b, LLVMRealOLT, v, cval(cg, DT_F64, 1), ""), "");
+        fail_if(cg, LLVMBuildNot(cg->b, ok, ""), NNRT_EINVAL);
+    }
+    if (cg->plan->kind == ENTRY_FORWARD)
+        return;
+    for (int c = 0; c < m->ncounts; c++) {
+        if (m->counts[c].fixed > 1)
+            continue;
+        LLVMValueRef more = LLVMConstInt(cg->i1, 0, 0);
+        for (int k = 0; k < m->ndims; k++)
+            if (m->counts[c].dims & (1u << k))
+                more = LLVMBuildOr(cg->b, more, LLVMBuildICmp(cg->b, LLVMIntUGT, cg->dimval[k], cg_i64(cg, 1), ""), "");
+        fail_if(cg, LLVMBuildNot(cg->b, more, ""), NNRT_ESHAPE);
+    }
+}
+
 /* Before anything is written (contract, 5.8 Errors): every dim in [1, MAX],
- * else NNRT_ESHAPE; then every label in use in range, else NNRT_EINDEX. */
+ * else NNRT_ESHAPE; then every label in use in range, else NNRT_EINDEX;
+ * then the training checks. */
 static void emit_checks(CG *cg) {
     const Model *m = cg->m;
     LLVMBasicBlockRef bad_dim = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "bad_dim");
@@ -1054,6 +1150,7 @@ static void emit_checks(CG *cg) {
         LLVMPositionBuilderAtEnd(cg->b, ok);
         nest_close(cg, &ns, &t->shape);
     }
+    emit_training_checks(cg);
 }
 
 /* Where the train step copies a gradient that cannot be read in place. */

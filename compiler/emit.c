@@ -105,22 +105,33 @@ static bool write_ir(const Model *m, const char *path) {
     if (!f)
         return false;
     int n = m->ntensors;
-    Node **roots = NEWA(Node *, 2 * n + 1);
-    const char **names = NEWA(const char *, 2 * n + 1);
+    Node **roots = NEWA(Node *, 2 * n + m->nwrites + 1);
+    const char **names = NEWA(const char *, 2 * n + m->nwrites + 1);
     int k = 0;
+    for (int i = 0; i < n; i++)
+        if (m->tensors[i].role == NNRT_OUTPUT) {
+            roots[k] = m->tensors[i].eval;
+            names[k++] = m->tensors[i].name;
+        }
+    fprintf(f, "# %s: forward\nforward:\n", m->name);
+    ir_dump(f, m->g, roots, names, k);
+    /* backward: the outputs in training mode, the gradients, the running statistics */
+    k = 0;
     for (int i = 0; i < n; i++)
         if (m->tensors[i].role == NNRT_OUTPUT) {
             roots[k] = m->tensors[i].node;
             names[k++] = m->tensors[i].name;
         }
-    fprintf(f, "# %s: forward\nforward:\n", m->name);
-    ir_dump(f, m->g, roots, names, k);
     for (int i = 0; i < n; i++)
         if (m->tensors[i].role == NNRT_PARAM) {
             roots[k] = m->tensors[i].grad;
             names[k++] = arena_printf("d%s/d%s", m->objective >= 0 ? m->tensors[m->objective].name : "?",
                                       m->tensors[i].name);
         }
+    for (int w = 0; w < m->nwrites; w++) {
+        roots[k] = m->writes[w].value;
+        names[k++] = m->tensors[m->writes[w].tensor].name;
+    }
     fprintf(f, "\nbackward:\n");
     ir_dump(f, m->g, roots, names, k);
     return output_close(f, path);

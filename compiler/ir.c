@@ -251,7 +251,7 @@ static double fold_unary(Op op, double x, double c) {
     case OP_CAST: return x;
     case OP_SIGN: return (x > 0) - (x < 0);
     case OP_STEP: return x > 0;
-    LEAF_OPS: BINARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: BINARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -267,7 +267,7 @@ double ir_fold_binary(Op op, double a, double b) {
     case OP_EQ: return a == b;
     case OP_NE: return a != b;
     case OP_GT: return a > b;
-    LEAF_OPS: UNARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -340,7 +340,7 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     case OP_DIV:
         if (ir_is_const(b, 1)) return identity_result(g, a, &s);
         break;
-    LEAF_OPS: UNARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM: case OP_MINIMUM:
+    LEAF_OPS: UNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM: case OP_MINIMUM:
     case OP_EQ: case OP_NE: case OP_GT: case OP_COUNT:
     default:
         break;
@@ -426,6 +426,30 @@ Node *ir_detach(Graph *g, Node *a) {
     return intern(g, &p);
 }
 
+/* ---- training mode (modes.c) ---- */
+
+Node *ir_dropmask(Graph *g, Node *p, Node *seedstep, Shape s, int site) {
+    if (ir_is_const(p, 0))
+        return ir_broadcast(g, ir_const(g, p->dt, 1), s);
+    Node q = proto(OP_DROPMASK, p->dt, s, p, seedstep);
+    q.value = site;   /* in value, which kernel keys spell out, so sites never share a kernel */
+    return intern(g, &q);
+}
+
+Node *ir_mode(Graph *g, Node *train, Node *eval) {
+    if (train == eval)
+        return train;
+    Node p = proto(OP_MODE, train->dt, train->shape, train, eval);
+    return intern(g, &p);
+}
+
+Node *ir_rebuild(Graph *g, const Node *n, Node *a, Node *b) {
+    Node p = *n;
+    p.in[0] = a;
+    p.in[1] = b;
+    return intern(g, &p);
+}
+
 /* ---- reductions and kernels ---- */
 
 static Shape reduced_shape(const Shape *s, unsigned axes) {
@@ -506,13 +530,13 @@ Node *ir_unbroadcast(Graph *g, Node *grad, const Shape *s) {
 static void dump_node(FILE *f, const Node *n) {
     fprintf(f, "  %%%d = %s", n->id, op_info[n->op].name);
     switch (n->op) {
-    case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE: case OP_DIM:
+    LEAF_OPS:
         fprintf(f, " %s", n->name);
         break;
     case OP_CONST:
         fprintf(f, " %.9g", n->value);
         break;
-    UNARY_OPS: BINARY_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
+    UNARY_OPS: BINARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
     default:
         for (int i = 0; i < op_info[n->op].arity; i++)
             fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);
@@ -538,6 +562,8 @@ static void dump_node(FILE *f, const Node *n) {
     }
     if (n->op == OP_ARGMAX)
         fprintf(f, " axis %lld", (long long)n->attr[0]);
+    if (n->op == OP_DROPMASK)
+        fprintf(f, " site %.0f", n->value);
     fprintf(f, " : %s", shape_str(n->dt, &n->shape));
     if (n->name && op_info[n->op].kind != K_LEAF)
         fprintf(f, "  # %s", n->name);

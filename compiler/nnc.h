@@ -24,6 +24,10 @@
 void *arena_alloc(size_t size);          /* zeroed; aborts when out of memory */
 void arena_free_all(void);
 char *arena_strdup(const char *s);
+/* An array of n elements with room for one more: array itself, or (when n
+ * is 0 or a power of two) a copy of it twice as large.  Use as
+ * a = arena_grow(a, n, sizeof *a); a[n++] = x; */
+void *arena_grow(void *array, int n, size_t elem);
 char *arena_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define NEW(T) ((T *)arena_alloc(sizeof(T)))
 #define NEWA(T, n) ((T *)arena_alloc(sizeof(T) * (size_t)(n)))
@@ -162,12 +166,13 @@ typedef enum { K_LEAF, K_CONST, K_EW, K_VIEW, K_REDUCE, K_KERNEL } OpKind;
  * some ops one by one and the rest by group.  The compiler's sources build
  * with -Werror=switch-enum, so an op added to ops.h but not here, or to no
  * case of a switch, stops the build.  Use as `VIEW_OPS: return ...;`. */
-#define LEAF_OPS case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE: case OP_DIM
+#define LEAF_OPS case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE: case OP_DIM: case OP_SEEDSTEP
 #define UNARY_OPS case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_ABS: case OP_TANH: \
     case OP_SIGMOID: case OP_RELU: case OP_SOFTPLUS: case OP_SQUARE: case OP_POWC: case OP_CAST: \
     case OP_SIGN: case OP_STEP
 #define BINARY_OPS case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: \
     case OP_EQ: case OP_NE: case OP_GT
+#define MODE_OPS case OP_DROPMASK: case OP_MODE
 #define VIEW_OPS case OP_TRANSPOSE: case OP_RESHAPE: case OP_INDEX: case OP_BROADCAST: case OP_DETACH
 #define REDUCE_OPS case OP_SUM: case OP_MAX
 #define KERNEL_OPS case OP_MATMUL: case OP_EMBED: case OP_MAXMASK: case OP_ARGMAX: case OP_PICK: case OP_ONEHOT
@@ -251,6 +256,14 @@ Node *ir_maxmask(Graph *g, Node *a, unsigned axes);
 Node *ir_argmax(Graph *g, Node *a, int axis);           /* keeps the axis */
 Node *ir_pick(Graph *g, Node *x, Node *y);
 Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt);
+/* Training mode (modes.c): dropout site k's mask over shape s, each element
+ * 0 or 1/(1-p), drawn from the state's seed and step (the SEEDSTEP leaf);
+ * a value that is train when training and eval in forward; and n again
+ * with operands a and b (b NULL for a unary op), for the pass that
+ * resolves the modes. */
+Node *ir_dropmask(Graph *g, Node *p, Node *seedstep, Shape s, int site);
+Node *ir_mode(Graph *g, Node *train, Node *eval);
+Node *ir_rebuild(Graph *g, const Node *n, Node *a, Node *b);
 /* Broadcast shape of a and b; false if incompatible. */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 /* Sum g down to shape s (the inverse of broadcasting). */
@@ -300,7 +313,9 @@ typedef struct Tensor {
     DType dt;
     Shape shape;
     Loc loc;
-    Node *node;             /* the leaf (INPUT, PARAM, HYPER, STATE, DIM) or the output's value */
+    Node *node;             /* the leaf (INPUT, PARAM, HYPER, STATE, DIM) or the output's value
+                               (in training mode, which backward differentiates) */
+    Node *eval;             /* OUTPUT: its value in forward (evaluation mode) */
     double default_value;   /* HYPER: its default; DIM: its MAX */
     nnrt_init_kind init;    /* PARAM, STATE */
     double init_a, init_b;
@@ -310,6 +325,22 @@ typedef struct Tensor {
     size_t buf_offset[MAX_BUFFERS];  /* PARAM: its optimizer buffers in the state */
     int64_t label_classes;  /* INPUT used as cross_entropy labels: their count */
 } Tensor;
+
+/* A state that training entry points store at their end (batch_norm's
+ * running statistics). */
+typedef struct StateWrite {
+    int tensor;
+    Node *value;
+    Loc loc;
+} StateWrite;
+
+/* The elements per channel a batch_norm normalizes over: fixed times the n
+ * of each runtime dim in the mask dims (bit k: Model.dims[k]).  Training
+ * entry points return NNRT_ESHAPE when that is 1. */
+typedef struct BatchCount {
+    unsigned dims;
+    int64_t fixed;
+} BatchCount;
 
 typedef struct Model {
     const char *name;       /* the model's name: the descriptor's, a checkpoint's */
@@ -329,7 +360,20 @@ typedef struct Model {
     size_t params_size, inputs_size, outputs_size, state_size;
     const char **imports;   /* every file imported, for -MD */
     int nimports;
+    /* training mode (modes.c) */
+    Node *seedstep;         /* the SEEDSTEP leaf, once a dropout needs it */
+    Node **dropout_p;       /* each dropout's p (a CONST or a HYPER), for the entry checks */
+    int ndropouts;
+    StateWrite *writes;
+    int nwrites;
+    BatchCount *counts;
+    int ncounts;
 } Model;
+
+/* modes.c: resolve the MODE nodes: each output's node becomes its value in
+ * training mode and eval its value in forward; the state writes are
+ * training values.  Run after sema, before autodiff. */
+void modes_split(Model *m);
 
 /* The struct a tensor of this role lives in (NNRT_INPUT for hypers, dims). */
 nnrt_role role_struct(nnrt_role r);
@@ -391,6 +435,7 @@ typedef struct Sema Sema;
 /* sema.c, for builtins.c */
 Val sema_eval(Sema *S, Ast *a);
 Graph *sema_graph(Sema *S);
+Model *sema_model_of(Sema *S);             /* the model being built */
 DType sema_float(Sema *S);                 /* f32, or f64 with --dtype=f64 */
 Val val_err(void);
 Val val_node(Node *n, Loc loc);
@@ -403,7 +448,7 @@ const char *nearest_name(const char *name, const char *const *cands, int n);
 
 /* builtins.c: the language's functions.  Arguments are matched to the
  * function's parameters by position or keyword, as in Python. */
-#define MAX_ARGS 4
+#define MAX_ARGS 8
 typedef struct Builtin Builtin;
 const Builtin *builtin_find(const char *name);
 Val builtin_call(Sema *S, const Builtin *b, Ast *call);
@@ -485,6 +530,7 @@ typedef struct Root {
     Layout dest;
     bool direct;        /* computed in place by its kernel: no copy */
     bool by_epilogue;   /* computed by the epilogue of a product (Slot) */
+    bool at_end;        /* a state: stored after every kernel, never computed there */
 } Root;
 
 typedef struct Plan {

@@ -21,6 +21,7 @@ OP(PARAM,     "param",     0, LEAF,   grad_none)
 OP(HYPER,     "hyper",     0, LEAF,   grad_none)
 OP(STATE,     "state",     0, LEAF,   grad_none)
 OP(DIM,       "dim",       0, LEAF,   grad_none)      /* i64: a runtime dim's n */
+OP(SEEDSTEP,  "seedstep",  0, LEAF,   grad_none)      /* i64[2]: the state's seed and step on entry */
 OP(CONST,     "const",     0, CONST,  grad_none)
 /* elementwise, unary */
 OP(NEG,       "neg",       1, EW,     grad_neg)
@@ -47,6 +48,10 @@ OP(MINIMUM,   "minimum",   2, EW,     grad_minimum)
 OP(EQ,        "eq",        2, EW,     grad_none)
 OP(NE,        "ne",        2, EW,     grad_none)
 OP(GT,        "gt",        2, EW,     grad_none)
+/* training mode: values that differ between forward and the training
+ * entry points (modes.c) */
+OP(DROPMASK,  "dropmask",  2, EW,     grad_none)      /* 0 or 1/(1-p): p = in[0], in[1] seedstep; value = site k */
+OP(MODE,      "mode",      2, EW,     grad_none)      /* in[0] when training, in[1] in forward; gone before autodiff */
 /* views */
 OP(TRANSPOSE, "transpose", 1, VIEW,   grad_transpose) /* attr = perm */
 OP(RESHAPE,   "reshape",   1, VIEW,   grad_reshape)

@@ -80,7 +80,7 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
         *out = layout_of(in->base, in->byte_off, s);
         out->elem_off = in->elem_off;
         return true;
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: MODE_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default:
         return false;
     }
@@ -396,13 +396,21 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     p->slot = NEWA(Slot, n);
     int cap = 0;
 
-    /* Roots: outputs always; gradients for backward; updates for train. */
+    /* Roots: outputs always (forward's in evaluation mode); gradients for
+     * backward; updates for train; the running statistics last in both
+     * training entries.  Those are stored after every kernel has run, by
+     * their store loops, so that every read of a state sees its value on
+     * entry (contract, 5.8). */
     for (int i = 0; i < m->ntensors; i++) {
         const Tensor *t = &m->tensors[i];
         if (t->role == NNRT_OUTPUT)
-            add_root(p, t->node, BASE_OUTPUTS, (int64_t)t->offset, &cap);
+            add_root(p, kind == ENTRY_FORWARD ? t->eval : t->node, BASE_OUTPUTS, (int64_t)t->offset, &cap);
         else if (t->role == NNRT_PARAM && kind == ENTRY_BACKWARD)
             add_root(p, t->grad, BASE_GRADS, (int64_t)t->offset, &cap);
+    }
+    for (int w = 0; w < m->nwrites && kind != ENTRY_FORWARD; w++) {
+        add_root(p, m->writes[w].value, BASE_STATE, (int64_t)m->tensors[m->writes[w].tensor].offset, &cap);
+        p->roots[p->nroots - 1].at_end = true;
     }
     Node **consumer = NEWA(Node *, n);
     bool *live = NEWA(bool, n);
@@ -446,10 +454,14 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         }
         switch (op_info[x->op].kind) {
         case K_LEAF: {
+            s->st = ST_LEAF;
+            if (x->op == OP_SEEDSTEP) {
+                s->lay = layout_of(BASE_STATE, 0, &x->shape);
+                break;
+            }
             const Tensor *t = &m->tensors[x->tensor];
             static const Base base_of_role[] = {[NNRT_INPUT] = BASE_INPUTS, [NNRT_PARAM] = BASE_PARAMS,
                                                 [NNRT_OUTPUT] = BASE_OUTPUTS, [NNRT_STATE] = BASE_STATE};
-            s->st = ST_LEAF;
             s->lay = layout_of(base_of_role[role_struct(t->role)], (int64_t)t->offset, &x->shape);
             break;
         }
@@ -531,6 +543,8 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     for (int r = 0; r < p->nroots; r++) {
         Root *rt = &p->roots[r];
         Slot *s = &p->slot[rt->node->id];
+        if (rt->at_end)
+            continue;
         if (s->st == ST_BUFFER && s->uses == 1) {
             s->lay = rt->dest;
             s->direct = true;

@@ -126,6 +126,7 @@ struct Sema {
 };
 
 Graph *sema_graph(Sema *S) { return S->g; }
+Model *sema_model_of(Sema *S) { return S->m; }
 DType sema_float(Sema *S) { return S->opt->force_f64 ? DT_F64 : DT_F32; }
 Val val_err(void) { return (Val){.kind = V_ERR}; }
 Val val_node(Node *n, Loc loc) { return (Val){.kind = V_NODE, .node = n, .loc = loc}; }
@@ -1325,12 +1326,7 @@ static void stmt_import(Sema *S, Stmt *s) {
     static Binding seen;
     e->b = &seen;
     Model *m = S->m;
-    if ((m->nimports & (m->nimports - 1)) == 0) {   /* 0, 1, 2, 4, ...: grow */
-        const char **imp = NEWA(const char *, 2 * m->nimports + 1);
-        if (m->nimports)
-            memcpy(imp, m->imports, sizeof(char *) * (size_t)m->nimports);
-        m->imports = imp;
-    }
+    m->imports = arena_grow(m->imports, m->nimports, sizeof *m->imports);
     m->imports[m->nimports++] = path;
 }
 
@@ -1582,5 +1578,7 @@ Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
     check_state_names(m);
     check_c_names(m, prog, opt);
     check_sizes(m);
+    if (!diag_errors)
+        modes_split(m);
     return m;
 }

@@ -62,6 +62,13 @@ void arena_free_all(void) {
     }
 }
 
+void *arena_grow(void *array, int n, size_t elem) {
+    if (n & (n - 1))
+        return array;
+    void *bigger = arena_alloc(elem * (size_t)(2 * n + 1));
+    return n ? memcpy(bigger, array, elem * (size_t)n) : bigger;
+}
+
 char *arena_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     return memcpy(arena_alloc(n), s, n);

@@ -136,6 +136,14 @@ void nnrt_free(void *p);
  * stream is computed directly, bit-identically on every machine. */
 void nnrt_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
+/* Whether dropout number site of a model (counted from 0 in evaluation
+ * order) keeps element index (row-major in the max shape) at the state's
+ * seed and step, with rate p as the model's float type holds it (contract,
+ * 5.8): word 0 of Philox block {index, site, step lo, step hi} under key
+ * seed is at least p * 2^32 (1 if kept, else 0).  The generated code applies this rule and
+ * scales a kept element by 1/(1-p). */
+int nnrt_dropout_keeps(uint64_t seed, uint64_t step, uint32_t site, uint64_t index, double p);
+
 /* The stream of a named tensor: a 64-bit hash of its name, so that adding a
  * param does not change the values drawn for the others. */
 uint64_t nnrt_stream_id(const char *name);

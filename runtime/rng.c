@@ -61,6 +61,15 @@ static void block(uint64_t seed, uint64_t stream, uint64_t b, uint32_t w[4])
     nnrt_philox4x32(ctr, key, w);
 }
 
+int nnrt_dropout_keeps(uint64_t seed, uint64_t step, uint32_t site, uint64_t index, double p)
+{
+    uint32_t ctr[4] = {(uint32_t)index, site, (uint32_t)step, (uint32_t)(step >> 32)};
+    uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    uint32_t w[4];
+    nnrt_philox4x32(ctr, key, w);
+    return w[0] >= (uint64_t)(p * 4294967296.0);
+}
+
 /* FNV-1a, 64 bits: simple, stable, and good enough to keep streams apart. */
 uint64_t nnrt_stream_id(const char *name)
 {

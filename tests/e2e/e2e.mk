@@ -23,7 +23,7 @@ E2E_MODELS := mlp mlp_momentum broadcasting activations reductions_all \
               elementwise reductions_axis softmax reshape_transpose \
               functions_loops precision_f64 extreme_logits metrics \
               unrolled_product optim_adam optim_adamw_f64 optim_sgd_nesterov \
-              optim_sgd_dampening
+              optim_sgd_dampening batch_norm_2d batch_norm_4d
 
 E2E_ALL  = $(E2E_MODELS)
 E2E_SRC := tests/e2e
@@ -167,3 +167,28 @@ e2e-kernel-table: $(KTABLE_OUT)/kernel_table $(KTABLE_OUT)/kernel_table_f64
 	$(KTABLE_OUT)/kernel_table
 	$(KTABLE_OUT)/kernel_table_f64
 .PHONY: e2e-kernel-table
+
+# Training mode (contract, 5.3 and 5.8): dropout's masks against the rule
+# (nnrt_dropout_keeps) and their statistics, batch_norm over a runtime
+# batch against its formulas in C, and an exact resume from a checkpoint;
+# the models in f32 and --dtype=f64.
+TRAINING_OUT = $(B)/tests/e2e/training
+TRAINING_MODELS = dropout bn_dim resume
+$(TRAINING_MODELS:%=$(TRAINING_OUT)/%.o): $(TRAINING_OUT)/%.o: tests/e2e/training/%.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $< -o $@
+$(TRAINING_MODELS:%=$(TRAINING_OUT)/%_f64.o): $(TRAINING_OUT)/%_f64.o: tests/e2e/training/%.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc --dtype=f64 --prefix=$*_f64 $< -o $@
+$(TRAINING_OUT)/training: tests/e2e/training/training.c $(TRAINING_MODELS:%=$(TRAINING_OUT)/%.o) $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -DREAL=float -DDROPOUT=dropout_model -DBN=bn_dim_model -DRESUME=resume_model -o $@ $^ $(RT_LIBS)
+$(TRAINING_OUT)/training_f64: tests/e2e/training/training.c $(TRAINING_MODELS:%=$(TRAINING_OUT)/%_f64.o) \
+    $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -DREAL=double -DDROPOUT=dropout_f64_model -DBN=bn_dim_f64_model \
+	  -DRESUME=resume_f64_model -o $@ $^ $(RT_LIBS)
+CHECK_BINS += $(TRAINING_OUT)/training $(TRAINING_OUT)/training_f64
+CHECK_RUN  += e2e-training
+e2e-training: $(TRAINING_OUT)/training $(TRAINING_OUT)/training_f64
+	$(TRAINING_OUT)/training
+	$(TRAINING_OUT)/training_f64
+.PHONY: e2e-training

@@ -91,6 +91,7 @@ class Decl:
         self.consts = {}
         self.tensors = []          # (role, name, dtype, shape) in declaration order
         self.defaults = {}         # hyper -> default value
+        self.state_init = {}       # state -> the constant init fills it with
         self.outputs = []
         self.objective = None
         self.optimizer = None      # (name, {argument: a number or a hyper name})
@@ -125,13 +126,17 @@ class Decl:
                 env['__builtins__'] = {}
                 self.consts[name] = int(eval(m.group(2), env))
             return
-        m = re.match(r'(input|param|hyper)\s+(\w+)\s*:\s*(f32|f64|i32)\s*'
+        m = re.match(r'(input|param|hyper|state)\s+(\w+)\s*:\s*(f32|f64|i32)\s*'
                      r'(?:\[([^\]]*)\])?\s*(?:=\s*(.+))?$', s)
         if m:
             role, name, dtype, dims, init = m.groups()
             self.tensors.append((role, name, dtype, self._shape(dims)))
             if role == 'hyper':
                 self.defaults[name] = float(init)
+            if role == 'state':
+                if init not in (None, 'zeros()', 'ones()'):
+                    raise SystemExit('state %s: only zeros() and ones() are modelled' % name)
+                self.state_init[name] = 1.0 if init == 'ones()' else 0.0
             return
         m = re.match(r'output\s+(.+)$', s)
         if m:
@@ -315,6 +320,26 @@ def _optim_adamw_f64(t, g):
 for _name in ('optim_sgd_nesterov', 'optim_sgd_dampening'):
     SPECS[_name] = Spec(_name, _linear_ce, steps=10, classes=dict(y=3),
                         values=dict(x=normal(1.0), W=normal(0.5), b=uniform(-0.5, 0.5)))
+
+
+@spec('batch_norm_2d', values=dict(x=normal(1.0), W1=uniform(-0.5, 0.5), beta=uniform(-0.5, 0.5),
+                                    gamma=uniform(0.5, 1.5), W2=uniform(-0.5, 0.5)),
+      hypers=dict(bn_momentum=0.25), classes=dict(y=4))
+def _batch_norm_2d(t, g):
+    z = F.batch_norm(t.x @ t.W1.T, t.rm, t.rv, t.gamma, t.beta, training=t.training,
+                     momentum=float(t.bn_momentum))
+    g.away('z', z, 1e-3)
+    o = torch.relu(z) @ t.W2.T
+    return dict(o=o, J=mean_ce(o, t.y))
+
+
+@spec('batch_norm_4d', values=dict(x=normal(1.0), s=uniform(0.5, 1.5), W=uniform(-0.5, 0.5)),
+      classes=dict(y=3))
+def _batch_norm_4d(t, g):
+    z = F.batch_norm(t.x * t.s + t.s * t.s, t.mean_c, t.var_c, training=t.training, momentum=0.3,
+                     eps=0.01)
+    o = torch.tanh(z).reshape(t.x.shape[0], -1) @ t.W.T
+    return dict(o=o, J=mean_ce(o, t.y))
 
 
 @spec('broadcasting',
@@ -586,6 +611,8 @@ def draw(sp, decl, seed):
     for role, name, dtype, shape in decl.tensors:
         if role == 'hyper':
             v = np.float64(sp.hypers.get(name, decl.defaults[name]))
+        elif role == 'state':
+            v = np.full(shape, decl.state_init[name])
         elif dtype == 'i32':
             if name in sp.values:
                 v = sp.values[name](rng, shape)
@@ -628,6 +655,7 @@ def run(sp, decl, vals):
     g = Guard()
     t = NS()
     params = []
+    states = [name for role, name, _, _ in decl.tensors if role == 'state']
     for role, name, dtype, shape in decl.tensors:
         v = torch.tensor(vals[name])
         if role == 'param':
@@ -635,6 +663,13 @@ def run(sp, decl, vals):
             params.append((name, v))
         t[name] = v
     out_names = [o for o in decl.outputs if o != decl.objective] + [decl.objective]
+
+    def fresh(training):
+        """forward's mode (t.training: batch_norm and dropout's), and the
+        states as init sets them: each entry point starts from them."""
+        t['training'] = training
+        for name in states:
+            t[name] = torch.tensor(vals[name])
 
     def forward():
         res = sp.forward(t, g)
@@ -649,17 +684,23 @@ def run(sp, decl, vals):
         return [(n, v.detach().numpy().copy()) for n, v in pairs]
 
     rec = {}
+    fresh(False)
+    rec['output'] = grab(forward())
+    fresh(True)
     outs = forward()
     for _, p in params:
         p.grad = None
     dict(outs)[decl.objective].backward()
-    rec['output'] = grab(outs)
     rec['grad'] = [(n, p.grad.detach().numpy().copy()) for n, p in params]
+    if states:
+        rec['train.output'] = grab(outs)
+        rec['train.state'] = [(n, t[n].numpy().copy()) for n in states]
     for n, gr in rec['grad']:
         if not np.any(gr):
             raise SystemExit('%s: dJ/d%s is zero: every param must matter' % (sp.name, n))
     if decl.optimizer:
         opt = make_optimizer(decl, vals, [p for _, p in params])
+        fresh(True)
         for k in range(1, sp.steps + 1):
             opt.zero_grad()
             outs = forward()
@@ -667,6 +708,8 @@ def run(sp, decl, vals):
             rec['step%d.output' % k] = grab(outs)
             opt.step()
             rec['step%d.param' % k] = grab(params)
+            if states:
+                rec['step%d.state' % k] = [(n, t[n].numpy().copy()) for n in states]
     return rec, g.failed
 
 

@@ -46,7 +46,10 @@ static const nnrt_model *M = &NNC_MODEL;
 
 /* ---- the fixture ---- */
 
-typedef enum { K_PARAM, K_INPUT, K_HYPER, K_OUTPUT, K_GRAD } fx_kind;
+/* K_STATE at step 0 is the state as init sets it, at step K after K train
+ * steps; K_TRAIN_* are backward's outputs and state, in training mode
+ * (batch_norm, dropout), where they differ from forward's. */
+typedef enum { K_PARAM, K_INPUT, K_HYPER, K_OUTPUT, K_GRAD, K_STATE, K_TRAIN_OUTPUT, K_TRAIN_STATE } fx_kind;
 
 typedef struct fx_tensor {
     fx_kind kind;
@@ -151,9 +154,12 @@ static void read_tensor(FILE *f)
     else if (!strcmp(k, "hyper")) t.kind = K_HYPER;
     else if (!strcmp(k, "output")) t.kind = K_OUTPUT;
     else if (!strcmp(k, "grad")) t.kind = K_GRAD;
+    else if (!strcmp(k, "state")) t.kind = K_STATE;
+    else if (!strcmp(k, "train.output")) t.kind = K_TRAIN_OUTPUT;
+    else if (!strcmp(k, "train.state")) t.kind = K_TRAIN_STATE;
     else if (sscanf(k, "step%d.%31s", &t.step, rest) == 2 && t.step >= 1 &&
-             (!strcmp(rest, "param") || !strcmp(rest, "output")))
-        t.kind = !strcmp(rest, "param") ? K_PARAM : K_OUTPUT;
+             (!strcmp(rest, "param") || !strcmp(rest, "output") || !strcmp(rest, "state")))
+        t.kind = !strcmp(rest, "param") ? K_PARAM : !strcmp(rest, "state") ? K_STATE : K_OUTPUT;
     else
         die("%s: unknown tensor kind %s", FX.path, k);
     copy_name(t.name, need(f));
@@ -249,6 +255,16 @@ static void read_fixture(const char *path)
         die("%s: no `end`: truncated fixture%s", path, "");
     if (!FX.objective[0])
         die("%s: no objective%s", path, "");
+}
+
+/* What backward's outputs are compared with: forward's, unless training
+ * mode gives others. */
+static fx_kind backward_outputs(void)
+{
+    for (int i = 0; i < FX.nt; i++)
+        if (FX.t[i].kind == K_TRAIN_OUTPUT)
+            return K_TRAIN_OUTPUT;
+    return K_OUTPUT;
 }
 
 /* The fixture tensor of this kind, step and name; NULL if none. */
@@ -459,12 +475,12 @@ START_TEST(test_descriptor_matches_fixture)
     int counted = 0;
     for (int i = 0; i < FX.nt; i++) {
         const fx_tensor *f = &FX.t[i];
-        if (f->step || f->kind == K_GRAD)
+        if (f->step || f->kind == K_GRAD || f->kind == K_TRAIN_OUTPUT || f->kind == K_TRAIN_STATE)
             continue;
         counted++;
         const nnrt_tensor *t = desc_need(f->name);
         nnrt_role role = f->kind == K_PARAM ? NNRT_PARAM : f->kind == K_INPUT ? NNRT_INPUT
-                         : f->kind == K_HYPER ? NNRT_HYPER : NNRT_OUTPUT;
+                         : f->kind == K_HYPER ? NNRT_HYPER : f->kind == K_STATE ? NNRT_STATE : NNRT_OUTPUT;
         ck_assert_msg(t->role == role, "%s: role %d, want %d", f->name, t->role, role);
         ck_assert_msg(t->dtype == expected_dtype(f->dtype), "%s: dtype %d, want %d",
                       f->name, t->dtype, expected_dtype(f->dtype));
@@ -474,8 +490,8 @@ START_TEST(test_descriptor_matches_fixture)
                           d, (long long)t->dims[d], (long long)f->dims[d]);
         ck_assert_msg(t->size == f->n * dtype_size(t->dtype), "%s: size %zu, want %zu",
                       f->name, t->size, f->n * dtype_size(t->dtype));
-        size_t whole = role == NNRT_PARAM ? M->params_size
-                       : role == NNRT_OUTPUT ? M->outputs_size : M->inputs_size;
+        size_t whole = role == NNRT_PARAM ? M->params_size : role == NNRT_OUTPUT ? M->outputs_size
+                       : role == NNRT_STATE ? M->state_size : M->inputs_size;
         ck_assert_msg(t->offset % 64 == 0, "%s: offset %zu is not 64-byte aligned",
                       f->name, t->offset);
         ck_assert_msg(t->offset + t->size <= whole, "%s: [%zu, %zu) outside its struct of %zu",
@@ -627,9 +643,11 @@ START_TEST(test_forward_matches_reference)
 {
     call c;
     call_init(&c);
+    int bad = compare_all("init", K_STATE, 0, c.state);
     int rc = M->forward(c.params, c.state, c.inputs, c.outputs, c.ws);
     ck_assert_msg(rc == 0, "forward returned %d (%s)", rc, nnrt_strerror(rc));
-    ck_assert_int_eq(compare_all("forward", K_OUTPUT, 0, c.outputs), 0);
+    bad += compare_all("forward", K_OUTPUT, 0, c.outputs);
+    ck_assert_int_eq(bad, 0);
     call_free(&c);
 }
 END_TEST
@@ -661,8 +679,9 @@ START_TEST(test_backward_matches_reference)
     call_init(&c);
     int rc = M->backward(c.params, c.state, c.inputs, c.outputs, c.grads, c.ws);
     ck_assert_msg(rc == 0, "backward returned %d (%s)", rc, nnrt_strerror(rc));
-    int bad = compare_all("backward", K_OUTPUT, 0, c.outputs);
+    int bad = compare_all("backward", backward_outputs(), 0, c.outputs);
     bad += compare_all("gradient", K_GRAD, 0, c.grads);
+    bad += compare_all("backward's state", K_TRAIN_STATE, 0, c.state);
     ck_assert_int_eq(bad, 0);
     call_free(&c);
 }
@@ -708,6 +727,7 @@ START_TEST(test_train_steps_match_sgd)
         snprintf(what, sizeof what, "step %d", k);
         bad += compare_all(what, K_OUTPUT, k, c.outputs);
         bad += compare_all(what, K_PARAM, k, c.params);
+        bad += compare_all(what, K_STATE, k, c.state);
     }
     ck_assert_int_eq(bad, 0);
     call_free(&c);
@@ -843,7 +863,7 @@ START_TEST(test_concurrent_calls_are_independent)
         ck_assert_msg(res == NULL, "thread %d: %s", i, (const char *)res);
     }
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(compare_all("threaded backward", K_OUTPUT, 0, c[i].outputs), 0);
+        ck_assert_int_eq(compare_all("threaded backward", backward_outputs(), 0, c[i].outputs), 0);
         ck_assert_int_eq(compare_all("threaded gradient", K_GRAD, 0, c[i].grads), 0);
         call_free(&c[i]);
     }
