@@ -54,15 +54,25 @@ $(BENCH_OUT)/mlp_dyn.o: samples/mlp.nn $(B)/nnc
 	$(B)/nnc $(BENCH_NNC) --prefix=dyn $< -o $@ -H $(BENCH_OUT)/mlp_dyn.h
 $(BENCH_OUT)/mlp_fix%.o: $(BENCH_OUT)/mlp_const.nn $(B)/nnc
 	$(B)/nnc $(BENCH_NNC) --prefix=fix$* -D batch=$* $< -o $@ -H $(BENCH_OUT)/mlp_fix$*.h
-$(BENCH_OUT)/dim_bench: bench/dim_bench.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/mlp_fix256.o \
+$(BENCH_OUT)/dim_bench: bench/dim_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/mlp_fix256.o \
                         $(BENCH_OUT)/mlp_fix32.o $(BENCH_OUT)/mlp_fix1.o $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(RT_LIBS) -lm
+
+# The same model trained by Adam instead of SGD.
+$(BENCH_OUT)/mlp_adam.nn: samples/mlp.nn
+	@mkdir -p $(@D)
+	sed 's/^optimizer sgd(.*/optimizer adam(lr = 1e-3)/' $< > $@
+$(BENCH_OUT)/mlp_adam.o: $(BENCH_OUT)/mlp_adam.nn $(B)/nnc
+	$(B)/nnc $(BENCH_NNC) --prefix=adam $< -o $@ -H $(BENCH_OUT)/mlp_adam.h
+$(BENCH_OUT)/optim_bench: bench/optim_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/mlp_adam.o \
+                          $(B)/libnnrt.a
 	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(RT_LIBS) -lm
 
 # First the packages (OpenBLAS and PyTorch, the baselines), then the run.
 bench:
 	@tools/deps.sh bench
 	@$(MAKE) --no-print-directory bench-run
-bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench
+bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
 

@@ -80,6 +80,10 @@ echo "(d) samples/mlp.nn with dim batch <= 256 called at 256, 32 and 1 rows, aga
 "$out/dim_bench" || status=1
 
 echo
+echo "(f) samples/mlp.nn trained by Adam against SGD (train_step, dim batch <= 256)"
+"$out/optim_bench" || status=1
+
+echo
 echo "(e) compile time against model size (nnc -O2, best of 3): generated models of 20,000 and"
 echo "    200,000 statements (bench/gen_model.sh), an unrolled loop of 1,000 and 10,000 iterations"
 # The best of three runs of "$@", in milliseconds, or "failed".
