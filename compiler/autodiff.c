@@ -32,6 +32,20 @@ static Node *grad_abs(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, ir
 static Node *grad_relu(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, ir_unary(g, OP_STEP, n->in[0])); }
 static Node *grad_square(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, mul(g, c(g, n, 2), n->in[0])); }
 
+static Node *grad_sin(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, ir_unary(g, OP_COS, n->in[0])); }
+static Node *grad_cos(Graph *g, Node *n, Node *gy, int k) {
+    return ir_unary(g, OP_NEG, mul(g, gy, ir_unary(g, OP_SIN, n->in[0])));
+}
+static Node *grad_log1p(Graph *g, Node *n, Node *gy, int k) { return dvd(g, gy, add(g, n->in[0], c(g, n, 1))); }
+/* PyTorch's rule, from the result: expm1' = expm1 + 1 */
+static Node *grad_expm1(Graph *g, Node *n, Node *gy, int k) { return mul(g, gy, add(g, n, c(g, n, 1))); }
+
+/* erf' = 2/sqrt(pi) exp(-x^2) */
+static Node *grad_erf(Graph *g, Node *n, Node *gy, int k) {
+    Node *e = ir_unary(g, OP_EXP, ir_unary(g, OP_NEG, ir_unary(g, OP_SQUARE, n->in[0])));
+    return mul(g, gy, mul(g, c(g, n, 1.12837916709551257390), e));
+}
+
 static Node *grad_tanh(Graph *g, Node *n, Node *gy, int k) {
     return mul(g, gy, sub(g, c(g, n, 1), ir_unary(g, OP_SQUARE, n)));
 }
@@ -89,6 +103,16 @@ static Node *grad_minimum(Graph *g, Node *n, Node *gy, int k) {
     return grad_extremum(g, &swapped, gy, false);
 }
 
+/* where(c, a, b): the gradient goes to the branch taken, selected (not
+ * multiplied by a mask) so that an infinite or NaN gradient of one branch
+ * does not reach the other. */
+static Node *grad_where(Graph *g, Node *n, Node *gy, int k) {
+    if (k == 0)
+        return NULL;
+    Node *zero = c(g, gy, 0);
+    return k == 1 ? ir_where(g, n->in[0], gy, zero) : ir_where(g, n->in[0], zero, gy);
+}
+
 static Node *grad_transpose(Graph *g, Node *n, Node *gy, int k) {
     int inv[MAX_RANK];
     for (int i = 0; i < n->shape.rank; i++)
@@ -110,6 +134,21 @@ static Node *grad_sum(Graph *g, Node *n, Node *gy, int k) { return ir_broadcast(
 static Node *grad_max(Graph *g, Node *n, Node *gy, int k) {
     Node *x = n->in[0];
     return mul(g, ir_broadcast(g, gy, x->shape), ir_maxmask(g, x, (unsigned)n->attr[0]));
+}
+
+/* PyTorch's rule, right with zeros in the input: each element gets the
+ * product of the others.  That is prod / x where x is not 0 (0 if another
+ * element is), and where x is 0 the product of the nonzero elements if x
+ * is the group's only 0, else 0. */
+static Node *grad_prod(Graph *g, Node *n, Node *gy, int k) {
+    Node *x = n->in[0];
+    unsigned axes = (unsigned)n->attr[0];
+    Node *zero = ir_binary(g, OP_EQ, x, c(g, x, 0));
+    Node *nonzero = ir_reduce(g, OP_PROD, ir_where(g, zero, c(g, x, 1), x), axes);
+    Node *one_zero = ir_binary(g, OP_EQ, ir_reduce(g, OP_SUM, zero, axes), c(g, x, 1));
+    Node *at_zero = ir_where(g, one_zero, nonzero, c(g, x, 0));
+    Node *others = ir_where(g, zero, at_zero, dvd(g, n, x));
+    return mul(g, ir_broadcast(g, gy, x->shape), others);
 }
 
 static Node *grad_matmul(Graph *g, Node *n, Node *gy, int k) {
@@ -195,7 +234,7 @@ void autodiff(Model *m) {
         Node *leaf = p->node;
         p->grad = adj[leaf->id];
         if (!p->grad && reaches[leaf->id])
-            warning_at(p->loc, "the objective depends on '%s' only through argmax, == or !=, "
+            warning_at(p->loc, "the objective depends on '%s' only through argmax, argmin or comparisons, "
                        "which have no gradient; its gradient is zero", p->name);
     }
     zero_gradients(m);

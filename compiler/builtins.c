@@ -176,74 +176,149 @@ static Val fn_pow(Sema *S, const Builtin *b, Ast *call, Val *args) {
     return val_node(ir_powc(sema_graph(S), x, args[1].num), call->loc);
 }
 
-/* A number argument takes the precision of the tensor beside it
- * (contract, 5.8 Literals): maximum(b, 0.2) of an f64 b is f64's 0.2. */
+/* Tensors or numbers in the one float type they meet: f64 if any tensor
+ * is, else the tensors' own.  A number takes the precision of the tensor
+ * beside it (contract, 5.8 Literals): maximum(b, 0.2) of an f64 b is f64's
+ * 0.2. */
 static DType float_of(Val v) { return v.kind == V_NODE && dtype_is_float(v.node->dt) ? v.node->dt : DT_NONE; }
 
-static Val fn_binary(Sema *S, const Builtin *b, Ast *call, Val *args) {
-    for (int k = 0; k < 2; k++) {   /* converted below, once, to the type they meet */
+static bool float_args(Sema *S, const char *fname, const Val *args, int n, Node **out) {
+    DType dt = DT_NONE;
+    for (int k = 0; k < n; k++) {
         if (args[k].kind == V_LIST)
-            error_at(args[k].loc, "%s() takes a tensor here, not a list", b->name);
+            error_at(args[k].loc, "%s() takes a tensor here, not a list", fname);
         if (args[k].kind == V_ERR || args[k].kind == V_LIST)
-            return val_err();
+            return false;
+        if (float_of(args[k]) == DT_F64 || !dt)
+            dt = float_of(args[k]);
     }
-    DType like = float_of(args[0]) == DT_F64 || float_of(args[1]) == DT_F64 ? DT_F64
-                 : float_of(args[0]) ? float_of(args[0]) : float_of(args[1]);
-    Node *x = sema_as_float(S, args[0], like), *y = sema_as_float(S, args[1], like);
-    DType dt = x->dt == DT_F64 || y->dt == DT_F64 ? DT_F64 : x->dt;
-    Graph *g = sema_graph(S);
-    Node *n = ir_binary(g, b->op, ir_cast(g, x, dt), ir_cast(g, y, dt));
+    if (!dt)
+        dt = sema_float(S);
+    for (int k = 0; k < n; k++)
+        out[k] = ir_cast(sema_graph(S), sema_as_float(S, args[k], dt), dt);
+    return true;
+}
+
+static Val fn_binary(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *v[2];
+    if (!float_args(S, b->name, args, 2, v))
+        return val_err();
+    Node *n = ir_binary(sema_graph(S), b->op, v[0], v[1]);
     if (!n) {
         error_at(call->loc, "%s() of %s and %s: shapes do not broadcast", b->name,
-                 shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape));
+                 shape_str(v[0]->dt, &v[0]->shape), shape_str(v[1]->dt, &v[1]->shape));
         return val_err();
     }
     return val_node(n, call->loc);
 }
 
-/* ---- reductions ---- */
+/* The compositions below give PyTorch's values and, through autodiff's
+ * rules, its gradients, kinks included. */
 
-static Val fn_reduce(Sema *S, const Builtin *b, Ast *call, Val *args);
-
-/* The source of a call's first argument, for a hint: its name, or "x". */
-static const char *operand_text(const Ast *call) {
-    return call->args && call->args->kind == A_NAME ? call->args->name : "x";
+/* silu(x) = x sigmoid(x); gelu(x) = x/2 (1 + erf(x / sqrt 2)), torch's
+ * exact gelu (approximate = "none"). */
+static Val fn_silu(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = tensor_arg(S, args[0], b->name);
+    Graph *g = sema_graph(S);
+    return x ? val_node(ir_binary(g, OP_MUL, x, ir_unary(g, OP_SIGMOID, x)), call->loc) : val_err();
 }
 
-/* axis = (0, 2) or [0, 2]: the language reduces all axes or one. */
-static void axes_hint(const char *fname, const Ast *call, const Ast *list, Loc loc) {
-    int64_t ax[MAX_RANK];
+static Val fn_gelu(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = tensor_arg(S, args[0], b->name);
+    if (!x)
+        return val_err();
+    Graph *g = sema_graph(S);
+    Node *cdf = ir_unary(g, OP_ERF, ir_binary(g, OP_MUL, x, ir_const(g, x->dt, M_SQRT1_2)));
+    cdf = ir_binary(g, OP_MUL, ir_const(g, x->dt, 0.5), ir_binary(g, OP_ADD, cdf, ir_const(g, x->dt, 1)));
+    return val_node(ir_binary(g, OP_MUL, x, cdf), call->loc);
+}
+
+/* leaky_relu(x, negative_slope) and elu(x, alpha) (b->op MUL and EXPM1): x
+ * where x > 0, else the negative branch x * slope or alpha (e^x - 1), whose
+ * gradient PyTorch takes at 0 too (slope, alpha).  NaN stays NaN. */
+static Val fn_negative_branch(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Val a[2] = {args[0], args[1]};
+    if (a[1].kind == V_NONE)
+        a[1] = (Val){.kind = V_NUM, .num = b->op == OP_MUL ? 0.01 : 1, .loc = call->loc};
+    Node *v[2];
+    if (!float_args(S, b->name, a, 2, v))
+        return val_err();
+    Graph *g = sema_graph(S);
+    Node *x = v[0], *k = v[1];
+    Node *neg = ir_binary(g, OP_MUL, k, b->op == OP_MUL ? x : ir_unary(g, OP_EXPM1, x));
+    Node *n = ir_where(g, ir_binary(g, OP_GT, x, ir_const(g, x->dt, 0)), x, neg);
+    if (!n) {
+        error_at(a[1].loc, "%s() of %s: '%s' %s does not broadcast", b->name, shape_str(x->dt, &x->shape),
+                 b->params[1], shape_str(k->dt, &k->shape));
+        return val_err();
+    }
+    return val_node(n, call->loc);
+}
+
+/* where(cond, a, b): a where cond is nonzero (NaN included), else b. */
+static Val fn_where(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *c = tensor_arg(S, args[0], b->name), *v[2];
+    if (!c || !float_args(S, b->name, args + 1, 2, v))
+        return val_err();
+    Node *n = ir_where(sema_graph(S), c, v[0], v[1]);
+    if (!n) {
+        error_at(call->loc, "where() of %s, %s and %s: shapes do not broadcast", shape_str(c->dt, &c->shape),
+                 shape_str(v[0]->dt, &v[0]->shape), shape_str(v[1]->dt, &v[1]->shape));
+        return val_err();
+    }
+    return val_node(n, call->loc);
+}
+
+/* clamp(x, min, max) as torch.clamp, a bound omitted (not both): the
+ * value min(max(x, min), max), so max wins when min > max and a NaN x
+ * stays NaN.  The gradient is PyTorch's (clamp_backward and, for tensor
+ * bounds, clamp_backward_min_max): x's where min <= x <= max, min's where
+ * x < min < max, max's where x > max or max < min, and nobody's otherwise
+ * (x < min = max, a NaN x), which the detached last branch gives.  (For a
+ * NaN x and min > max PyTorch gives max a gradient; here it gets none.) */
+static Val fn_clamp(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    if (args[1].kind == V_NONE && args[2].kind == V_NONE) {
+        error_at(call->loc, "clamp() needs min, max or both");
+        return val_err();
+    }
+    Val given[3];
     int n = 0;
-    bool numbers = true;
-    for (const Ast *e = list->args; e; e = e->next) {
-        numbers &= e->kind == A_NUM && e->is_int;
-        if (n < MAX_RANK)
-            ax[n++] = e->kind == A_NUM ? (int64_t)e->num : 0;
+    for (int k = 0; k < 3; k++)
+        if (args[k].kind != V_NONE)
+            given[n++] = args[k];
+    Node *v[3];
+    if (!float_args(S, b->name, given, n, v))
+        return val_err();
+    Graph *g = sema_graph(S);
+    Node *x = v[0], *lo = args[1].kind != V_NONE ? v[1] : NULL, *hi = args[2].kind != V_NONE ? v[n - 1] : NULL;
+    Shape s;
+    for (int k = 1; k < n; k++)
+        if (!shape_broadcast(&x->shape, &v[k]->shape, &s)) {
+            error_at(given[k].loc, "clamp() of %s: the bound %s does not broadcast", shape_str(x->dt, &x->shape),
+                     shape_str(v[k]->dt, &v[k]->shape));
+            return val_err();
+        }
+    Node *inside = ir_const(g, x->dt, 1);
+    Node *r = ir_detach(g, lo ? ir_where(g, ir_binary(g, OP_GT, lo, x), lo, x) : x);
+    if (hi) {
+        Node *above = ir_binary(g, OP_GT, x, hi);
+        if (lo)   /* x == x: a NaN x stays NaN when min > max too */
+            above = ir_binary(g, OP_MAXIMUM, above,
+                              ir_binary(g, OP_MUL, ir_binary(g, OP_GT, lo, hi), ir_binary(g, OP_EQ, x, x)));
+        r = ir_where(g, above, hi, r);
+        inside = ir_binary(g, OP_GE, hi, x);
     }
-    const char *x = operand_text(call);
-    const Builtin *b = builtin_find(fname);
-    if (!b || b->fn != fn_reduce) {   /* softmax, argmax */
-        error_at(loc, "%s() works along one axis: axis = k", fname);
-        return;
+    if (lo) {
+        Node *below = ir_binary(g, OP_GT, lo, x);
+        if (hi)
+            below = ir_binary(g, OP_MUL, below, ir_binary(g, OP_GT, hi, lo));
+        r = ir_where(g, below, lo, r);
+        inside = ir_binary(g, OP_MUL, inside, ir_binary(g, OP_GE, x, lo));
     }
-    if (!numbers || n < 2) {
-        error_at(loc, "%s() reduces all axes or one: axis takes one integer (reduce one axis at a time)", fname);
-        return;
-    }
-    /* the highest axis first, so the others keep their numbers */
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (ax[j] > ax[i]) {
-                int64_t t = ax[i];
-                ax[i] = ax[j];
-                ax[j] = t;
-            }
-    const char *nest = x;
-    for (int i = 0; i < n; i++)
-        nest = arena_printf("%s(%s, axis = %lld)", fname, nest, (long long)ax[i]);
-    error_at(loc, "%s() reduces all axes or one: several axes at once are not in the language; "
-             "reduce one at a time, the highest first: %s", fname, nest);
+    return val_node(ir_where(g, inside, x, r), call->loc);
 }
+
+/* ---- reductions ---- */
 
 /* How many elements of x the axes cover, as a scalar of x's type: a
  * runtime axis counts its n (mean's divisor).  *bc, if given, receives the
@@ -269,16 +344,33 @@ static Node *count_in_use(Sema *S, Node *x, unsigned axes, BatchCount *bc) {
     return count ? ir_binary(g, OP_MUL, count, fixed) : fixed;
 }
 
-/* The axes a reduction covers: all, or the one given. */
+/* The axes a reduction covers: all, the one given, or those of a list,
+ * each once. */
 static bool reduce_axes(Val axis, Node *x, unsigned *axes) {
     if (axis.kind == V_NONE) {
         *axes = all_axes(x);
         return true;
     }
-    int a;
-    if (!axis_arg(axis, x, &a))
-        return false;
-    *axes = 1u << a;
+    if (axis.kind != V_LIST) {
+        int a;
+        if (!axis_arg(axis, x, &a))
+            return false;
+        *axes = 1u << a;
+        return true;
+    }
+    *axes = 0;
+    for (int i = 0; i < axis.nlist; i++) {
+        Val v = {.kind = axis.list_dyn[i] ? V_NODE : V_NUM, .num = (double)axis.list[i], .is_int = true,
+                 .loc = axis.loc};
+        int a;
+        if (!axis_arg(v, x, &a))
+            return false;
+        if (*axes & (1u << a)) {
+            error_at(axis.loc, "axis %d is listed twice", a);
+            return false;
+        }
+        *axes |= 1u << a;
+    }
     return true;
 }
 
@@ -303,21 +395,49 @@ static Node *logsumexp_keep(Graph *g, Node *x, unsigned axes) {
     return ir_binary(g, OP_ADD, ir_unary(g, OP_LOG, s), m);
 }
 
+/* var and std as torch.var and torch.std: the sum of squared deviations
+ * from the mean over max(0, N - correction).  std's gradient is 0 where
+ * it is 0 (PyTorch masks it there), not 0/0: the sqrt reads 1 there. */
+static Node *variance(Sema *S, Node *x, unsigned axes, double correction, bool std) {
+    Graph *g = sema_graph(S);
+    Node *n = count_in_use(S, x, axes, NULL);
+    Node *d = ir_binary(g, OP_SUB, x, ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), n));
+    Node *dof = ir_binary(g, OP_MAXIMUM, ir_binary(g, OP_SUB, n, ir_const(g, x->dt, correction)),
+                          ir_const(g, x->dt, 0));
+    Node *v = ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, ir_unary(g, OP_SQUARE, d), axes), dof);
+    if (!std)
+        return v;
+    Node *zero = ir_const(g, x->dt, 0), *nonzero = ir_binary(g, OP_NE, v, zero);
+    Node *root = ir_unary(g, OP_SQRT, ir_where(g, nonzero, v, ir_const(g, x->dt, 1)));
+    return ir_where(g, nonzero, root, zero);
+}
+
 static Val fn_reduce(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *x = tensor_arg(S, args[0], b->name);
     unsigned axes;
     bool keep = false;
     if (!x || !reduce_axes(args[1], x, &axes) || (args[2].kind != V_NONE && !bool_arg(args[2], &keep)))
         return val_err();
+    double correction = 1;
+    if (b->nparams > 3 && args[3].kind != V_NONE) {
+        if (args[3].kind != V_NUM) {
+            error_at(args[3].loc, "%s(): correction must be a compile-time number", b->name);
+            return val_err();
+        }
+        correction = args[3].num;
+    }
     Graph *g = sema_graph(S);
     Node *r;
-    if (strcmp(b->name, "logsumexp") == 0) {
+    if (strcmp(b->name, "logsumexp") == 0)
         r = logsumexp_torch(g, x, axes);
-    } else if (strcmp(b->name, "mean") == 0) {
+    else if (strcmp(b->name, "mean") == 0)
         r = ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), count_in_use(S, x, axes, NULL));
-    } else {
+    else if (strcmp(b->name, "min") == 0)   /* the first minimum, or NaN, is the first maximum of -x */
+        r = ir_unary(g, OP_NEG, ir_reduce(g, OP_MAX, ir_unary(g, OP_NEG, x), axes));
+    else if (b->nparams > 3)
+        r = variance(S, x, axes, correction, b->op == OP_SQRT);
+    else
         r = ir_reduce(g, b->op, x, axes);
-    }
     if (!keep)
         r = ir_reshape(g, r, drop_axes(&x->shape, axes));
     return val_node(r, call->loc);
@@ -485,13 +605,14 @@ static Val fn_argmax(Sema *S, const Builtin *b, Ast *call, Val *args) {
         if (!axis_arg(args[1], x, &axis))
             return val_err();
     } else if (x->shape.rank != 1) {
-        error_at(call->loc, "argmax() of %s needs an axis: argmax(x, axis = k)", shape_str(x->dt, &x->shape));
+        error_at(call->loc, "%s() of %s needs an axis: %s(x, axis = k)", b->name, shape_str(x->dt, &x->shape),
+                 b->name);
         return val_err();
     }
     if (args[2].kind != V_NONE && !bool_arg(args[2], &keep))
         return val_err();
     Graph *g = sema_graph(S);
-    Node *r = ir_argmax(g, x, axis);
+    Node *r = ir_argmax(g, b->op == OP_NEG ? ir_unary(g, OP_NEG, x) : x, axis);   /* argmin: of -x */
     if (!keep)
         r = ir_reshape(g, r, drop_axes(&x->shape, 1u << axis));
     return val_node(r, call->loc);
@@ -650,17 +771,28 @@ static Val fn_batch_norm(Sema *S, const Builtin *b, Ast *call, Val *args) {
 static const Builtin builtins[] = {
     UNARY("exp", OP_EXP), UNARY("log", OP_LOG), UNARY("sqrt", OP_SQRT), UNARY("abs", OP_ABS),
     UNARY("tanh", OP_TANH), UNARY("sigmoid", OP_SIGMOID), UNARY("relu", OP_RELU),
-    UNARY("softplus", OP_SOFTPLUS), UNARY("square", OP_SQUARE),
+    UNARY("softplus", OP_SOFTPLUS), UNARY("square", OP_SQUARE), UNARY("sin", OP_SIN), UNARY("cos", OP_COS),
+    UNARY("erf", OP_ERF), UNARY("log1p", OP_LOG1P), UNARY("expm1", OP_EXPM1),
+    {"silu", {"x"}, 1, 1, fn_silu, OP_SIGMOID},
+    {"gelu", {"x"}, 1, 1, fn_gelu, OP_ERF},
+    {"leaky_relu", {"x", "negative_slope"}, 2, 1, fn_negative_branch, OP_MUL},
+    {"elu", {"x", "alpha"}, 2, 1, fn_negative_branch, OP_EXPM1},
+    {"where", {"cond", "a", "b"}, 3, 3, fn_where, OP_WHERE},
+    {"clamp", {"x", "min", "max"}, 3, 1, fn_clamp, OP_WHERE},
     {"pow", {"x", "c"}, 2, 2, fn_pow, OP_POWC},
     {"maximum", {"a", "b"}, 2, 2, fn_binary, OP_MAXIMUM},
     {"minimum", {"a", "b"}, 2, 2, fn_binary, OP_MINIMUM},
     REDUCE("sum", OP_SUM), REDUCE("mean", OP_SUM), REDUCE("max", OP_MAX), REDUCE("logsumexp", OP_SUM),
+    REDUCE("min", OP_MAX), REDUCE("prod", OP_PROD),
+    {"var", {"x", "axis", "keepdims", "correction"}, 4, 1, fn_reduce, OP_SUM},
+    {"std", {"x", "axis", "keepdims", "correction"}, 4, 1, fn_reduce, OP_SQRT},
     {"softmax", {"x", "axis"}, 2, 1, fn_softmax, OP_EXP},
     {"log_softmax", {"x", "axis"}, 2, 1, fn_softmax, OP_LOG},
     {"cross_entropy", {"logits", "labels"}, 2, 2, fn_cross_entropy, OP_PICK},
     {"reshape", {"x", "dims"}, 2, 2, fn_reshape, OP_RESHAPE},
     {"transpose", {"x", "perm"}, 2, 1, fn_transpose, OP_TRANSPOSE},
     {"argmax", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_ARGMAX},
+    {"argmin", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_NEG},
     {"dropout", {"x", "p"}, 2, 2, fn_dropout, OP_DROPMASK},
     {"batch_norm", {"x", "running_mean", "running_var", "weight", "bias", "momentum", "eps"}, 7, 3,
      fn_batch_norm, OP_MODE},
@@ -682,8 +814,8 @@ Val builtin_call(Sema *S, const Builtin *b, Ast *call) {
         args[i] = (Val){.kind = V_NONE};
         if (!argast[i])
             continue;
-        if (argast[i]->kind == A_LIST && strcmp(b->params[i], "axis") == 0) {   /* axis = (0, 2) */
-            axes_hint(b->name, call, argast[i], argast[i]->loc);
+        if (argast[i]->kind == A_LIST && strcmp(b->params[i], "axis") == 0 && b->fn != fn_reduce) {
+            error_at(argast[i]->loc, "%s() works along one axis: axis = k", b->name);
             return val_err();
         }
         if (argast[i]->kind == A_LIST && argast[i]->paren) {   /* reshape(x, (2, 3)) */

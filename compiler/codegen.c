@@ -262,7 +262,7 @@ static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
         return dropout_mask(cg, n, idx);
     LLVMBuilderRef b = cg->b;
     LLVMValueRef x = operand_at(cg, n, 0, idx);
-    LLVMValueRef y = op_info[n->op].arity == 2 ? operand_at(cg, n, 1, idx) : NULL;
+    LLVMValueRef y = op_info[n->op].arity >= 2 ? operand_at(cg, n, 1, idx) : NULL;
     LLVMTypeRef t = cg_type(cg, n->dt);
     LLVMValueRef zero = cval(cg, n->dt, 0), one = cval(cg, n->dt, 1);
     switch (n->op) {
@@ -310,19 +310,27 @@ static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
                              as_float(cg, LLVMBuildFCmp(b, LLVMRealOLT, x, zero, ""), n->dt), "");
     case OP_STEP:
         return as_float(cg, LLVMBuildFCmp(b, LLVMRealOGT, x, zero, ""), n->dt);
+    case OP_SIN: return intr1(cg, "llvm.sin", x);
+    case OP_COS: return intr1(cg, "llvm.cos", x);
+    case OP_ERF: return libm1(cg, "erf", x);
+    case OP_LOG1P: return libm1(cg, "log1p", x);
+    case OP_EXPM1: return libm1(cg, "expm1", x);
     case OP_ADD: return LLVMBuildFAdd(b, x, y, "");
     case OP_SUB: return LLVMBuildFSub(b, x, y, "");
     case OP_MUL: return LLVMBuildFMul(b, x, y, "");
     case OP_DIV: return LLVMBuildFDiv(b, x, y, "");
     case OP_MAXIMUM: return intr2(cg, "llvm.maximum", x, y);
     case OP_MINIMUM: return intr2(cg, "llvm.minimum", x, y);
-    case OP_EQ: case OP_NE: case OP_GT: {
-        LLVMValueRef c;
-        if (n->in[0]->dt == DT_I32)
-            c = LLVMBuildICmp(b, n->op == OP_EQ ? LLVMIntEQ : n->op == OP_NE ? LLVMIntNE : LLVMIntSGT, x, y, "");
-        else
-            c = LLVMBuildFCmp(b, n->op == OP_EQ ? LLVMRealOEQ : n->op == OP_NE ? LLVMRealUNE : LLVMRealOGT, x, y, "");
+    case OP_EQ: case OP_NE: case OP_GT: case OP_GE: {
+        static const LLVMIntPredicate ip[] = {LLVMIntEQ, LLVMIntNE, LLVMIntSGT, LLVMIntSGE};
+        static const LLVMRealPredicate fp[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOGT, LLVMRealOGE};
+        int k = n->op == OP_EQ ? 0 : n->op == OP_NE ? 1 : n->op == OP_GT ? 2 : 3;
+        LLVMValueRef c = n->in[0]->dt == DT_I32 ? LLVMBuildICmp(b, ip[k], x, y, "") : LLVMBuildFCmp(b, fp[k], x, y, "");
         return as_float(cg, c, n->dt);
+    }
+    case OP_WHERE: {   /* a nonzero condition, NaN included, takes a */
+        LLVMValueRef c = LLVMBuildFCmp(b, LLVMRealUNE, x, cval(cg, n->in[0]->dt, 0), "");
+        return LLVMBuildSelect(b, c, y, operand_at(cg, n, 2, idx), "");
     }
     LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: MODE_OPS: case OP_CONST: case OP_COUNT:
     default:
@@ -385,13 +393,14 @@ static void kernel_reshape(CG *cg, Node *n) {
     nest_close(cg, &ns, &n->shape);
 }
 
-/* sum and max: fill the (kept-dims) result, then fold every input element
- * into it in row-major order, which fixes the order of the additions. */
+/* sum, max and prod: fill the (kept-dims) result, then fold every input
+ * element into it in row-major order, which fixes the order of the
+ * operations. */
 static void kernel_reduce(CG *cg, Node *n) {
     Node *x = n->in[0];
     const Layout *out = out_layout(cg, n);
     bool is_max = n->op == OP_MAX;
-    cg_store_const(cg, n, out, is_max ? -INFINITY : 0);
+    cg_store_const(cg, n, out, is_max ? -INFINITY : n->op == OP_PROD ? 1 : 0);
     LLVMValueRef idx[MAX_RANK], ridx[MAX_RANK];
     Nest ns;
     nest_open(cg, &ns, &x->shape, idx);
@@ -405,7 +414,7 @@ static void kernel_reduce(CG *cg, Node *n) {
     if (is_max) {
         acc = intr2(cg, "llvm.maximum", acc, v);
     } else {
-        acc = LLVMBuildFAdd(cg->b, acc, v, "");
+        acc = n->op == OP_PROD ? LLVMBuildFMul(cg->b, acc, v, "") : LLVMBuildFAdd(cg->b, acc, v, "");
         LLVMSetFastMathFlags(acc, LLVMFastMathAllowReassoc);
     }
     store(cg, n->dt, acc, p);
@@ -581,7 +590,7 @@ static void emit_kernel(CG *cg, Node *n) {
     case OP_PICK: kernel_pick(cg, n); return;
     case OP_ONEHOT: kernel_onehot(cg, n); return;
     case OP_EMBED: kernel_embed(cg, n); return;
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no kernel for %s\n", op_info[n->op].name);
         abort();

@@ -135,7 +135,7 @@ static uint64_t node_hash(const Node *n) {
     uint64_t h = mix((uint64_t)n->op, (uint64_t)n->dt);
     for (int i = 0; i < n->shape.rank; i++)
         h = mix(h, (uint64_t)n->shape.d[i] * 31 + n->shape.dyn[i]);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         h = mix(h, n->in[i] ? (uint64_t)n->in[i]->id + 1 : 0);
     uint64_t bits;
     memcpy(&bits, &n->value, sizeof bits);
@@ -147,7 +147,7 @@ static uint64_t node_hash(const Node *n) {
 
 static bool node_same(const Node *a, const Node *b) {
     return a->op == b->op && a->dt == b->dt && shape_eq(&a->shape, &b->shape) &&
-           a->in[0] == b->in[0] && a->in[1] == b->in[1] &&
+           a->in[0] == b->in[0] && a->in[1] == b->in[1] && a->in[2] == b->in[2] &&
            memcmp(&a->value, &b->value, sizeof a->value) == 0 &&
            memcmp(a->attr, b->attr, sizeof a->attr) == 0;
 }
@@ -251,7 +251,12 @@ static double fold_unary(Op op, double x, double c) {
     case OP_CAST: return x;
     case OP_SIGN: return (x > 0) - (x < 0);
     case OP_STEP: return x > 0;
-    LEAF_OPS: BINARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    case OP_SIN: return sin(x);
+    case OP_COS: return cos(x);
+    case OP_ERF: return erf(x);
+    case OP_LOG1P: return log1p(x);
+    case OP_EXPM1: return expm1(x);
+    LEAF_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -267,7 +272,8 @@ double ir_fold_binary(Op op, double a, double b) {
     case OP_EQ: return a == b;
     case OP_NE: return a != b;
     case OP_GT: return a > b;
-    LEAF_OPS: UNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    case OP_GE: return a >= b;
+    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -317,7 +323,7 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     if (!shape_broadcast(&a->shape, &b->shape, &s))
         return NULL;
     DType dt = a->dt;
-    if (op == OP_EQ || op == OP_NE || op == OP_GT)
+    if (op == OP_EQ || op == OP_NE || op == OP_GT || op == OP_GE)
         dt = a->dt == DT_I32 ? DT_F32 : a->dt;
     if (a->op == OP_CONST && b->op == OP_CONST)
         return ir_const(g, dt, ir_fold_binary(op, a->value, b->value));
@@ -340,8 +346,8 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     case OP_DIV:
         if (ir_is_const(b, 1)) return identity_result(g, a, &s);
         break;
-    LEAF_OPS: UNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM: case OP_MINIMUM:
-    case OP_EQ: case OP_NE: case OP_GT: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM:
+    case OP_MINIMUM: case OP_EQ: case OP_NE: case OP_GT: case OP_GE: case OP_COUNT:
     default:
         break;
     }
@@ -353,6 +359,23 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
         b = t;
     }
     Node p = proto(op, dt, s, a, b);
+    return intern(g, &p);
+}
+
+/* A constant condition picks its branch; equal branches need none. */
+Node *ir_where(Graph *g, Node *c, Node *a, Node *b) {
+    Shape ab, s;
+    if (!shape_broadcast(&a->shape, &b->shape, &ab) || !shape_broadcast(&c->shape, &ab, &s))
+        return NULL;
+    const Node *k = c;
+    while (k->op == OP_BROADCAST)
+        k = k->in[0];
+    if (k->op == OP_CONST)
+        return identity_result(g, k->value != 0 ? a : b, &s);
+    if (a == b)
+        return identity_result(g, a, &s);
+    Node p = proto(OP_WHERE, a->dt, s, c, a);
+    p.in[2] = b;
     return intern(g, &p);
 }
 
@@ -443,10 +466,9 @@ Node *ir_mode(Graph *g, Node *train, Node *eval) {
     return intern(g, &p);
 }
 
-Node *ir_rebuild(Graph *g, const Node *n, Node *a, Node *b) {
+Node *ir_rebuild(Graph *g, const Node *n, Node *const in[3]) {
     Node p = *n;
-    p.in[0] = a;
-    p.in[1] = b;
+    memcpy(p.in, in, sizeof p.in);
     return intern(g, &p);
 }
 
@@ -536,7 +558,7 @@ static void dump_node(FILE *f, const Node *n) {
     case OP_CONST:
         fprintf(f, " %.9g", n->value);
         break;
-    UNARY_OPS: BINARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
+    UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
     default:
         for (int i = 0; i < op_info[n->op].arity; i++)
             fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);
@@ -551,7 +573,7 @@ static void dump_node(FILE *f, const Node *n) {
     }
     if (n->op == OP_INDEX || n->op == OP_EMBED)
         fprintf(f, " at %lld", (long long)n->attr[0]);
-    if (n->op == OP_SUM || n->op == OP_MAX || n->op == OP_MAXMASK) {
+    if (op_info[n->op].kind == K_REDUCE || n->op == OP_MAXMASK) {
         fprintf(f, " axes [");
         for (int i = 0, first = 1; i < n->in[0]->shape.rank; i++)
             if (n->attr[0] & (1 << i)) {

@@ -22,7 +22,7 @@ typedef struct Resolver {
 static Node *resolve(Graph *g, Resolver *r, Node *x) {
     for (; r->done <= x->id; r->done++) {
         Node *n = g->nodes[r->done];
-        Node *in[2] = {NULL, NULL};
+        Node *in[3] = {NULL, NULL, NULL};
         bool changed = false;
         for (int k = 0; k < op_info[n->op].arity; k++) {
             in[k] = r->map[n->in[k]->id];
@@ -31,7 +31,7 @@ static Node *resolve(Graph *g, Resolver *r, Node *x) {
         if (n->op == OP_MODE)
             r->map[n->id] = in[r->which];
         else
-            r->map[n->id] = changed ? ir_rebuild(g, n, in[0], in[1]) : n;
+            r->map[n->id] = changed ? ir_rebuild(g, n, in) : n;
     }
     return r->map[x->id];
 }

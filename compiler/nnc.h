@@ -95,7 +95,7 @@ typedef enum {
     A_STR         /* "name": only as an initializer's fan */
 } AstKind;
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MATMUL, B_POW, B_EQ, B_NE } BinOp;
+typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_MATMUL, B_POW, B_EQ, B_NE, B_LT, B_LE, B_GT, B_GE } BinOp;
 
 typedef struct Ast Ast;
 struct Ast {
@@ -169,12 +169,13 @@ typedef enum { K_LEAF, K_CONST, K_EW, K_VIEW, K_REDUCE, K_KERNEL } OpKind;
 #define LEAF_OPS case OP_INPUT: case OP_PARAM: case OP_HYPER: case OP_STATE: case OP_DIM: case OP_SEEDSTEP
 #define UNARY_OPS case OP_NEG: case OP_EXP: case OP_LOG: case OP_SQRT: case OP_ABS: case OP_TANH: \
     case OP_SIGMOID: case OP_RELU: case OP_SOFTPLUS: case OP_SQUARE: case OP_POWC: case OP_CAST: \
-    case OP_SIGN: case OP_STEP
+    case OP_SIGN: case OP_STEP: case OP_SIN: case OP_COS: case OP_ERF: case OP_LOG1P: case OP_EXPM1
 #define BINARY_OPS case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: \
-    case OP_EQ: case OP_NE: case OP_GT
+    case OP_EQ: case OP_NE: case OP_GT: case OP_GE
+#define TERNARY_OPS case OP_WHERE
 #define MODE_OPS case OP_DROPMASK: case OP_MODE
 #define VIEW_OPS case OP_TRANSPOSE: case OP_RESHAPE: case OP_INDEX: case OP_BROADCAST: case OP_DETACH
-#define REDUCE_OPS case OP_SUM: case OP_MAX
+#define REDUCE_OPS case OP_SUM: case OP_MAX: case OP_PROD
 #define KERNEL_OPS case OP_MATMUL: case OP_EMBED: case OP_MAXMASK: case OP_ARGMAX: case OP_PICK: case OP_ONEHOT
 
 typedef struct OpInfo {
@@ -201,10 +202,10 @@ struct Node {
     Op op;
     DType dt;
     Shape shape;
-    Node *in[2];
+    Node *in[3];
     double value;       /* CONST: the value; POWC: the exponent */
     int64_t attr[MAX_RANK]; /* TRANSPOSE: perm; INDEX, EMBED: i; SUM, MAX,
-                           MAXMASK: axes mask; ARGMAX: axis; DIM: its
+                           PROD, MAXMASK: axes mask; ARGMAX: axis; DIM: its
                            index k in Model.dims (Shape.dyn k + 1) */
     int tensor;         /* LEAF: index in Model.tensors */
     const char *name;   /* a name the user bound it to, for dumps */
@@ -244,6 +245,7 @@ Node *ir_unary(Graph *g, Op op, Node *a);
 Node *ir_powc(Graph *g, Node *a, double c);
 Node *ir_cast(Graph *g, Node *a, DType dt);
 Node *ir_binary(Graph *g, Op op, Node *a, Node *b);     /* broadcasting */
+Node *ir_where(Graph *g, Node *c, Node *a, Node *b);    /* broadcasting; NULL if the shapes do not */
 Node *ir_transpose(Graph *g, Node *a, const int *perm);
 Node *ir_reshape(Graph *g, Node *a, Shape s);
 Node *ir_index(Graph *g, Node *a, int64_t i);
@@ -259,11 +261,11 @@ Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt);
 /* Training mode (modes.c): dropout site k's mask over shape s, each element
  * 0 or 1/(1-p), drawn from the state's seed and step (the SEEDSTEP leaf);
  * a value that is train when training and eval in forward; and n again
- * with operands a and b (b NULL for a unary op), for the pass that
- * resolves the modes. */
+ * with other operands (NULL beyond its arity), for the pass that resolves
+ * the modes. */
 Node *ir_dropmask(Graph *g, Node *p, Node *seedstep, Shape s, int site);
 Node *ir_mode(Graph *g, Node *train, Node *eval);
-Node *ir_rebuild(Graph *g, const Node *n, Node *a, Node *b);
+Node *ir_rebuild(Graph *g, const Node *n, Node *const in[3]);
 /* Broadcast shape of a and b; false if incompatible. */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 /* Sum g down to shape s (the inverse of broadcasting). */

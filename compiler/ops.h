@@ -38,6 +38,11 @@ OP(POWC,      "pow",       1, EW,     grad_powc)      /* value = the constant ex
 OP(CAST,      "cast",      1, EW,     grad_cast)      /* to the node's dtype */
 OP(SIGN,      "sign",      1, EW,     grad_none)      /* -1, 0, 1: abs' */
 OP(STEP,      "step",      1, EW,     grad_none)      /* x > 0: relu' */
+OP(SIN,       "sin",       1, EW,     grad_sin)
+OP(COS,       "cos",       1, EW,     grad_cos)
+OP(ERF,       "erf",       1, EW,     grad_erf)
+OP(LOG1P,     "log1p",     1, EW,     grad_log1p)
+OP(EXPM1,     "expm1",     1, EW,     grad_expm1)
 /* elementwise, binary, with NumPy broadcasting */
 OP(ADD,       "add",       2, EW,     grad_add)
 OP(SUB,       "sub",       2, EW,     grad_sub)
@@ -48,6 +53,9 @@ OP(MINIMUM,   "minimum",   2, EW,     grad_minimum)
 OP(EQ,        "eq",        2, EW,     grad_none)
 OP(NE,        "ne",        2, EW,     grad_none)
 OP(GT,        "gt",        2, EW,     grad_none)
+OP(GE,        "ge",        2, EW,     grad_none)
+/* elementwise, ternary, broadcasting: a where the condition is nonzero, else b */
+OP(WHERE,     "where",     3, EW,     grad_where)
 /* training mode: values that differ between forward and the training
  * entry points (modes.c) */
 OP(DROPMASK,  "dropmask",  2, EW,     grad_none)      /* 0 or 1/(1-p): p = in[0], in[1] seedstep; value = site k */
@@ -61,6 +69,7 @@ OP(DETACH,    "detach",    1, VIEW,   grad_none)      /* identity, stops gradien
 /* reductions over the axes in attr[0] (a bit mask), kept as size-1 dims */
 OP(SUM,       "sum",       1, REDUCE, grad_sum)
 OP(MAX,       "max",       1, REDUCE, grad_max)
+OP(PROD,      "prod",      1, REDUCE, grad_prod)
 /* kernels */
 OP(MATMUL,    "matmul",    2, KERNEL, grad_matmul)
 OP(EMBED,     "embed",     1, KERNEL, grad_embed)     /* inverse of INDEX: g at slot attr[0], 0 elsewhere */

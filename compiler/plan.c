@@ -80,7 +80,7 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
         *out = layout_of(in->base, in->byte_off, s);
         out->elem_off = in->elem_off;
         return true;
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: MODE_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default:
         return false;
     }

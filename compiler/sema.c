@@ -440,12 +440,15 @@ static bool check_nodes(Sema *S, Loc loc) {
 }
 
 static const char *binop_name(BinOp op) {
-    static const char *const names[] = {"+", "-", "*", "/", "@", "**", "==", "!="};
+    static const char *const names[] = {"+", "-", "*", "/", "@", "**", "==", "!=", "<", "<=", ">", ">="};
     return names[op];
 }
 
-/* The graph op of each elementwise BinOp (0 for @ and **, handled apart). */
-static const Op binop_ops[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, 0, 0, OP_EQ, OP_NE};
+/* The graph op of each elementwise BinOp (0 for @ and **, handled apart);
+ * a < b is b > a and a <= b is b >= a (binop_swaps). */
+static const Op binop_ops[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, 0, 0, OP_EQ, OP_NE, OP_GT, OP_GE, OP_GT, OP_GE};
+static bool binop_swaps(BinOp op) { return op == B_LT || op == B_LE; }
+static bool binop_compares(BinOp op) { return op >= B_EQ; }
 
 /* After a shape error: where a named operand got its shape. */
 static void note_operands(Sema *S, Ast *a) {
@@ -480,7 +483,9 @@ static Val eval_binary(Sema *S, Ast *a) {
             error_at(a->loc, "division by zero in a constant expression");
             return val_err();
         }
-        double v = a->op == B_POW ? pow(l.num, r.num) : ir_fold_binary(binop_ops[a->op], l.num, r.num);
+        double v = a->op == B_POW ? pow(l.num, r.num)
+                   : binop_swaps(a->op) ? ir_fold_binary(binop_ops[a->op], r.num, l.num)
+                   : ir_fold_binary(binop_ops[a->op], l.num, r.num);
         if (!isfinite(v)) {
             error_at(a->loc, "constant expression overflows");
             return val_err();
@@ -518,7 +523,7 @@ static Val eval_binary(Sema *S, Ast *a) {
         return val_node(ir_matmul(g, x, y), a->loc);
     }
     Node *x, *y;
-    if ((a->op == B_EQ || a->op == B_NE) && l.kind == V_NODE && r.kind == V_NODE &&
+    if (binop_compares(a->op) && l.kind == V_NODE && r.kind == V_NODE &&
         l.node->dt == DT_I32 && r.node->dt == DT_I32) {
         x = l.node;   /* labels compare as integers */
         y = r.node;
@@ -527,7 +532,7 @@ static Val eval_binary(Sema *S, Ast *a) {
         x = ir_cast(g, sema_as_float(S, l, dt), dt);
         y = ir_cast(g, sema_as_float(S, r, dt), dt);
     }
-    Node *n = ir_binary(g, binop_ops[a->op], x, y);
+    Node *n = binop_swaps(a->op) ? ir_binary(g, binop_ops[a->op], y, x) : ir_binary(g, binop_ops[a->op], x, y);
     if (!n) {
         error_at(a->loc, "'%s' of %s and %s: shapes do not broadcast%s", binop_name(a->op),
                  shape_str(x->dt, &x->shape), shape_str(y->dt, &y->shape),

@@ -150,7 +150,7 @@ static SList sappend(SList l, Stmt *s) {
 %type <type> type
 %type <dtype> dtype
 
-%left EQ NE
+%left EQ NE '<' '>' LE GE
 %left '+' '-'
 %left '*' '/' '@'
 %precedence NEG
@@ -231,6 +231,10 @@ params:
 expr:
     expr EQ expr                { $$ = bin(B_EQ, $1, $3, LOC(@2)); }
   | expr NE expr                { $$ = bin(B_NE, $1, $3, LOC(@2)); }
+  | expr '<' expr               { $$ = bin(B_LT, $1, $3, LOC(@2)); }
+  | expr LE expr                { $$ = bin(B_LE, $1, $3, LOC(@2)); }
+  | expr '>' expr               { $$ = bin(B_GT, $1, $3, LOC(@2)); }
+  | expr GE expr                { $$ = bin(B_GE, $1, $3, LOC(@2)); }
   | expr '+' expr               { $$ = bin(B_ADD, $1, $3, LOC(@2)); }
   | expr '-' expr               { $$ = bin(B_SUB, $1, $3, LOC(@2)); }
   | expr '*' expr               { $$ = bin(B_MUL, $1, $3, LOC(@2)); }

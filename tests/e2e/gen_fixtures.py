@@ -53,11 +53,13 @@ Fixture format (version 1).  A text file of whitespace-separated tokens;
 `seeds N`, `eps X`, `atol X`, `rtol X` (nnrt_gradcheck's options), and `input NAME uniform LO HI` or
 `input NAME int LO HI` (HI excluded) for every input; `#` comments.
 
-PyTorch conventions pinned by the reference: relu'(0) = 0, abs'(0) = 0, max
-(over all elements or an axis) sends the gradient to the first maximal
-element (written out below: torch.max over all elements would split it),
-torch.maximum/minimum split the gradient of a tie; the optimizers are
-torch.optim.SGD, Adam and AdamW with the .nn file's arguments.
+PyTorch conventions pinned by the reference: relu'(0) = 0, abs'(0) = 0,
+leaky_relu'(0) = negative_slope, elu'(0) = alpha, max and min (over all
+elements, an axis or several) send the gradient to the first extremum, the
+first NaN if there is one (written out below: torch.max over all elements
+would split it), torch.maximum/minimum split the gradient of a tie, clamp
+passes it at its bounds; the optimizers are torch.optim.SGD, Adam and AdamW
+with the .nn file's arguments.  A NaN in a reference matches a NaN.
 """
 
 import os
@@ -592,6 +594,125 @@ def _unrolled_product(t, g):
     for i in range(t.R.shape[0]):
         P = P @ t.R[i]
     return dict(P=P, J=(P * P).sum() / 2)
+
+
+# -- breadth (contract, 5.3) --
+
+def first_ext(x, axes, keepdims, fn):
+    """torch.min or torch.max (fn) over several axes (None: all) whose
+    gradient goes to the first extremum in row-major order, NaN first as
+    torch.min(x, dim) and torch.max(x, dim) do: the axes moved last and
+    flattened into one, then fn along it."""
+    n = x.dim()
+    axes = list(range(n)) if axes is None else [a % n for a in axes]
+    rest = [d for d in range(n) if d not in axes]
+    y = x.permute(rest + axes).reshape([x.shape[d] for d in rest] + [-1])
+    v = fn(y, -1).values
+    return v.reshape([1 if d in axes else x.shape[d] for d in range(n)]) if keepdims else v
+
+
+def prod_axes(x, axes):
+    """torch.prod over several axes (it takes one)."""
+    rest = [d for d in range(x.dim()) if d not in axes]
+    return torch.prod(x.permute(rest + axes).reshape([x.shape[d] for d in rest] + [-1]), -1)
+
+
+@spec('breadth_unary', values=dict(k=fixed([0.0, 0.5, -0.75, 0.0, 1.25])))
+def _breadth_unary(t, g):
+    a, b, k, x = t.a, t.b, t.k, t.x
+    u = a * x + b
+    g.away('u', u, 1e-3)
+    lr = F.leaky_relu(u)
+    lr2 = F.leaky_relu(u, negative_slope=0.2)
+    el = F.elu(u)
+    el2 = F.elu(u, alpha=0.5)
+    ge = F.gelu(u * 2)
+    si = F.silu(u * 2)
+    l1 = torch.log1p(u * u - 0.5)
+    e1 = torch.expm1(u)
+    sn = torch.sin(u * 3)
+    cs = torch.cos(u * 3)
+    ef = torch.erf(u * 1.5)
+    kl = F.leaky_relu(k, 0.3)
+    ke = F.elu(k, alpha=2)
+    J = (lr * x).sum() + (lr2 * lr2).sum() + (el * x).sum() + el2.sum() + (ge * x).sum() \
+        + (si * si).sum() + (l1 * x).sum() + e1.sum() / 4 + (sn * x).sum() + cs.sum() \
+        + (ef * ef).sum() + (kl * b).sum() + (ke * b).sum()
+    return dict(lr=lr, lr2=lr2, el=el, el2=el2, ge=ge, si=si, l1=l1, e1=e1, sn=sn, cs=cs,
+                ef=ef, kl=kl, ke=ke, J=J)
+
+
+@spec('breadth_compare', values=dict(e=fixed([-0.5, 0.5, 0.0, 0.25, -1.0]), lo=uniform(-0.4, -0.1),
+                                     hi=uniform(0.1, 0.4)))
+def _breadth_compare(t, g):
+    a, b, e, x, lo, hi = t.a, t.b, t.e, t.x, t.lo, t.hi
+    u = a * x + b
+    for what, d in (('u', u), ('u - b', u - b), ('u - 0.25', u - 0.25), ('x - a', x - a),
+                    ('b', b), ('|u| - 0.5', u.abs() - 0.5), ('u + 0.25', u + 0.25),
+                    ('u - top', u - t.top), ('2u - lo', u * 2 - lo), ('2u - hi', u * 2 - hi)):
+        g.away(what, d, 1e-3)
+    lt = (u < b).double()
+    le = (u <= 0.25).double()
+    gt = (x > a).double()
+    ge = (b >= u).double()
+    g.gap('a', a, 1, 1e-3)
+    ie = (torch.argmin(x, 1) <= torch.argmax(a, 1)).double()
+    ti = (e < 0.5).double() + (e <= 0.5).double() * 2 + (e > -0.5).double() * 4 \
+        + (e >= -0.5).double() * 8
+    w1 = torch.where(u > 0, a * a, x * b)
+    w2 = torch.where(b > 0, u, torch.tensor(0.5))
+    w3 = torch.where(u < b, u * u, -u)
+    c1 = torch.clamp(u, -0.5, 0.5)
+    c2 = torch.clamp(u, min=-0.25)
+    c3 = torch.clamp(u, max=t.top)
+    c4 = torch.clamp(u * 2, lo, hi)
+    c5 = torch.clamp(u, 0.5, -0.5)
+    c6 = torch.clamp(e, -0.5, 0.5)
+    J = (lt * u).sum() + (le * a).sum() + (gt * u).sum() + (ge * u).sum() + (w1 * x).sum() \
+        + (w2 * w2).sum() + w3.sum() + (c1 * x).sum() + (c2 * c2).sum() + (c3 * x).sum() \
+        + (c4 * c4).sum() + (c5 * u).sum() + (c6 * b).sum()
+    return dict(lt=lt, le=le, gt=gt, ge=ge, ie=ie, ti=ti, w1=w1, w2=w2, w3=w3, c1=c1, c2=c2,
+                c3=c3, c4=c4, c5=c5, c6=c6, J=J)
+
+
+@spec('breadth_reduce',
+      values=dict(A=patched(uniform(-1, 1), {(0, 2): -1.0, (3, 2): -1.0}),
+                  T=patched(uniform(-1, 1), {(0, 1, 0): -1.25, (1, 1, 3): -1.25,
+                                             (0, 0, 1): 1.25, (0, 2, 3): 1.25}),
+                  Z=patched(uniform(0.5, 1.5), {(0, 1): 0.0, (1, 0): 0.0, (1, 3): 0.0}),
+                  q=fixed([[1.0, np.nan, 0.5, np.nan], [0.25, -1.0, -1.0, 2.0], [3, 2, 1, 0]])))
+def _breadth_reduce(t, g):
+    A, T, Z, W, X, q = t.A, t.T, t.Z, t.W, t.X, t.q
+    n0 = first_ext(A, [0], False, torch.min)
+    g.gap('-A*X', -A * X, 1, 1e-3)
+    n1 = first_ext(A * X, [1], True, torch.min)
+    na = first_ext(A, None, False, torch.min)
+    nl = first_ext(T, [0, 2], False, torch.min)
+    p0 = torch.prod(Z, 1)
+    p1 = torch.prod(Z, 0, keepdim=True)
+    pa = torch.prod(Z + 0.25)
+    pl = prod_axes(T + 1.5, [2, 0])
+    v0 = torch.var(A, 0)
+    v1 = torch.var(A * X, 1, keepdim=True, correction=0)
+    va = torch.var(T)
+    vl = torch.var(T, (0, 2), correction=2)
+    s0 = torch.std(A, 1)
+    sl = torch.std(T, (0, 2), keepdim=True)
+    sa = torch.std(Z)
+    a0 = torch.argmin(A, 0)
+    a1 = torch.argmin(T, 2, keepdim=True)
+    ml = T.mean((2, 1))
+    xl = first_ext(T, [1, 2], False, torch.max)
+    ll = torch.logsumexp(T, (0, 1), keepdim=True)
+    tl = (T * T).sum((0, 1, 2))
+    nq = first_ext(q + W, [1], False, torch.min)
+    aq = torch.argmin(q, 1)
+    J = (n0 * n0).sum() + (n1 * X).sum() + na + nl.sum() + p0.sum() + (p1 * p1).sum() + pa \
+        + pl.sum() / 4 + v0.sum() + (v1 * X).sum() + va + vl.sum() + s0.sum() + (sl * sl).sum() \
+        + sa + (ml * xl).sum() + ll.sum() + tl + nq.sum()
+    return dict(n0=n0, n1=n1, na=na, nl=nl, p0=p0, p1=p1, pa=pa, pl=pl, v0=v0, v1=v1, va=va,
+                vl=vl, s0=s0, sl=sl, sa=sa, a0=a0, a1=a1, ml=ml, xl=xl, ll=ll, tl=tl, nq=nq,
+                aq=aq, J=J)
 
 
 # ---- computing and writing ----

@@ -17,7 +17,7 @@
  * f32 tensors are then expected as f64.  The tolerance follows the dtype the
  * model computes in: |got - want| <= tol * max(1, max |want| over the
  * tensor), tol = 2e-4 for f32 and 1e-9 for f64 (the reference is float64,
- * from the same float32-rounded values).
+ * from the same float32-rounded values); NaN matches NaN.
  *
  * Memory: the fixture is read once and kept for the life of the process;
  * each test allocates its structs with nnrt_alloc and frees them.
@@ -423,7 +423,7 @@ static int compare(const char *what, const fx_tensor *f, const void *base)
     int bad = 0;
     for (size_t i = 0; i < f->n; i++) {
         double got = get_elem(base, t, i), want = f->v[i];
-        if (fabs(got - want) <= lim)     /* false for NaN */
+        if (fabs(got - want) <= lim || (isnan(got) && isnan(want)))   /* NaN where PyTorch has NaN */
             continue;
         if (bad++ < MAX_REPORT) {
             char idx[96];

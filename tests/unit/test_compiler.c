@@ -110,6 +110,17 @@ START_TEST(test_precedence_mul_over_add) {
 }
 END_TEST
 
+START_TEST(test_comparisons_bind_loosest) {
+    /* a < b + c is a < (b + c), and a < b == c is (a < b) == c. */
+    Ast *e = parse("r = a < b + c\n")->expr;
+    ck_assert_int_eq(e->op, B_LT);
+    ck_assert_int_eq(e->rhs->op, B_ADD);
+    e = parse("r = a < b == c\n")->expr;
+    ck_assert_int_eq(e->op, B_EQ);
+    ck_assert_int_eq(e->lhs->op, B_LT);
+}
+END_TEST
+
 START_TEST(test_unary_minus_below_power) {
     Ast *e = parse("r = -x ** 2\n")->expr;
     ck_assert_int_eq(e->kind, A_NEG);
@@ -361,6 +372,17 @@ START_TEST(test_constants_fold) {
     Node *n = ir_binary(g, OP_MUL, ir_const(g, DT_F32, 3), ir_const(g, DT_F32, 4));
     ck_assert_int_eq(n->op, OP_CONST);
     ck_assert(n->value == 12);
+}
+END_TEST
+
+START_TEST(test_where_of_a_constant_condition_folds) {
+    Graph *g = graph_new();
+    Shape s = {.rank = 1, .d = {3}};
+    Node *a = ir_leaf(g, OP_INPUT, DT_F32, s, 0, "a", (Loc){0});
+    Node *b = ir_leaf(g, OP_INPUT, DT_F32, s, 1, "b", (Loc){0});
+    ck_assert_ptr_eq(ir_where(g, ir_const(g, DT_F32, 2), a, b), a);
+    ck_assert_ptr_eq(ir_where(g, ir_const(g, DT_F32, 0), a, b), b);
+    ck_assert_int_eq(ir_where(g, a, a, b)->op, OP_WHERE);
 }
 END_TEST
 
@@ -842,6 +864,7 @@ static Suite *suite(void) {
     tcase_add_test(lex, test_range_is_not_a_real_number);
     tcase_add_test(lex, test_number_forms);
     tcase_add_test(lex, test_precedence_mul_over_add);
+    tcase_add_test(lex, test_comparisons_bind_loosest);
     tcase_add_test(lex, test_unary_minus_below_power);
     tcase_add_test(lex, test_power_is_right_associative);
     tcase_add_test(lex, test_comparison_binds_loosest);
@@ -877,6 +900,7 @@ static Suite *suite(void) {
     tcase_add_test(ir, test_cse_shares_repeated_computation);
     tcase_add_test(ir, test_identities_fold);
     tcase_add_test(ir, test_constants_fold);
+    tcase_add_test(ir, test_where_of_a_constant_condition_folds);
     suite_add_tcase(s, ir);
     TCase *ad = tcase_create("autodiff");
     tcase_add_checked_fixture(ad, NULL, teardown);
