@@ -618,6 +618,235 @@ static Val fn_argmax(Sema *S, const Builtin *b, Ast *call, Val *args) {
     return val_node(r, call->loc);
 }
 
+enum { MAX_WINDOW = 1 << 16 };   /* kernel sizes, strides, paddings, dilations */
+#define MAX_WINDOW_ELEMS ((int64_t)1 << 31)   /* of the im2col matrix, as of any tensor */
+
+/* im2col of x, unless its matrix would be too large to allocate. */
+static Node *windows_of(Graph *g, Node *x, const Window *w, double pad, const char *fname, Loc loc) {
+    Node *cols = ir_im2col(g, x, w, pad);
+    if (shape_numel(&cols->shape) > MAX_WINDOW_ELEMS) {
+        error_at(loc, "%s() of %s: its windows would take %lld x %lld elements, more than %lld", fname,
+                 shape_str(x->dt, &x->shape), (long long)cols->shape.d[0], (long long)cols->shape.d[1],
+                 (long long)MAX_WINDOW_ELEMS);
+        return NULL;
+    }
+    return cols;
+}
+
+/* ---- convolution and pooling (contract, 5.3) ----
+ *
+ * Each is built on im2col: the windows of x become the rows of a matrix
+ * [N*OH*OW, C*kh*kw] (its first axis merges a runtime batch with the
+ * output pixels), so conv2d is one matrix product per group and the pools
+ * are reductions along the rows; their gradients come from the rules of
+ * matmul, max and sum, and col2im, im2col's adjoint. */
+
+/* stride, padding or dilation: an integer or [h, w], at least min. */
+static bool pair_arg(Val v, const char *fname, const char *what, int64_t dflt, int64_t min, int64_t out[2]) {
+    out[0] = out[1] = dflt;
+    if (v.kind == V_NONE || v.kind == V_ERR)
+        return v.kind == V_NONE;
+    bool ok = (v.kind == V_NUM && v.is_int) || (v.kind == V_LIST && v.nlist == 2 && !v.list_dyn[0] && !v.list_dyn[1]);
+    if (ok) {
+        out[0] = v.kind == V_NUM ? (int64_t)v.num : v.list[0];
+        out[1] = v.kind == V_NUM ? (int64_t)v.num : v.list[1];
+        ok = out[0] >= min && out[1] >= min && out[0] <= MAX_WINDOW && out[1] <= MAX_WINDOW;
+    }
+    if (!ok)
+        error_at(v.loc, "%s(): %s must be an integer or [h, w] of integers from %lld to %d", fname, what,
+                 (long long)min, MAX_WINDOW);
+    return ok;
+}
+
+/* x [N, C, H, W] of a float type, its C, H and W fixed. */
+static Node *image_arg(Sema *S, Val v, const char *fname) {
+    Node *x = tensor_arg(S, v, fname);
+    if (x && (x->shape.rank != 4 || x->shape.dyn[1] || x->shape.dyn[2] || x->shape.dyn[3])) {
+        error_at(v.loc, "%s() takes x of shape [N, C, H, W] (only N a runtime dim); got %s", fname,
+                 shape_str(x->dt, &x->shape));
+        return NULL;
+    }
+    return x;
+}
+
+/* The window's output is at least 1 x 1: each of OH and OW, by the
+ * formula PyTorch's documentation gives, is stated when it is not. */
+static bool window_fits(const Node *x, const Window *w, const char *fname, Loc loc) {
+    const int64_t in[2] = {x->shape.d[2], x->shape.d[3]}, k[2] = {w->kh, w->kw}, s[2] = {w->sh, w->sw};
+    const int64_t p[2] = {w->ph, w->pw}, d[2] = {w->dh, w->dw};
+    static const char *const axis[2] = {"H", "W"}, *const out[2] = {"OH", "OW"};
+    for (int i = 0; i < 2; i++) {
+        int64_t span = in[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1;
+        if (span >= 0)
+            continue;
+        error_at(loc, "%s() of %s: no output pixel: %s = (%s + 2*padding - dilation*(k - 1) - 1) / stride + 1 = "
+                 "(%lld + 2*%lld - %lld*%lld - 1) / %lld + 1 < 1", fname, shape_str(x->dt, &x->shape), out[i], axis[i],
+                 (long long)in[i], (long long)p[i], (long long)d[i], (long long)(k[i] - 1), (long long)s[i]);
+        return false;
+    }
+    return true;
+}
+
+/* rows [N*OH*OW, k] of a merged axis back to [N, a, OH, OW] (a = k's role:
+ * channels), the pixels' order kept: rows is the product's row order. */
+static Node *rows_to_image(Graph *g, Node *rows, const Node *x, const Window *w) {
+    int64_t oh = window_out(x->shape.d[2], w->kh, w->sh, w->ph, w->dh);
+    int64_t ow = window_out(x->shape.d[3], w->kw, w->sw, w->pw, w->dw);
+    Shape s = shape_scalar();
+    shape_push(&s, &x->shape, 0);
+    shape_push_fixed(&s, oh);
+    shape_push_fixed(&s, ow);
+    shape_push_fixed(&s, rows->shape.d[1]);
+    static const int to_nchw[4] = {0, 3, 1, 2};
+    return ir_transpose(g, ir_reshape(g, rows, s), to_nchw);
+}
+
+static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = image_arg(S, args[0], b->name), *w = tensor_arg(S, args[1], b->name);
+    Node *bias = args[2].kind == V_NONE ? NULL : tensor_arg(S, args[2], b->name);
+    int64_t stride[2], pad[2], dil[2], groups = 1;
+    bool ok = pair_arg(args[3], b->name, "stride", 1, 1, stride);
+    ok &= pair_arg(args[4], b->name, "padding", 0, 0, pad);
+    ok &= pair_arg(args[5], b->name, "dilation", 1, 1, dil);
+    if (args[6].kind != V_NONE && (!int_arg(args[6], "groups", &groups) || groups < 1)) {
+        if (groups < 1)
+            error_at(args[6].loc, "conv2d(): groups must be at least 1");
+        ok = false;
+    }
+    if (!ok || !x || !w || (args[2].kind != V_NONE && !bias))
+        return val_err();
+    int64_t C = x->shape.d[1];
+    if (C % groups) {
+        error_at(args[6].loc, "conv2d(): groups = %lld does not divide the %lld channels of x", (long long)groups,
+                 (long long)C);
+        return val_err();
+    }
+    if (w->shape.rank != 4 || shape_is_dynamic(&w->shape) || w->dt != x->dt || w->shape.d[0] % groups ||
+        w->shape.d[1] != C / groups) {
+        error_at(args[1].loc, "conv2d() of %s with %lld group%s takes w of shape %s[O, %lld, kh, kw], O a multiple "
+                 "of %lld; got %s", shape_str(x->dt, &x->shape), (long long)groups, groups == 1 ? "" : "s",
+                 dtype_name(x->dt), (long long)(C / groups), (long long)groups, shape_str(w->dt, &w->shape));
+        return val_err();
+    }
+    int64_t O = w->shape.d[0];
+    if (bias && (bias->shape.rank != 1 || bias->shape.d[0] != O || bias->dt != x->dt)) {
+        error_at(args[2].loc, "conv2d() takes b of shape %s[%lld]; got %s", dtype_name(x->dt), (long long)O,
+                 shape_str(bias->dt, &bias->shape));
+        return val_err();
+    }
+    Window win = {w->shape.d[2], w->shape.d[3], stride[0], stride[1], pad[0], pad[1], dil[0], dil[1]};
+    if (!window_fits(x, &win, b->name, call->loc))
+        return val_err();
+    Graph *g = sema_graph(S);
+    static const int swap[2] = {1, 0}, swap01[3] = {1, 0, 2};
+    int64_t kk = win.kh * win.kw, cg = C / groups, og = O / groups;
+    Node *cols = windows_of(g, x, &win, 0, b->name, call->loc);
+    if (!cols)
+        return val_err();
+    Node *y;
+    if (groups == 1) {
+        Shape ws = shape_scalar();
+        shape_push_fixed(&ws, O);
+        shape_push_fixed(&ws, C * kk);
+        y = ir_matmul(g, cols, ir_transpose(g, ir_reshape(g, w, ws), swap));
+    } else {
+        /* group k: its columns of cols against its rows of w, placed at
+         * slot k of [G, rows, O/G] (EMBED) and summed: a cost of G^2. */
+        Shape cs = shape_scalar(), ws = shape_scalar();
+        shape_push(&cs, &cols->shape, 0);
+        shape_push_fixed(&cs, groups);
+        shape_push_fixed(&cs, cg * kk);
+        shape_push_fixed(&ws, groups);
+        shape_push_fixed(&ws, og);
+        shape_push_fixed(&ws, cg * kk);
+        Node *by_group = ir_transpose(g, ir_reshape(g, cols, cs), swap01), *wg = ir_reshape(g, w, ws);
+        Node *sum = NULL;
+        for (int64_t k = 0; k < groups; k++) {
+            Node *yk = ir_matmul(g, ir_index(g, by_group, k), ir_transpose(g, ir_index(g, wg, k), swap));
+            Node *slot = ir_embed(g, yk, k, groups);
+            sum = sum ? ir_binary(g, OP_ADD, sum, slot) : slot;
+        }
+        Shape ys = shape_scalar();
+        shape_push(&ys, &cols->shape, 0);
+        shape_push_fixed(&ys, O);
+        y = ir_reshape(g, ir_transpose(g, sum, swap01), ys);
+    }
+    y = rows_to_image(g, y, x, &win);
+    if (bias) {
+        Shape bs = shape_scalar();
+        shape_push_fixed(&bs, O);
+        shape_push_fixed(&bs, 1);
+        shape_push_fixed(&bs, 1);
+        y = ir_binary(g, OP_ADD, y, ir_reshape(g, bias, bs));
+    }
+    return val_node(y, call->loc);
+}
+
+/* max_pool2d and avg_pool2d: each channel's windows as rows of
+ * [N*C*OH*OW, k*k] (x seen as [N*C, 1, H, W]), reduced along the row. */
+static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = image_arg(S, args[0], b->name);
+    int64_t k[2], stride[2], pad[2];
+    bool ok = pair_arg(args[1], b->name, "the kernel size", 1, 1, k);
+    ok &= pair_arg(args[2], b->name, "stride", 0, 1, stride);
+    ok &= pair_arg(args[3], b->name, "padding", 0, 0, pad);
+    bool include_pad = true;
+    if (b->nparams > 4 && args[4].kind != V_NONE && (args[4].kind != V_NUM || (args[4].num != 0 && args[4].num != 1))) {
+        error_at(args[4].loc, "avg_pool2d(): count_include_pad must be true or false");
+        ok = false;
+    } else if (b->nparams > 4 && args[4].kind == V_NUM) {
+        include_pad = args[4].num != 0;
+    }
+    if (!ok || !x)
+        return val_err();
+    if (args[2].kind == V_NONE)   /* stride = k */
+        memcpy(stride, k, sizeof stride);
+    if (2 * pad[0] > k[0] || 2 * pad[1] > k[1]) {
+        error_at(args[3].loc, "%s(): padding %lld, %lld is more than half the %lldx%lld window", b->name,
+                 (long long)pad[0], (long long)pad[1], (long long)k[0], (long long)k[1]);
+        return val_err();
+    }
+    Window win = {k[0], k[1], stride[0], stride[1], pad[0], pad[1], 1, 1};
+    if (!window_fits(x, &win, b->name, call->loc))
+        return val_err();
+    Graph *g = sema_graph(S);
+    Shape planes = shape_scalar();   /* [N*C, 1, H, W] */
+    shape_push(&planes, &x->shape, 0);
+    planes.d[0] *= x->shape.d[1];
+    shape_push_fixed(&planes, 1);
+    shape_push(&planes, &x->shape, 2);
+    shape_push(&planes, &x->shape, 3);
+    bool is_max = b->op == OP_MAX;
+    Node *cols = windows_of(g, ir_reshape(g, x, planes), &win, is_max ? -INFINITY : 0, b->name, call->loc);
+    if (!cols)
+        return val_err();
+    Node *r = ir_reduce(g, is_max ? OP_MAX : OP_SUM, cols, 2u);
+    int64_t oh = window_out(x->shape.d[2], win.kh, win.sh, win.ph, 1), ow = window_out(x->shape.d[3], win.kw, win.sw, win.pw, 1);
+    Shape ys = shape_scalar();
+    shape_push(&ys, &x->shape, 0);
+    shape_push(&ys, &x->shape, 1);
+    shape_push_fixed(&ys, oh);
+    shape_push_fixed(&ys, ow);
+    Node *y = ir_reshape(g, r, ys);
+    if (is_max)
+        return val_node(y, call->loc);
+    Node *count;
+    if (include_pad) {
+        count = ir_const(g, x->dt, (double)(win.kh * win.kw));
+    } else {   /* the window's elements inside x: im2col of ones, summed */
+        Shape one = shape_scalar(), os = shape_scalar();
+        shape_push_fixed(&one, 1);
+        shape_push_fixed(&one, 1);
+        shape_push(&one, &x->shape, 2);
+        shape_push(&one, &x->shape, 3);
+        shape_push_fixed(&os, oh);
+        shape_push_fixed(&os, ow);
+        Node *ones = ir_broadcast(g, ir_const(g, x->dt, 1), one);
+        count = ir_reshape(g, ir_reduce(g, OP_SUM, ir_im2col(g, ones, &win, 0), 2u), os);
+    }
+    return val_node(ir_binary(g, OP_DIV, y, count), call->loc);
+}
+
 /* ---- training mode: dropout, batch_norm (contract, 5.3 and 5.8) ---- */
 
 /* A rate or constant of a builtin: a number, in x's type, or a hyper. */
@@ -794,6 +1023,9 @@ static const Builtin builtins[] = {
     {"argmax", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_ARGMAX},
     {"argmin", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_NEG},
     {"dropout", {"x", "p"}, 2, 2, fn_dropout, OP_DROPMASK},
+    {"conv2d", {"x", "w", "b", "stride", "padding", "dilation", "groups"}, 7, 2, fn_conv2d, OP_IM2COL},
+    {"max_pool2d", {"x", "k", "stride", "padding"}, 4, 2, fn_pool, OP_MAX},
+    {"avg_pool2d", {"x", "k", "stride", "padding", "count_include_pad"}, 5, 2, fn_pool, OP_SUM},
     {"batch_norm", {"x", "running_mean", "running_var", "weight", "bias", "momentum", "eps"}, 7, 3,
      fn_batch_norm, OP_MODE},
 };

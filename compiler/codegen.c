@@ -112,7 +112,9 @@ LLVMValueRef cg_extent(CG *cg, const Shape *s, int d) {
         fprintf(stderr, "nnc: internal error: a runtime dim read where it is not loaded\n");
         abort();
     }
-    return cg->dimval[s->dyn[d] - 1];
+    int64_t per = shape_rows_per_n(s, d);
+    LLVMValueRef n = cg->dimval[s->dyn[d] - 1];
+    return per == 1 ? n : LLVMBuildNUWMul(cg->b, n, cg_i64(cg, per), "");
 }
 
 /* for (iv = 0; iv < the extent of axis d of s; iv++) */
@@ -568,6 +570,94 @@ static void kernel_embed(CG *cg, Node *n) {
     nest_close(cg, &ns, &n->shape);
 }
 
+/* ---- windows: im2col and col2im (conv2d, the pools) ---- */
+
+static Window node_window(const Node *n) {
+    return (Window){n->attr[0], n->attr[1], n->attr[2], n->attr[3], n->attr[4], n->attr[5], n->attr[6], n->attr[7]};
+}
+
+/* Input coordinate o*s - p + k*d of an output coordinate o and a kernel
+ * offset k, whether it lies in [0, extent), and the coordinate clamped to 0
+ * where it does not, so that every address formed stays inside x. */
+static LLVMValueRef window_in(CG *cg, LLVMValueRef o, LLVMValueRef k, int64_t s, int64_t p, int64_t d,
+                              int64_t extent, LLVMValueRef *valid) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef at = LLVMBuildAdd(b, LLVMBuildSub(b, LLVMBuildMul(b, o, cg_i64(cg, s), ""), cg_i64(cg, p), ""),
+                                   LLVMBuildMul(b, k, cg_i64(cg, d), ""), "");
+    LLVMValueRef in = LLVMBuildICmp(b, LLVMIntULT, at, cg_i64(cg, extent), "");
+    *valid = *valid ? LLVMBuildAnd(b, *valid, in, "") : in;
+    return LLVMBuildSelect(b, in, at, cg_i64(cg, 0), "");
+}
+
+/* cols[(b*OH + oh)*OW + ow, (c*kh + i)*kw + j] = x[b, c, ih, iw], or the
+ * padding (n->value) where (ih, iw) falls outside x. */
+static void kernel_im2col(CG *cg, Node *n) {
+    Node *x = n->in[0];
+    Window w = node_window(n);
+    const int64_t *d = x->shape.d;
+    int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
+    Loop l[6];
+    LLVMValueRef bi = axis_open(cg, &l[0], &x->shape, 0);
+    LLVMValueRef o[2] = {cg_loop_open(cg, &l[1], oh), cg_loop_open(cg, &l[2], ow)};
+    LLVMValueRef c = cg_loop_open(cg, &l[3], d[1]), i = cg_loop_open(cg, &l[4], w.kh), j = cg_loop_open(cg, &l[5], w.kw);
+    LLVMValueRef valid = NULL;
+    LLVMValueRef xi[4] = {bi, c, window_in(cg, o[0], i, w.sh, w.ph, w.dh, d[2], &valid),
+                          window_in(cg, o[1], j, w.sw, w.pw, w.dw, d[3], &valid)};
+    LLVMValueRef v = LLVMBuildSelect(cg->b, valid, value_at(cg, x, xi), cval(cg, n->dt, n->value), "");
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), o[0], ""),
+                                                    cg_i64(cg, ow), ""), o[1], "");
+    LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""), i, ""),
+                                                    cg_i64(cg, w.kw), ""), j, "");
+    LLVMValueRef at[2] = {row, col};
+    store(cg, n->dt, v, cg_elem_ptr(cg, out_layout(cg, n), n->dt, 2, at));
+    for (int k = 5; k >= 0; k--)
+        cg_loop_close(cg, &l[k]);
+}
+
+/* Output coordinate of an input coordinate at and a kernel offset k: o
+ * with o*s - p + k*d = at, if there is one in [0, extent). */
+static LLVMValueRef window_out_of(CG *cg, LLVMValueRef at, LLVMValueRef k, int64_t s, int64_t p, int64_t d,
+                                  int64_t extent, LLVMValueRef *valid) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef t = LLVMBuildSub(b, LLVMBuildAdd(b, at, cg_i64(cg, p), ""), LLVMBuildMul(b, k, cg_i64(cg, d), ""), "");
+    LLVMValueRef o = LLVMBuildSDiv(b, t, cg_i64(cg, s), "");
+    LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildSRem(b, t, cg_i64(cg, s), ""), cg_i64(cg, 0), ""),
+                                   LLVMBuildICmp(b, LLVMIntULT, o, cg_i64(cg, extent), ""), "");
+    *valid = *valid ? LLVMBuildAnd(b, *valid, ok, "") : ok;
+    return LLVMBuildSelect(b, ok, o, cg_i64(cg, 0), "");
+}
+
+/* dx[b, c, ih, iw] = the sum of the cols elements im2col took from there,
+ * gathered in (i, j) order: deterministic, and no element is written twice. */
+static void kernel_col2im(CG *cg, Node *n) {
+    Node *cols = n->in[0];
+    Window w = node_window(n);
+    const int64_t *d = n->shape.d;
+    int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
+    const Layout *out = out_layout(cg, n);
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    nest_open(cg, &ns, &n->shape, idx);
+    LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, idx);
+    store(cg, n->dt, cval(cg, n->dt, 0), p);
+    Loop li, lj;
+    LLVMValueRef i = cg_loop_open(cg, &li, w.kh), j = cg_loop_open(cg, &lj, w.kw), valid = NULL;
+    LLVMValueRef o0 = window_out_of(cg, idx[2], i, w.sh, w.ph, w.dh, oh, &valid);
+    LLVMValueRef o1 = window_out_of(cg, idx[3], j, w.sw, w.pw, w.dw, ow, &valid);
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, idx[0], cg_i64(cg, oh), ""), o0, ""),
+                                                    cg_i64(cg, ow), ""), o1, "");
+    LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, idx[1], cg_i64(cg, w.kh), ""), i, ""),
+                                                    cg_i64(cg, w.kw), ""), j, "");
+    LLVMValueRef at[2] = {row, col};
+    LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, cols, at), cval(cg, n->dt, 0), "");
+    store(cg, n->dt, LLVMBuildFAdd(b, load(cg, n->dt, p), v, ""), p);
+    cg_loop_close(cg, &lj);
+    cg_loop_close(cg, &li);
+    nest_close(cg, &ns, &n->shape);
+}
+
 static void emit_kernel(CG *cg, Node *n) {
     switch (op_info[n->op].kind) {
     case K_EW:
@@ -590,6 +680,8 @@ static void emit_kernel(CG *cg, Node *n) {
     case OP_PICK: kernel_pick(cg, n); return;
     case OP_ONEHOT: kernel_onehot(cg, n); return;
     case OP_EMBED: kernel_embed(cg, n); return;
+    case OP_IM2COL: kernel_im2col(cg, n); return;
+    case OP_COL2IM: kernel_col2im(cg, n); return;
     LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no kernel for %s\n", op_info[n->op].name);

@@ -795,13 +795,17 @@ static bool dot_ok(int64_t K, const int64_t *sa, const int64_t *sb) {
 }
 
 /* An extent of a product: its maximum, and for a runtime axis its dim
- * (Shape.dyn); the code runs at the n of the call. */
+ * (Shape.dyn) and rows per unit of n (shape_rows_per_n); the code runs at
+ * the n of the call. */
 typedef struct Extent {
     int64_t max;
     int dyn;
+    int64_t per;
 } Extent;
 
-static Extent extent_of(const Shape *s, int d) { return (Extent){s->d[d], s->dyn[d]}; }
+static Extent extent_of(const Shape *s, int d) {
+    return (Extent){s->d[d], s->dyn[d], s->dyn[d] ? shape_rows_per_n(s, d) : 1};
+}
 
 /* A product with C a column is turned around (C.T = B.T @ A.T, the same
  * memory): the forms vectorize along N. */
@@ -814,7 +818,7 @@ static bool turn(Extent *M, Extent *N, int64_t sa[2], int64_t sb[2]) {
     sb[0] = a1;
     sb[1] = a0;
     *N = *M;
-    *M = (Extent){1, 0};
+    *M = (Extent){1, 0, 1};
     return true;
 }
 
@@ -1064,7 +1068,9 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     Extent *ext[3] = {&o.M, &o.N, &o.K};
     LLVMValueRef *val[3] = {&o.m, &o.n, &o.k};
     for (int i = 0; i < 3; i++)
-        *val[i] = ext[i]->dyn ? cg->dimval[ext[i]->dyn - 1] : cg_i64(cg, ext[i]->max);
+        *val[i] = !ext[i]->dyn ? cg_i64(cg, ext[i]->max)
+                  : ext[i]->per == 1 ? cg->dimval[ext[i]->dyn - 1]
+                  : LLVMBuildNUWMul(cg->b, cg->dimval[ext[i]->dyn - 1], cg_i64(cg, ext[i]->per), "");
     o.A = operand_ptr(cg, o.turned ? &sb->lay : &sa->lay, n->dt);
     o.B = operand_ptr(cg, o.turned ? &sa->lay : &sb->lay, n->dt);
     o.C = operand_ptr(cg, out, n->dt);

@@ -59,11 +59,18 @@ void shape_push_fixed(Shape *s, int64_t extent) {
 }
 
 static const char *const *dim_names;
+static const int64_t *dim_max;
 static int ndim_names;
 
-void ir_set_dim_names(const char *const *names, int n) {
+void ir_set_dims(const char *const *names, const int64_t *max, int n) {
     dim_names = names;
+    dim_max = max;
     ndim_names = n;
+}
+
+int64_t shape_rows_per_n(const Shape *s, int i) {
+    int k = s->dyn[i] - 1;
+    return k >= 0 && k < ndim_names ? s->d[i] / dim_max[k] : 1;
 }
 
 Shape shape_scalar(void) { return (Shape){0}; }
@@ -84,7 +91,10 @@ bool dtype_is_float(DType dt) { return dt == DT_F32 || dt == DT_F64; }
 
 const char *shape_axis_str(const Shape *s, int i) {
     int k = s->dyn[i] - 1;
-    return k >= 0 && k < ndim_names ? dim_names[k] : arena_printf("%lld", (long long)s->d[i]);
+    if (k < 0 || k >= ndim_names)
+        return arena_printf("%lld", (long long)s->d[i]);
+    int64_t per = shape_rows_per_n(s, i);
+    return per == 1 ? dim_names[k] : arena_printf("%s*%lld", dim_names[k], (long long)per);
 }
 
 const char *shape_str(DType dt, const Shape *s) {
@@ -534,6 +544,31 @@ Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt) {
     Node p = proto(OP_ONEHOT, dt, shape_scalar(), y, NULL);
     shape_push(&p.shape, &y->shape, 0);
     shape_push_fixed(&p.shape, c);
+    return intern(g, &p);
+}
+
+int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+static void window_attr(Node *n, const Window *w) {
+    const int64_t v[8] = {w->kh, w->kw, w->sh, w->sw, w->ph, w->pw, w->dh, w->dw};
+    memcpy(n->attr, v, sizeof v);
+}
+
+Node *ir_im2col(Graph *g, Node *x, const Window *w, double pad) {
+    int64_t oh = window_out(x->shape.d[2], w->kh, w->sh, w->ph, w->dh);
+    int64_t ow = window_out(x->shape.d[3], w->kw, w->sw, w->pw, w->dw);
+    Node p = proto(OP_IM2COL, x->dt, shape_scalar(), x, NULL);
+    shape_push(&p.shape, &x->shape, 0);
+    p.shape.d[0] *= oh * ow;
+    shape_push_fixed(&p.shape, x->shape.d[1] * w->kh * w->kw);
+    window_attr(&p, w);
+    p.value = pad;
+    return intern(g, &p);
+}
+
+Node *ir_col2im(Graph *g, Node *cols, Shape xs, const Window *w) {
+    Node p = proto(OP_COL2IM, cols->dt, xs, cols, NULL);
+    window_attr(&p, w);
     return intern(g, &p);
 }
 

@@ -176,7 +176,8 @@ typedef enum { K_LEAF, K_CONST, K_EW, K_VIEW, K_REDUCE, K_KERNEL } OpKind;
 #define MODE_OPS case OP_DROPMASK: case OP_MODE
 #define VIEW_OPS case OP_TRANSPOSE: case OP_RESHAPE: case OP_INDEX: case OP_BROADCAST: case OP_DETACH
 #define REDUCE_OPS case OP_SUM: case OP_MAX: case OP_PROD
-#define KERNEL_OPS case OP_MATMUL: case OP_EMBED: case OP_MAXMASK: case OP_ARGMAX: case OP_PICK: case OP_ONEHOT
+#define KERNEL_OPS case OP_MATMUL: case OP_EMBED: case OP_MAXMASK: case OP_ARGMAX: case OP_PICK: case OP_ONEHOT: \
+    case OP_IM2COL: case OP_COL2IM
 
 typedef struct OpInfo {
     const char *name;
@@ -188,7 +189,10 @@ extern const OpInfo op_info[OP_COUNT];
 /* A runtime dim (`dim batch <= 256`) is an axis whose extent n is chosen
  * at each call: d[] holds its MAX, the extent of the storage, and dyn[]
  * says which dim it is (k + 1 for Model.dims[k], 0 for a fixed extent).
- * Loops over such an axis run to n; strides and sizes use MAX. */
+ * Loops over such an axis run to n; strides and sizes use MAX.  Inside the
+ * compiler an axis may also merge a runtime axis with the fixed ones after
+ * it (convolution's rows, one per output pixel of each example): d[] is
+ * then MAX * per and n * per rows are in use (shape_rows_per_n). */
 #define MAX_DIMS 16
 typedef struct Shape {
     int rank;
@@ -228,8 +232,12 @@ bool shape_is_dynamic(const Shape *s);
 void shape_push(Shape *s, const Shape *from, int axis);   /* append from's axis */
 void shape_push_fixed(Shape *s, int64_t extent);
 Shape shape_scalar(void);
-/* Names of the runtime dims, for shape_str ("f32[batch, 784]"). */
-void ir_set_dim_names(const char *const *names, int n);
+/* Names and MAX of the runtime dims, for shape_str ("f32[batch, 784]")
+ * and shape_rows_per_n. */
+void ir_set_dims(const char *const *names, const int64_t *max, int n);
+/* Of a runtime axis i of s: the rows in use per unit of its dim's n (1,
+ * or per for a merged axis). */
+int64_t shape_rows_per_n(const Shape *s, int i);
 const char *shape_str(DType dt, const Shape *s);   /* "f32[2, 3]", "f32[batch, 3]" */
 const char *shape_axis_str(const Shape *s, int i);  /* "3", "batch" */
 const char *dtype_name(DType dt);
@@ -258,6 +266,18 @@ Node *ir_maxmask(Graph *g, Node *a, unsigned axes);
 Node *ir_argmax(Graph *g, Node *a, int axis);           /* keeps the axis */
 Node *ir_pick(Graph *g, Node *x, Node *y);
 Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt);
+/* A window of conv2d and the pools, as in Node.attr of IM2COL and COL2IM:
+ * kernel, stride, padding and dilation, each [h, w].  The output is
+ * OH x OW with OH = (H + 2 ph - dh (kh - 1) - 1) / sh + 1. */
+typedef struct Window {
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+} Window;
+int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d);
+/* x [N, C, H, W] as rows of windows [N*OH*OW, C*kh*kw], pad outside x
+ * (0, or -inf for max_pool2d); N may be a runtime axis, merged with OH*OW.
+ * col2im is its adjoint, into shape xs. */
+Node *ir_im2col(Graph *g, Node *x, const Window *w, double pad);
+Node *ir_col2im(Graph *g, Node *cols, Shape xs, const Window *w);
 /* Training mode (modes.c): dropout site k's mask over shape s, each element
  * 0 or 1/(1-p), drawn from the state's seed and step (the SEEDSTEP leaf);
  * a value that is train when training and eval in forward; and n again

@@ -123,6 +123,7 @@ struct Sema {
     Loc optimizer_loc;
     int noutputs_declared;
     const char **dim_names;     /* MAX_DIMS, in the arena: shape_str reads them */
+    int64_t *dim_max;           /* MAX_DIMS, in the arena: shape_rows_per_n reads them */
 };
 
 Graph *sema_graph(Sema *S) { return S->g; }
@@ -1050,8 +1051,9 @@ static void decl_dim(Sema *S, Stmt *s) {
     n->attr[0] = S->m->ndims;
     S->m->tensors[n->tensor].default_value = (double)max;
     S->m->dims[S->m->ndims] = n->tensor;
+    S->dim_max[S->m->ndims] = max;
     S->dim_names[S->m->ndims++] = s->name;
-    ir_set_dim_names(S->dim_names, S->m->ndims);
+    ir_set_dims(S->dim_names, S->dim_max, S->m->ndims);
 }
 
 static void decl_const(Sema *S, Stmt *s) {
@@ -1546,6 +1548,7 @@ static void check_sizes(Model *m) {
 
 Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
     Sema S = {.opt = opt, .dir = dir_of(src->path), .dim_names = NEWA(const char *, MAX_DIMS),
+              .dim_max = NEWA(int64_t, MAX_DIMS),
               .max_work = opt->max_work > 0 ? opt->max_work : NNC_DEFAULT_MAX_WORK};
     /* The model's own file is the bottom of the import stack: a file that
      * imports it is a cycle. */
@@ -1555,7 +1558,7 @@ Model *sema_model(Stmt *prog, const Source *src, const Options *opt) {
     S.imports = &top;
     Model *m = S.m = NEW(Model);
     m->g = S.g = graph_new();
-    ir_set_dim_names(NULL, 0);
+    ir_set_dims(NULL, NULL, 0);
     m->objective = -1;
     m->path = src->path;
     m->name = stem_name(opt->input ? opt->input : src->path);

@@ -21,10 +21,11 @@
 # DIMS_NNC adds nnc options to both builds, DIMS_OUT moves them:
 #   make dims DIMS_NNC=--cpu=native DIMS_OUT=build/tests/dims-native
 
-DIMS_MODELS := mlp matmul elementwise reductions softmax reshape loops twodims precision breadth
+DIMS_MODELS := mlp matmul elementwise reductions softmax reshape loops twodims precision breadth conv
 DIMS_CASES_mlp       := 256 129 1
 DIMS_CASES_twodims   := 32_9 17_5 1_1 1_9 32_1
 DIMS_CASES_precision := 40 21 1
+DIMS_CASES_conv      := 19 10 1
 DIMS_CASES_DEFAULT   := 67 33 1
 dims_cases = $(or $(DIMS_CASES_$1),$(DIMS_CASES_DEFAULT))
 

@@ -344,6 +344,29 @@ def _batch_norm_4d(t, g):
     return dict(o=o, J=mean_ce(o, t.y))
 
 
+@spec('conv2d', values=dict(x=normal(1.0), w1=uniform(-0.5, 0.5), b1=uniform(-0.5, 0.5), w2=uniform(-0.5, 0.5),
+                             w3=uniform(-0.5, 0.5), b3=uniform(-0.5, 0.5), V=uniform(-0.5, 0.5)),
+      classes=dict(y=4))
+def _conv2d(t, g):
+    h1 = torch.tanh(F.conv2d(t.x, t.w1, t.b1, stride=2, padding=1))
+    h2 = torch.tanh(F.conv2d(h1, t.w2, dilation=(2, 1), padding=(1, 0)))
+    h3 = F.conv2d(h2, t.w3, t.b3, groups=2, stride=(1, 2))
+    o = h3.reshape(h3.shape[0], -1) @ t.V.T
+    return dict(h1=h1, h3=h3, o=o, J=mean_ce(o, t.y))
+
+
+@spec('pooling', values=dict(x=normal(1.0), w=uniform(-0.5, 0.5), c=uniform(0.5, 1.5)))
+def _pooling(t, g):
+    z = F.conv2d(t.x, t.w) * t.c
+    m1 = F.max_pool2d(z, 2)
+    m2 = F.max_pool2d(z, (3, 2), stride=(2, 1), padding=1)
+    a1 = F.avg_pool2d(z, 2)
+    a2 = F.avg_pool2d(z, 3, stride=2, padding=1, count_include_pad=False)
+    a3 = F.avg_pool2d(z, (2, 3), stride=1, padding=(1, 1))
+    J = (m1 * m1).sum() + (m2 * m2 * m2).sum() + torch.sin(a2).sum() + (a1 * a1 * a1).sum() + (a3 * a3).sum()
+    return dict(m1=m1, m2=m2, a1=a1, a2=a2, a3=a3, J=J)
+
+
 @spec('broadcasting',
       values=dict(v=away(0.5, 1.5), s=fixed(0.75), k=fixed(-0.625)),
       hypers=dict(alpha=1.5), gc=dict(v=(0.5, 1.5)))
