@@ -72,7 +72,14 @@ $(BENCH_OUT)/optim_bench: bench/optim_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn
 bench:
 	@tools/deps.sh bench
 	@$(MAKE) --no-print-directory bench-run
-bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench
+# The textbook's LeNet-5, for PyTorch's side (bench/lenet_torch.py).
+$(BENCH_OUT)/lenet.o: bench/lenet.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(BENCH_NNC) $< -o $@ -H $(BENCH_OUT)/lenet.h
+$(BENCH_OUT)/lenet.so: $(BENCH_OUT)/lenet.o $(B)/libnnrt.so
+	$(CC) -shared -o $@ $< -L$(B) -lnnrt -Wl,-rpath,$(abspath $(B))
+
+bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/lenet.so
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
 

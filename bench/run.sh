@@ -84,6 +84,10 @@ echo "(f) samples/mlp.nn trained by Adam against SGD (train_step, dim batch <= 2
 "$out/optim_bench" || status=1
 
 echo
+echo "(g) the textbook's LeNet-5 (bench/lenet.nn) train step against PyTorch's, alternated"
+"${py:-python3}" bench/lenet_torch.py "$out/lenet.so" || status=1
+
+echo
 echo "(e) compile time against model size (nnc -O2, best of 3): generated models of 20,000 and"
 echo "    200,000 statements (bench/gen_model.sh), an unrolled loop of 1,000 and 10,000 iterations"
 # The best of three runs of "$@", in milliseconds, or "failed".
