@@ -128,6 +128,13 @@ static Node *grad_embed(Graph *g, Node *n, Node *gy, int k) { return ir_index(g,
 static Node *grad_broadcast(Graph *g, Node *n, Node *gy, int k) {
     return ir_unbroadcast(g, gy, &n->in[0]->shape);
 }
+static Node *grad_slice(Graph *g, Node *n, Node *gy, int k) {
+    return ir_pad(g, gy, (int)n->attr[0], n->attr[1], n->in[0]->shape);
+}
+static Node *grad_pad(Graph *g, Node *n, Node *gy, int k) {
+    int axis = (int)n->attr[0];
+    return ir_slice(g, gy, axis, n->attr[1], n->in[0]->shape.d[axis]);
+}
 static Node *grad_sum(Graph *g, Node *n, Node *gy, int k) { return ir_broadcast(g, gy, n->in[0]->shape); }
 
 /* max sends the gradient to the first maximal element of each group. */

@@ -619,6 +619,7 @@ static Val fn_argmax(Sema *S, const Builtin *b, Ast *call, Val *args) {
 }
 
 enum { MAX_WINDOW = 1 << 16 };   /* kernel sizes, strides, paddings, dilations */
+enum { MAX_JOINED = 4096 };      /* tensors in one concat() or stack() */
 #define MAX_WINDOW_ELEMS ((int64_t)1 << 31)   /* of the im2col matrix, as of any tensor */
 
 /* im2col of x, unless its matrix would be too large to allocate. */
@@ -631,6 +632,150 @@ static Node *windows_of(Graph *g, Node *x, const Window *w, double pad, const ch
         return NULL;
     }
     return cols;
+}
+
+/* ---- joining and gathering (contract, 5.3 Breadth) ---- */
+
+/* concat([a, b, ...], axis = k): each tensor placed at its offset along k
+ * in zeros of the result (PAD, elementwise), the placements summed: one
+ * loop when they fuse, and each gradient the slice of its place. */
+static Node *concat_nodes(Sema *S, Node **xs, int n, int axis, const char *fname, Loc loc) {
+    Graph *g = sema_graph(S);
+    Shape s = xs[0]->shape;
+    DType dt = xs[0]->dt;
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const Shape *t = &xs[i]->shape;
+        bool ok = t->rank == s.rank && xs[i]->dt == dt && !t->dyn[axis];
+        for (int d = 0; ok && d < s.rank; d++)
+            ok = d == axis || shape_axis_eq(t, d, &s, d);
+        if (!ok) {
+            error_at(loc, "%s() of %s and %s: the tensors must have one dtype and the same dims except along "
+                     "axis %d, which cannot be a runtime dim", fname, shape_str(dt, &s), shape_str(xs[i]->dt, t), axis);
+            return NULL;
+        }
+        total += t->d[axis];
+    }
+    s.d[axis] = total;
+    Node *sum = NULL;
+    for (int i = 0, at = 0; i < n; at += (int)xs[i++]->shape.d[axis]) {
+        Node *placed = ir_pad(g, xs[i], axis, at, s);
+        sum = sum ? ir_binary(g, OP_ADD, sum, placed) : placed;
+    }
+    return sum;
+}
+
+/* The tensors of a list argument, float, and the axis (default 0) for a
+ * result of the given rank. */
+static bool tensors_arg(Sema *S, Val *args, int rank_extra, const char *fname, int *axis) {
+    Val l = args[0];
+    if (l.nlist < 1 || l.nlist > MAX_JOINED) {
+        error_at(l.loc, "%s() joins 1 to %d tensors; this list has %d", fname, MAX_JOINED, l.nlist);
+        return false;
+    }
+    for (int i = 0; i < l.nlist; i++)
+        if (!dtype_is_float(l.nodes[i]->dt)) {
+            error_at(l.loc, "%s() joins float tensors; item %d is %s", fname, i, shape_str(l.nodes[i]->dt, &l.nodes[i]->shape));
+            return false;
+        }
+    Node like = *l.nodes[0];   /* the result's rank, for the axis */
+    if (rank_extra && like.shape.rank >= MAX_RANK) {
+        error_at(l.loc, "%s() would make a tensor of more than %d axes", fname, MAX_RANK);
+        return false;
+    }
+    if (rank_extra)
+        shape_push_fixed(&like.shape, 1);
+    *axis = 0;
+    return args[1].kind == V_NONE || axis_arg(args[1], &like, axis);
+}
+
+static Val fn_concat(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    int axis;
+    if (!tensors_arg(S, args, 0, b->name, &axis))
+        return val_err();
+    Node *r = concat_nodes(S, args[0].nodes, args[0].nlist, axis, b->name, call->loc);
+    return r ? val_node(r, call->loc) : val_err();
+}
+
+/* stack: each tensor given a new axis of 1 at axis, then concatenated. */
+static Val fn_stack(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    int axis;
+    if (!tensors_arg(S, args, 1, b->name, &axis))
+        return val_err();
+    Graph *g = sema_graph(S);
+    Node **xs = NEWA(Node *, args[0].nlist);
+    for (int i = 0; i < args[0].nlist; i++) {
+        const Shape *t = &args[0].nodes[i]->shape;
+        Shape s = shape_scalar();
+        for (int d = 0; d <= t->rank; d++) {
+            if (d == axis)
+                shape_push_fixed(&s, 1);
+            if (d < t->rank)
+                shape_push(&s, t, d);
+        }
+        xs[i] = ir_reshape(g, args[0].nodes[i], s);
+    }
+    Node *r = concat_nodes(S, xs, args[0].nlist, axis, b->name, call->loc);
+    return r ? val_node(r, call->loc) : val_err();
+}
+
+/* flatten(x, start_dim = 1): the axes from start_dim on as one. */
+static Val fn_flatten(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = tensor_arg(S, args[0], b->name);
+    int start = x && x->shape.rank > 1 ? 1 : 0;
+    if (!x || (args[1].kind != V_NONE && !axis_arg(args[1], x, &start)))
+        return val_err();
+    Shape s = shape_scalar();
+    int64_t rest = 1;
+    for (int d = 0; d < x->shape.rank; d++) {
+        if (d < start) {
+            shape_push(&s, &x->shape, d);
+            continue;
+        }
+        if (x->shape.dyn[d] && x->shape.rank - start > 1) {
+            error_at(call->loc, "flatten() of %s from axis %d would merge the runtime axis %d with others",
+                     shape_str(x->dt, &x->shape), start, d);
+            return val_err();
+        }
+        rest *= x->shape.d[d];
+    }
+    if (x->shape.rank - start == 1)
+        shape_push(&s, &x->shape, start);
+    else
+        shape_push_fixed(&s, rest);
+    return val_node(ir_reshape(sema_graph(S), x, s), call->loc);
+}
+
+/* embedding(idx, table): row idx[...] of table [V, D] for each index, as
+ * one-hot rows times the table, so the gradient scatters back (summed for
+ * repeated indices) by the product's own rule.  An index outside [0, V)
+ * makes the entry point return NNRT_EINDEX, as a label does. */
+static Val fn_embedding(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *idx = args[0].kind == V_NODE ? args[0].node : NULL;
+    Node *table = tensor_arg(S, args[1], b->name);
+    if (!idx || idx->dt != DT_I32 || idx->shape.rank < 1) {
+        error_at(args[0].loc, "embedding() takes i32 indices of rank 1 or more first");
+        return val_err();
+    }
+    if (!table || table->shape.rank != 2 || shape_is_dynamic(&table->shape)) {
+        if (table)
+            error_at(args[1].loc, "embedding() takes a table [V, D] second; got %s", shape_str(table->dt, &table->shape));
+        return val_err();
+    }
+    for (int d = 1; d < idx->shape.rank; d++)
+        if (idx->shape.dyn[d]) {
+            error_at(args[0].loc, "embedding() of %s: only the first axis of the indices may be a runtime dim",
+                     shape_str(idx->dt, &idx->shape));
+            return val_err();
+        }
+    Graph *g = sema_graph(S);
+    sema_label_range(S, idx, table->shape.d[0]);
+    Shape flat = shape_scalar(), out = idx->shape;   /* the indices as one axis, rows merged with a runtime one */
+    shape_push(&flat, &idx->shape, 0);
+    flat.d[0] = shape_numel(&idx->shape);
+    shape_push(&out, &table->shape, 1);
+    Node *rows = ir_matmul(g, ir_onehot(g, ir_reshape(g, idx, flat), table->shape.d[0], table->dt), table);
+    return val_node(ir_reshape(g, rows, out), call->loc);
 }
 
 /* ---- convolution and pooling (contract, 5.3) ----
@@ -1024,6 +1169,10 @@ static const Builtin builtins[] = {
     {"argmin", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_NEG},
     {"dropout", {"x", "p"}, 2, 2, fn_dropout, OP_DROPMASK},
     {"conv2d", {"x", "w", "b", "stride", "padding", "dilation", "groups"}, 7, 2, fn_conv2d, OP_IM2COL},
+    {"concat", {"tensors", "axis"}, 2, 1, fn_concat, OP_PAD},
+    {"stack", {"tensors", "axis"}, 2, 1, fn_stack, OP_PAD},
+    {"flatten", {"x", "start_dim"}, 2, 1, fn_flatten, OP_RESHAPE},
+    {"embedding", {"idx", "table"}, 2, 2, fn_embedding, OP_ONEHOT},
     {"max_pool2d", {"x", "k", "stride", "padding"}, 4, 2, fn_pool, OP_MAX},
     {"avg_pool2d", {"x", "k", "stride", "padding", "count_include_pad"}, 5, 2, fn_pool, OP_SUM},
     {"batch_norm", {"x", "running_mean", "running_var", "weight", "bias", "momentum", "eps"}, 7, 3,
@@ -1058,6 +1207,12 @@ Val builtin_call(Sema *S, const Builtin *b, Ast *call) {
         if (args[i].kind == V_ERR)
             return val_err();
         args[i].loc = argast[i]->loc;
+        bool tensors = strcmp(b->params[i], "tensors") == 0, is_list = args[i].kind == V_LIST && args[i].nodes;
+        if (tensors != is_list) {
+            error_at(args[i].loc, tensors ? "%s() takes a list of tensors here: [a, b, ...]"
+                                          : "%s() takes compile-time integers here, not a list of tensors", b->name);
+            return val_err();
+        }
     }
     return b->fn(S, b, call, args);
 }
@@ -1303,89 +1458,4 @@ void builtin_pytorch_hint(Ast *a) {
     }
     error_at(a->loc, "'%s' is PyTorch's; nnc has no modules: its builtins are called by name (relu(x), "
              "softmax(x, axis = 1)), as listed in docs/language.md", a->name);
-}
-
-/* A slice bound: a compile-time integer, negative from the end; *ok false
- * when it is not one. */
-static int64_t slice_bound(Sema *S, Ast *e, int64_t dflt, int64_t n, bool *ok) {
-    if (!e)
-        return dflt;
-    Val v = sema_eval(S, e);
-    if (v.kind != V_NUM || !v.is_int) {
-        *ok = false;
-        return 0;
-    }
-    return v.num < 0 ? (int64_t)v.num + n : (int64_t)v.num;
-}
-
-void builtin_slice_hint(Sema *S, Ast *index, const Node *x) {
-    const char *name = index->lhs->kind == A_NAME ? index->lhs->name : "x";
-    const Shape *s = &x->shape;
-    int k = 0, full = 0, ints = 0, at = -1;
-    bool ok = true, trailing = true;   /* every ':' after every index */
-    int64_t from = 0, to = 0, idx = 0;
-    const char *text = "", *indices = "";
-    for (Ast *it = index->args; it; it = it->next, k++) {
-        int64_t n = k < s->rank ? s->d[k] : 1;
-        if (it->kind == A_SLICE) {
-            int64_t a = slice_bound(S, it->lhs, 0, n, &ok), b = slice_bound(S, it->rhs, n, n, &ok);
-            if (!it->lhs && !it->rhs) {
-                full++;
-                text = arena_printf("%s%s:", text, k ? ", " : "");
-                continue;
-            }
-            at = k, from = a, to = b;
-            text = arena_printf("%s%s%s:%s", text, k ? ", " : "", it->lhs ? arena_printf("%lld", (long long)a) : "",
-                                it->rhs ? arena_printf("%lld", (long long)b) : "");
-        } else {
-            Val v = sema_eval(S, it);
-            ok &= v.kind == V_NUM && v.is_int;
-            idx = ok ? (int64_t)v.num : 0;
-            trailing &= full == 0;
-            indices = arena_printf("%s%s%lld", indices, ints ? ", " : "", (long long)idx);
-            ints++, at = k;
-            text = arena_printf("%s%s%lld", text, k ? ", " : "", (long long)idx);
-        }
-    }
-    const char *what = arena_printf("%s[%s] of %s", name, text, shape_str(x->dt, &x->shape));
-    const char *hint = NULL;
-    if (ok && k <= s->rank && ints == 0 && full == k - 1 && at == 0 && k == 1 && !s->dyn[0]) {
-        /* rows: x[a:b] */
-        int64_t n = s->d[0], m = to - from;
-        if (from < 0 || to > n || m < 1)
-            hint = arena_printf("and %lld:%lld is not within the %lld rows", (long long)from, (long long)to,
-                                (long long)n);
-        else if (m == n)
-            hint = arena_printf("%s[:] is %s itself", name, name);
-        else if (n % m == 0 && from % m == 0) {
-            const char *dims = arena_printf("%lld, %lld", (long long)(n / m), (long long)m);
-            for (int i = 1; i < s->rank; i++)
-                dims = arena_printf("%s, %lld", dims, (long long)s->d[i]);
-            hint = arena_printf("rows %lld to %lld are reshape(%s, [%s])[%lld]: the axis split into blocks "
-                                "of %lld, and one block selected", (long long)from, (long long)to - 1, name,
-                                dims, (long long)(from / m), (long long)m);
-        } else {
-            hint = arena_printf("%s[i] selects one row; a block of rows is reshape(%s, [n / k, k, ...])[j] when "
-                                "its size k divides the row count n and its start", name, name);
-        }
-    } else if (ok && ints == 1 && full == k - 1 && at > 0 && at < s->rank) {
-        /* one index after full slices: x[:, j] */
-        if (s->rank == 2) {
-            hint = arena_printf("it is %s.T[%lld], a row of the transpose", name, (long long)idx);
-        } else {
-            const char *perm = arena_printf("%d", at);
-            for (int i = 0; i < s->rank; i++)
-                if (i != at)
-                    perm = arena_printf("%s, %d", perm, i);
-            hint = arena_printf("it is transpose(%s, [%s])[%lld]: the axis brought first, then indexed", name,
-                                perm, (long long)idx);
-        }
-    } else if (ok && full > 0 && ints == k - full && ints > 0 && trailing) {
-        hint = arena_printf("the trailing ':' are not needed: %s[%s] keeps the later axes", name, indices);
-    }
-    if (!hint)
-        hint = arena_printf("meanwhile %s[i] selects along the first axis (%s[i, j] = %s[i][j]), reshape() "
-                            "splits an axis into blocks to select from, and transpose() brings an axis first",
-                            name, name, name);
-    error_at(index->loc, "%s: slices are not in the language yet (they are planned); %s", what, hint);
 }

@@ -258,10 +258,26 @@ static LLVMValueRef dropout_mask(CG *cg, Node *n, LLVMValueRef *idx) {
     return LLVMBuildSelect(b, keep, scale, cval(cg, n->dt, 0), "");
 }
 
+/* PAD at idx: its operand's element shifted by start along the axis where
+ * that falls in the operand, else 0 (the index clamped so that no address
+ * leaves the operand). */
+static LLVMValueRef pad_value(CG *cg, Node *n, LLVMValueRef *idx) {
+    LLVMBuilderRef b = cg->b;
+    int axis = (int)n->attr[0];
+    LLVMValueRef oidx[MAX_RANK];
+    memcpy(oidx, idx, sizeof(LLVMValueRef) * (size_t)n->shape.rank);
+    LLVMValueRef at = LLVMBuildSub(b, idx[axis], cg_i64(cg, n->attr[1]), "");
+    LLVMValueRef in = LLVMBuildICmp(b, LLVMIntULT, at, cg_i64(cg, n->in[0]->shape.d[axis]), "");
+    oidx[axis] = LLVMBuildSelect(b, in, at, cg_i64(cg, 0), "");
+    return LLVMBuildSelect(b, in, value_at(cg, n->in[0], oidx), cval(cg, n->dt, 0), "");
+}
+
 /* The elementwise op of n at idx. */
 static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
     if (n->op == OP_DROPMASK)   /* its operands are not elementwise */
         return dropout_mask(cg, n, idx);
+    if (n->op == OP_PAD)
+        return pad_value(cg, n, idx);
     LLVMBuilderRef b = cg->b;
     LLVMValueRef x = operand_at(cg, n, 0, idx);
     LLVMValueRef y = op_info[n->op].arity >= 2 ? operand_at(cg, n, 1, idx) : NULL;
@@ -334,7 +350,7 @@ static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
         LLVMValueRef c = LLVMBuildFCmp(b, LLVMRealUNE, x, cval(cg, n->in[0]->dt, 0), "");
         return LLVMBuildSelect(b, c, y, operand_at(cg, n, 2, idx), "");
     }
-    LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: MODE_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: MODE_OPS: PAD_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no elementwise lowering for %s\n", op_info[n->op].name);
         abort();
@@ -615,47 +631,34 @@ static void kernel_im2col(CG *cg, Node *n) {
         cg_loop_close(cg, &l[k]);
 }
 
-/* Output coordinate of an input coordinate at and a kernel offset k: o
- * with o*s - p + k*d = at, if there is one in [0, extent). */
-static LLVMValueRef window_out_of(CG *cg, LLVMValueRef at, LLVMValueRef k, int64_t s, int64_t p, int64_t d,
-                                  int64_t extent, LLVMValueRef *valid) {
-    LLVMBuilderRef b = cg->b;
-    LLVMValueRef t = LLVMBuildSub(b, LLVMBuildAdd(b, at, cg_i64(cg, p), ""), LLVMBuildMul(b, k, cg_i64(cg, d), ""), "");
-    LLVMValueRef o = LLVMBuildSDiv(b, t, cg_i64(cg, s), "");
-    LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntEQ, LLVMBuildSRem(b, t, cg_i64(cg, s), ""), cg_i64(cg, 0), ""),
-                                   LLVMBuildICmp(b, LLVMIntULT, o, cg_i64(cg, extent), ""), "");
-    *valid = *valid ? LLVMBuildAnd(b, *valid, ok, "") : ok;
-    return LLVMBuildSelect(b, ok, o, cg_i64(cg, 0), "");
-}
-
-/* dx[b, c, ih, iw] = the sum of the cols elements im2col took from there,
- * gathered in (i, j) order: deterministic, and no element is written twice. */
+/* dx = 0, then each element of cols added to the element of dx that
+ * im2col took it from (a padding position is skipped), in the row-major
+ * order of cols: deterministic, and no division in the loops. */
 static void kernel_col2im(CG *cg, Node *n) {
     Node *cols = n->in[0];
     Window w = node_window(n);
     const int64_t *d = n->shape.d;
     int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
     const Layout *out = out_layout(cg, n);
-    LLVMValueRef idx[MAX_RANK];
-    Nest ns;
-    nest_open(cg, &ns, &n->shape, idx);
-    LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, idx);
-    store(cg, n->dt, cval(cg, n->dt, 0), p);
-    Loop li, lj;
-    LLVMValueRef i = cg_loop_open(cg, &li, w.kh), j = cg_loop_open(cg, &lj, w.kw), valid = NULL;
-    LLVMValueRef o0 = window_out_of(cg, idx[2], i, w.sh, w.ph, w.dh, oh, &valid);
-    LLVMValueRef o1 = window_out_of(cg, idx[3], j, w.sw, w.pw, w.dw, ow, &valid);
+    cg_store_const(cg, n, out, 0);
+    Loop l[6];
+    LLVMValueRef bi = axis_open(cg, &l[0], &n->shape, 0);
+    LLVMValueRef o[2] = {cg_loop_open(cg, &l[1], oh), cg_loop_open(cg, &l[2], ow)};
+    LLVMValueRef c = cg_loop_open(cg, &l[3], d[1]), i = cg_loop_open(cg, &l[4], w.kh), j = cg_loop_open(cg, &l[5], w.kw);
+    LLVMValueRef valid = NULL;
+    LLVMValueRef xi[4] = {bi, c, window_in(cg, o[0], i, w.sh, w.ph, w.dh, d[2], &valid),
+                          window_in(cg, o[1], j, w.sw, w.pw, w.dw, d[3], &valid)};
     LLVMBuilderRef b = cg->b;
-    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, idx[0], cg_i64(cg, oh), ""), o0, ""),
-                                                    cg_i64(cg, ow), ""), o1, "");
-    LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, idx[1], cg_i64(cg, w.kh), ""), i, ""),
+    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), o[0], ""),
+                                                    cg_i64(cg, ow), ""), o[1], "");
+    LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""), i, ""),
                                                     cg_i64(cg, w.kw), ""), j, "");
     LLVMValueRef at[2] = {row, col};
     LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, cols, at), cval(cg, n->dt, 0), "");
+    LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
     store(cg, n->dt, LLVMBuildFAdd(b, load(cg, n->dt, p), v, ""), p);
-    cg_loop_close(cg, &lj);
-    cg_loop_close(cg, &li);
-    nest_close(cg, &ns, &n->shape);
+    for (int k = 5; k >= 0; k--)
+        cg_loop_close(cg, &l[k]);
 }
 
 static void emit_kernel(CG *cg, Node *n) {
@@ -682,7 +685,7 @@ static void emit_kernel(CG *cg, Node *n) {
     case OP_EMBED: kernel_embed(cg, n); return;
     case OP_IM2COL: kernel_im2col(cg, n); return;
     case OP_COL2IM: kernel_col2im(cg, n); return;
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no kernel for %s\n", op_info[n->op].name);
         abort();
@@ -734,6 +737,9 @@ static void key_reads(CG *cg, FILE *f, Node *x, Reads *r);
 /* x's own op and what it reads, as computed inside a kernel. */
 static void key_compute(CG *cg, FILE *f, Node *x, Reads *r) {
     fprintf(f, "(%d/%d/%a", x->op, x->dt, x->value);
+    for (int i = 0; i < MAX_RANK; i++)   /* PAD's axis and start */
+        if (x->attr[i])
+            fprintf(f, "@%d=%lld", i, (long long)x->attr[i]);
     for (int d = 0; d < x->shape.rank; d++)
         key_axis(f, &x->shape, d);
     fprintf(f, " ");

@@ -266,7 +266,7 @@ static double fold_unary(Op op, double x, double c) {
     case OP_ERF: return erf(x);
     case OP_LOG1P: return log1p(x);
     case OP_EXPM1: return expm1(x);
-    LEAF_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -283,7 +283,7 @@ double ir_fold_binary(Op op, double a, double b) {
     case OP_NE: return a != b;
     case OP_GT: return a > b;
     case OP_GE: return a >= b;
-    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -356,7 +356,7 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     case OP_DIV:
         if (ir_is_const(b, 1)) return identity_result(g, a, &s);
         break;
-    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM:
+    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM:
     case OP_MINIMUM: case OP_EQ: case OP_NE: case OP_GT: case OP_GE: case OP_COUNT:
     default:
         break;
@@ -523,6 +523,25 @@ Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n) {
     return intern(g, &p);
 }
 
+Node *ir_slice(Graph *g, Node *x, int axis, int64_t start, int64_t len) {
+    if (start == 0 && len == x->shape.d[axis])
+        return x;
+    Node p = proto(OP_SLICE, x->dt, x->shape, x, NULL);
+    p.shape.d[axis] = len;
+    p.attr[0] = axis;
+    p.attr[1] = start;
+    return intern(g, &p);
+}
+
+Node *ir_pad(Graph *g, Node *x, int axis, int64_t start, Shape s) {
+    if (shape_eq(&x->shape, &s))
+        return x;
+    Node p = proto(OP_PAD, x->dt, s, x, NULL);
+    p.attr[0] = axis;
+    p.attr[1] = start;
+    return intern(g, &p);
+}
+
 Node *ir_maxmask(Graph *g, Node *a, unsigned axes) {
     Node p = proto(OP_MAXMASK, a->dt, a->shape, a, NULL);
     p.attr[0] = axes;
@@ -593,7 +612,7 @@ static void dump_node(FILE *f, const Node *n) {
     case OP_CONST:
         fprintf(f, " %.9g", n->value);
         break;
-    UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
+    UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
     default:
         for (int i = 0; i < op_info[n->op].arity; i++)
             fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);

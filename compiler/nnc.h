@@ -174,7 +174,9 @@ typedef enum { K_LEAF, K_CONST, K_EW, K_VIEW, K_REDUCE, K_KERNEL } OpKind;
     case OP_EQ: case OP_NE: case OP_GT: case OP_GE
 #define TERNARY_OPS case OP_WHERE
 #define MODE_OPS case OP_DROPMASK: case OP_MODE
-#define VIEW_OPS case OP_TRANSPOSE: case OP_RESHAPE: case OP_INDEX: case OP_BROADCAST: case OP_DETACH
+#define PAD_OPS case OP_PAD
+#define VIEW_OPS case OP_TRANSPOSE: case OP_RESHAPE: case OP_INDEX: case OP_BROADCAST: case OP_DETACH: \
+    case OP_SLICE
 #define REDUCE_OPS case OP_SUM: case OP_MAX: case OP_PROD
 #define KERNEL_OPS case OP_MATMUL: case OP_EMBED: case OP_MAXMASK: case OP_ARGMAX: case OP_PICK: case OP_ONEHOT: \
     case OP_IM2COL: case OP_COL2IM
@@ -262,6 +264,10 @@ Node *ir_detach(Graph *g, Node *a);
 Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes);  /* keeps dims */
 Node *ir_matmul(Graph *g, Node *a, Node *b);
 Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n);
+/* Elements [start, start + len) of axis (len: of the result), and the
+ * inverse: x placed at start of axis in zeros of shape s. */
+Node *ir_slice(Graph *g, Node *x, int axis, int64_t start, int64_t len);
+Node *ir_pad(Graph *g, Node *x, int axis, int64_t start, Shape s);
 Node *ir_maxmask(Graph *g, Node *a, unsigned axes);
 Node *ir_argmax(Graph *g, Node *a, int axis);           /* keeps the axis */
 Node *ir_pick(Graph *g, Node *x, Node *y);
@@ -449,6 +455,7 @@ typedef struct Val {
     Node *node;
     int64_t *list;
     uint8_t *list_dyn;  /* V_LIST: per entry, a runtime dim (Shape.dyn) or 0 */
+    Node **nodes;       /* V_LIST of tensors (concat, stack): the nlist tensors; list is NULL */
     int nlist;
     Loc loc;
 } Val;
@@ -478,9 +485,8 @@ bool builtin_is_initializer(const char *name);
 /* The parameters of an initializer call, checked: kind, a, b. */
 bool builtin_initializer(Sema *S, Ast *call, nnrt_init_kind *kind, double *a, double *b);
 /* PyTorch habits, explained as errors: a call or name with a '.' from the
- * parser (torch.relu, nn.Linear, x.sum()); and a slice x[a:b] of x. */
+ * parser (torch.relu, nn.Linear, x.sum()). */
 void builtin_pytorch_hint(Ast *a);
-void builtin_slice_hint(Sema *S, Ast *index, const Node *x);
 /* Match call arguments to named parameters; false after an error. */
 bool match_args(Ast *call, const char *fname, const char *const *params, int nparams,
                 int nrequired, Ast **out);

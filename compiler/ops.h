@@ -60,12 +60,17 @@ OP(WHERE,     "where",     3, EW,     grad_where)
  * entry points (modes.c) */
 OP(DROPMASK,  "dropmask",  2, EW,     grad_none)      /* 0 or 1/(1-p): p = in[0], in[1] seedstep; value = site k */
 OP(MODE,      "mode",      2, EW,     grad_none)      /* in[0] when training, in[1] in forward; gone before autodiff */
+/* placing: x at [start, start + len) of axis attr[0] (attr[1] = start) in
+ * zeros of the node's shape, evaluated elementwise over that shape, so that
+ * concat's sum of placements fuses into one loop */
+OP(PAD,       "pad",       1, EW,     grad_pad)
 /* views */
 OP(TRANSPOSE, "transpose", 1, VIEW,   grad_transpose) /* attr = perm */
 OP(RESHAPE,   "reshape",   1, VIEW,   grad_reshape)
 OP(INDEX,     "index",     1, VIEW,   grad_index)     /* attr[0] = i: R[i] */
 OP(BROADCAST, "broadcast", 1, VIEW,   grad_broadcast)
 OP(DETACH,    "detach",    1, VIEW,   grad_none)      /* identity, stops gradients */
+OP(SLICE,     "slice",     1, VIEW,   grad_slice)     /* [start, start + len) of axis attr[0], attr[1] = start */
 /* reductions over the axes in attr[0] (a bit mask), kept as size-1 dims */
 OP(SUM,       "sum",       1, REDUCE, grad_sum)
 OP(MAX,       "max",       1, REDUCE, grad_max)

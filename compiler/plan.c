@@ -63,6 +63,9 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
         for (int i = 0; i < s->rank; i++)
             out->stride[i] = in->stride[n->attr[i]];
         return true;
+    case OP_SLICE:
+        out->elem_off += n->attr[1] * in->stride[n->attr[0]];
+        return true;
     case OP_INDEX:
         out->elem_off += n->attr[0] * in->stride[0];
         for (int i = 0; i < s->rank; i++)
@@ -80,7 +83,7 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
         *out = layout_of(in->base, in->byte_off, s);
         out->elem_off = in->elem_off;
         return true;
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default:
         return false;
     }

@@ -642,55 +642,83 @@ static Val eval_call(Sema *S, Ast *a) {
 
 static Val eval(Sema *S, Ast *a);
 
-/* v[i] along the leading axis, i already evaluated (its Ast for the place). */
-static Val index_one(Sema *S, Val v, Val i, Ast *item, Loc loc) {
-    if (v.kind == V_ERR || i.kind == V_ERR)
-        return val_err();
-    if (v.kind != V_NODE || v.node->shape.rank == 0) {
-        error_at(loc, "only a tensor of rank 1 or more can be indexed");
-        return val_err();
+/* An index or a slice bound of an axis of extent n: a compile-time
+ * integer (its Ast e, or dflt when e is NULL), negative from the end. */
+static bool index_value(Sema *S, Ast *e, int64_t dflt, int64_t n, int64_t *out) {
+    if (!e) {
+        *out = dflt;
+        return true;
     }
+    Val i = sema_eval(S, e);
+    if (i.kind == V_ERR)
+        return false;
     if (i.kind != V_NUM || !i.is_int) {
-        error_at(item->loc, "an index must be a compile-time integer (a const or a loop variable)");
-        return val_err();
+        error_at(e->loc, "an index must be a compile-time integer (a const or a loop variable)");
+        return false;
     }
-    int64_t n = v.node->shape.d[0];
-    if (v.node->shape.dyn[0]) {
-        error_at(loc, "%s cannot be indexed along its runtime axis", shape_str(v.node->dt, &v.node->shape));
-        return val_err();
-    }
-    if (i.num < 0 || i.num >= (double)n) {
-        error_at(item->loc, "index %lld is out of range for %s (valid: 0 to %lld)",
-                 (long long)i.num, shape_str(v.node->dt, &v.node->shape), (long long)n - 1);
-        return val_err();
-    }
-    return val_node(ir_index(S->g, v.node, (int64_t)i.num), loc);
+    *out = (int64_t)i.num < 0 ? (int64_t)i.num + n : (int64_t)i.num;
+    return true;
 }
 
-/* x[i], and x[i, j], which is x[i][j] (contract, 5.8 Indexing).  Slices
- * are not in the language yet: builtins.c says what to write instead. */
+/* x[e1, ..., ek] (contract, 5.8 Indexing): item j applies to axis j-1 of
+ * x, later axes are kept.  An integer i, -d <= i < d, drops its axis (a
+ * view: the axis moved to the front, then indexed); a slice a:b, bounds
+ * negative from the end, 0 <= a < b <= d, keeps it narrowed (a view with
+ * an offset); ':' keeps it whole, the only item a runtime axis takes. */
 static Val eval_index(Sema *S, Ast *a) {
     Val v = sema_eval(S, a->lhs);
-    if (a->rhs)
-        return index_one(S, v, sema_eval(S, a->rhs), a->rhs, a->loc);
-    int k = 0;
-    bool sliced = false;
-    for (Ast *it = a->args; it; it = it->next, k++)
-        sliced |= it->kind == A_SLICE;
     if (v.kind == V_ERR)
         return v;
-    if (v.kind == V_NODE && sliced) {
-        builtin_slice_hint(S, a, v.node);
+    Ast *items = a->rhs ? a->rhs : a->args;
+    int k = 0;
+    for (Ast *it = items; it; it = it->next)
+        k++;
+    if (v.kind != V_NODE || v.node->shape.rank == 0) {
+        error_at(a->loc, "only a tensor of rank 1 or more can be indexed");
         return val_err();
     }
-    if (v.kind == V_NODE && k > v.node->shape.rank) {
-        error_at(a->loc, "%d indices for %s, which has %d axes", k, shape_str(v.node->dt, &v.node->shape),
-                 v.node->shape.rank);
+    Node *x = v.node;
+    if (k > x->shape.rank) {
+        error_at(a->loc, "%d indices for %s, which has %d axes", k, shape_str(x->dt, &x->shape), x->shape.rank);
         return val_err();
     }
-    for (Ast *it = a->args; it && v.kind != V_ERR; it = it->next)
-        v = index_one(S, v, sema_eval(S, it), it, a->loc);
-    return v;
+    int at = 0;   /* the axis of x's result that the next item applies to */
+    for (Ast *it = items; it; it = it->next) {
+        Shape s = x->shape;
+        int64_t n = s.d[at], from, to;
+        bool whole = it->kind == A_SLICE && !it->lhs && !it->rhs;
+        if (s.dyn[at] && !whole) {
+            error_at(it->loc, "axis %d of %s is a runtime dim: it takes only ':'", at, shape_str(x->dt, &s));
+            return val_err();
+        }
+        if (it->kind != A_SLICE) {
+            if (!index_value(S, it, 0, n, &from))
+                return val_err();
+            if (from < 0 || from >= n) {
+                error_at(it->loc, "index %lld is out of range for axis %d of %s (valid: %lld to %lld)",
+                         (long long)(from < 0 ? from - n : from), at, shape_str(x->dt, &s), (long long)-n,
+                         (long long)n - 1);
+                return val_err();
+            }
+            int perm[MAX_RANK];
+            perm[0] = at;
+            for (int d = 0, j = 1; d < s.rank; d++)
+                if (d != at)
+                    perm[j++] = d;
+            x = ir_index(S->g, ir_transpose(S->g, x, perm), from);
+            continue;
+        }
+        if (!index_value(S, it->lhs, 0, n, &from) || !index_value(S, it->rhs, n, n, &to))
+            return val_err();
+        if (from < 0 || to > n || from >= to) {
+            error_at(it->loc, "slice %lld:%lld of axis %d of %s is empty or out of range (0 <= a < b <= %lld, "
+                     "negative bounds count from the end)", (long long)from, (long long)to, at, shape_str(x->dt, &s),
+                     (long long)n);
+            return val_err();
+        }
+        x = ir_slice(S->g, x, at++, from, to - from);
+    }
+    return val_node(x, a->loc);
 }
 
 /* Every tensor a model computes is checked against the limit of one
@@ -808,6 +836,19 @@ static Val eval(Sema *S, Ast *a) {
             Val v = sema_eval(S, e);
             if (v.kind == V_ERR)
                 return v;
+            /* a list of tensors: concat([a, b]) */
+            if (n == 0 && v.kind == V_NODE && !sema_is_dim(v.node)) {
+                l.nodes = NEWA(Node *, l.nlist);
+                l.list = NULL;
+            }
+            if (l.nodes) {
+                if (v.kind != V_NODE || sema_is_dim(v.node)) {
+                    error_at(e->loc, "a list holds tensors or compile-time integers, not both");
+                    return val_err();
+                }
+                l.nodes[n++] = v.node;
+                continue;
+            }
             if (v.kind == V_NODE && sema_is_dim(v.node)) {   /* reshape(x, [batch, -1]) */
                 l.list_dyn[n] = (uint8_t)(v.node->attr[0] + 1);
                 l.list[n++] = (int64_t)S->m->tensors[v.node->tensor].default_value;

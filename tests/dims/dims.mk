@@ -21,7 +21,8 @@
 # DIMS_NNC adds nnc options to both builds, DIMS_OUT moves them:
 #   make dims DIMS_NNC=--cpu=native DIMS_OUT=build/tests/dims-native
 
-DIMS_MODELS := mlp matmul elementwise reductions softmax reshape loops twodims precision breadth conv
+DIMS_MODELS := mlp matmul elementwise reductions softmax reshape loops twodims precision breadth conv \
+               indexing
 DIMS_CASES_mlp       := 256 129 1
 DIMS_CASES_twodims   := 32_9 17_5 1_1 1_9 32_1
 DIMS_CASES_precision := 40 21 1

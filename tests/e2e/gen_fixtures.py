@@ -367,6 +367,22 @@ def _pooling(t, g):
     return dict(m1=m1, m2=m2, a1=a1, a2=a2, a3=a3, J=J)
 
 
+@spec('indexing', values=dict(x=normal(1.0), E=uniform(-1, 1), w=uniform(-1, 1), v=uniform(-1, 1),
+                               idx=labels([[0, 6, 0], [3, 3, 3], [1, 2, 6], [5, 0, 4]])),
+      classes=dict(idx=7))
+def _indexing(t, g):
+    h = torch.tanh(t.x * t.w + t.v)
+    a = h[:, 1:4, -1]
+    b = h[:, -2]
+    c = torch.cat([a, b * 2, h[:, 5, 1:3]], dim=1)
+    s = torch.stack([b, b * t.w, h[:, 0]], dim=1)
+    f = torch.flatten(s, 1)
+    e = F.embedding(t.idx.long(), t.E)
+    r = torch.cat([e, s], dim=2)[1:3]
+    J = (c * c).sum() + (f * f * f).sum() + (e * s).sum() + torch.sin(r).sum()
+    return dict(c=c, s=s, f=f, e=e, r=r, J=J)
+
+
 @spec('broadcasting',
       values=dict(v=away(0.5, 1.5), s=fixed(0.75), k=fixed(-0.625)),
       hypers=dict(alpha=1.5), gc=dict(v=(0.5, 1.5)))
