@@ -51,6 +51,25 @@ bool layout_contiguous(const Layout *l, const Shape *s) {
     return true;
 }
 
+/* A reshape that only drops or adds axes of 1 (x[:, t] of a strided
+ * slice) keeps the strides of the other axes, which match in order. */
+static bool squeeze_layout(const Shape *is, const Layout *in, const Shape *s, Layout *out) {
+    int i = 0;
+    for (int j = 0; j < s->rank; j++) {
+        out->stride[j] = 0;
+        if (s->d[j] == 1 && !s->dyn[j])
+            continue;
+        while (i < is->rank && is->d[i] == 1 && !is->dyn[i])
+            i++;
+        if (i == is->rank || !shape_axis_eq(is, i, s, j))
+            return false;
+        out->stride[j] = in->stride[i++];
+    }
+    while (i < is->rank && is->d[i] == 1 && !is->dyn[i])
+        i++;
+    return i == is->rank;
+}
+
 /* The layout of a view node over its operand's layout; false when the view
  * cannot be expressed by strides (a reshape of a non-contiguous layout). */
 static bool view_layout(const Node *n, const Layout *in, Layout *out) {
@@ -78,11 +97,12 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
         return true;
     }
     case OP_RESHAPE:
-        if (!layout_contiguous(in, is))
-            return false;
-        *out = layout_of(in->base, in->byte_off, s);
-        out->elem_off = in->elem_off;
-        return true;
+        if (layout_contiguous(in, is)) {
+            *out = layout_of(in->base, in->byte_off, s);
+            out->elem_off = in->elem_off;
+            return true;
+        }
+        return squeeze_layout(is, in, s, out);
     LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default:
         return false;

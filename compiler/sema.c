@@ -661,10 +661,12 @@ static bool index_value(Sema *S, Ast *e, int64_t dflt, int64_t n, int64_t *out) 
 }
 
 /* x[e1, ..., ek] (contract, 5.8 Indexing): item j applies to axis j-1 of
- * x, later axes are kept.  An integer i, -d <= i < d, drops its axis (a
- * view: the axis moved to the front, then indexed); a slice a:b, bounds
- * negative from the end, 0 <= a < b <= d, keeps it narrowed (a view with
- * an offset); ':' keeps it whole, the only item a runtime axis takes. */
+ * x, later axes are kept.  A slice a:b, bounds negative from the end,
+ * 0 <= a < b <= d, keeps its axis narrowed (a view with an offset); an
+ * integer i, -d <= i < d, is the slice i:i+1 with the axis then dropped (a
+ * view too); ':' keeps the axis whole, the only item a runtime axis takes.
+ * A slice's gradient places it back elementwise (PAD), so the gradients of
+ * x[:, t] over the steps of a loop add up in fused loops, not in copies. */
 static Val eval_index(Sema *S, Ast *a) {
     Val v = sema_eval(S, a->lhs);
     if (v.kind == V_ERR)
@@ -700,12 +702,11 @@ static Val eval_index(Sema *S, Ast *a) {
                          (long long)n - 1);
                 return val_err();
             }
-            int perm[MAX_RANK];
-            perm[0] = at;
-            for (int d = 0, j = 1; d < s.rank; d++)
+            Shape dropped = shape_scalar();
+            for (int d = 0; d < s.rank; d++)
                 if (d != at)
-                    perm[j++] = d;
-            x = ir_index(S->g, ir_transpose(S->g, x, perm), from);
+                    shape_push(&dropped, &s, d);
+            x = ir_reshape(S->g, ir_slice(S->g, x, at, from, 1), dropped);
             continue;
         }
         if (!index_value(S, it->lhs, 0, n, &from) || !index_value(S, it->rhs, n, n, &to))
