@@ -383,6 +383,30 @@ def _indexing(t, g):
     return dict(c=c, s=s, f=f, e=e, r=r, J=J)
 
 
+INF, NAN = float('inf'), float('nan')
+EDGE_ROWS = [[1, NAN, 3, 2], [NAN, NAN, 1, 0], [-INF, -INF, -INF, -INF], [1, INF, 2, -INF],
+             [INF, INF, 1, 0], [-INF, 0, 1, 2], [0.0, -0.0, 1e-30, -1e-30], [88, 87, -100, 0],
+             [1, 1, 1, 1], [3, 1, 3, NAN]]
+
+
+@spec('edges', values=dict(x=fixed(EDGE_ROWS), y=labels([0, 1, 2, 3, 0, 1, 2, 3, 0, 1])),
+      classes=dict(y=4), gc=dict(x=(0.5, 1.5)))
+def _edges(t, g):
+    u = t.x * t.w
+    zero = torch.zeros_like(u)
+    ew = torch.stack([torch.exp(u), torch.log(u), torch.sqrt(u), torch.tanh(u), torch.sigmoid(u), torch.relu(u),
+                      F.softplus(u), torch.abs(u), torch.sin(u), torch.cos(u), torch.erf(u), torch.log1p(u),
+                      torch.expm1(u), F.gelu(u), F.silu(u), F.elu(u), F.leaky_relu(u), torch.square(u),
+                      torch.clamp(u, -1, 1), torch.maximum(u, zero), torch.minimum(u, zero)], dim=0)
+    red = torch.stack([u.sum(1), u.mean(1), u.amax(1), u.amin(1), u.prod(1), torch.logsumexp(u, 1),
+                       u.var(1), u.std(1)], dim=0)
+    sm = F.softmax(u, 1)
+    ls = F.log_softmax(u, 1)
+    ce = F.cross_entropy(u, t.y.long(), reduction='none')
+    J = ew.sum() + red.sum() + sm.sum() + ls.sum() + ce.sum()
+    return dict(ew=ew, red=red, am=torch.argmax(u, 1), an=torch.argmin(u, 1), sm=sm, ls=ls, ce=ce, J=J)
+
+
 @spec('broadcasting',
       values=dict(v=away(0.5, 1.5), s=fixed(0.75), k=fixed(-0.625)),
       hypers=dict(alpha=1.5), gc=dict(v=(0.5, 1.5)))

@@ -415,15 +415,16 @@ static int compare(const char *what, const fx_tensor *f, const void *base)
     const nnrt_tensor *t = desc_need(f->name);
     ck_assert_msg(elems(t) == f->n, "%s: %zu elements in the descriptor, %zu in the fixture",
                   f->name, elems(t), f->n);
-    double scale = 1;
+    double scale = 1;   /* of the finite values: an infinity must match exactly */
     for (size_t i = 0; i < f->n; i++)
-        if (fabs(f->v[i]) > scale)
+        if (isfinite(f->v[i]) && fabs(f->v[i]) > scale)
             scale = fabs(f->v[i]);
     double lim = t->dtype == NNRT_I32 ? 0 : tol_of(t) * scale;
     int bad = 0;
     for (size_t i = 0; i < f->n; i++) {
         double got = get_elem(base, t, i), want = f->v[i];
-        if (fabs(got - want) <= lim || (isnan(got) && isnan(want)))   /* NaN where PyTorch has NaN */
+        /* NaN where PyTorch has NaN, the same infinity, else within lim */
+        if (isnan(want) ? isnan(got) : isinf(want) ? got == want : fabs(got - want) <= lim)
             continue;
         if (bad++ < MAX_REPORT) {
             char idx[96];
