@@ -393,22 +393,24 @@ void cg_store_all(CG *cg, Node *src, const Layout *dst) { store_loop(cg, src, ds
 
 static const Layout *out_layout(CG *cg, Node *n) { return &cg->plan->slot[n->id].lay; }
 
-/* A reshape whose operand is not contiguous: copy through flat indices. */
+/* A reshape whose operand is not contiguous: the operand read in its
+ * row-major order, each element stored at its flat index in the result,
+ * which is a contiguous buffer (no division per element).  The flat index
+ * is the same in both shapes at their max extents, runtime axes included,
+ * since a reshape keeps each runtime axis whole and in order. */
 static void kernel_reshape(CG *cg, Node *n) {
     Node *o = n->in[0];
-    LLVMValueRef idx[MAX_RANK], oidx[MAX_RANK];
+    LLVMValueRef oidx[MAX_RANK];
     Nest ns;
-    nest_open(cg, &ns, &n->shape, idx);
+    nest_open(cg, &ns, &o->shape, oidx);
     LLVMValueRef lin = cg_i64(cg, 0);
-    for (int d = 0; d < n->shape.rank; d++)
-        lin = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lin, cg_i64(cg, n->shape.d[d]), ""), idx[d], "");
-    for (int d = o->shape.rank - 1; d >= 0; d--) {
-        LLVMValueRef dim = cg_i64(cg, o->shape.d[d]);
-        oidx[d] = LLVMBuildURem(cg->b, lin, dim, "");
-        lin = LLVMBuildUDiv(cg->b, lin, dim, "");
-    }
-    store(cg, n->dt, value_at(cg, o, oidx), cg_elem_ptr(cg, out_layout(cg, n), n->dt, n->shape.rank, idx));
-    nest_close(cg, &ns, &n->shape);
+    for (int d = 0; d < o->shape.rank; d++)
+        lin = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, lin, cg_i64(cg, o->shape.d[d]), ""), oidx[d], "");
+    Layout flat = *out_layout(cg, n);
+    memset(flat.stride, 0, sizeof flat.stride);
+    flat.stride[0] = 1;
+    store(cg, n->dt, value_at(cg, o, oidx), cg_elem_ptr(cg, &flat, n->dt, 1, &lin));
+    nest_close(cg, &ns, &o->shape);
 }
 
 /* sum, max and prod: fill the (kept-dims) result, then fold every input
