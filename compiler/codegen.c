@@ -607,60 +607,47 @@ static LLVMValueRef window_in(CG *cg, LLVMValueRef o, LLVMValueRef k, int64_t s,
     return LLVMBuildSelect(b, in, at, cg_i64(cg, 0), "");
 }
 
-/* cols[(b*OH + oh)*OW + ow, (c*kh + i)*kw + j] = x[b, c, ih, iw], or the
- * padding (n->value) where (ih, iw) falls outside x. */
-static void kernel_im2col(CG *cg, Node *n) {
-    Node *x = n->in[0];
+/* The loops of im2col and col2im over every window element: (b, oh, ow, c,
+ * i, j), image element x[b, c, ih, iw] (ih = oh*sh - ph + i*dh, and iw
+ * likewise) against cols[(b*OH + oh)*OW + ow, (c*kh + i)*kw + j].  im2col
+ * stores each into cols, or the padding (n->value) outside the image;
+ * col2im adds each into the image, which starts at 0, skipping the padding:
+ * in a fixed order, and with no division in the loops. */
+static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
     Window w = node_window(n);
-    const int64_t *d = x->shape.d;
+    const int64_t *d = image->d;
     int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
+    const Layout *out = out_layout(cg, n);
     Loop l[6];
-    LLVMValueRef bi = axis_open(cg, &l[0], &x->shape, 0);
+    LLVMValueRef bi = axis_open(cg, &l[0], image, 0);
     LLVMValueRef o[2] = {cg_loop_open(cg, &l[1], oh), cg_loop_open(cg, &l[2], ow)};
     LLVMValueRef c = cg_loop_open(cg, &l[3], d[1]), i = cg_loop_open(cg, &l[4], w.kh), j = cg_loop_open(cg, &l[5], w.kw);
     LLVMValueRef valid = NULL;
     LLVMValueRef xi[4] = {bi, c, window_in(cg, o[0], i, w.sh, w.ph, w.dh, d[2], &valid),
                           window_in(cg, o[1], j, w.sw, w.pw, w.dw, d[3], &valid)};
-    LLVMValueRef v = LLVMBuildSelect(cg->b, valid, value_at(cg, x, xi), cval(cg, n->dt, n->value), "");
     LLVMBuilderRef b = cg->b;
     LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), o[0], ""),
                                                     cg_i64(cg, ow), ""), o[1], "");
     LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""), i, ""),
                                                     cg_i64(cg, w.kw), ""), j, "");
     LLVMValueRef at[2] = {row, col};
-    store(cg, n->dt, v, cg_elem_ptr(cg, out_layout(cg, n), n->dt, 2, at));
+    if (to_image) {
+        LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, n->in[0], at), cval(cg, n->dt, 0), "");
+        LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
+        store(cg, n->dt, LLVMBuildFAdd(b, load(cg, n->dt, p), v, ""), p);
+    } else {
+        LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, n->in[0], xi), cval(cg, n->dt, n->value), "");
+        store(cg, n->dt, v, cg_elem_ptr(cg, out, n->dt, 2, at));
+    }
     for (int k = 5; k >= 0; k--)
         cg_loop_close(cg, &l[k]);
 }
 
-/* dx = 0, then each element of cols added to the element of dx that
- * im2col took it from (a padding position is skipped), in the row-major
- * order of cols: deterministic, and no division in the loops. */
+static void kernel_im2col(CG *cg, Node *n) { window_walk(cg, n, &n->in[0]->shape, false); }
+
 static void kernel_col2im(CG *cg, Node *n) {
-    Node *cols = n->in[0];
-    Window w = node_window(n);
-    const int64_t *d = n->shape.d;
-    int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
-    const Layout *out = out_layout(cg, n);
-    cg_store_const(cg, n, out, 0);
-    Loop l[6];
-    LLVMValueRef bi = axis_open(cg, &l[0], &n->shape, 0);
-    LLVMValueRef o[2] = {cg_loop_open(cg, &l[1], oh), cg_loop_open(cg, &l[2], ow)};
-    LLVMValueRef c = cg_loop_open(cg, &l[3], d[1]), i = cg_loop_open(cg, &l[4], w.kh), j = cg_loop_open(cg, &l[5], w.kw);
-    LLVMValueRef valid = NULL;
-    LLVMValueRef xi[4] = {bi, c, window_in(cg, o[0], i, w.sh, w.ph, w.dh, d[2], &valid),
-                          window_in(cg, o[1], j, w.sw, w.pw, w.dw, d[3], &valid)};
-    LLVMBuilderRef b = cg->b;
-    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), o[0], ""),
-                                                    cg_i64(cg, ow), ""), o[1], "");
-    LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""), i, ""),
-                                                    cg_i64(cg, w.kw), ""), j, "");
-    LLVMValueRef at[2] = {row, col};
-    LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, cols, at), cval(cg, n->dt, 0), "");
-    LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
-    store(cg, n->dt, LLVMBuildFAdd(b, load(cg, n->dt, p), v, ""), p);
-    for (int k = 5; k >= 0; k--)
-        cg_loop_close(cg, &l[k]);
+    cg_store_const(cg, n, out_layout(cg, n), 0);
+    window_walk(cg, n, &n->shape, true);
 }
 
 static void emit_kernel(CG *cg, Node *n) {
