@@ -142,8 +142,12 @@ static double node_flops(const Node *n) {
     case K_REDUCE:
         return (double)shape_numel(&n->in[0]->shape);
     case K_KERNEL:
-        if (n->op == OP_MATMUL)
+        if (n->op == OP_MATMUL)   /* a convolution's flops are those of its products */
             return 2.0 * (double)n->shape.d[0] * (double)n->shape.d[1] * (double)n->in[0]->shape.d[1];
+        if (n->op == OP_IM2COL)   /* a copy */
+            return 0;
+        if (n->op == OP_COL2IM)   /* an addition per window element */
+            return (double)shape_numel(&n->in[0]->shape);
         return (double)shape_numel(&n->shape);
     case K_LEAF: case K_CONST: case K_VIEW:
     default:
