@@ -82,6 +82,7 @@ include samples/samples.mk
 include bench/bench.mk
 
 include samples/chapter/chapter.mk
+include samples/sequence/sequence.mk
 
 # The main job: train the sample network on Fashion-MNIST.
 demo:
