@@ -415,6 +415,24 @@ static bool fuses_as_epilogue(const Plan *pl, const Node *e, const Node *mm) {
     return mm->op == OP_MATMUL && !pl->slot[mm->id].epilogue && ready_before(pl, e, mm);
 }
 
+/* A sum of products, as the gradient of a weight shared by the steps of a
+ * loop is (h0.T @ g1 + h1.T @ g2 + ...): each addition gets a buffer of its
+ * own, so that it runs as the epilogue of its product, in the product's
+ * place, and the sum so far is the only one alive.  Fused into one loop,
+ * the additions would keep every product alive until it ran: a workspace
+ * growing with the steps. */
+static bool accumulates_products(const Plan *p, const Node *x) {
+    if (x->op != OP_ADD)
+        return false;
+    for (int k = 0; k < 2; k++) {
+        const Node *mm = x->in[k], *other = x->in[1 - k];
+        if (mm->op == OP_MATMUL && p->slot[mm->id].uses == 1 && shape_eq(&mm->shape, &x->shape) &&
+            (other->op == OP_MATMUL || other->op == OP_ADD))
+            return true;
+    }
+    return false;
+}
+
 Plan *plan_entry(const Model *m, EntryKind kind) {
     Graph *g = m->g;
     int n = g->n;
@@ -518,7 +536,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             for (int k = 0; k < op_info[x->op].arity; k++)
                 if (p->slot[x->in[k]->id].st == ST_INLINE && depth[x->in[k]->id] + 1 > depth[i])
                     depth[i] = depth[x->in[k]->id] + 1;
-            s->st = fusable && depth[i] < MAX_FUSED_DEPTH ? ST_INLINE : ST_BUFFER;
+            s->st = fusable && depth[i] < MAX_FUSED_DEPTH && !accumulates_products(p, x) ? ST_INLINE : ST_BUFFER;
             break;
         }
         case K_REDUCE: case K_KERNEL:
