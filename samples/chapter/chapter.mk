@@ -1,12 +1,12 @@
-# samples/chapter/chapter.mk: the chapter's five samples (docs/gallery.md),
+# samples/chapter/chapter.mk: the chapter's six samples (docs/gallery.md),
 # included by the top-level Makefile after B, CC, ALL_CFLAGS, RT_LIBS, the
 # rules for $(B)/nnc and $(B)/libnnrt.a, and tests/tests.mk:
 #
 #   include samples/chapter/chapter.mk
 #
 #   make samples            (the Makefile) tools/deps.sh demo (gnuplot,
-#                           Fashion-MNIST), then chapter-run: all five (about
-#                           2 minutes on 2 cores), PNGs into build/samples/chapter/
+#                           Fashion-MNIST), then chapter-run: all six (about
+#                           4 minutes on 2 cores), PNGs into build/samples/chapter/
 #   make samples GALLERY=1  the same, and copy the PNGs into docs/img/
 #   make check-chapter      the reduced variants (--quick), each asserting its
 #                           result; make check runs it (CHECK_RUN)
@@ -15,27 +15,29 @@
 # samples/chapter/MODEL.nn, compiled by nnc into $(B)/samples/chapter/models/.
 # Batches and data sets are runtime dims (`dim batch <= 256`, covariate's
 # `dim n`): a model is compiled once for any batch, a driver sets the rows
-# in use per call.  The reduced variants of symmetry and initialization are
-# the same drivers linked against builds of their models with smaller
-# widths (-D), in $(B)/samples/chapter/quick/; covariate's --quick uses the
-# regular build with smaller sets (n = 2000 at run time).
+# in use per call.  The reduced variants of symmetry, initialization and
+# dropout are the same drivers linked against builds of their models with
+# smaller widths (-D), in $(B)/samples/chapter/quick/; covariate's --quick
+# uses the regular build with smaller sets (n = 2000 at run time).
 
 CH      := samples/chapter
 CH_OUT  := $(B)/samples/chapter
 CH_DATA ?= $(or $(FASHION_DATA),/usr/share/datasets/fashion-mnist)
 CH_CFLAGS = $(ALL_CFLAGS) -Iruntime
 
-CH_SAMPLES := exploding vanishing symmetry initialization covariate
-CH_QUICK   := symmetry initialization
+CH_SAMPLES := exploding vanishing symmetry initialization covariate dropout
+CH_QUICK   := symmetry initialization dropout
 CH_MODELS_exploding      := exploding
 CH_MODELS_vanishing      := sigmoid deep
 CH_MODELS_symmetry       := symmetry
 CH_MODELS_initialization := initialization
 CH_MODELS_covariate      := covariate domain
+CH_MODELS_dropout        := dropout
 # The quick builds, per model: small inputs, hidden layers and batches
 # (synthetic data; -D batch sets the dim's MAX).
 CH_QUICK_DEFS_symmetry       := -D d=64 -D h=32 -D q=4 -D batch=64
 CH_QUICK_DEFS_initialization := -D d=64 -D h=32 -D q=4 -D batch=64
+CH_QUICK_DEFS_dropout        := -D d=64 -D h=32 -D q=4 -D batch=64
 
 CH_BINS  := $(CH_SAMPLES:%=$(CH_OUT)/%)
 CH_QBINS := $(CH_QUICK:%=$(CH_OUT)/quick/%)
@@ -85,6 +87,7 @@ chapter-run: $(CH_BINS)
 	$(CH_OUT)/symmetry --out $(CH_OUT) --data $(CH_DATA)
 	$(CH_OUT)/initialization --out $(CH_OUT) --data $(CH_DATA)
 	$(CH_OUT)/covariate --out $(CH_OUT)
+	$(CH_OUT)/dropout --out $(CH_OUT) --data $(CH_DATA)
 ifeq ($(GALLERY),1)
 	@mkdir -p docs/img
 	cp $(CH_OUT)/*.png docs/img/
