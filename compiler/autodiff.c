@@ -177,15 +177,12 @@ static Node *grad_pick(Graph *g, Node *n, Node *gy, int k) {
     return mul(g, ir_onehot(g, n->in[1], x->shape.d[1], x->dt), col);
 }
 
-static Window window_of(const Node *n) {
-    return (Window){n->attr[0], n->attr[1], n->attr[2], n->attr[3], n->attr[4], n->attr[5], n->attr[6], n->attr[7]};
-}
 static Node *grad_im2col(Graph *g, Node *n, Node *gy, int k) {
-    Window w = window_of(n);
+    Window w = ir_window(n);
     return ir_col2im(g, gy, n->in[0]->shape, &w);
 }
 static Node *grad_col2im(Graph *g, Node *n, Node *gy, int k) {
-    Window w = window_of(n);
+    Window w = ir_window(n);
     return ir_im2col(g, gy, &w, 0);
 }
 

@@ -832,18 +832,16 @@ static bool window_fits(const Node *x, const Window *w, const char *fname, Loc l
     return true;
 }
 
-/* rows [N*OH*OW, k] of a merged axis back to [N, a, OH, OW] (a = k's role:
- * channels), the pixels' order kept: rows is the product's row order. */
-static Node *rows_to_image(Graph *g, Node *rows, const Node *x, const Window *w) {
-    int64_t oh = window_out(x->shape.d[2], w->kh, w->sh, w->ph, w->dh);
-    int64_t ow = window_out(x->shape.d[3], w->kw, w->sw, w->pw, w->dw);
+/* [a, N*OH*OW], a column per output pixel of a wide matrix, as the image
+ * [N, a, OH, OW]: a view. */
+static Node *columns_to_image(Graph *g, Node *cols, const Node *x, const Window *w) {
     Shape s = shape_scalar();
+    shape_push_fixed(&s, cols->shape.d[0]);
     shape_push(&s, &x->shape, 0);
-    shape_push_fixed(&s, oh);
-    shape_push_fixed(&s, ow);
-    shape_push_fixed(&s, rows->shape.d[1]);
-    static const int to_nchw[4] = {0, 3, 1, 2};
-    return ir_transpose(g, ir_reshape(g, rows, s), to_nchw);
+    shape_push_fixed(&s, window_out(x->shape.d[2], w->kh, w->sh, w->ph, w->dh));
+    shape_push_fixed(&s, window_out(x->shape.d[3], w->kw, w->sw, w->pw, w->dw));
+    static const int to_nchw[4] = {1, 0, 2, 3};
+    return ir_transpose(g, ir_reshape(g, cols, s), to_nchw);
 }
 
 static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
@@ -879,44 +877,31 @@ static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
                  shape_str(bias->dt, &bias->shape));
         return val_err();
     }
-    Window win = {w->shape.d[2], w->shape.d[3], stride[0], stride[1], pad[0], pad[1], dil[0], dil[1]};
+    Window win = {w->shape.d[2], w->shape.d[3], stride[0], stride[1], pad[0], pad[1], dil[0], dil[1], true};
     if (!window_fits(x, &win, b->name, call->loc))
         return val_err();
     Graph *g = sema_graph(S);
-    static const int swap[2] = {1, 0}, swap01[3] = {1, 0, 2};
     int64_t kk = win.kh * win.kw, cg = C / groups, og = O / groups;
+    /* Y [O, N*OH*OW] = W [O, C*kh*kw] @ cols [C*kh*kw, N*OH*OW]: the product
+     * is wide where the channels are few, as the generated product likes. */
     Node *cols = windows_of(g, x, &win, 0, b->name, call->loc);
     if (!cols)
         return val_err();
-    Node *y;
-    if (groups == 1) {
-        Shape ws = shape_scalar();
-        shape_push_fixed(&ws, O);
-        shape_push_fixed(&ws, C * kk);
-        y = ir_matmul(g, cols, ir_transpose(g, ir_reshape(g, w, ws), swap));
-    } else {
-        /* group k: its columns of cols against its rows of w, placed at
-         * slot k of [G, rows, O/G] (EMBED) and summed: a cost of G^2. */
-        Shape cs = shape_scalar(), ws = shape_scalar();
-        shape_push(&cs, &cols->shape, 0);
-        shape_push_fixed(&cs, groups);
-        shape_push_fixed(&cs, cg * kk);
-        shape_push_fixed(&ws, groups);
-        shape_push_fixed(&ws, og);
-        shape_push_fixed(&ws, cg * kk);
-        Node *by_group = ir_transpose(g, ir_reshape(g, cols, cs), swap01), *wg = ir_reshape(g, w, ws);
-        Node *sum = NULL;
-        for (int64_t k = 0; k < groups; k++) {
-            Node *yk = ir_matmul(g, ir_index(g, by_group, k), ir_transpose(g, ir_index(g, wg, k), swap));
-            Node *slot = ir_embed(g, yk, k, groups);
-            sum = sum ? ir_binary(g, OP_ADD, sum, slot) : slot;
-        }
-        Shape ys = shape_scalar();
-        shape_push(&ys, &cols->shape, 0);
-        shape_push_fixed(&ys, O);
-        y = ir_reshape(g, ir_transpose(g, sum, swap01), ys);
+    Shape ws = shape_scalar();
+    shape_push_fixed(&ws, groups);
+    shape_push_fixed(&ws, og);
+    shape_push_fixed(&ws, cg * kk);
+    Node *wg = ir_reshape(g, w, ws), *y = NULL;
+    /* group k: its rows of w against its rows of cols, placed at its rows
+     * of Y (PAD: one fused loop sums the groups) */
+    for (int64_t k = 0; k < groups; k++) {
+        Node *yk = ir_matmul(g, ir_index(g, wg, k), ir_slice(g, cols, 0, k * cg * kk, cg * kk));
+        Shape ys = yk->shape;
+        ys.d[0] = O;
+        Node *placed = ir_pad(g, yk, 0, k * og, ys);
+        y = y ? ir_binary(g, OP_ADD, y, placed) : placed;
     }
-    y = rows_to_image(g, y, x, &win);
+    y = columns_to_image(g, y, x, &win);
     if (bias) {
         Shape bs = shape_scalar();
         shape_push_fixed(&bs, O);
@@ -927,8 +912,8 @@ static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
     return val_node(y, call->loc);
 }
 
-/* max_pool2d and avg_pool2d: each channel's windows as rows of
- * [N*C*OH*OW, k*k] (x seen as [N*C, 1, H, W]), reduced along the row. */
+/* max_pool2d and avg_pool2d: each channel's windows as the columns of
+ * [k*k, N*C*OH*OW] (x seen as [N*C, 1, H, W]), reduced down the columns. */
 static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *x = image_arg(S, args[0], b->name);
     int64_t k[2], stride[2], pad[2];
@@ -951,7 +936,7 @@ static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
                  (long long)pad[0], (long long)pad[1], (long long)k[0], (long long)k[1]);
         return val_err();
     }
-    Window win = {k[0], k[1], stride[0], stride[1], pad[0], pad[1], 1, 1};
+    Window win = {k[0], k[1], stride[0], stride[1], pad[0], pad[1], 1, 1, true};
     if (!window_fits(x, &win, b->name, call->loc))
         return val_err();
     Graph *g = sema_graph(S);
@@ -965,7 +950,7 @@ static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *cols = windows_of(g, ir_reshape(g, x, planes), &win, is_max ? -INFINITY : 0, b->name, call->loc);
     if (!cols)
         return val_err();
-    Node *r = ir_reduce(g, is_max ? OP_MAX : OP_SUM, cols, 2u);
+    Node *r = ir_reduce(g, is_max ? OP_MAX : OP_SUM, cols, 1u);   /* down each column: vectorized across them */
     int64_t oh = window_out(x->shape.d[2], win.kh, win.sh, win.ph, 1), ow = window_out(x->shape.d[3], win.kw, win.sw, win.pw, 1);
     Shape ys = shape_scalar();
     shape_push(&ys, &x->shape, 0);
@@ -987,7 +972,7 @@ static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
         shape_push_fixed(&os, oh);
         shape_push_fixed(&os, ow);
         Node *ones = ir_broadcast(g, ir_const(g, x->dt, 1), one);
-        count = ir_reshape(g, ir_reduce(g, OP_SUM, ir_im2col(g, ones, &win, 0), 2u), os);
+        count = ir_reshape(g, ir_reduce(g, OP_SUM, ir_im2col(g, ones, &win, 0), 1u), os);
     }
     return val_node(ir_binary(g, OP_DIV, y, count), call->loc);
 }

@@ -590,10 +590,6 @@ static void kernel_embed(CG *cg, Node *n) {
 
 /* ---- windows: im2col and col2im (conv2d, the pools) ---- */
 
-static Window node_window(const Node *n) {
-    return (Window){n->attr[0], n->attr[1], n->attr[2], n->attr[3], n->attr[4], n->attr[5], n->attr[6], n->attr[7]};
-}
-
 /* Input coordinate o*s - p + k*d of an output coordinate o and a kernel
  * offset k, whether it lies in [0, extent), and the coordinate clamped to 0
  * where it does not, so that every address formed stays inside x. */
@@ -609,19 +605,27 @@ static LLVMValueRef window_in(CG *cg, LLVMValueRef o, LLVMValueRef k, int64_t s,
 
 /* The loops of im2col and col2im over every window element: (b, oh, ow, c,
  * i, j), image element x[b, c, ih, iw] (ih = oh*sh - ph + i*dh, and iw
- * likewise) against cols[(b*OH + oh)*OW + ow, (c*kh + i)*kw + j].  im2col
+ * likewise) against cols[(b*OH + oh)*OW + ow, (c*kh + i)*kw + j] (the
+ * other way round when the matrix is wide).  im2col
  * stores each into cols, or the padding (n->value) outside the image;
  * col2im adds each into the image, which starts at 0, skipping the padding:
  * in a fixed order, and with no division in the loops. */
 static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
-    Window w = node_window(n);
+    Window w = ir_window(n);
     const int64_t *d = image->d;
     int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
     const Layout *out = out_layout(cg, n);
+    /* (b, oh, ow, c, i, j), the matrix's rows outside and its columns
+     * inside, so that it is written (or read) in order. */
+    static const int by_rows[6] = {0, 1, 2, 3, 4, 5}, by_columns[6] = {3, 4, 5, 0, 1, 2};
+    const int64_t extent[6] = {0, oh, ow, d[1], w.kh, w.kw};
     Loop l[6];
-    LLVMValueRef bi = axis_open(cg, &l[0], image, 0);
-    LLVMValueRef o[2] = {cg_loop_open(cg, &l[1], oh), cg_loop_open(cg, &l[2], ow)};
-    LLVMValueRef c = cg_loop_open(cg, &l[3], d[1]), i = cg_loop_open(cg, &l[4], w.kh), j = cg_loop_open(cg, &l[5], w.kw);
+    LLVMValueRef iv[6];
+    for (int k = 0; k < 6; k++) {
+        int a = (w.wide ? by_columns : by_rows)[k];
+        iv[a] = a == 0 ? axis_open(cg, &l[k], image, 0) : cg_loop_open(cg, &l[k], extent[a]);
+    }
+    LLVMValueRef bi = iv[0], o[2] = {iv[1], iv[2]}, c = iv[3], i = iv[4], j = iv[5];
     LLVMValueRef valid = NULL;
     LLVMValueRef xi[4] = {bi, c, window_in(cg, o[0], i, w.sh, w.ph, w.dh, d[2], &valid),
                           window_in(cg, o[1], j, w.sw, w.pw, w.dw, d[3], &valid)};
@@ -630,7 +634,7 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
                                                     cg_i64(cg, ow), ""), o[1], "");
     LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""), i, ""),
                                                     cg_i64(cg, w.kw), ""), j, "");
-    LLVMValueRef at[2] = {row, col};
+    LLVMValueRef at[2] = {w.wide ? col : row, w.wide ? row : col};
     if (to_image) {
         LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, n->in[0], at), cval(cg, n->dt, 0), "");
         LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
