@@ -780,10 +780,10 @@ static Val fn_embedding(Sema *S, const Builtin *b, Ast *call, Val *args) {
 
 /* ---- convolution and pooling (contract, 5.3) ----
  *
- * Each is built on im2col: the windows of x become the rows of a matrix
- * [N*OH*OW, C*kh*kw] (its first axis merges a runtime batch with the
+ * Each is built on im2col: the windows of x become the columns of a matrix
+ * [C*kh*kw, N*OH*OW] (its second axis merges a runtime batch with the
  * output pixels), so conv2d is one matrix product per group and the pools
- * are reductions along the rows; their gradients come from the rules of
+ * are reductions down the columns; their gradients come from the rules of
  * matmul, max and sum, and col2im, im2col's adjoint. */
 
 /* stride, padding or dilation: an integer or [h, w], at least min. */
@@ -877,7 +877,7 @@ static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
                  shape_str(bias->dt, &bias->shape));
         return val_err();
     }
-    Window win = {w->shape.d[2], w->shape.d[3], stride[0], stride[1], pad[0], pad[1], dil[0], dil[1], true};
+    Window win = {w->shape.d[2], w->shape.d[3], stride[0], stride[1], pad[0], pad[1], dil[0], dil[1]};
     if (!window_fits(x, &win, b->name, call->loc))
         return val_err();
     Graph *g = sema_graph(S);
@@ -936,7 +936,7 @@ static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
                  (long long)pad[0], (long long)pad[1], (long long)k[0], (long long)k[1]);
         return val_err();
     }
-    Window win = {k[0], k[1], stride[0], stride[1], pad[0], pad[1], 1, 1, true};
+    Window win = {k[0], k[1], stride[0], stride[1], pad[0], pad[1], 1, 1};
     if (!window_fits(x, &win, b->name, call->loc))
         return val_err();
     Graph *g = sema_graph(S);

@@ -603,47 +603,86 @@ static LLVMValueRef window_in(CG *cg, LLVMValueRef o, LLVMValueRef k, int64_t s,
     return LLVMBuildSelect(b, in, at, cg_i64(cg, 0), "");
 }
 
-/* The loops of im2col and col2im over every window element: (b, oh, ow, c,
- * i, j), image element x[b, c, ih, iw] (ih = oh*sh - ph + i*dh, and iw
- * likewise) against cols[(b*OH + oh)*OW + ow, (c*kh + i)*kw + j] (the
- * other way round when the matrix is wide).  im2col
- * stores each into cols, or the padding (n->value) outside the image;
- * col2im adds each into the image, which starts at 0, skipping the padding:
- * in a fixed order, and with no division in the loops. */
+/* for (iv = lo; iv < hi; iv++), skipped when lo >= hi (a Loop runs at
+ * least once); range_close ends it. */
+typedef struct Range {
+    Loop loop;
+    LLVMBasicBlockRef after;
+} Range;
+
+static LLVMValueRef range_open(CG *cg, Range *r, LLVMValueRef lo, LLVMValueRef hi) {
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "range");
+    r->after = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "range_end");
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, lo, hi, ""), body, r->after);
+    LLVMPositionBuilderAtEnd(cg->b, body);
+    return cg_range_open(cg, &r->loop, lo, hi);
+}
+
+static void range_close(CG *cg, Range *r) {
+    cg_loop_close(cg, &r->loop);
+    LLVMBuildBr(cg->b, r->after);
+    LLVMPositionBuilderAtEnd(cg->b, r->after);
+}
+
+static LLVMValueRef smin(CG *cg, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* The loops of im2col and col2im.  For each window element (c, i, j), a
+ * row of cols [C*kh*kw, N*OH*OW]; for each pixel (b, oh, ow), a column,
+ * against the image element x[b, c, ih, iw], ih = oh*sh - ph + i*dh, iw =
+ * ow*sw - pw + j*dw.  im2col stores each into cols (the padding, n->value,
+ * where (ih, iw) is outside the image); col2im adds each into the image
+ * (0 at first), skipping the padding: in a fixed order.  Along ow, the
+ * pixels whose iw is inside the image are a range [lo, hi), computed per
+ * (oh, j): there the loop has no test and moves in order, and LLVM
+ * vectorizes it; only the pixels outside it get the padding. */
 static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
+    LLVMBuilderRef b = cg->b;
     Window w = ir_window(n);
     const int64_t *d = image->d;
     int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
     const Layout *out = out_layout(cg, n);
-    /* (b, oh, ow, c, i, j), the matrix's rows outside and its columns
-     * inside, so that it is written (or read) in order. */
-    static const int by_rows[6] = {0, 1, 2, 3, 4, 5}, by_columns[6] = {3, 4, 5, 0, 1, 2};
-    const int64_t extent[6] = {0, oh, ow, d[1], w.kh, w.kw};
-    Loop l[6];
-    LLVMValueRef iv[6];
-    for (int k = 0; k < 6; k++) {
-        int a = (w.wide ? by_columns : by_rows)[k];
-        iv[a] = a == 0 ? axis_open(cg, &l[k], image, 0) : cg_loop_open(cg, &l[k], extent[a]);
-    }
-    LLVMValueRef bi = iv[0], o[2] = {iv[1], iv[2]}, c = iv[3], i = iv[4], j = iv[5];
-    LLVMValueRef valid = NULL;
-    LLVMValueRef xi[4] = {bi, c, window_in(cg, o[0], i, w.sh, w.ph, w.dh, d[2], &valid),
-                          window_in(cg, o[1], j, w.sw, w.pw, w.dw, d[3], &valid)};
-    LLVMBuilderRef b = cg->b;
-    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), o[0], ""),
-                                                    cg_i64(cg, ow), ""), o[1], "");
-    LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""), i, ""),
+    Loop l[5];
+    LLVMValueRef c = cg_loop_open(cg, &l[0], d[1]), i = cg_loop_open(cg, &l[1], w.kh), j = cg_loop_open(cg, &l[2], w.kw);
+    LLVMValueRef bi = axis_open(cg, &l[3], image, 0), oi = cg_loop_open(cg, &l[4], oh);
+    LLVMValueRef row_in = NULL, ih = window_in(cg, oi, i, w.sh, w.ph, w.dh, d[2], &row_in);
+    /* lo = ceil((pw - j*dw) / sw) at least 0; hi = floor((W - 1 + pw - j*dw) / sw) + 1 at most OW */
+    LLVMValueRef shift = LLVMBuildSub(b, cg_i64(cg, w.pw), LLVMBuildMul(b, j, cg_i64(cg, w.dw), ""), "");
+    LLVMValueRef zero = cg_i64(cg, 0), sw = cg_i64(cg, w.sw);
+    LLVMValueRef lo = LLVMBuildSDiv(b, LLVMBuildAdd(b, shift, cg_i64(cg, w.sw - 1), ""), sw, "");
+    lo = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLE, shift, zero, ""), zero, lo, "");
+    LLVMValueRef last = LLVMBuildAdd(b, shift, cg_i64(cg, d[3] - 1), "");
+    LLVMValueRef hi = LLVMBuildAdd(b, LLVMBuildSDiv(b, last, sw, ""), cg_i64(cg, 1), "");
+    hi = smin(cg, LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, last, zero, ""), zero, hi, ""), cg_i64(cg, ow));
+    hi = LLVMBuildSelect(b, row_in, hi, zero, "");   /* a row outside the image: all padding */
+    lo = smin(cg, lo, hi);
+    LLVMValueRef row = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""), i, ""),
                                                     cg_i64(cg, w.kw), ""), j, "");
-    LLVMValueRef at[2] = {w.wide ? col : row, w.wide ? row : col};
-    if (to_image) {
-        LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, n->in[0], at), cval(cg, n->dt, 0), "");
-        LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
-        store(cg, n->dt, LLVMBuildFAdd(b, load(cg, n->dt, p), v, ""), p);
-    } else {
-        LLVMValueRef v = LLVMBuildSelect(b, valid, value_at(cg, n->in[0], xi), cval(cg, n->dt, n->value), "");
-        store(cg, n->dt, v, cg_elem_ptr(cg, out, n->dt, 2, at));
+    LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
+                                      cg_i64(cg, ow), "");
+    if (!to_image) {   /* the padding, left and right of the range */
+        LLVMValueRef from[2] = {zero, hi}, to[2] = {lo, cg_i64(cg, ow)};
+        for (int side = 0; side < 2; side++) {
+            Range r;
+            LLVMValueRef o = range_open(cg, &r, from[side], to[side]);
+            LLVMValueRef at[2] = {row, LLVMBuildAdd(b, first, o, "")};
+            store(cg, n->dt, cval(cg, n->dt, n->value), cg_elem_ptr(cg, out, n->dt, 2, at));
+            range_close(cg, &r);
+        }
     }
-    for (int k = 5; k >= 0; k--)
+    Range r;
+    LLVMValueRef o = range_open(cg, &r, lo, hi);
+    LLVMValueRef iw = LLVMBuildSub(b, LLVMBuildMul(b, o, sw, ""), shift, "");
+    LLVMValueRef xi[4] = {bi, c, ih, iw}, at[2] = {row, LLVMBuildAdd(b, first, o, "")};
+    if (to_image) {
+        LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
+        store(cg, n->dt, LLVMBuildFAdd(b, load(cg, n->dt, p), value_at(cg, n->in[0], at), ""), p);
+    } else {
+        store(cg, n->dt, value_at(cg, n->in[0], xi), cg_elem_ptr(cg, out, n->dt, 2, at));
+    }
+    range_close(cg, &r);
+    for (int k = 4; k >= 0; k--)
         cg_loop_close(cg, &l[k]);
 }
 

@@ -568,28 +568,23 @@ Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt) {
 
 int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
 
-/* In Node.attr: kh kw sh sw ph pw, the dilations (each below 2^20) in one
- * slot, and wide in the last. */
 static void window_attr(Node *n, const Window *w) {
-    const int64_t v[8] = {w->kh, w->kw, w->sh, w->sw, w->ph, w->pw, w->dh << 20 | w->dw, w->wide};
+    const int64_t v[8] = {w->kh, w->kw, w->sh, w->sw, w->ph, w->pw, w->dh, w->dw};
     memcpy(n->attr, v, sizeof v);
 }
 
 Window ir_window(const Node *n) {
     const int64_t *a = n->attr;
-    return (Window){a[0], a[1], a[2], a[3], a[4], a[5], a[6] >> 20, a[6] & ((1 << 20) - 1), a[7] != 0};
+    return (Window){a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
 }
 
 Node *ir_im2col(Graph *g, Node *x, const Window *w, double pad) {
     int64_t oh = window_out(x->shape.d[2], w->kh, w->sh, w->ph, w->dh);
     int64_t ow = window_out(x->shape.d[3], w->kw, w->sw, w->pw, w->dw);
     Node p = proto(OP_IM2COL, x->dt, shape_scalar(), x, NULL);
-    if (w->wide)
-        shape_push_fixed(&p.shape, x->shape.d[1] * w->kh * w->kw);
+    shape_push_fixed(&p.shape, x->shape.d[1] * w->kh * w->kw);
     shape_push(&p.shape, &x->shape, 0);
-    p.shape.d[p.shape.rank - 1] *= oh * ow;
-    if (!w->wide)
-        shape_push_fixed(&p.shape, x->shape.d[1] * w->kh * w->kw);
+    p.shape.d[1] *= oh * ow;
     window_attr(&p, w);
     p.value = pad;
     return intern(g, &p);

@@ -277,14 +277,13 @@ Node *ir_onehot(Graph *g, Node *y, int64_t c, DType dt);
  * OH x OW with OH = (H + 2 ph - dh (kh - 1) - 1) / sh + 1. */
 typedef struct Window {
     int64_t kh, kw, sh, sw, ph, pw, dh, dw;
-    bool wide;          /* the matrix is [C*kh*kw, N*OH*OW], a column per output pixel */
 } Window;
 int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d);
 Window ir_window(const Node *n);   /* of an IM2COL or COL2IM */
-/* x [N, C, H, W] as a matrix of windows: a row per output pixel
- * [N*OH*OW, C*kh*kw], or (wide) a column per output pixel; pad outside x
- * (0, or -inf for max_pool2d); N may be a runtime axis, merged with OH*OW.
- * col2im is its adjoint, into shape xs. */
+/* x [N, C, H, W] as a matrix of windows [C*kh*kw, N*OH*OW], a column per
+ * output pixel (wide however few the channels, as the generated product
+ * likes), pad outside x (0, or -inf for max_pool2d); N may be a runtime
+ * axis, merged with OH*OW.  col2im is its adjoint, into shape xs. */
 Node *ir_im2col(Graph *g, Node *x, const Window *w, double pad);
 Node *ir_col2im(Graph *g, Node *cols, Shape xs, const Window *w);
 /* Training mode (modes.c): dropout site k's mask over shape s, each element

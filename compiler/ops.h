@@ -83,5 +83,5 @@ OP(ARGMAX,    "argmax",    1, KERNEL, grad_none)      /* attr[0] = axis; i32, ax
 OP(PICK,      "pick",      2, KERNEL, grad_pick)      /* x[n, c], y i32[n] -> x[i, y[i]], shape [n] */
 OP(ONEHOT,    "onehot",    1, KERNEL, grad_none)      /* y i32[n] -> [n, c] */
 /* convolution and pooling windows, attr = Window (kh kw sh sw ph pw dh dw) */
-OP(IM2COL,    "im2col",    1, KERNEL, grad_im2col)    /* [N,C,H,W] -> [N*OH*OW, C*kh*kw]; value: the padding */
+OP(IM2COL,    "im2col",    1, KERNEL, grad_im2col)    /* [N,C,H,W] -> [C*kh*kw, N*OH*OW]; value: the padding */
 OP(COL2IM,    "col2im",    1, KERNEL, grad_col2im)    /* its adjoint: each window summed back into [N,C,H,W] */
