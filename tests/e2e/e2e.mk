@@ -136,11 +136,18 @@ $(SPECIAL_OUT)/special_values: tests/e2e/special/special_values.c $(SPECIAL_OUT)
 	$(CC) $(TEST_CFLAGS) -DMODEL=special_values_model -DREAL=float -o $@ $^ $(RT_LIBS)
 $(SPECIAL_OUT)/special_values_f64: tests/e2e/special/special_values.c $(SPECIAL_OUT)/special_values_f64.o $(B)/libnnrt.a
 	$(CC) $(TEST_CFLAGS) -DMODEL=special_values_f64_model -DREAL=double -o $@ $^ $(RT_LIBS)
-CHECK_BINS += $(SPECIAL_OUT)/special_values $(SPECIAL_OUT)/special_values_f64
+# The inline f32 exp against libm's expf (exp_ulp.c).
+$(SPECIAL_OUT)/exp_ulp.o: tests/e2e/special/exp_ulp.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $< -o $@ -H $(SPECIAL_OUT)/exp_ulp.h
+$(SPECIAL_OUT)/exp_ulp: tests/e2e/special/exp_ulp.c $(SPECIAL_OUT)/exp_ulp.o $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -I$(SPECIAL_OUT) -o $@ $^ $(RT_LIBS)
+CHECK_BINS += $(SPECIAL_OUT)/special_values $(SPECIAL_OUT)/special_values_f64 $(SPECIAL_OUT)/exp_ulp
 CHECK_RUN  += e2e-special-values
-e2e-special-values: $(SPECIAL_OUT)/special_values $(SPECIAL_OUT)/special_values_f64
+e2e-special-values: $(SPECIAL_OUT)/special_values $(SPECIAL_OUT)/special_values_f64 $(SPECIAL_OUT)/exp_ulp
 	$(SPECIAL_OUT)/special_values
 	$(SPECIAL_OUT)/special_values_f64
+	$(SPECIAL_OUT)/exp_ulp
 .PHONY: e2e-special-values
 
 # Entry points that call their kernels from a table (codegen.c, kernel
