@@ -54,6 +54,9 @@ $(B)/libnnrt.a: $(RT_OBJ)
 $(B)/libnnrt.so: $(RT_PIC)
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libnnrt.so -o $@ $^ $(RT_LIBS)
 
+# libnnrt_mpi, when Open MPI is installed.
+include runtime/mpi/mpi.mk
+
 $(B)/grammar/parser.c $(B)/grammar/parser.h: grammar/parser.y
 	@mkdir -p $(@D)
 	bison -Wall -Werror --defines=$(B)/grammar/parser.h -o $(B)/grammar/parser.c $<
@@ -107,6 +110,7 @@ samples:
 LIBDIR      = $(PREFIX)/lib
 NNRT_RPATH  = -Wl,-rpath,$${libdir}
 PC_RPATH    = $(if $(filter /lib /usr/lib,$(abspath $(LIBDIR))),,$(NNRT_RPATH) )
+PC_SUBST    = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@RPATH@|$(PC_RPATH)|g'
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/nnc \
@@ -115,8 +119,13 @@ install: all
 	install -m 644 runtime/nnrt.h $(DESTDIR)$(PREFIX)/include/nnrt.h
 	install -m 644 $(B)/libnnrt.a $(DESTDIR)$(PREFIX)/lib/libnnrt.a
 	install -m 755 $(B)/libnnrt.so $(DESTDIR)$(PREFIX)/lib/libnnrt.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@RPATH@|$(PC_RPATH)|g' runtime/nnrt.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
+	$(PC_SUBST) runtime/nnrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt.pc
+ifeq ($(HAVE_MPI),yes)
+	install -m 644 runtime/mpi/nnrt_mpi.h $(DESTDIR)$(PREFIX)/include/nnrt_mpi.h
+	install -m 644 $(B)/libnnrt_mpi.a $(DESTDIR)$(PREFIX)/lib/libnnrt_mpi.a
+	install -m 755 $(B)/libnnrt_mpi.so $(DESTDIR)$(PREFIX)/lib/libnnrt_mpi.so
+	$(PC_SUBST) runtime/mpi/nnrt-mpi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nnrt-mpi.pc
+endif
 	install -m 644 cmake/nncConfig.cmake cmake/nncConfigVersion.cmake $(DESTDIR)$(PREFIX)/lib/cmake/nnc/
 	install -m 644 man/nnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/nnc.1
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \

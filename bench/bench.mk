@@ -79,7 +79,19 @@ $(BENCH_OUT)/lenet.o: bench/lenet.nn $(B)/nnc
 $(BENCH_OUT)/lenet.so: $(BENCH_OUT)/lenet.o $(B)/libnnrt.so
 	$(CC) -shared -o $@ $< -L$(B) -lnnrt -Wl,-rpath,$(abspath $(B))
 
-bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/lenet.so
+# The demo network with room for a global batch of 512 on one rank, and
+# LeNet, for the data-parallel benchmark (bench/mpi_bench.c).
+$(BENCH_OUT)/mpi_fashion.o: samples/fashion_mnist.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(BENCH_NNC) --prefix=bench -D batch=512 $< -o $@ -H $(BENCH_OUT)/mpi_fashion.h
+$(BENCH_OUT)/mpi_lenet.o: bench/lenet.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(BENCH_NNC) --prefix=bench $< -o $@ -H $(BENCH_OUT)/mpi_lenet.h
+$(BENCH_OUT)/mpi_bench_%: bench/mpi_bench.c $(BENCH_OUT)/mpi_%.o $(B)/libnnrt_mpi.a $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) $(MPI_CFLAGS) -Iruntime/mpi -o $@ $^ $(MPI_LIBS) $(RT_LIBS)
+
+bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/lenet.so \
+           $(BENCH_OUT)/mpi_bench_fashion $(BENCH_OUT)/mpi_bench_lenet
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
 

@@ -88,6 +88,32 @@ echo "(g) the textbook's LeNet-5 (bench/lenet.nn) train step against PyTorch's, 
 "${py:-python3}" bench/lenet_torch.py "$out/lenet.so" || status=1
 
 echo
+echo "(h) data parallel over MPI (libnnrt_mpi): the demo network (samples/fashion_mnist.nn) at a"
+echo "    global batch of 512, 2 ranks x 1 thread against 1 rank x 1 thread, alternated, best of 5;"
+echo "    load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+. tools/mpi-env.sh
+# The samples per second that "mpi_bench_MODEL NP BATCH" prints (its line is
+# shown too), or 0 when it fails.
+mpi_bench() {
+    line=$(NNRT_NUM_THREADS=1 timeout 300 mpirun --oversubscribe -np "$2" "$out/mpi_bench_$1" "$3" 100) \
+        || { echo "  mpi_bench_$1 on $2 ranks failed" >&2; status=1; echo 0; return; }
+    echo "  $1: $line" >&2
+    echo "$line" | sed 's|.*samples/s \([0-9]*\).*|\1|'
+}
+best1=0 best2=0
+for _ in 1 2 3 4 5; do
+    v=$(mpi_bench fashion 1 512); [ "$v" -gt "$best1" ] && best1=$v
+    v=$(mpi_bench fashion 2 512); [ "$v" -gt "$best2" ] && best2=$v
+done 2>&1
+awk -v a="$best1" -v b="$best2" 'BEGIN { printf "  samples/s: 1 rank %d, 2 ranks %d; 2 ranks / 1 rank: %.2f (target >= 1.7)\n", a, b, a ? b / a : 0 }'
+echo "    load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  compute per step on 1 rank x 1 thread, for the scaling model of docs/mpi.md:"
+for b in 64 256; do
+    mpi_bench fashion 1 $b >/dev/null
+    mpi_bench lenet 1 $b >/dev/null
+done 2>&1
+
+echo
 echo "(e) compile time against model size (nnc -O2, best of 3): generated models of 20,000 and"
 echo "    200,000 statements (bench/gen_model.sh), an unrolled loop of 1,000 and 10,000 iterations"
 # The best of three runs of "$@", in milliseconds, or "failed".

@@ -81,3 +81,4 @@ CHECK_RUN += check-demo-smoke
 
 .PHONY: fashion-bins demo-fashion check-demo-smoke
 include samples/data/data.mk
+include samples/mpi/mpi.mk

@@ -22,6 +22,7 @@ SAN_ENV = $(if $(SAN),CFLAGS="$(SAN)" LDFLAGS="$(SAN)")
 -include tests/fuzz/fuzz.mk
 -include tests/valgrind/valgrind.mk
 -include tests/dims/dims.mk
+-include tests/mpi/mpi.mk
 
 check:
 	@tools/deps.sh check

@@ -10,6 +10,8 @@
 #     through the run path that nnrt.pc gave it.
 #  2. A staged install (DESTDIR) moved into place at its PREFIX: the same,
 #     with pkg-config pointed at the prefix alone.
+#     With Open MPI, a program linked through nnrt-mpi.pc finds
+#     libnnrt_mpi.so and libnnrt.so there too.
 #  3. nnrt.pc has a run path for every prefix but /usr.
 #  4. A staged install used in place (PKG_CONFIG_SYSROOT_DIR): compile the
 #     contract's example with the installed nnc, build samples/quickstart.c
@@ -27,9 +29,10 @@ check() {
     if "$@" > "$tmp/log" 2>&1; then pass=$((pass + 1)); else
         fail=$((fail + 1)); echo "FAIL: $*"; sed 's/^/    /' "$tmp/log" | tail -20; fi
 }
-# Which libnnrt.so a program loads, with no LD_LIBRARY_PATH.
-loads_from() {   # loads_from PROGRAM DIR
-    env -u LD_LIBRARY_PATH ldd "$1" | grep -q "libnnrt.so => $2/libnnrt.so "
+# Which libnnrt.so (or LIB) a program loads, with no LD_LIBRARY_PATH.
+loads_from() {   # loads_from PROGRAM DIR [LIB]
+    lib=${3:-libnnrt.so}
+    env -u LD_LIBRARY_PATH ldd "$1" | grep -q "$lib => $2/$lib "
 }
 
 # ---- 1. the README's quickstart, as printed ----
@@ -63,6 +66,15 @@ check sh -c "PKG_CONFIG_PATH='$pfx/lib/pkgconfig' cc -std=c11 ${CFLAGS:-} -I'$tm
     \$(PKG_CONFIG_PATH='$pfx/lib/pkgconfig' pkg-config --cflags --libs nnrt) ${LDFLAGS:-} -o '$tmp/quickstart2'"
 check env -u LD_LIBRARY_PATH "$tmp/quickstart2"
 check loads_from "$tmp/quickstart2" "$pfx/lib"
+# With Open MPI, libnnrt_mpi too: a program linked through nnrt-mpi.pc
+# (which brings nnrt and Open MPI's flags) finds both libraries.
+if [ -f "$pfx/lib/pkgconfig/nnrt-mpi.pc" ]; then
+    printf '#include <nnrt_mpi.h>\nextern const nnrt_model mlp_model;\nint main(int c, char **v)\n{\n    MPI_Init(&c, &v);\n    static float g[1 << 20];\n    int rc = nnrt_mpi_allreduce_mean(&mlp_model, g, MPI_COMM_WORLD);\n    MPI_Finalize();\n    return rc != 0;\n}\n' > "$tmp/m2/dp.c"
+    check sh -c "PKG_CONFIG_PATH='$pfx/lib/pkgconfig' cc -std=c11 ${CFLAGS:-} '$tmp/m2/dp.c' '$tmp/m2/mlp.o' \
+        \$(PKG_CONFIG_PATH='$pfx/lib/pkgconfig' pkg-config --cflags --libs nnrt-mpi) ${LDFLAGS:-} -o '$tmp/dp'"
+    check loads_from "$tmp/dp" "$pfx/lib" libnnrt_mpi.so
+    check loads_from "$tmp/dp" "$pfx/lib"
+fi
 
 # ---- 3. the run path in nnrt.pc ----
 make --no-print-directory -s B="$B" install DESTDIR="$tmp/stage3" PREFIX=/usr >/dev/null
