@@ -86,13 +86,14 @@ include bench/bench.mk
 
 include samples/chapter/chapter.mk
 include samples/sequence/sequence.mk
+include samples/book/book.mk
 
 # The main job: train the sample network on Fashion-MNIST.
 demo:
 	@tools/deps.sh demo
 	@$(MAKE) --no-print-directory demo-fashion
 
-# The chapter, run: the five samples with their plots (docs/gallery.md).
+# The chapter, run: the six samples with their plots (docs/gallery.md).
 samples:
 	@tools/deps.sh demo
 	@$(MAKE) --no-print-directory chapter-run
