@@ -264,3 +264,13 @@ void ch_load_data(const ch_options *o, int dim, int classes, nnrt_dataset *train
     if (train->dim != (size_t)dim || test->dim != (size_t)dim)
         support_die(o->prog, "the data has %zu values per example, the model takes %d", train->dim, dim);
 }
+
+double ch_mean_output(const ch_options *o, const nnrt_model *m, const void *params, const void *state,
+                      const nnrt_tensorset *ts, const char *name)
+{
+    char err[256];
+    double v;
+    if (nnrt_evaluate(m, params, state, NULL, ts, &name, 1, &v, err, sizeof err))
+        support_die(o->prog, "evaluate: %s", err);
+    return v;
+}

@@ -73,4 +73,9 @@ void ch_plot_end(const ch_options *o, FILE *g, const char *name);
 
 double ch_now(void);          /* seconds, monotonic */
 
+/* The mean of the scalar output `name` over the examples of ts
+ * (nnrt_evaluate), or exit with its message. */
+double ch_mean_output(const ch_options *o, const nnrt_model *m, const void *params, const void *state,
+                      const nnrt_tensorset *ts, const char *name);
+
 #endif

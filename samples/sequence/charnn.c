@@ -73,12 +73,7 @@ static void windows(const ch_options *o, nnrt_tensorset *ts, const int32_t *ids,
 static double perplexity(const ch_options *o, const charnn_params *p, const charnn_state *s,
                          const nnrt_tensorset *ts)
 {
-    static const char *const names[] = { "L" };
-    char err[256];
-    double L;
-    if (nnrt_evaluate(&charnn_model, p, s, NULL, ts, names, 1, &L, err, sizeof err))
-        support_die(o->prog, "evaluate: %s", err);
-    return exp(L);
+    return exp(ch_mean_output(o, &charnn_model, p, s, ts, "L"));
 }
 
 /* Appends n characters to seq[0 .. len): each from the distribution P

@@ -34,12 +34,7 @@ _Static_assert(K >= 64, "the model must look 64 steps ahead");
 static double mean_loss(const ch_options *o, const sine_params *p, const sine_state *s,
                          const nnrt_tensorset *ts)
 {
-    static const char *const names[] = { "L" };
-    char err[256];
-    double L;
-    if (nnrt_evaluate(&sine_model, p, s, NULL, ts, names, 1, &L, err, sizeof err))
-        support_die(o->prog, "evaluate: %s", err);
-    return L;
+    return ch_mean_output(o, &sine_model, p, s, ts, "L");
 }
 
 /* Rows r < n of the inputs: window rows[r] of feat (row r when rows is
