@@ -152,6 +152,15 @@ static uint64_t node_hash(const Node *n) {
     h = mix(h, bits);
     for (int i = 0; i < MAX_RANK; i++)
         h = mix(h, (uint64_t)n->attr[i]);
+    /* The bucket is the low bits, and mix() moves high bits down slowly: the
+     * constants 1, 2, 3 ... differ only in their top bits and all fell into
+     * one chain, making a loop over t that uses t + 1 quadratic.  MurmurHash3's
+     * finalizer spreads every bit over all of them. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return h;
 }
 

@@ -23,6 +23,7 @@
 
 void *arena_alloc(size_t size);          /* zeroed; aborts when out of memory */
 void arena_free_all(void);
+unsigned arena_generation(void);        /* counts arena_free_all() calls */
 char *arena_strdup(const char *s);
 /* An array of n elements with room for one more: array itself, or (when n
  * is 0 or a power of two) a copy of it twice as large.  Use as

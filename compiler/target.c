@@ -261,6 +261,7 @@ static const char *probe(const Choice *c, const char *cpu, const char *features,
 
 typedef struct Selected {
     bool done;
+    unsigned gen;               /* the arena its strings live in */
     const char *for_target, *for_cpu;   /* the options it was chosen for */
     const char *error;          /* why the options cannot be used, or NULL */
     Choice c;
@@ -378,11 +379,12 @@ static const char *select_target(const Options *opt) {
 static bool same_option(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
 
 /* Chosen once per --target and --cpu (the CPU list and the probe cost a
- * child process each). */
+ * child process each), and again after arena_free_all(), which frees the
+ * strings of the choice: a process may compile several models (the fuzzer). */
 const char *target_check(const Options *opt) {
-    if (!selected.done || !same_option(selected.for_target, opt->target) ||
-        !same_option(selected.for_cpu, opt->cpu)) {
-        selected = (Selected){.for_target = opt->target, .for_cpu = opt->cpu};
+    if (!selected.done || selected.gen != arena_generation() ||
+        !same_option(selected.for_target, opt->target) || !same_option(selected.for_cpu, opt->cpu)) {
+        selected = (Selected){.gen = arena_generation(), .for_target = opt->target, .for_cpu = opt->cpu};
         selected.error = select_target(opt);
         selected.done = true;
     }

@@ -33,6 +33,7 @@ typedef struct Chunk {
 } Chunk;
 
 static Chunk *arena;
+static unsigned arena_gen;
 
 void *arena_alloc(size_t size) {
     size = (size + 15) & ~(size_t)15;
@@ -60,6 +61,7 @@ void arena_free_all(void) {
         free(arena);
         arena = next;
     }
+    arena_gen++;
 }
 
 void *arena_grow(void *array, int n, size_t elem) {
@@ -68,6 +70,8 @@ void *arena_grow(void *array, int n, size_t elem) {
     void *bigger = arena_alloc(elem * (size_t)(2 * n + 1));
     return n ? memcpy(bigger, array, elem * (size_t)n) : bigger;
 }
+
+unsigned arena_generation(void) { return arena_gen; }
 
 char *arena_strdup(const char *s) {
     size_t n = strlen(s) + 1;

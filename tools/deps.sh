@@ -1,17 +1,17 @@
 #!/bin/sh
 # tools/deps.sh PURPOSE: make sure the Debian packages that PURPOSE (check,
-# demo, bench) needs are installed.  check includes the Fashion-MNIST data,
-# so the demo's smoke test runs on real data in CI too, and Open MPI, for
-# libnnrt_mpi and its tests.  As root it installs what is missing with
-# apt-get; otherwise it prints the exact command to run and fails.
+# demo, bench, fuzz) needs are installed.  check includes the Fashion-MNIST
+# data, so the demo's smoke test runs on real data in CI too, Open MPI, for
+# libnnrt_mpi and its tests, and clang's libFuzzer, since it fuzzes the
+# compiler briefly.  As root it installs what is missing with apt-get;
+# otherwise it prints the exact command to run and fails.
 set -u
 purpose=${1:-check}
 pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config dataset-fashion-mnist valgrind cmake ninja-build groff-base graphviz libopenmpi-dev openmpi-bin"
 case $purpose in
-  check) ;;
+  check|fuzz) pkgs="$pkgs clang-19 libclang-rt-19-dev" ;;
   demo)  pkgs="$pkgs gnuplot-nox" ;;
   bench) pkgs="$pkgs libopenblas-dev python3-torch" ;;
-  fuzz)  pkgs="$pkgs clang-19 libclang-rt-19-dev" ;;
   *) echo "usage: tools/deps.sh check|demo|bench|fuzz" >&2; exit 2 ;;
 esac
 

@@ -386,6 +386,23 @@ START_TEST(test_where_of_a_constant_condition_folds) {
 }
 END_TEST
 
+START_TEST(test_constants_spread_over_the_hash_table) {
+    /* 1, 2, 3 ... differ only in their top bits: they once all shared one
+     * chain, which made a loop using its counter quadratic. */
+    Graph *g = graph_new();
+    for (int i = 1; i <= 1000; i++)
+        ir_const(g, DT_F64, i);
+    int longest = 0;
+    for (int b = 0; b < g->tcap; b++) {
+        int len = 0;
+        for (Node *n = g->table[b]; n; n = n->hnext)
+            len++;
+        longest = len > longest ? len : longest;
+    }
+    ck_assert_int_le(longest, 8);
+}
+END_TEST
+
 /* ---- autodiff ---- */
 
 START_TEST(test_gradient_of_linear_term_is_the_input) {
@@ -901,6 +918,7 @@ static Suite *suite(void) {
     tcase_add_test(ir, test_identities_fold);
     tcase_add_test(ir, test_constants_fold);
     tcase_add_test(ir, test_where_of_a_constant_condition_folds);
+    tcase_add_test(ir, test_constants_spread_over_the_hash_table);
     suite_add_tcase(s, ir);
     TCase *ad = tcase_create("autodiff");
     tcase_add_checked_fixture(ad, NULL, teardown);
