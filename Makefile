@@ -33,7 +33,7 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 RT_SRC  := $(wildcard runtime/*.c)
 RT_OBJ  := $(RT_SRC:runtime/%.c=$(B)/runtime/%.o)
 RT_PIC  := $(RT_SRC:runtime/%.c=$(B)/runtime/pic/%.o)
-RT_LIBS := -lz -lm
+RT_LIBS := -lz -lm -pthread
 
 # ---- compiler ----
 GRAMMAR_C := $(B)/grammar/parser.c $(B)/grammar/lexer.c

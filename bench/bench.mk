@@ -90,7 +90,7 @@ $(BENCH_OUT)/mpi_lenet.o: bench/lenet.nn $(B)/nnc
 $(BENCH_OUT)/mpi_bench_%: bench/mpi_bench.c $(BENCH_OUT)/mpi_%.o $(B)/libnnrt_mpi.a $(B)/libnnrt.a
 	$(CC) $(BENCH_CFLAGS) $(MPI_CFLAGS) -Iruntime/mpi -o $@ $^ $(MPI_LIBS) $(RT_LIBS)
 
-bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/lenet.so \
+bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/thread_bench $(BENCH_OUT)/lenet.so \
            $(BENCH_OUT)/mpi_bench_fashion $(BENCH_OUT)/mpi_bench_lenet
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
@@ -115,3 +115,13 @@ gemm-check: $(GEMM_CHECK_RUN)
 .PHONY: bench bench-run gemm-check $(GEMM_CHECK_RUN)
 .PRECIOUS: $(BENCH_OUT)/mlp_b%.o $(BENCH_OUT)/gemm_n%.o
 CHECK_RUN += $(GEMM_CHECK_RUN)
+
+# Thread scaling (bench/thread_bench.c): the example network at a runtime
+# batch and one 1024 x 1024 product; its FMA loop is built for this machine,
+# with a * b + c contracted to an FMA (ISO C mode turns that off).
+$(BENCH_OUT)/gemm_1024.o: bench/gemm.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $(BENCH_NNC) -D n=1024 $< -o $@ -H $(BENCH_OUT)/gemm_1024.h
+$(BENCH_OUT)/thread_bench: bench/thread_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/gemm_1024.o \
+                           $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) -march=native -ffp-contract=fast -o $@ $^ $(RT_LIBS) -lm

@@ -6,11 +6,12 @@
 # Every comparison is measured side by side in one process, the two sides
 # alternating, best of several rounds: the machine's load moves both.
 # OpenBLAS runs on one thread (OPENBLAS_NUM_THREADS=1, and the benchmarks
-# call openblas_set_num_threads(1)); so does PyTorch (set_num_threads(1)).
+# call openblas_set_num_threads(1)); so do PyTorch (set_num_threads(1)) and
+# nnc (NNRT_NUM_THREADS=1), but in (i), which sets the threads itself.
 set -u
 b=$1 batches=$2 sizes=$3
 out=$b/bench
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NNRT_NUM_THREADS=1
 status=0
 
 echo "nnc benchmarks: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), nnc ${BENCH_NNC:-}"
@@ -112,6 +113,14 @@ for b in 64 256; do
     mpi_bench fashion 1 $b >/dev/null
     mpi_bench lenet 1 $b >/dev/null
 done 2>&1
+
+echo
+echo "(i) threads: samples/mlp.nn's train step and a 1024 x 1024 product at 1, 2 and all threads,"
+echo "    against one core's FMA peak measured in the same process (bench/thread_bench.c)"
+env -u NNRT_NUM_THREADS "$out/thread_bench" || status=1
+echo "  the train step against PyTorch, both with their default threads:"
+# shellcheck disable=SC2086
+env -u NNRT_NUM_THREADS -u OMP_NUM_THREADS "${py:-python3}" bench/step_torch.py --threads $libs || status=1
 
 echo
 echo "(e) compile time against model size (nnc -O2, best of 3): generated models of 20,000 and"

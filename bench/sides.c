@@ -24,7 +24,7 @@ static void *alloc(size_t n) {
     return p;
 }
 
-static const nnrt_tensor *find(const nnrt_model *m, const char *name) {
+const nnrt_tensor *side_find(const nnrt_model *m, const char *name) {
     for (int i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0)
             return &m->tensors[i];
@@ -37,7 +37,9 @@ Side side_setup(const nnrt_model *m, int64_t n) {
               alloc(m->workspace_size)};
     m->init(r.params, r.state, 42);
     m->set_defaults(r.inputs);
-    const nnrt_tensor *x = find(m, "x"), *y = find(m, "y");
+    if (n == 0)
+        return r;
+    const nnrt_tensor *x = side_find(m, "x"), *y = side_find(m, "y");
     float *xs = (float *)((char *)r.inputs + x->offset);
     int32_t *ys = (int32_t *)((char *)r.inputs + y->offset);
     int64_t d = x->dims[1], q = 10;
@@ -59,7 +61,7 @@ void side_free(Side *s) {
 }
 
 float side_objective(const Side *s) {
-    return *(float *)((char *)s->outputs + find(s->m, s->m->objective)->offset);
+    return *(float *)((char *)s->outputs + side_find(s->m, s->m->objective)->offset);
 }
 
 int side_call(const Side *s, int train) {

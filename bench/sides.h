@@ -1,6 +1,6 @@
 /*
  * sides.h: two builds of samples/mlp.nn timed side by side in one process
- * (sides.c), for dim_bench.c and optim_bench.c.  Both sides get the same
+ * (sides.c), for dim_bench.c, optim_bench.c and thread_bench.c.  Both sides get the same
  * params (init, seed 42) and the same data in the rows in use; their calls
  * alternate, round after round, so the machine's load moves both.
  */
@@ -18,9 +18,12 @@ typedef struct Side {
 } Side;
 
 /* x[i][j] = sin(i*d + j) and y[i] = i % 10 for the first n rows; the
- * model's dim (when it has one) set to n. */
+ * model's dim (when it has one) set to n.  With n = 0, the inputs as
+ * set_defaults leaves them, for a model without x and y. */
 Side side_setup(const nnrt_model *m, int64_t n);
 void side_free(Side *s);
+/* Tensor name of m; exits if there is none. */
+const nnrt_tensor *side_find(const nnrt_model *m, const char *name);
 /* train_step (train) or forward; its return code. */
 int side_call(const Side *s, int train);
 float side_objective(const Side *s);

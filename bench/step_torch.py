@@ -3,7 +3,11 @@
 the same step in PyTorch (eager, one thread), timed alternately in one
 process.
 
-    step_torch.py LIB [LIB...]
+    step_torch.py [--threads] LIB [LIB...]
+
+With --threads both run on all the CPUs the process may use
+(os.sched_getaffinity): nnc with its default threads, PyTorch with as many
+(its own default can be fewer: one on these virtual machines).
 
 Each LIB is a shared object holding the model (nnc -D batch=B
 samples/mlp.nn, linked with libnnrt); the batch is read from its
@@ -18,7 +22,9 @@ Without torch it prints a note and exits 0.
 import os
 import sys
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+THREADS = "--threads" in sys.argv[1:]
+if not THREADS:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 try:
     import torch
     import torch.nn.functional as F
@@ -61,15 +67,20 @@ def bench(path):
         print("step_torch: batch %d: nnc and PyTorch disagree: J %.9g vs %.9g (rc %d)" % (batch, Jn, Jt, rc))
         return False
 
+    if THREADS:
+        c.lib.nnrt_set_num_threads(0)
     best = best_times([c.train_step, torch_step], 0.03, ROUNDS)
-    print("train step, batch %4d   nnc %8.3f ms   PyTorch %s %8.3f ms   time nnc/PyTorch %.2f   (J %.6f = %.6f)"
-          % (batch, best[0] * 1e3, torch.__version__.split("+")[0], best[1] * 1e3, best[0] / best[1], Jn, Jt))
+    threads = " (threads: nnc %d, PyTorch %d)" % (c.lib.nnrt_get_num_threads(), torch.get_num_threads()) \
+        if THREADS else ""
+    print("train step, batch %4d   nnc %8.3f ms   PyTorch %s %8.3f ms   time nnc/PyTorch %.2f   (J %.6f = %.6f)%s"
+          % (batch, best[0] * 1e3, torch.__version__.split("+")[0], best[1] * 1e3, best[0] / best[1], Jn, Jt,
+             threads))
     return True
 
 
 def main():
-    torch.set_num_threads(1)
-    ok = all([bench(p) for p in sys.argv[1:]])
+    torch.set_num_threads(len(os.sched_getaffinity(0)) if THREADS else 1)
+    ok = all([bench(p) for p in sys.argv[1:] if p != "--threads"])
     sys.exit(0 if ok else 1)
 
 

@@ -538,9 +538,11 @@ int gradcheck_jit(Model *m, const Options *opt) {
     static const struct { const char *name; void *addr; } runtime[] = {
         {"nnrt_init_tensor", (void *)nnrt_init_tensor},
         {"nnrt_stream_id", (void *)nnrt_stream_id},
+        {"nnrt_parallel", (void *)nnrt_parallel},
     };
-    LLVMOrcCSymbolMapPair syms[2];
-    for (int i = 0; i < 2; i++) {
+    enum { NRUNTIME = sizeof runtime / sizeof *runtime };
+    LLVMOrcCSymbolMapPair syms[NRUNTIME];
+    for (int i = 0; i < NRUNTIME; i++) {
         syms[i].Name = LLVMOrcLLJITMangleAndIntern(jit, runtime[i].name);
         syms[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)runtime[i].addr;
         syms[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
@@ -548,7 +550,7 @@ int gradcheck_jit(Model *m, const Options *opt) {
     }
     LLVMOrcDefinitionGeneratorRef gen;
     int rc = 1;
-    if (!report_jit_error(LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(syms, 2)), "JIT") &&
+    if (!report_jit_error(LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(syms, NRUNTIME)), "JIT") &&
         !report_jit_error(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
                               &gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL), "JIT")) {
         LLVMOrcJITDylibAddGenerator(jd, gen);

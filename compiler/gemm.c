@@ -561,8 +561,11 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
 
 /* void outer(i64 M, i64 N, i64 K, ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, i64 csb,
  *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs, i32 packb, i1 packa,
- *            ptr epi, ptr epi_args)
+ *            ptr epi, ptr epi_args, i64 row0, i64 row1, i64 col0, i64 col1)
  *   c[i*ldc + j] = sum over p of a[i*rsa + p*csa] * b[p*rsb + j*csb]
+ * for the rows i of [row0, row1) and the columns j of [col0, col1): a
+ * thread's share (task_function).  row0 is a multiple of mr and row1 one
+ * too or M; col0 is a multiple of nv * lanes and col1 one too or N.
  * For each block of ncs columns, for each block of kcs rows of B: pack the
  * block into bp as packb says (PACK_NONE: B is read in place, its rows
  * contiguous, csb == 1), then for each mr rows of A (packed into ap if
@@ -579,6 +582,17 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
  * How A and B are packed are arguments, not variants: one function per
  * tile costs the back end a third of three, and when every product of a
  * module packs alike, ipsccp folds the tests away. */
+enum { OUTER_NARGS = 23 };
+
+static void outer_arg_types(Gemm *g, LLVMTypeRef *t) {
+    CG *cg = g->cg;
+    LLVMTypeRef args[OUTER_NARGS] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr,
+                                     cg->i64, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64,
+                                     cg->i64, cg->i32, cg->i1, cg->ptr, cg->ptr, cg->i64, cg->i64,
+                                     cg->i64, cg->i64};
+    memcpy(t, args, sizeof args);
+}
+
 static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     CG *cg = g->cg;
     const char *name = arena_printf("nnc.gemm.%s.%dx%dx%d.outer", g->dt == DT_F64 ? "f64" : "f32", mr, nv, g->lanes);
@@ -587,16 +601,18 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
         return fn;
     LLVMValueRef kernel = micro_kernel(g, mr, nv);
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
-    LLVMTypeRef args[19] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64,
-                            cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64, cg->i64, cg->i32, cg->i1, cg->ptr, cg->ptr};
-    fn = new_function(g, name, args, 19);
-    LLVMValueRef M = LLVMGetParam(fn, 0), N = LLVMGetParam(fn, 1), K = LLVMGetParam(fn, 2);
+    LLVMTypeRef args[OUTER_NARGS];
+    outer_arg_types(g, args);
+    fn = new_function(g, name, args, OUTER_NARGS);
+    LLVMValueRef M = LLVMGetParam(fn, 0), K = LLVMGetParam(fn, 2);   /* N: col1 */
     LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), csa = LLVMGetParam(fn, 5);
     LLVMValueRef b = LLVMGetParam(fn, 6), rsb = LLVMGetParam(fn, 7), csb = LLVMGetParam(fn, 8);
     LLVMValueRef c = LLVMGetParam(fn, 9), ldc = LLVMGetParam(fn, 10), bp = LLVMGetParam(fn, 11);
     LLVMValueRef ap = LLVMGetParam(fn, 12), kcs = LLVMGetParam(fn, 13), ncs = LLVMGetParam(fn, 14);
     LLVMValueRef packb = LLVMGetParam(fn, 15), packa = LLVMGetParam(fn, 16);
     LLVMValueRef epi = LLVMGetParam(fn, 17), epi_args = LLVMGetParam(fn, 18);
+    LLVMValueRef row0 = LLVMGetParam(fn, 19), row1 = LLVMGetParam(fn, 20);
+    LLVMValueRef col0 = LLVMGetParam(fn, 21), col1 = LLVMGetParam(fn, 22);
     int64_t w = (int64_t)nv * g->lanes;
     LLVMValueRef zero = i64c(g, 0), W = i64c(g, w), MR = i64c(g, mr);
     LLVMValueRef ctile = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, mr * w), "ctile");
@@ -606,8 +622,8 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     LLVMValueRef in_place = eq32(g, packb, PACK_NONE);
     RLoop ln, lk, li, lj;
     If fp, fa, fk, fc, fe;
-    LLVMValueRef j0 = rloop_open(g, &ln, zero, N, ncs);
-    LLVMValueRef ncols = umin(g, ncs, sub(g, N, j0));
+    LLVMValueRef j0 = rloop_open(g, &ln, col0, col1, ncs);
+    LLVMValueRef ncols = umin(g, ncs, sub(g, col1, j0));
     LLVMValueRef nfull = mul(g, LLVMBuildUDiv(g->b, ncols, W, ""), w);   /* columns in whole panels */
     LLVMValueRef p0 = rloop_open(g, &lk, zero, K, kcs);
     LLVMValueRef kc = umin(g, kcs, sub(g, K, p0));
@@ -618,7 +634,7 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
            LLVMBuildSelect(g->b, in_place, bedge, bp, ""), p0, kc, sel(g, in_place, add(g, j0, nfull), j0),
            sel(g, in_place, sub(g, ncols, nfull), ncols));
     if_close(g, &fp);
-    LLVMValueRef i0 = rloop_open(g, &li, zero, M, MR);
+    LLVMValueRef i0 = rloop_open(g, &li, row0, row1, MR);
     LLVMValueRef mrv = umin(g, MR, sub(g, M, i0));
     LLVMValueRef ia = sub(g, i0, sub(g, MR, mrv));      /* the tile's first row in A */
     LLVMValueRef asrc = at(g, a, add(g, mulv(g, ia, rsa), mulv(g, p0, csa)));
@@ -933,6 +949,8 @@ const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const
 
 size_t gemm_scratch(const GemmPlan *p) { return p->scratch; }
 
+static bool worth_threads(const GemmPlan *p);
+
 const char *gemm_describe(const GemmPlan *p) {
     static const char *const forms[] = {"outer products", "dot products", "plain loops"};
     const char *s = p->turned ? "turned, " : "";
@@ -948,7 +966,124 @@ const char *gemm_describe(const GemmPlan *p) {
         s = arena_printf("%s%s%s%s", s, forms[q->c.form], q->c.pack_a ? ", A packed" : "",
                          q->c.pack_b ? ", B packed" : "");
     }
-    return s;
+    return worth_threads(p) ? arena_printf("%s; threads", s) : s;
+}
+
+/* ---- threads ----
+ *
+ * A product with enough work is split across libnnrt's threads
+ * (nnrt_parallel): the outer-product form by tiles of mr rows of C, the
+ * dot form by groups of nt columns.  Each element of C is still summed by
+ * one thread, in the order one thread would, so results do not depend on
+ * the thread count.  Each thread packs the blocks of B it needs into
+ * scratch of its own; the calling thread's is the node's.  A thread gets
+ * at least PAR_MIN_FLOPS of the product (about 4 us at full speed), the
+ * grain computed from the sizes in use, so small products and small
+ * batches stay on the calling thread. */
+enum { PAR_MIN_FLOPS = 1 << 20 };
+
+/* The outer-product form is cut by columns when C has at least this many
+ * panels of them. */
+enum { MIN_PANELS = 4 };
+
+static bool worth_threads(const GemmPlan *p) {
+    return 2.0 * (double)p->M.max * (double)p->N.max * (double)p->K.max >= 2.0 * PAR_MIN_FLOPS;
+}
+
+/* How a product is cut into units of work: the outer-product form by
+ * panels of nv * lanes columns (each thread packs only its own columns of
+ * B) or, when C has few of those, by tiles of mr rows (each thread packs
+ * all of B); the dot form by groups of nt columns. */
+typedef enum { SPLIT_COLS, SPLIT_ROWS, SPLIT_DOT } Split;
+
+/* void task(ptr ctx, i64 begin, i64 end, ptr scratch) for nnrt_parallel,
+ * calling fn with the arguments stored at ctx, a struct of types
+ * tys[0 .. n) (the form's arguments and, for the outer form, the bytes
+ * of B's block in the scratch), on units [begin, end) of `unit` rows or
+ * columns each. */
+static LLVMValueRef task_function(Gemm *g, LLVMValueRef fn, LLVMTypeRef *tys, int n, int unit, Split split) {
+    CG *cg = g->cg;
+    size_t len;
+    static const char *const how[] = {"cols", "rows", "cols"};
+    const char *name = arena_printf("%s.task.%s", LLVMGetValueName2(fn, &len), how[split]);
+    LLVMValueRef task = LLVMGetNamedFunction(cg->mod, name);
+    if (task)
+        return task;
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
+    LLVMTypeRef st = LLVMStructTypeInContext(cg->ctx, tys, (unsigned)n, 0);
+    LLVMTypeRef targs[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
+    task = new_function(g, name, targs, 4);
+    LLVMValueRef ctx = LLVMGetParam(task, 0), scratch = LLVMGetParam(task, 3);
+    LLVMValueRef first = mul(g, LLVMGetParam(task, 1), unit), last = mul(g, LLVMGetParam(task, 2), unit);
+    LLVMValueRef v[OUTER_NARGS];
+    for (int k = 0; k < n; k++)
+        v[k] = LLVMBuildLoad2(g->b, tys[k], LLVMBuildStructGEP2(g->b, st, ctx, (unsigned)k, ""), "");
+    LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
+    if (split == SPLIT_DOT) {
+        /* columns [first, last) of N: B's and C's first columns move */
+        LLVMValueRef cols = sub(g, umin(g, last, v[1]), first);
+        v[5] = at(g, v[5], mulv(g, first, v[6]));
+        v[7] = at(g, v[7], first);
+        v[1] = cols;
+        call(g, fn, v, n);
+    } else {
+        /* this thread's scratch, then its rows or columns */
+        LLVMValueRef bp = v[11], ap = v[12], bbytes = v[OUTER_NARGS - 4];
+        v[11] = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, bp, ""), null, scratch, "");
+        v[12] = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, ap, ""), null,
+                                LLVMBuildGEP2(g->b, cg->i8, scratch, &bbytes, 1, ""), "");
+        bool rows = split == SPLIT_ROWS;
+        v[19] = rows ? first : i64c(g, 0);
+        v[20] = rows ? umin(g, last, v[0]) : v[0];
+        v[21] = rows ? i64c(g, 0) : first;
+        v[22] = rows ? v[1] : umin(g, last, v[1]);
+        call(g, fn, v, OUTER_NARGS);
+    }
+    LLVMBuildRetVoid(g->b);
+    LLVMPositionBuilderAtEnd(g->b, saved);
+    return task;
+}
+
+/* Units of `unit` in extent n, the last one possibly short. */
+static LLVMValueRef units_of(Gemm *g, LLVMValueRef n, int64_t unit) {
+    return LLVMBuildUDiv(g->b, add(g, n, i64c(g, unit - 1)), i64c(g, unit), "");
+}
+
+/* Store the n values v into a struct of types tys on the stack of the
+ * function being emitted (allocated at its entry), and return it. */
+static LLVMValueRef stack_struct(Gemm *g, LLVMTypeRef *tys, LLVMValueRef *v, int n) {
+    CG *cg = g->cg;
+    LLVMTypeRef st = LLVMStructTypeInContext(cg->ctx, tys, (unsigned)n, 0);
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(cg->ctx);
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(LLVMGetBasicBlockParent(LLVMGetInsertBlock(g->b)));
+    LLVMValueRef head = LLVMGetFirstInstruction(entry);
+    if (head)
+        LLVMPositionBuilderBefore(eb, head);
+    else
+        LLVMPositionBuilderAtEnd(eb, entry);
+    LLVMValueRef p = LLVMBuildAlloca(eb, st, "gemm_task");
+    LLVMDisposeBuilder(eb);
+    for (int k = 0; k < n; k++)
+        LLVMBuildStore(g->b, v[k], LLVMBuildStructGEP2(g->b, st, p, (unsigned)k, ""));
+    return p;
+}
+
+/* nnrt_parallel(task, ctx, units, grain, scratch_bytes, scratch), the grain
+ * such that a thread gets at least PAR_MIN_FLOPS, flops_per_unit (an i64
+ * value) each. */
+static void parallel_call(Gemm *g, LLVMValueRef task, LLVMValueRef ctx, LLVMValueRef units,
+                          LLVMValueRef flops_per_unit, size_t scratch_bytes, LLVMValueRef scratch) {
+    CG *cg = g->cg;
+    LLVMTypeRef args[6] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->intptr, cg->ptr};
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), args, 6, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, "nnrt_parallel");
+    if (!fn) {
+        fn = LLVMAddFunction(cg->mod, "nnrt_parallel", fty);
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    }
+    LLVMValueRef grain = LLVMBuildUDiv(g->b, add(g, flops_per_unit, i64c(g, PAR_MIN_FLOPS - 1)), flops_per_unit, "");
+    LLVMValueRef v[6] = {task, ctx, units, grain, LLVMConstInt(cg->intptr, scratch_bytes, 0), scratch};
+    LLVMBuildCall2(g->b, fty, fn, v, 6, "");
 }
 
 /* ---- the product ---- */
@@ -988,6 +1123,7 @@ typedef struct Operands {
     LLVMValueRef A, B, C;
     int64_t sa[2], sb[2];
     bool turned;
+    bool threads;               /* split across threads (worth_threads) */
 } Operands;
 
 /* The epilogue over the whole of C, after the product. */
@@ -1006,7 +1142,15 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
     if (p->c.form == FORM_DOT) {
         LLVMValueRef args[9] = {o->m, o->n, o->k, o->A, i64c(g, o->sa[0]), o->B, i64c(g, o->sb[1]),
                                 o->C, i64c(g, o->N.max)};
-        call(g, dot_function(g, p->mr, p->nv), args, 9);
+        LLVMValueRef dot = dot_function(g, p->mr, p->nv);
+        if (o->threads) {
+            LLVMTypeRef tys[9] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64};
+            LLVMValueRef ctx = stack_struct(g, tys, args, 9);
+            parallel_call(g, task_function(g, dot, tys, 9, p->nv, SPLIT_DOT), ctx, units_of(g, o->n, p->nv),
+                          mul(g, mulv(g, o->m, o->k), 2 * p->nv), 0, null);
+        } else {
+            call(g, dot, args, 9);
+        }
     } else {
         /* The node's scratch (plan.c): B's block, then A's tile. */
         int64_t bbytes = p->c.pack_b ? (int64_t)pack_b_bytes(o->N.max, o->K.max, (size_t)g->esize) : 0;
@@ -1016,13 +1160,33 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
         PackB packb = !p->c.pack_b ? PACK_NONE : o->sb[1] == 1 ? PACK_ROWS : o->sb[0] == 1 ? PACK_COLS : PACK_ANY;
         /* A turned product's tiles are tiles of C.T: the epilogue runs after. */
         tiled = epi && !o->turned;
-        LLVMValueRef args[19] = {o->m, o->n, o->k, o->A, i64c(g, o->sa[0]), i64c(g, o->sa[1]),
-                                 o->B, i64c(g, o->sb[0]), i64c(g, o->sb[1]), o->C, i64c(g, o->N.max), bp, ap,
-                                 i64c(g, block_size(o->K.max, KC, 1)),
-                                 i64c(g, block_size(o->N.max, NC_BYTES / g->esize, (int64_t)p->nv * g->lanes)),
-                                 i32c(g, packb), LLVMConstInt(cg->i1, p->c.pack_a, 0),
-                                 tiled ? epi : null, tiled ? epi_args : null};
-        call(g, outer_function(g, p->mr, p->nv), args, 19);
+        LLVMValueRef args[OUTER_NARGS] = {o->m, o->n, o->k, o->A, i64c(g, o->sa[0]), i64c(g, o->sa[1]),
+                                          o->B, i64c(g, o->sb[0]), i64c(g, o->sb[1]), o->C, i64c(g, o->N.max),
+                                          bp, ap, i64c(g, block_size(o->K.max, KC, 1)),
+                                          i64c(g, block_size(o->N.max, NC_BYTES / g->esize, (int64_t)p->nv * g->lanes)),
+                                          i32c(g, packb), LLVMConstInt(cg->i1, p->c.pack_a, 0),
+                                          tiled ? epi : null, tiled ? epi_args : null, i64c(g, 0), o->m,
+                                          i64c(g, 0), o->n};
+        LLVMValueRef outer = outer_function(g, p->mr, p->nv);
+        if (o->threads) {
+            /* The struct holds the arguments but the ranges, and in the
+             * first range's place the bytes of B's block, where A's tile
+             * starts in the scratch. */
+            LLVMTypeRef tys[OUTER_NARGS];
+            outer_arg_types(g, tys);
+            args[OUTER_NARGS - 4] = i64c(g, bbytes);
+            LLVMValueRef ctx = stack_struct(g, tys, args, OUTER_NARGS - 3);
+            int64_t w = (int64_t)p->nv * g->lanes;
+            Split split = cdiv(o->N.max, w) >= MIN_PANELS ? SPLIT_COLS : SPLIT_ROWS;
+            int unit = split == SPLIT_COLS ? (int)w : p->mr;
+            LLVMValueRef units = units_of(g, split == SPLIT_COLS ? o->n : o->m, unit);
+            LLVMValueRef other = split == SPLIT_COLS ? o->m : o->n;
+            parallel_call(g, task_function(g, outer, tys, OUTER_NARGS - 3, unit, split), ctx, units,
+                          mul(g, mulv(g, other, o->k), 2 * unit),
+                          choice_bytes(&p->c, o->N.max, o->K.max, (size_t)g->esize), scratch);
+        } else {
+            call(g, outer, args, OUTER_NARGS);
+        }
     }
     if (epi && !tiled)
         epilogue_whole(cg, n, epi, epi_args);
@@ -1062,7 +1226,7 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
     }
     Node *a = n->in[0], *b = n->in[1];
     const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id];
-    Operands o = {.M = gp->M, .N = gp->N, .K = gp->K, .turned = gp->turned};
+    Operands o = {.M = gp->M, .N = gp->N, .K = gp->K, .turned = gp->turned, .threads = worth_threads(gp)};
     memcpy(o.sa, gp->sa, sizeof o.sa);
     memcpy(o.sb, gp->sb, sizeof o.sb);
     Extent *ext[3] = {&o.M, &o.N, &o.K};

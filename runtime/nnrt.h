@@ -129,6 +129,24 @@ const char *nnrt_strerror(int code);
 void *nnrt_alloc(size_t size);
 void nnrt_free(void *p);
 
+/* ---- Threads (contract, 5.6) ---- */
+
+/* The threads generated kernels split their work across.  The default is
+ * read once: NNRT_NUM_THREADS if it is a positive decimal integer, else the
+ * CPUs in the process's affinity mask.  n >= 1 applies to calls that start
+ * after it returns; n <= 0 restores the default.  Results are bitwise the
+ * same for every thread count. */
+void nnrt_set_num_threads(int n);
+int nnrt_get_num_threads(void);
+
+/* What generated code calls for a loop of `units` independent pieces of
+ * work: task(ctx, begin, end, scratch) runs units [begin, end) with
+ * scratch_bytes of scratch (64-byte aligned) at scratch.  The calling
+ * thread runs the first range with the scratch it passes; at most units /
+ * grain threads take part.  Returns when every unit has run. */
+typedef void (*nnrt_task)(void *ctx, int64_t begin, int64_t end, void *scratch);
+void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes, void *scratch);
+
 /* ---- Random numbers and initializers (contract, section 1) ---- */
 
 /* Philox4x32-10 (Salmon et al., SC'11): one block of four 32-bit words for a

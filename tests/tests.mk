@@ -23,6 +23,7 @@ SAN_ENV = $(if $(SAN),CFLAGS="$(SAN)" LDFLAGS="$(SAN)")
 -include tests/valgrind/valgrind.mk
 -include tests/dims/dims.mk
 -include tests/mpi/mpi.mk
+-include tests/threads/threads.mk
 
 check:
 	@tools/deps.sh check

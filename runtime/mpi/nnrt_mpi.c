@@ -377,3 +377,21 @@ int nnrt_mpi_allreduce_mean(const nnrt_model *m, void *grads, MPI_Comm c)
 {
     return nnrt_mpi_allreduce_mean_ex(m, grads, c, NULL, 0);
 }
+
+int nnrt_mpi_share_threads(MPI_Comm c)
+{
+    const char *env = getenv("NNRT_NUM_THREADS");
+    if (env && *env)
+        return nnrt_get_num_threads();
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(c, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return NNRT_EMPI;
+    int rc = MPI_Comm_size(node, &local);
+    MPI_Comm_free(&node);
+    if (rc != MPI_SUCCESS)
+        return NNRT_EMPI;
+    int n = nnrt_get_num_threads() / local;
+    nnrt_set_num_threads(n < 1 ? 1 : n);
+    return nnrt_get_num_threads();
+}

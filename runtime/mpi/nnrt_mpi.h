@@ -51,6 +51,15 @@ int nnrt_mpi_allreduce_mean(const nnrt_model *m, void *grads, MPI_Comm c);
  * same on every rank for the collective errors, e.g.
  * "nnrt_mpi_allreduce_mean: rank 1 does not pass what rank 0 does (model
  * fashion_mnist): its model's name, sizes or tensors differ". */
+/* Share the node's CPUs among its ranks, as torchrun does with
+ * OMP_NUM_THREADS: unless NNRT_NUM_THREADS is set, this rank's threads
+ * become nnrt_get_num_threads() (the CPUs it may use) divided by the ranks
+ * of c on the same node (MPI_COMM_TYPE_SHARED), at least 1, so that P
+ * ranks on one machine do not run P times as many threads as it has
+ * cores.  Collective over c; returns the threads this rank now uses, or
+ * NNRT_EMPI. */
+int nnrt_mpi_share_threads(MPI_Comm c);
+
 int nnrt_mpi_broadcast_ex(const nnrt_model *m, void *params, void *state, int root, MPI_Comm c,
                           char *err, size_t errlen);
 int nnrt_mpi_allreduce_mean_ex(const nnrt_model *m, void *grads, MPI_Comm c, char *err,

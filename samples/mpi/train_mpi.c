@@ -217,6 +217,8 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    /* the ranks on this machine share its cores */
+    nnrt_mpi_share_threads(MPI_COMM_WORLD);
     options opt;
     parse_options(argc, argv, &opt);
 

@@ -280,6 +280,16 @@ static void errors(void)
     run_free(&r);
 }
 
+/* The 2 ranks, both on this machine, halve its threads (at least 1 each);
+ * NNRT_NUM_THREADS, when set, wins. */
+static void share_threads(void)
+{
+    int all = nnrt_get_num_threads(), want = getenv("NNRT_NUM_THREADS") ? all : all / 2 ? all / 2 : 1;
+    int got = nnrt_mpi_share_threads(MPI_COMM_WORLD);
+    check(got == want && nnrt_get_num_threads() == want, "share_threads: 2 ranks of one machine share its threads");
+    nnrt_set_num_threads(0);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -297,6 +307,7 @@ int main(int argc, char **argv)
     exact_mean(&f64_model, "f64");
     broadcast(&f32_model);
     errors();
+    share_threads();
     if (rank == 0)
         printf("mpi: %d passed, %d failed\n", passed, failed);
     MPI_Finalize();

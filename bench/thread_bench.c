@@ -1,0 +1,155 @@
+/*
+ * thread_bench.c: how samples/mlp.nn's train step and a square product
+ * scale with libnnrt's threads (contract, 5.6), and how near the step comes
+ * to the machine's limit.
+ *
+ *   thread_bench [ROUNDS]
+ *
+ * Links the example network with its batch a runtime dim (dyn_model, max
+ * 256) and bench/gemm.nn at n = 1024 (gemm_model), both --cpu=native.
+ * - The limit: one core's peak of fused multiply-adds, measured here by
+ *   12 independent chains of vector FMAs (the latency of an FMA times its
+ *   throughput on these machines), so that a busy machine lowers it too.
+ *   A step's FLOP-bound time is its products' FLOPs / (threads x peak).
+ * - For batch 256, 32 and 1, the train step at 1, 2 and all threads,
+ *   timed alternately (best of ROUNDS rounds of about 30 ms each); printed
+ *   with the speed-up over one thread and the time over the FLOP-bound
+ *   time.
+ * - The same for the 1024 x 1024 product (forward of gemm_model).
+ */
+#define _GNU_SOURCE     /* sched_getaffinity */
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nnrt.h>
+
+#include "sides.h"
+
+extern const nnrt_model dyn_model, gemm_model;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---- one core's FMA peak ---- */
+
+typedef float vec __attribute__((vector_size(64)));
+enum { CHAINS = 12 };
+
+/* FLOP/s of `iters` rounds of CHAINS independent vector FMAs, each chain
+ * a variable of its own so that all stay in registers. */
+static double fma_rate(long iters) {
+    vec x, y;
+    for (int k = 0; k < 16; k++) {
+        x[k] = 1.0f + 1e-7f * (float)k;
+        y[k] = 1e-7f;
+    }
+    vec a0 = x, a1 = x, a2 = x, a3 = x, a4 = x, a5 = x, a6 = x, a7 = x, a8 = x, a9 = x, a10 = x, a11 = x;
+    double t = now();
+    for (long i = 0; i < iters; i++) {
+        a0 = a0 * x + y, a1 = a1 * x + y, a2 = a2 * x + y, a3 = a3 * x + y;
+        a4 = a4 * x + y, a5 = a5 * x + y, a6 = a6 * x + y, a7 = a7 * x + y;
+        a8 = a8 * x + y, a9 = a9 * x + y, a10 = a10 * x + y, a11 = a11 * x + y;
+        /* the compiler may not see through the chains */
+        __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7),
+                         "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
+    }
+    t = now() - t;
+    vec sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+    if (sum[0] == 12345.0f)     /* keep the sums alive */
+        printf(" ");
+    return 2.0 * 16 * CHAINS * (double)iters / t;
+}
+
+static double fma_peak(void) {
+    double best = 0;
+    for (int r = 0; r < 9; r++) {
+        double f = fma_rate(2000000);
+        best = f > best ? f : best;
+    }
+    return best;
+}
+
+/* ---- timing at several thread counts ---- */
+
+typedef struct Timed {
+    const Side *side;
+    int train;
+} Timed;
+
+/* The best seconds per call at each of the nt thread counts. */
+static void best_times(Timed *t, const int *threads, int nt, int rounds, double *best) {
+    long count[8];
+    for (int k = 0; k < nt; k++) {
+        nnrt_set_num_threads(threads[k]);
+        double t0 = now();
+        if (side_call(t->side, t->train) != 0) {
+            fprintf(stderr, "thread_bench: the call failed\n");
+            exit(1);
+        }
+        double once = now() - t0;
+        count[k] = once > 0.03 ? 1 : (long)(0.03 / (once > 1e-7 ? once : 1e-7));
+        best[k] = INFINITY;
+    }
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < nt; k++) {
+            nnrt_set_num_threads(threads[k]);
+            double t0 = now();
+            for (long i = 0; i < count[k]; i++)
+                side_call(t->side, t->train);
+            double per = (now() - t0) / (double)count[k];
+            best[k] = per < best[k] ? per : best[k];
+        }
+    nnrt_set_num_threads(0);
+}
+
+static void report(const char *what, double flops, double peak, const int *threads, int nt, const double *best) {
+    printf("%s, %.1f MFLOP in products:\n", what, flops / 1e6);
+    for (int k = 0; k < nt; k++)
+        printf("  %d thread%s %9.3f ms   speed-up %.2f   time / FLOP-bound %.2f   %5.1f GFLOP/s\n", threads[k],
+               threads[k] == 1 ? " " : "s", best[k] * 1e3, best[0] / best[k],
+               best[k] / (flops / (threads[k] * peak)), flops / best[k] / 1e9);
+}
+
+int main(int argc, char **argv) {
+    int rounds = argc > 1 ? atoi(argv[1]) : 9;
+    int all = nnrt_get_num_threads();
+    int threads[3] = {1, 2, all}, nt = all > 2 ? 3 : 2;
+    double peak = fma_peak();
+    printf("one core's FMA peak, measured: %.1f GFLOP/s (f32, %d chains of 16-lane FMAs); all threads: %d\n",
+           peak / 1e9, CHAINS, all);
+
+    const nnrt_tensor *w1 = side_find(&dyn_model, "W1"), *w2 = side_find(&dyn_model, "W2");
+    double D = (double)w1->dims[1], H = (double)w1->dims[0], Q = (double)w2->dims[0];
+    const int64_t batches[3] = {256, 32, 1};
+    for (int i = 0; i < 3; i++) {
+        Side s = side_setup(&dyn_model, batches[i]);
+        /* forward x @ W1.T and hid @ W2.T; backward G1.T @ x, G2 @ W2, G2.T @ hid */
+        double flops = 2.0 * (double)batches[i] * (2 * D * H + 3 * H * Q);
+        double best[3];
+        best_times(&(Timed){&s, 1}, threads, nt, rounds, best);
+        char what[64];
+        snprintf(what, sizeof what, "train step, batch %lld", (long long)batches[i]);
+        report(what, flops, peak, threads, nt, best);
+        side_free(&s);
+    }
+    /* The product's operands: A[i] = sin(i), B[i] = cos(i). */
+    Side g = side_setup(&gemm_model, 0);
+    const nnrt_tensor *a = side_find(&gemm_model, "A"), *b = side_find(&gemm_model, "B");
+    double n = (double)a->dims[0], best[3];
+    for (size_t i = 0; i < a->size / sizeof(float); i++) {
+        ((float *)((char *)g.inputs + a->offset))[i] = (float)sin((double)i);
+        ((float *)((char *)g.inputs + b->offset))[i] = (float)cos((double)i);
+    }
+    best_times(&(Timed){&g, 0}, threads, nt, rounds, best);
+    report("C = A @ B, 1024 x 1024", 2 * n * n * n, peak, threads, nt, best);
+    side_free(&g);
+    return 0;
+}

@@ -1,0 +1,238 @@
+/*
+ * threads.c: the pool of threads that generated kernels split their work
+ * across (contract, 5.6 Threads).
+ *
+ * Generated code calls nnrt_parallel(task, ctx, units, grain, scratch_bytes,
+ * scratch) for a loop of `units` independent pieces of work (a product's
+ * panels of columns, say).  The units are cut into a few contiguous chunks
+ * a thread, which the threads claim one at a time: the calling thread with
+ * the scratch it passed (the node's, in the model's workspace), each pool
+ * thread with scratch of its own that lives here, so that workspace_size
+ * does not depend on the thread count.  A thread that starts late, on a
+ * busy machine, finds its chunks taken by the others instead of holding
+ * them up.  What a unit computes does not depend on which thread runs it:
+ * the generated code never splits a sum across units, so results are
+ * bitwise the same for every thread count.
+ *
+ * The pool is made on the first call that can use it.  Its threads spin
+ * for some microseconds after a job (the next product of a step follows
+ * soon), then sleep on a condition variable.  One job runs at a
+ * time: a call that finds the pool busy (another user thread's model, or a
+ * kernel on a pool thread) runs its whole loop on the calling thread, so
+ * concurrent calls never wait on each other and never deadlock.  A thread
+ * that cannot be created, or scratch that cannot be allocated, only means
+ * fewer threads.
+ */
+#define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnrt.h"
+
+enum {
+    MAX_THREADS = 256,
+    CHUNKS_PER_THREAD = 3,
+    SPIN = 1 << 14,     /* polls of a flag before sleeping: some microseconds */
+};
+
+/* The job, in one word, so that a thread sees all of it or none: its
+ * generation (24 bits), the threads that may take part (10), the next
+ * chunk to claim (15) and the number of chunks (15).  A thread claims a
+ * chunk by a compare-and-swap of the word, and only then reads the job's
+ * other fields: a job with a chunk claimed but not done cannot be
+ * replaced, so they are the job's own. */
+#define GEN(s)    ((unsigned)((s) >> 40))
+#define ACTIVE(s) ((int)(((s) >> 30) & 0x3ff))
+#define NEXT(s)   ((int)(((s) >> 15) & 0x7fff))
+#define CHUNKS(s) ((int)((s) & 0x7fff))
+
+typedef struct Worker {
+    pthread_t thread;
+    void *scratch;      /* 64-byte aligned, scratch_cap bytes */
+    size_t scratch_cap;
+} Worker;
+
+static struct {
+    pthread_mutex_t busy;       /* held by the thread whose job runs */
+    pthread_mutex_t lock;       /* guards the sleeping below */
+    pthread_cond_t wake, done;
+    int nworkers;               /* started: worker[1 .. nworkers] */
+    Worker worker[MAX_THREADS];
+    _Atomic uint64_t job;
+    atomic_int finished;        /* chunks of the job done */
+    nnrt_task task;
+    void *ctx;
+    int64_t units;
+    int sleepers;               /* workers waiting on wake */
+    bool caller_sleeping;
+} pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+static atomic_int requested;    /* nnrt_set_num_threads; 0: the default */
+static _Thread_local bool in_pool_thread;
+
+static inline void relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* NNRT_NUM_THREADS if it is a positive decimal integer, else the CPUs this
+ * process may run on; read once. */
+static int default_threads(void) {
+    static atomic_int cached;
+    int n = atomic_load(&cached);
+    if (n)
+        return n;
+    const char *s = getenv("NNRT_NUM_THREADS");
+    char *end;
+    errno = 0;
+    long v = s && *s >= '0' && *s <= '9' ? strtol(s, &end, 10) : 0;
+    if (v >= 1 && errno == 0 && *end == '\0') {
+        n = v > MAX_THREADS ? MAX_THREADS : (int)v;
+    } else {
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        n = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+    }
+    atomic_store(&cached, n);
+    return n;
+}
+
+void nnrt_set_num_threads(int n) { atomic_store(&requested, n <= 0 ? 0 : n > MAX_THREADS ? MAX_THREADS : n); }
+
+int nnrt_get_num_threads(void) {
+    int n = atomic_load(&requested);
+    return n ? n : default_threads();
+}
+
+/* Claim and run chunks of the job of generation gen while there are any;
+ * false once the job word holds another generation. */
+static bool run_chunks(unsigned gen, void *scratch) {
+    for (;;) {
+        uint64_t s = atomic_load_explicit(&pool.job, memory_order_acquire);
+        if (GEN(s) != gen)
+            return false;
+        int c = NEXT(s), n = CHUNKS(s);
+        if (c >= n)
+            return true;
+        if (!atomic_compare_exchange_weak_explicit(&pool.job, &s, s + ((uint64_t)1 << 15), memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        pool.task(pool.ctx, pool.units * c / n, pool.units * (c + 1) / n, scratch);
+        if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == n) {
+            pthread_mutex_lock(&pool.lock);
+            if (pool.caller_sleeping)
+                pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+}
+
+static void *worker_main(void *arg) {
+    int w = (int)(intptr_t)arg;
+    in_pool_thread = true;
+    unsigned seen = GEN(atomic_load(&pool.job));
+    for (;;) {
+        uint64_t s;
+        for (int i = 0; GEN(s = atomic_load_explicit(&pool.job, memory_order_acquire)) == seen && i < SPIN; i++)
+            relax();
+        if (GEN(s) == seen) {
+            pthread_mutex_lock(&pool.lock);
+            pool.sleepers++;
+            while (GEN(s = atomic_load(&pool.job)) == seen)
+                pthread_cond_wait(&pool.wake, &pool.lock);
+            pool.sleepers--;
+            pthread_mutex_unlock(&pool.lock);
+        }
+        seen = GEN(s);
+        if (w < ACTIVE(s))
+            run_chunks(seen, pool.worker[w].scratch);
+    }
+    return NULL;
+}
+
+/* Workers 1 .. want - 1 exist and have bytes of scratch, as far as they
+ * can; the number of threads that can take part, the caller's included.
+ * Called with pool.busy held: no job runs. */
+static int prepare(int want, size_t bytes) {
+    while (pool.nworkers + 1 < want) {
+        int w = pool.nworkers + 1;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&pool.worker[w].thread, &attr, worker_main, (void *)(intptr_t)w);
+        pthread_attr_destroy(&attr);
+        if (rc != 0)
+            break;
+        pool.nworkers = w;
+    }
+    int n = want < pool.nworkers + 1 ? want : pool.nworkers + 1;
+    for (int w = 1; w < n; w++) {
+        Worker *k = &pool.worker[w];
+        if (k->scratch_cap >= bytes)
+            continue;
+        void *p = NULL;
+        size_t cap = (bytes + 63) & ~(size_t)63;
+        if (posix_memalign(&p, 64, cap) != 0)
+            return w;
+        free(k->scratch);
+        k->scratch = p;
+        k->scratch_cap = cap;
+    }
+    return n;
+}
+
+void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes, void *scratch) {
+    int64_t most = grain > 0 ? units / grain : units;
+    int want = nnrt_get_num_threads();
+    if (most < want)
+        want = most < 1 ? 1 : (int)most;
+    if (want <= 1 || in_pool_thread || pthread_mutex_trylock(&pool.busy) != 0) {
+        task(ctx, 0, units, scratch);
+        return;
+    }
+    int n = prepare(want, scratch_bytes);
+    if (n <= 1) {
+        pthread_mutex_unlock(&pool.busy);
+        task(ctx, 0, units, scratch);
+        return;
+    }
+    /* A few chunks a thread, each of at least grain units: a thread that
+     * starts late (the machine is busy) leaves its chunks to the others. */
+    int64_t chunks = (int64_t)n * CHUNKS_PER_THREAD;
+    chunks = chunks < most ? chunks : most;
+    pool.task = task;
+    pool.ctx = ctx;
+    pool.units = units;
+    atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
+    unsigned gen = (GEN(atomic_load(&pool.job)) + 1) & 0xffffff;
+    pthread_mutex_lock(&pool.lock);
+    atomic_store_explicit(&pool.job, (uint64_t)gen << 40 | (uint64_t)n << 30 | (uint64_t)chunks,
+                          memory_order_release);
+    if (pool.sleepers)
+        pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+
+    run_chunks(gen, scratch);
+
+    for (int i = 0; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks && i < SPIN; i++)
+        relax();
+    if (atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks) {
+        pthread_mutex_lock(&pool.lock);
+        pool.caller_sleeping = true;
+        while (atomic_load(&pool.finished) < chunks)
+            pthread_cond_wait(&pool.done, &pool.lock);
+        pool.caller_sleeping = false;
+        pthread_mutex_unlock(&pool.lock);
+    }
+    pthread_mutex_unlock(&pool.busy);
+}

@@ -1,0 +1,217 @@
+/*
+ * threads.c: the thread pool's contract (5.6 Threads) on generated code.
+ *
+ * For samples/mlp.nn (products of 100 MFLOP, split across threads) and
+ * samples/book/lenet_bn.nn (convolutions as products, batch_norm's state),
+ * each at batch 256, 32 and 1 (2 for batch_norm) of their runtime dim:
+ * - 20 train steps at 1, 2 and 3 threads leave params, state and outputs
+ *   bitwise the same, and so do forward and backward (grads, outputs);
+ * - two user threads training at once, each with its own structs, end
+ *   bitwise as one thread alone does (the second finds the pool busy and
+ *   runs on its own thread; neither waits for the other).
+ * And nnrt_set_num_threads / nnrt_get_num_threads: n <= 0 restores the
+ * default, which is NNRT_NUM_THREADS when the test is run with it set
+ * (tests/threads/threads.mk runs it both ways), else the CPUs of the
+ * process's affinity mask.
+ * Exits 1 on any difference.
+ */
+#define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nnrt.h>
+
+extern const nnrt_model mlp_model, lenet_bn_model;
+
+static int failures;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("threads: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    failures++;
+}
+
+/* One caller's structs. */
+typedef struct Run {
+    const nnrt_model *m;
+    void *params, *state, *inputs, *outputs, *grads, *ws;
+} Run;
+
+static void *alloc(size_t n) {
+    void *p = nnrt_alloc(n);
+    if (!p) {
+        printf("threads: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* Params from seed 7, inputs drawn from a fixed generator (labels in
+ * [0, 10)), the dim at n. */
+static Run run_new(const nnrt_model *m, int64_t n) {
+    Run r = {m, alloc(m->params_size), alloc(m->state_size), alloc(m->inputs_size),
+             alloc(m->outputs_size), alloc(m->params_size), alloc(m->workspace_size)};
+    m->init(r.params, r.state, 7);
+    m->set_defaults(r.inputs);
+    uint64_t s = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const nnrt_tensor *t = &m->tensors[i];
+        char *p = (char *)r.inputs + t->offset;
+        if (t->role == NNRT_DIM)
+            *(int64_t *)p = n;
+        if (t->role != NNRT_INPUT)
+            continue;
+        for (size_t k = 0; k < t->size / 4; k++) {
+            s = s * 6364136223846793005u + 1442695040888963407u;
+            if (t->dtype == NNRT_I32)
+                ((int32_t *)p)[k] = (int32_t)((s >> 33) % 10);
+            else
+                ((float *)p)[k] = (float)((double)(s >> 40) / (double)(1 << 24) - 0.5);
+        }
+    }
+    return r;
+}
+
+static void run_free(Run *r) {
+    void *p[] = {r->params, r->state, r->inputs, r->outputs, r->grads, r->ws};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        nnrt_free(p[i]);
+}
+
+/* What a run computes: forward's and backward's outputs and grads, then
+ * params, state and outputs after 20 train steps. */
+typedef struct Result {
+    char *fwd, *bwd_out, *grads, *params, *state, *outputs;
+} Result;
+
+static char *copy(const void *p, size_t n) {
+    char *c = malloc(n ? n : 1);
+    if (!c) {
+        printf("threads: out of memory\n");
+        exit(2);
+    }
+    return memcpy(c, p, n);
+}
+
+static Result compute(const nnrt_model *m, int64_t n) {
+    Run r = run_new(m, n);
+    Result res = {0};
+    if (m->forward(r.params, r.state, r.inputs, r.outputs, r.ws) != 0)
+        fail("%s: forward failed at batch %lld", m->name, (long long)n);
+    res.fwd = copy(r.outputs, m->outputs_size);
+    if (m->backward(r.params, r.state, r.inputs, r.outputs, r.grads, r.ws) != 0)
+        fail("%s: backward failed at batch %lld", m->name, (long long)n);
+    res.bwd_out = copy(r.outputs, m->outputs_size);
+    res.grads = copy(r.grads, m->params_size);
+    for (int step = 0; step < 20; step++)
+        if (m->train_step(r.params, r.state, r.inputs, r.outputs, r.ws) != 0)
+            fail("%s: train_step failed at batch %lld", m->name, (long long)n);
+    res.params = copy(r.params, m->params_size);
+    res.state = copy(r.state, m->state_size);
+    res.outputs = copy(r.outputs, m->outputs_size);
+    run_free(&r);
+    return res;
+}
+
+static void result_free(Result *r) {
+    char *p[] = {r->fwd, r->bwd_out, r->grads, r->params, r->state, r->outputs};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        free(p[i]);
+}
+
+static void compare(const nnrt_model *m, int64_t n, const char *how, const Result *a, const Result *b) {
+    const struct {
+        const char *what;
+        const char *x, *y;
+        size_t size;
+    } parts[] = {{"forward's outputs", a->fwd, b->fwd, m->outputs_size},
+                 {"backward's outputs", a->bwd_out, b->bwd_out, m->outputs_size},
+                 {"backward's grads", a->grads, b->grads, m->params_size},
+                 {"params after 20 steps", a->params, b->params, m->params_size},
+                 {"state after 20 steps", a->state, b->state, m->state_size},
+                 {"outputs after 20 steps", a->outputs, b->outputs, m->outputs_size}};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (memcmp(parts[i].x, parts[i].y, parts[i].size) != 0)
+            fail("%s at batch %lld: %s differ %s", m->name, (long long)n, parts[i].what, how);
+}
+
+typedef struct Concurrent {
+    const nnrt_model *m;
+    int64_t n;
+    Result res;
+} Concurrent;
+
+static void *concurrent_main(void *arg) {
+    Concurrent *c = arg;
+    c->res = compute(c->m, c->n);
+    return NULL;
+}
+
+static int affinity_cpus(void) {
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+int main(int argc, char **argv) {
+    /* argv[1]: the default NNRT_NUM_THREADS should give, if set */
+    int want_default = argc > 1 ? atoi(argv[1]) : affinity_cpus();
+    if (nnrt_get_num_threads() != want_default)
+        fail("the default is %d threads, want %d", nnrt_get_num_threads(), want_default);
+    nnrt_set_num_threads(3);
+    if (nnrt_get_num_threads() != 3)
+        fail("nnrt_set_num_threads(3): get says %d", nnrt_get_num_threads());
+    nnrt_set_num_threads(-1);
+    if (nnrt_get_num_threads() != want_default)
+        fail("nnrt_set_num_threads(-1) gave %d threads, not the default %d", nnrt_get_num_threads(), want_default);
+
+    /* batch_norm in training needs two rows */
+    const struct {
+        const nnrt_model *m;
+        int64_t batch[3];
+    } cases[] = {{&mlp_model, {256, 32, 1}}, {&lenet_bn_model, {256, 32, 2}}};
+    int checks = 0, passed = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (size_t j = 0; j < 3; j++) {
+            const nnrt_model *m = cases[i].m;
+            int64_t n = cases[i].batch[j];
+            int before = failures;
+            nnrt_set_num_threads(1);
+            Result one = compute(m, n);
+            for (int t = 2; t <= 3; t++) {
+                nnrt_set_num_threads(t);
+                Result many = compute(m, n);
+                compare(m, n, t == 2 ? "at 2 threads" : "at 3 threads", &one, &many);
+                result_free(&many);
+            }
+            /* Two callers at once, each with 2 threads asked for. */
+            nnrt_set_num_threads(2);
+            Concurrent c[2] = {{m, n, {0}}, {m, n, {0}}};
+            pthread_t th[2];
+            for (int k = 0; k < 2; k++)
+                if (pthread_create(&th[k], NULL, concurrent_main, &c[k]) != 0) {
+                    printf("threads: cannot start a thread\n");
+                    return 2;
+                }
+            for (int k = 0; k < 2; k++) {
+                pthread_join(th[k], NULL);
+                compare(m, n, "for two callers at once", &one, &c[k].res);
+                result_free(&c[k].res);
+            }
+            result_free(&one);
+            checks++;
+            passed += failures == before;
+        }
+    nnrt_set_num_threads(0);
+    printf("threads: %d passed, %d failed\n", passed, checks - passed + (failures && passed == checks));
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,36 @@
+# tests/threads: the thread pool's contract on generated code (threads.c):
+# bitwise the same results at 1, 2 and 3 threads and for two callers at
+# once, and the default thread count, run without NNRT_NUM_THREADS and with
+# it.  Under SANITIZE=1 the same program runs with ASan and UBSan, and
+# again built with ThreadSanitizer (tsan-threads).
+
+THREADS_OUT := $(B)/tests/threads
+THREADS_OBJ := $(THREADS_OUT)/mlp.o $(THREADS_OUT)/lenet_bn.o
+
+$(THREADS_OUT)/mlp.o: samples/mlp.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $< -o $@
+$(THREADS_OUT)/lenet_bn.o: samples/book/lenet_bn.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc $< -o $@
+$(THREADS_OUT)/threads: tests/threads/threads.c $(THREADS_OBJ) $(B)/libnnrt.a
+	$(CC) $(TEST_CFLAGS) -o $@ $^ $(RT_LIBS)
+
+CHECK_BINS += $(THREADS_OUT)/threads
+CHECK_RUN  += run-thread-tests
+run-thread-tests: $(THREADS_OUT)/threads
+	$(THREADS_OUT)/threads
+	NNRT_NUM_THREADS=3 $(THREADS_OUT)/threads 3
+
+.PHONY: run-thread-tests
+
+# ThreadSanitizer: the runtime's sources and threads.c built with
+# -fsanitize=thread (ASan cannot be combined with it), run at 2 threads.
+$(THREADS_OUT)/threads_tsan: tests/threads/threads.c $(THREADS_OBJ) $(RT_SRC)
+	$(CC) -std=c11 -D_XOPEN_SOURCE=700 -O1 -g -fsanitize=thread -Iruntime -o $@ $< $(RT_SRC) $(THREADS_OBJ) $(RT_LIBS)
+tsan-threads: $(THREADS_OUT)/threads_tsan
+	TSAN_OPTIONS=halt_on_error=1 $(THREADS_OUT)/threads_tsan
+.PHONY: tsan-threads
+ifeq ($(SANITIZE),1)
+CHECK_RUN += tsan-threads
+endif
