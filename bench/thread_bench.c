@@ -7,10 +7,12 @@
  *
  * Links the example network with its batch a runtime dim (dyn_model, max
  * 256) and bench/gemm.nn at n = 1024 (gemm_model), both --cpu=native.
- * - The limit: one core's peak of fused multiply-adds, measured here by
- *   12 independent chains of vector FMAs (the latency of an FMA times its
- *   throughput on these machines), so that a busy machine lowers it too.
- *   A step's FLOP-bound time is its products' FLOPs / (threads x peak).
+ * - The limit: the peak of fused multiply-adds, measured here by 12
+ *   independent chains of vector FMAs a thread (the latency of an FMA
+ *   times its throughput on these machines), on 1, 2 and all threads at
+ *   once, so that a busy machine, or CPUs that share a core, lower it too.
+ *   A step's FLOP-bound time at k threads is its products' FLOPs / the
+ *   peak of k threads.
  * - For batch 256, 32 and 1, the train step at 1, 2 and all threads,
  *   timed alternately (best of ROUNDS rounds of about 30 ms each); printed
  *   with the speed-up over one thread and the time over the FLOP-bound
@@ -68,13 +70,32 @@ static double fma_rate(long iters) {
     return 2.0 * 16 * CHAINS * (double)iters / t;
 }
 
-static double fma_peak(void) {
+static void *fma_thread(void *rate) {
     double best = 0;
     for (int r = 0; r < 9; r++) {
         double f = fma_rate(2000000);
         best = f > best ? f : best;
     }
-    return best;
+    *(double *)rate = best;
+    return NULL;
+}
+
+/* The FMA peak of k threads running at once, summed: on a machine whose
+ * CPUs share cores (SMT, or a virtual machine's), less than k times one. */
+static double fma_peak(int k) {
+    pthread_t th[8];
+    double rate[8] = {0}, sum = 0;
+    for (int i = 1; i < k; i++)
+        if (pthread_create(&th[i], NULL, fma_thread, &rate[i]) != 0) {
+            fprintf(stderr, "thread_bench: cannot start a thread\n");
+            exit(1);
+        }
+    fma_thread(&rate[0]);
+    for (int i = 1; i < k; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < k; i++)
+        sum += rate[i];
+    return sum;
 }
 
 /* ---- timing at several thread counts ---- */
@@ -110,21 +131,28 @@ static void best_times(Timed *t, const int *threads, int nt, int rounds, double 
     nnrt_set_num_threads(0);
 }
 
-static void report(const char *what, double flops, double peak, const int *threads, int nt, const double *best) {
+/* peak[k]: the FMA peak of threads[k] threads. */
+static void report(const char *what, double flops, const double *peak, const int *threads, int nt,
+                   const double *best) {
     printf("%s, %.1f MFLOP in products:\n", what, flops / 1e6);
     for (int k = 0; k < nt; k++)
         printf("  %d thread%s %9.3f ms   speed-up %.2f   time / FLOP-bound %.2f   %5.1f GFLOP/s\n", threads[k],
-               threads[k] == 1 ? " " : "s", best[k] * 1e3, best[0] / best[k],
-               best[k] / (flops / (threads[k] * peak)), flops / best[k] / 1e9);
+               threads[k] == 1 ? " " : "s", best[k] * 1e3, best[0] / best[k], best[k] / (flops / peak[k]),
+               flops / best[k] / 1e9);
 }
 
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 9;
     int all = nnrt_get_num_threads();
-    int threads[3] = {1, 2, all}, nt = all > 2 ? 3 : 2;
-    double peak = fma_peak();
-    printf("one core's FMA peak, measured: %.1f GFLOP/s (f32, %d chains of 16-lane FMAs); all threads: %d\n",
-           peak / 1e9, CHAINS, all);
+    int threads[3] = {1, 2, all > 8 ? 8 : all}, nt = all > 2 ? 3 : 2;
+    double peak[3];
+    for (int k = 0; k < nt; k++)
+        peak[k] = fma_peak(threads[k]);
+    printf("FMA peak, measured (f32, %d chains of 16-lane FMAs a thread): 1 thread %.1f GFLOP/s, 2 threads "
+           "%.1f (%.2fx)%s; all threads: %d\n", CHAINS, peak[0] / 1e9, peak[1] / 1e9, peak[1] / peak[0],
+           "", all);
+    if (nt > 2)
+        printf("  %d threads: %.1f GFLOP/s\n", threads[2], peak[2] / 1e9);
 
     const nnrt_tensor *w1 = side_find(&dyn_model, "W1"), *w2 = side_find(&dyn_model, "W2");
     double D = (double)w1->dims[1], H = (double)w1->dims[0], Q = (double)w2->dims[0];

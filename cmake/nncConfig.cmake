@@ -67,20 +67,27 @@ if(NOT TARGET nnc::nnc)
 endif()
 
 if(NOT TARGET nnc::nnrt)
-  # The static runtime needs zlib (gzipped IDX files) and libm; the imported
-  # ZLIB::ZLIB when CMake finds it, otherwise -lz.
+  # The static runtime needs zlib (gzipped IDX files), libm and threads (its
+  # thread pool); the imported ZLIB::ZLIB and Threads::Threads when CMake
+  # finds them, otherwise -lz and -lpthread.
   find_package(ZLIB QUIET)
   if(TARGET ZLIB::ZLIB)
     set(_nnc_zlib ZLIB::ZLIB)
   else()
     set(_nnc_zlib z)
   endif()
+  find_package(Threads QUIET)
+  if(TARGET Threads::Threads)
+    set(_nnc_threads Threads::Threads)
+  else()
+    set(_nnc_threads pthread)
+  endif()
   add_library(nnc::nnrt STATIC IMPORTED)
   set_target_properties(nnc::nnrt PROPERTIES
     IMPORTED_LOCATION "${_nnc_libdir}/libnnrt.a"
     IMPORTED_LINK_INTERFACE_LANGUAGES C
     INTERFACE_INCLUDE_DIRECTORIES "${_nnc_include}"
-    INTERFACE_LINK_LIBRARIES "${_nnc_zlib};m")
+    INTERFACE_LINK_LIBRARIES "${_nnc_zlib};m;${_nnc_threads}")
 endif()
 
 if(NOT TARGET nnc::nnrt_shared)

@@ -582,15 +582,21 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
  * How A and B are packed are arguments, not variants: one function per
  * tile costs the back end a third of three, and when every product of a
  * module packs alike, ipsccp folds the tests away. */
-enum { OUTER_NARGS = 23 };
+/* The outer function's arguments, in order. */
+enum {
+    OA_M, OA_N, OA_K, OA_A, OA_RSA, OA_CSA, OA_B, OA_RSB, OA_CSB, OA_C, OA_LDC, OA_BP, OA_AP, OA_KCS, OA_NCS,
+    OA_PACKB, OA_PACKA, OA_EPI, OA_EPI_ARGS, OA_ROW0, OA_ROW1, OA_COL0, OA_COL1, OUTER_NARGS
+};
 
 static void outer_arg_types(Gemm *g, LLVMTypeRef *t) {
     CG *cg = g->cg;
-    LLVMTypeRef args[OUTER_NARGS] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->i64, cg->ptr,
-                                     cg->i64, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->ptr, cg->i64,
-                                     cg->i64, cg->i32, cg->i1, cg->ptr, cg->ptr, cg->i64, cg->i64,
-                                     cg->i64, cg->i64};
-    memcpy(t, args, sizeof args);
+    for (int k = 0; k < OUTER_NARGS; k++)
+        t[k] = cg->i64;
+    static const int ptrs[] = {OA_A, OA_B, OA_C, OA_BP, OA_AP, OA_EPI, OA_EPI_ARGS};
+    for (size_t k = 0; k < sizeof ptrs / sizeof *ptrs; k++)
+        t[ptrs[k]] = cg->ptr;
+    t[OA_PACKB] = cg->i32;
+    t[OA_PACKA] = cg->i1;
 }
 
 static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
@@ -604,15 +610,14 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     LLVMTypeRef args[OUTER_NARGS];
     outer_arg_types(g, args);
     fn = new_function(g, name, args, OUTER_NARGS);
-    LLVMValueRef M = LLVMGetParam(fn, 0), K = LLVMGetParam(fn, 2);   /* N: col1 */
-    LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), csa = LLVMGetParam(fn, 5);
-    LLVMValueRef b = LLVMGetParam(fn, 6), rsb = LLVMGetParam(fn, 7), csb = LLVMGetParam(fn, 8);
-    LLVMValueRef c = LLVMGetParam(fn, 9), ldc = LLVMGetParam(fn, 10), bp = LLVMGetParam(fn, 11);
-    LLVMValueRef ap = LLVMGetParam(fn, 12), kcs = LLVMGetParam(fn, 13), ncs = LLVMGetParam(fn, 14);
-    LLVMValueRef packb = LLVMGetParam(fn, 15), packa = LLVMGetParam(fn, 16);
-    LLVMValueRef epi = LLVMGetParam(fn, 17), epi_args = LLVMGetParam(fn, 18);
-    LLVMValueRef row0 = LLVMGetParam(fn, 19), row1 = LLVMGetParam(fn, 20);
-    LLVMValueRef col0 = LLVMGetParam(fn, 21), col1 = LLVMGetParam(fn, 22);
+    LLVMValueRef v[OUTER_NARGS];
+    for (int k = 0; k < OUTER_NARGS; k++)
+        v[k] = LLVMGetParam(fn, (unsigned)k);
+    LLVMValueRef M = v[OA_M], K = v[OA_K], a = v[OA_A], rsa = v[OA_RSA], csa = v[OA_CSA];   /* N: col1 */
+    LLVMValueRef b = v[OA_B], rsb = v[OA_RSB], csb = v[OA_CSB], c = v[OA_C], ldc = v[OA_LDC];
+    LLVMValueRef bp = v[OA_BP], ap = v[OA_AP], kcs = v[OA_KCS], ncs = v[OA_NCS];
+    LLVMValueRef packb = v[OA_PACKB], packa = v[OA_PACKA], epi = v[OA_EPI], epi_args = v[OA_EPI_ARGS];
+    LLVMValueRef row0 = v[OA_ROW0], row1 = v[OA_ROW1], col0 = v[OA_COL0], col1 = v[OA_COL1];
     int64_t w = (int64_t)nv * g->lanes;
     LLVMValueRef zero = i64c(g, 0), W = i64c(g, w), MR = i64c(g, mr);
     LLVMValueRef ctile = LLVMBuildArrayAlloca(g->b, g->t, i64c(g, mr * w), "ctile");
@@ -1028,15 +1033,15 @@ static LLVMValueRef task_function(Gemm *g, LLVMValueRef fn, LLVMTypeRef *tys, in
         call(g, fn, v, n);
     } else {
         /* this thread's scratch, then its rows or columns */
-        LLVMValueRef bp = v[11], ap = v[12], bbytes = v[OUTER_NARGS - 4];
-        v[11] = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, bp, ""), null, scratch, "");
-        v[12] = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, ap, ""), null,
-                                LLVMBuildGEP2(g->b, cg->i8, scratch, &bbytes, 1, ""), "");
+        LLVMValueRef bp = v[OA_BP], ap = v[OA_AP], bbytes = v[OA_ROW0];
+        v[OA_BP] = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, bp, ""), null, scratch, "");
+        v[OA_AP] = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, ap, ""), null,
+                                   LLVMBuildGEP2(g->b, cg->i8, scratch, &bbytes, 1, ""), "");
         bool rows = split == SPLIT_ROWS;
-        v[19] = rows ? first : i64c(g, 0);
-        v[20] = rows ? umin(g, last, v[0]) : v[0];
-        v[21] = rows ? i64c(g, 0) : first;
-        v[22] = rows ? v[1] : umin(g, last, v[1]);
+        v[OA_ROW0] = rows ? first : i64c(g, 0);
+        v[OA_ROW1] = rows ? umin(g, last, v[OA_M]) : v[OA_M];
+        v[OA_COL0] = rows ? i64c(g, 0) : first;
+        v[OA_COL1] = rows ? v[OA_N] : umin(g, last, v[OA_N]);
         call(g, fn, v, OUTER_NARGS);
     }
     LLVMBuildRetVoid(g->b);
@@ -1174,14 +1179,14 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
              * starts in the scratch. */
             LLVMTypeRef tys[OUTER_NARGS];
             outer_arg_types(g, tys);
-            args[OUTER_NARGS - 4] = i64c(g, bbytes);
-            LLVMValueRef ctx = stack_struct(g, tys, args, OUTER_NARGS - 3);
+            args[OA_ROW0] = i64c(g, bbytes);
+            LLVMValueRef ctx = stack_struct(g, tys, args, OA_ROW1);
             int64_t w = (int64_t)p->nv * g->lanes;
             Split split = cdiv(o->N.max, w) >= MIN_PANELS ? SPLIT_COLS : SPLIT_ROWS;
             int unit = split == SPLIT_COLS ? (int)w : p->mr;
             LLVMValueRef units = units_of(g, split == SPLIT_COLS ? o->n : o->m, unit);
             LLVMValueRef other = split == SPLIT_COLS ? o->m : o->n;
-            parallel_call(g, task_function(g, outer, tys, OUTER_NARGS - 3, unit, split), ctx, units,
+            parallel_call(g, task_function(g, outer, tys, OA_ROW1, unit, split), ctx, units,
                           mul(g, mulv(g, other, o->k), 2 * unit),
                           choice_bytes(&p->c, o->N.max, o->K.max, (size_t)g->esize), scratch);
         } else {

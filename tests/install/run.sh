@@ -78,8 +78,8 @@ fi
 
 # ---- 3. the run path in nnrt.pc ----
 make --no-print-directory -s B="$B" install DESTDIR="$tmp/stage3" PREFIX=/usr >/dev/null
-check grep -qx 'Libs: -L${libdir} -lnnrt -lm' "$tmp/stage3/usr/lib/pkgconfig/nnrt.pc"
-check grep -qx 'Libs: -L${libdir} -Wl,-rpath,${libdir} -lnnrt -lm' "$tmp/stage2$pfx/lib/pkgconfig/nnrt.pc"
+check grep -qx 'Libs: -L${libdir} -lnnrt -lm -pthread' "$tmp/stage3/usr/lib/pkgconfig/nnrt.pc"
+check grep -qx 'Libs: -L${libdir} -Wl,-rpath,${libdir} -lnnrt -lm -pthread' "$tmp/stage2$pfx/lib/pkgconfig/nnrt.pc"
 
 # ---- 4. staged, used in place ----
 stage=$tmp/stage
@@ -89,7 +89,7 @@ export PKG_CONFIG_PATH="$stage$prefix/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$st
 for f in bin/nnc include/nnrt.h lib/libnnrt.a lib/libnnrt.so lib/pkgconfig/nnrt.pc; do
     check test -f "$stage$prefix/$f"
 done
-check grep -qx 'Libs: -L${libdir} -Wl,-rpath,${libdir} -lnnrt -lm' "$stage$prefix/lib/pkgconfig/nnrt.pc"
+check grep -qx 'Libs: -L${libdir} -Wl,-rpath,${libdir} -lnnrt -lm -pthread' "$stage$prefix/lib/pkgconfig/nnrt.pc"
 check "$stage$prefix/bin/nnc" -D d=20 -D h=32 -D q=4 -D batch=64 samples/mlp.nn -o "$stage/mlp.o"
 # CFLAGS and LDFLAGS carry the sanitizer flags when the runtime has them.
 check cc -std=c11 -Wall -Wextra -Werror ${CFLAGS:-} -I"$stage" samples/quickstart.c "$stage/mlp.o" \
