@@ -240,7 +240,8 @@ expect "  is not followed" grep -qx precious "$t/plant/victim"
 expect "  and the outputs are files, not links" sh -c "test -f '$t/plant/m.o' -a ! -L '$t/plant/m.o' -a ! -L '$t/plant/m.h'"
 expect "  and no temporary is left" sh -c "! ls -A '$t/plant' | grep -q '^\..*\.tmp\$'"
 # A signal while nnc writes (here: blocked on a FIFO as its -MF) removes the
-# temporaries, and the signal still ends nnc.
+# temporaries, and the signal still ends nnc.  A signal that does not end
+# it within 10 s is a failure, not a hang of the suite: nnc is then killed.
 signalled() {   # signalled SIGNAL STATUS
     rm -rf "$t/sig" && mkdir -p "$t/sig" && mkfifo "$t/sig/d.fifo" || return 1
     "$nnc" samples/mlp.nn -o "$t/sig/s.o" -MF "$t/sig/d.fifo" > /dev/null 2>&1 &
@@ -249,12 +250,21 @@ signalled() {   # signalled SIGNAL STATUS
     while [ $n -lt 100 ] && ! ls -A "$t/sig" | grep -q '^\.s\.o\..*\.tmp$'; do sleep 0.1; n=$((n + 1)); done
     sleep 0.3
     kill -"$1" $pid
+    n=0
+    while [ $n -lt 100 ] && kill -0 $pid 2> /dev/null; do sleep 0.1; n=$((n + 1)); done
+    kill -KILL $pid 2> /dev/null
     wait $pid
     st=$?
     [ "$st" = "$2" ] && [ "$(ls -A "$t/sig")" = d.fifo ]
 }
 expect "SIGTERM leaves no temporary and no output" signalled TERM 143
-expect "SIGHUP leaves no temporary and no output" signalled HUP 129
+# nnc keeps a signal ignored that it was started with ignored (nohup), as
+# cc does: SIGHUP is tried only when this shell does not ignore it.
+ignored=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status 2> /dev/null)
+case $ignored in
+*[13579bdf]) ;;     # bit 0: SIGHUP
+*) expect "SIGHUP leaves no temporary and no output" signalled HUP 129 ;;
+esac
 # A write that fails (a full disk; here the file size limit) is one clear
 # message, and leaves no temporary and the old output.
 mkdir -p "$t/full"
