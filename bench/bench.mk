@@ -64,9 +64,20 @@ $(BENCH_OUT)/mlp_adam.nn: samples/mlp.nn
 	sed 's/^optimizer sgd(.*/optimizer adam(lr = 1e-3)/' $< > $@
 $(BENCH_OUT)/mlp_adam.o: $(BENCH_OUT)/mlp_adam.nn $(B)/nnc
 	$(B)/nnc $(BENCH_NNC) --prefix=adam $< -o $@ -H $(BENCH_OUT)/mlp_adam.h
-$(BENCH_OUT)/optim_bench: bench/optim_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/mlp_adam.o \
+$(BENCH_OUT)/optim_bench: bench/pair_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/mlp_adam.o \
                           $(B)/libnnrt.a
-	$(CC) $(BENCH_CFLAGS) -o $@ $^ $(RT_LIBS) -lm
+	$(CC) $(BENCH_CFLAGS) -DFIRST=adam_model -DFIRST_NAME='"adam"' -DSECOND=dyn_model -DSECOND_NAME='"sgd"' \
+	  -o $@ $^ $(RT_LIBS) -lm
+
+# The same model built without --cpu (portable; products for three x86-64
+# levels) against --cpu=native.
+$(BENCH_OUT)/mlp_dflt.o: samples/mlp.nn $(B)/nnc
+	@mkdir -p $(@D)
+	$(B)/nnc -O2 --prefix=dflt $< -o $@ -H $(BENCH_OUT)/mlp_dflt.h
+$(BENCH_OUT)/isa_bench: bench/pair_bench.c bench/sides.c $(BENCH_OUT)/mlp_dflt.o $(BENCH_OUT)/mlp_dyn.o \
+                        $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) -DFIRST=dflt_model -DFIRST_NAME='"default"' -DSECOND=dyn_model \
+	  -DSECOND_NAME='"native"' -o $@ $^ $(RT_LIBS) -lm
 
 # First the packages (OpenBLAS and PyTorch, the baselines), then the run.
 bench:
@@ -90,13 +101,13 @@ $(BENCH_OUT)/mpi_lenet.o: bench/lenet.nn $(B)/nnc
 $(BENCH_OUT)/mpi_bench_%: bench/mpi_bench.c $(BENCH_OUT)/mpi_%.o $(B)/libnnrt_mpi.a $(B)/libnnrt.a
 	$(CC) $(BENCH_CFLAGS) $(MPI_CFLAGS) -Iruntime/mpi -o $@ $^ $(MPI_LIBS) $(RT_LIBS)
 
-bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/thread_bench $(BENCH_OUT)/lenet.so \
+bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/isa_bench $(BENCH_OUT)/thread_bench $(BENCH_OUT)/lenet.so \
            $(BENCH_OUT)/mpi_bench_fashion $(BENCH_OUT)/mpi_bench_lenet
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
 
 GEMM_CHECK_RUN := gemm-check-default gemm-check-default-f64 gemm-check-native gemm-check-native-f64 \
-                  gemm-check-dim gemm-check-dim-native
+                  gemm-check-dim gemm-check-dim-native gemm-check-level1 gemm-check-level3
 gemm-check-default: all
 	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/default
 gemm-check-default-f64: all
@@ -105,6 +116,12 @@ gemm-check-native: all
 	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native --cpu=native
 gemm-check-native-f64: all
 	@$(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/native-f64 --cpu=native --dtype=f64
+# Without --cpu an x86-64 object holds its products for three levels and
+# runs the highest the CPU has (nnrt_cpu_level); these run the lower two.
+gemm-check-level1: all
+	@NNRT_CPU_LEVEL=1 $(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/level1
+gemm-check-level3: all
+	@NNRT_CPU_LEVEL=3 $(SAN_ENV) bench/gemm_check.sh $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/level3
 # m a runtime dim, at the row counts where the product changes form.
 gemm-check-dim: all
 	@$(SAN_ENV) bench/gemm_check.sh --dim $(B)/nnc $(B)/libnnrt.a $(BENCH_OUT)/check/dim

@@ -64,5 +64,5 @@ EOF
         "$out/g" "$m$k$n" "$r" >"$out/g.log" 2>&1 || { cat "$out/g.log"; fail=$((fail + 1)); }
     done
 done
-echo "gemm_check ${dim:+--dim }${*:-(default options)}: $count shapes, $fail failed"
+echo "gemm_check ${dim:+--dim }${*:-(default options)}${NNRT_CPU_LEVEL:+ at NNRT_CPU_LEVEL=$NNRT_CPU_LEVEL}: $count shapes, $fail failed"
 [ "$fail" -eq 0 ]

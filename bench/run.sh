@@ -115,6 +115,11 @@ for b in 64 256; do
 done 2>&1
 
 echo
+echo "(j) samples/mlp.nn built without --cpu (any x86-64; products for three levels, the best chosen"
+echo "    at run time) against --cpu=native (train_step, dim batch <= 256)"
+"$out/isa_bench" || status=1
+
+echo
 echo "(i) threads: samples/mlp.nn's train step and a 1024 x 1024 product at 1, 2 and all threads,"
 echo "    against one core's FMA peak measured in the same process (bench/thread_bench.c)"
 env -u NNRT_NUM_THREADS "$out/thread_bench" || status=1

@@ -41,6 +41,9 @@ typedef struct CG {
     /* In the function being emitted, each runtime dim's n (an i64 loaded
      * once at its entry), or NULL where no dim may be read (an epilogue). */
     LLVMValueRef dimval[MAX_DIMS];
+    /* No --cpu: the products are compiled for several x86-64 levels and
+     * one is chosen at run time (gemm.c). */
+    bool dispatch_isa;
 } CG;
 
 /* codegen.c */

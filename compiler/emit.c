@@ -265,7 +265,7 @@ static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineR
 }
 
 bool codegen(Model *m, const Options *opt, Stats *stats) {
-    CG cg = {0};
+    CG cg = {.dispatch_isa = !opt->cpu};
     phase_enter(PH_LOWER);
     plan_all(&cg, m, stats);
     bool ok = true;
@@ -511,7 +511,7 @@ int gradcheck_jit(Model *m, const Options *opt) {
         error_plain("--gradcheck: the model has no objective ('minimize NAME')");
         return 1;
     }
-    CG cg = {0};
+    CG cg = {.dispatch_isa = !opt->cpu};
     plan_all(&cg, m, NULL);
     char *triple = NULL;
     Options host = *opt;
@@ -539,6 +539,7 @@ int gradcheck_jit(Model *m, const Options *opt) {
         {"nnrt_init_tensor", (void *)nnrt_init_tensor},
         {"nnrt_stream_id", (void *)nnrt_stream_id},
         {"nnrt_parallel", (void *)nnrt_parallel},
+        {"nnrt_cpu_level", (void *)nnrt_cpu_level},
     };
     enum { NRUNTIME = sizeof runtime / sizeof *runtime };
     LLVMOrcCSymbolMapPair syms[NRUNTIME];

@@ -147,6 +147,12 @@ int nnrt_get_num_threads(void);
 typedef void (*nnrt_task)(void *ctx, int64_t begin, int64_t end, void *scratch);
 void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes, void *scratch);
 
+/* The x86-64 microarchitecture level (1 to 4) of this CPU, capped by
+ * NNRT_CPU_LEVEL when that is a smaller level; 0 on other machines.  An
+ * object compiled without --cpu runs its matrix products at the highest of
+ * its three code paths (baseline, x86-64-v3, x86-64-v4) this allows. */
+int nnrt_cpu_level(void);
+
 /* ---- Random numbers and initializers (contract, section 1) ---- */
 
 /* Philox4x32-10 (Salmon et al., SC'11): one block of four 32-bit words for a

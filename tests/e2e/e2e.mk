@@ -90,7 +90,7 @@ e2e: all $(E2E_BINS)
 	@$(MAKE) --no-print-directory -k $(E2E_RUN)
 
 CHECK_BINS += $(E2E_BINS)
-CHECK_RUN  += $(E2E_RUN) e2e-opt-levels
+CHECK_RUN  += $(E2E_RUN) e2e-opt-levels e2e-cpu-levels
 
 # Optimization must not change results: the f32 suites again with the
 # models compiled at -O0, -O1 and -O3 (-O2, the default, is the suites').
@@ -106,7 +106,22 @@ e2e-opt-levels: all
 	  echo "e2e at -O$$o: $(words $(E2E_ALL)) models passed"; \
 	done
 
-.PHONY: e2e e2e-opt-levels $(E2E_RUN)
+# The suites' objects (no --cpu) hold their products for three x86-64
+# levels and run the highest this CPU has: every f32 and f64 suite again at
+# the lower two (NNRT_CPU_LEVEL caps the level; runtime/cpu.c).
+e2e-cpu-levels: $(E2E_ALL:%=$(E2E_OUT)/e2e_%) $(E2E_ALL:%=$(E2E_OUT)/f64/e2e_%)
+	@for l in 1 3; do \
+	  for m in $(E2E_ALL); do \
+	    for t in "e2e_$$m" "f64/e2e_$$m --dtype=f64"; do \
+	      set -- $$t; \
+	      NNRT_CPU_LEVEL=$$l $(E2E_OUT)/$$1 $(E2E_SRC)/fixtures/$$m.fix $$2 > $(B)/tests/e2e-level.log 2>&1 \
+	        || { cat $(B)/tests/e2e-level.log; echo "e2e at NNRT_CPU_LEVEL=$$l: $$1 failed"; exit 1; }; \
+	    done; \
+	  done; \
+	  echo "e2e at NNRT_CPU_LEVEL=$$l: $(words $(E2E_ALL)) models passed, f32 and f64"; \
+	done
+
+.PHONY: e2e e2e-opt-levels e2e-cpu-levels $(E2E_RUN)
 
 # A model mixing f32 and f64, against the same sums in C (the f64 consumer
 # of an f32 product must not be computed in the product's place).
