@@ -112,6 +112,79 @@ LLVMAttributeRef cg_attr(CG *cg, const char *name) {
     return LLVMCreateEnumAttribute(cg->ctx, LLVMGetEnumAttributeKindForName(name, strlen(name)), 0);
 }
 
+/* ---- x86-64 levels (codegen.h) ---- */
+
+const IsaLevel cg_levels[CG_NLEVELS] = {{4, "x86-64-v4", 64, 32}, {3, "x86-64-v3", 32, 16}, {1, NULL, 16, 16}};
+
+bool cg_dispatches(CG *cg) {
+    char *triple = LLVMGetTargetMachineTriple(cg->tm);
+    bool x86_64 = strncmp(triple, "x86_64", 6) == 0;
+    LLVMDisposeMessage(triple);
+    return cg->dispatch_isa && x86_64;
+}
+
+void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu) {
+    if (cpu)
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(cg->ctx, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
+}
+
+LLVMValueRef cg_cpu_level(CG *cg) {
+    LLVMValueRef gl = LLVMGetNamedGlobal(cg->mod, "nnc.cpu_level");
+    if (!gl) {
+        gl = LLVMAddGlobal(cg->mod, cg->i32, "nnc.cpu_level");
+        LLVMSetLinkage(gl, LLVMInternalLinkage);
+        LLVMSetInitializer(gl, ci32(cg, 0));
+    }
+    LLVMValueRef known = LLVMBuildLoad2(cg->b, cg->i32, gl, "");
+    LLVMSetOrdering(known, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(known, 4);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(cg->b));
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(cg->b);
+    LLVMBasicBlockRef ask = LLVMAppendBasicBlockInContext(cg->ctx, fn, "ask_cpu");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(cg->ctx, fn, "cpu_known");
+    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntEQ, known, ci32(cg, 0), ""), ask, join);
+    LLVMPositionBuilderAtEnd(cg->b, ask);
+    LLVMTypeRef fty = LLVMFunctionType(cg->i32, NULL, 0, 0);
+    LLVMValueRef query = LLVMGetNamedFunction(cg->mod, "nnrt_cpu_level");
+    if (!query)
+        query = LLVMAddFunction(cg->mod, "nnrt_cpu_level", fty);
+    LLVMValueRef asked = LLVMBuildCall2(cg->b, fty, query, NULL, 0, "");
+    LLVMValueRef st = LLVMBuildStore(cg->b, asked, gl);
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(st, 4);
+    LLVMBuildBr(cg->b, join);
+    LLVMPositionBuilderAtEnd(cg->b, join);
+    LLVMValueRef level = LLVMBuildPhi(cg->b, cg->i32, "level");
+    LLVMAddIncoming(level, &known, &from, 1);
+    LLVMAddIncoming(level, &asked, &ask, 1);
+    return level;
+}
+
+void cg_dispatch_call(CG *cg, LLVMValueRef self, LLVMValueRef *fns) {
+    unsigned n = LLVMCountParams(self);
+    LLVMValueRef *argv = NEWA(LLVMValueRef, n + 1);
+    for (unsigned i = 0; i < n; i++)
+        argv[i] = LLVMGetParam(self, i);
+    LLVMValueRef level = cg_cpu_level(cg);
+    LLVMTypeRef fty = LLVMGlobalGetValueType(self);
+    for (int i = 0; i < CG_NLEVELS; i++) {
+        LLVMBasicBlockRef next = NULL;
+        if (i + 1 < CG_NLEVELS) {
+            LLVMBasicBlockRef take = LLVMAppendBasicBlockInContext(cg->ctx, self, "take");
+            next = LLVMAppendBasicBlockInContext(cg->ctx, self, "lower");
+            LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGE, level, ci32(cg, cg_levels[i].level), ""), take,
+                            next);
+            LLVMPositionBuilderAtEnd(cg->b, take);
+        }
+        LLVMValueRef rc = LLVMBuildCall2(cg->b, fty, fns[i], argv, n, "");
+        LLVMSetTailCall(rc, 1);
+        LLVMBuildRet(cg->b, rc);
+        if (next)
+            LLVMPositionBuilderAtEnd(cg->b, next);
+    }
+}
+
 /* ---- loops ---- */
 
 /* A bottom-tested counted loop: every trip count here is at least 1. */
@@ -952,6 +1025,40 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     return fn;
 }
 
+/* Kernels over at least this many elements are compiled for each x86-64
+ * level (codegen.h): the passes over every param (an L2 term) are a small
+ * batch's step. */
+enum { DISPATCH_MIN_ELEMS = 1 << 15 };
+
+static bool dispatched_kernel(CG *cg, const Node *n) {
+    if (!cg_dispatches(cg) || n->op == OP_MATMUL)   /* a product dispatches inside */
+        return false;
+    const Node *x = op_info[n->op].kind == K_REDUCE || op_info[n->op].kind == K_VIEW ? n->in[0] : n;
+    return shape_numel(&x->shape) >= DISPATCH_MIN_ELEMS;
+}
+
+/* build_kernel, or for a dispatched kernel one copy per level and a
+ * function of the same type that calls the CPU's. */
+static LLVMValueRef build_kernel_for_cpus(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
+    if (!dispatched_kernel(cg, n))
+        return build_kernel(cg, n, r, fty);
+    LLVMValueRef fns[CG_NLEVELS];
+    for (int i = 0; i < CG_NLEVELS; i++) {
+        fns[i] = build_kernel(cg, n, r, fty);
+        cg_set_cpu(cg, fns[i], cg_levels[i].cpu);
+    }
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+    size_t len;
+    const char *name = arena_printf("%s.any", LLVMGetValueName2(fns[CG_NLEVELS - 1], &len));
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    cg_dispatch_call(cg, fn, fns);
+    LLVMPositionBuilderAtEnd(cg->b, here);
+    return fn;
+}
+
 static uint64_t key_hash(const char *s) {
     uint64_t h = 14695981039346656037u;   /* FNV-1a */
     for (; *s; s++)
@@ -990,7 +1097,7 @@ static Kernel *find_kernel(CG *cg, Node *n, Reads *r) {
     for (int i = 0; i < k->nargs; i++)
         args[i] = cg->ptr;
     k->fty = LLVMFunctionType(cg->i32, args, (unsigned)k->nargs, 0);
-    k->fn = build_kernel(cg, n, r, k->fty);
+    k->fn = build_kernel_for_cpus(cg, n, r, k->fty);
     cg->kernels[j] = k;
     cg->nkernels++;
     return k;
@@ -1560,6 +1667,27 @@ static void emit_entry(CG *cg, const char *name, const EntryPoint *e) {
     LLVMBuildRet(cg->b, ci32(cg, 0));
 }
 
+/* The entry point name, and without --cpu on x86-64 one copy for each
+ * level (internal, name.vN) with name choosing among them: the update
+ * loops and the fused passes in the entry points are a small batch's step
+ * (codegen.h). */
+static void emit_entry_for_cpus(CG *cg, const char *name, const EntryPoint *e) {
+    if (!cg_dispatches(cg)) {
+        emit_entry(cg, name, e);
+        return;
+    }
+    LLVMValueRef fns[CG_NLEVELS];
+    for (int i = 0; i < CG_NLEVELS; i++) {
+        emit_entry(cg, arena_printf("%s.v%d", name, cg_levels[i].level), e);
+        fns[i] = cg->fn;
+        LLVMSetLinkage(fns[i], LLVMInternalLinkage);
+        cg_set_cpu(cg, fns[i], cg_levels[i].cpu);
+    }
+    cg->fn = entry_function(cg, name, e);
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "entry"));
+    cg_dispatch_call(cg, cg->fn, fns);
+}
+
 /* ---- init, set_defaults ---- */
 
 static LLVMValueRef global_string(CG *cg, const char *s) {
@@ -1731,7 +1859,7 @@ void cg_lower(CG *cg) {
         const EntryPoint *e = &entry_points[k];
         if (e->with_optimizer && !m->has_optimizer)
             continue;
-        emit_entry(cg, arena_printf("%s_%s", n, e->name), e);
+        emit_entry_for_cpus(cg, arena_printf("%s_%s", n, e->name), e);
         fns[2 + k] = cg->fn;
     }
     /* The descriptor's strings need an insertion point: a scratch function

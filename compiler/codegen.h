@@ -46,7 +46,26 @@ typedef struct CG {
     bool dispatch_isa;
 } CG;
 
-/* codegen.c */
+/* codegen.c: code for several x86-64 levels.  Without --cpu, an x86-64
+ * object must run on any x86-64 machine: its entry points, its matrix
+ * products and its kernels over many elements are compiled for each level
+ * of cg_levels (their functions get its target-cpu) and the highest the
+ * CPU supports is taken at run time (nnrt_cpu_level, asked once and kept
+ * in a global of the module).  The rest is baseline x86-64. */
+typedef struct IsaLevel {
+    int level;          /* nnrt_cpu_level() at least this */
+    const char *cpu;    /* the functions' target-cpu; NULL: the module's */
+    int vbytes, nregs;  /* its vector registers: bytes, how many */
+} IsaLevel;
+enum { CG_NLEVELS = 3 };
+extern const IsaLevel cg_levels[CG_NLEVELS];     /* the highest first */
+bool cg_dispatches(CG *cg);
+LLVMValueRef cg_cpu_level(CG *cg);      /* an i32, where the builder is */
+void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu);
+/* In the function being emitted: return fns[i](its arguments) for the
+ * first cg_levels[i] the CPU's level reaches. */
+void cg_dispatch_call(CG *cg, LLVMValueRef self, LLVMValueRef *fns);
+
 typedef struct Loop {
     LLVMBasicBlockRef head;
     LLVMValueRef iv;

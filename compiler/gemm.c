@@ -245,9 +245,7 @@ static LLVMValueRef new_function(Gemm *g, const char *name, LLVMTypeRef *args, i
         if (LLVMGetTypeKind(args[k]) == LLVMPointerTypeKind)
             LLVMAddAttributeAtIndex(fn, (unsigned)k + 1, cg_attr(cg, "nocapture"));
     legal_width(g, fn);
-    if (g->cpu)
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                LLVMCreateStringAttribute(cg->ctx, "target-cpu", 10, g->cpu, (unsigned)strlen(g->cpu)));
+    cg_set_cpu(cg, fn, g->cpu);
     LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
     return fn;
 }
@@ -1253,59 +1251,6 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
         if_close(&g, &branch[i]);
 }
 
-/* ---- code for several x86-64 levels ----
- *
- * Without --cpu, an x86-64 object must run on any x86-64 machine, and the
- * products are most of a step's time: each is compiled for three levels
- * (the functions of each get their target-cpu) and the highest the CPU
- * supports is taken at run time (nnrt_cpu_level, asked once and kept in a
- * global of the module).  The rest of the code is baseline x86-64. */
-typedef struct Level {
-    int level;          /* nnrt_cpu_level() at least this */
-    const char *cpu;
-    Target tg;
-} Level;
-
-static const Level levels[] = {{4, "x86-64-v4", {64, 32}}, {3, "x86-64-v3", {32, 16}}, {1, NULL, {16, 16}}};
-enum { NLEVELS = sizeof levels / sizeof *levels };
-
-static bool dispatches(CG *cg) {
-    char *triple = LLVMGetTargetMachineTriple(cg->tm);
-    bool x86_64 = strncmp(triple, "x86_64", 6) == 0;
-    LLVMDisposeMessage(triple);
-    return cg->dispatch_isa && x86_64;
-}
-
-/* The CPU's level, an i32: the module's global, set at its first use. */
-static LLVMValueRef cpu_level(Gemm *g) {
-    CG *cg = g->cg;
-    LLVMValueRef gl = LLVMGetNamedGlobal(cg->mod, "nnc.cpu_level");
-    if (!gl) {
-        gl = LLVMAddGlobal(cg->mod, cg->i32, "nnc.cpu_level");
-        LLVMSetLinkage(gl, LLVMInternalLinkage);
-        LLVMSetInitializer(gl, i32c(g, 0));
-    }
-    LLVMValueRef known = LLVMBuildLoad2(g->b, cg->i32, gl, "");
-    LLVMSetOrdering(known, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(known, 4);
-    If f;     /* without an else: the join's other way in is f.other */
-    if_open(g, &f, eq32(g, known, 0));
-    LLVMTypeRef fty = LLVMFunctionType(cg->i32, NULL, 0, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, "nnrt_cpu_level");
-    if (!fn)
-        fn = LLVMAddFunction(cg->mod, "nnrt_cpu_level", fty);
-    LLVMValueRef asked = LLVMBuildCall2(g->b, fty, fn, NULL, 0, "");
-    LLVMValueRef st = LLVMBuildStore(g->b, asked, gl);
-    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(st, 4);
-    LLVMBasicBlockRef then = LLVMGetInsertBlock(g->b);
-    if_close(g, &f);
-    LLVMValueRef level = LLVMBuildPhi(g->b, cg->i32, "level");
-    LLVMAddIncoming(level, &asked, &then, 1);
-    LLVMAddIncoming(level, &known, &f.other, 1);
-    return level;
-}
-
 /* The product n into out, as the plan chose, with the node's epilogue if
  * it has one. */
 void cg_matmul(CG *cg, Node *n, const Layout *out) {
@@ -1320,21 +1265,22 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
             epilogue_whole(cg, n, epi, epi_args);
         return;
     }
-    if (!dispatches(cg)) {
+    if (!cg_dispatches(cg)) {
         emit_product(cg, n, out, target_of(cg), NULL, epi, epi_args);
         return;
     }
+    /* if (level >= 4) x86-64-v4 else if (level >= 3) x86-64-v3 else baseline */
     Gemm g = {.cg = cg, .b = cg->b};
-    LLVMValueRef level = cpu_level(&g);
-    /* if (level >= 4) v4 else if (level >= 3) v3 else baseline */
-    If branch[NLEVELS];
-    for (int i = 0; i < NLEVELS; i++) {
-        if (i + 1 < NLEVELS)
-            if_open(&g, &branch[i], LLVMBuildICmp(cg->b, LLVMIntSGE, level, i32c(&g, levels[i].level), ""));
-        emit_product(cg, n, out, levels[i].tg, levels[i].cpu, epi, epi_args);
-        if (i + 1 < NLEVELS)
+    LLVMValueRef level = cg_cpu_level(cg);
+    If branch[CG_NLEVELS];
+    for (int i = 0; i < CG_NLEVELS; i++) {
+        const IsaLevel *l = &cg_levels[i];
+        if (i + 1 < CG_NLEVELS)
+            if_open(&g, &branch[i], LLVMBuildICmp(cg->b, LLVMIntSGE, level, i32c(&g, l->level), ""));
+        emit_product(cg, n, out, (Target){l->vbytes, l->nregs}, l->cpu, epi, epi_args);
+        if (i + 1 < CG_NLEVELS)
             if_else(&g, &branch[i]);
     }
-    for (int i = NLEVELS - 2; i >= 0; i--)
+    for (int i = CG_NLEVELS - 2; i >= 0; i--)
         if_close(&g, &branch[i]);
 }

@@ -1,11 +1,11 @@
 /*
  * cpu.c: which of the generated matrix products' code paths this CPU runs.
  *
- * An object compiled without --cpu holds its products for three x86-64
- * levels (compiler/gemm.c): the baseline (SSE2), x86-64-v3 (AVX2, FMA)
- * and x86-64-v4 (AVX-512), and takes the highest this CPU supports at its
- * first product, as glibc's ifuncs and OpenBLAS's dynamic architecture
- * choose at load time.  NNRT_CPU_LEVEL (1 to 4) caps the level, to test
+ * An object compiled without --cpu holds its entry points, products and
+ * large kernels for three x86-64 levels (compiler/codegen.h): the baseline
+ * (SSE2), x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512), and takes the
+ * highest this CPU supports at its first call, as glibc's ifuncs and
+ * OpenBLAS's dynamic architecture choose at load time.  NNRT_CPU_LEVEL (1 to 4) caps the level, to test
  * each path on one machine; it cannot raise it.
  */
 #include <stdlib.h>

@@ -149,8 +149,9 @@ void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size
 
 /* The x86-64 microarchitecture level (1 to 4) of this CPU, capped by
  * NNRT_CPU_LEVEL when that is a smaller level; 0 on other machines.  An
- * object compiled without --cpu runs its matrix products at the highest of
- * its three code paths (baseline, x86-64-v3, x86-64-v4) this allows. */
+ * object compiled without --cpu runs its entry points, matrix products and
+ * large kernels at the highest of its three code paths (baseline,
+ * x86-64-v3, x86-64-v4) this allows. */
 int nnrt_cpu_level(void);
 
 /* ---- Random numbers and initializers (contract, section 1) ---- */

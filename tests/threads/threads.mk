@@ -1,7 +1,8 @@
 # tests/threads: the thread pool's contract on generated code (threads.c):
 # bitwise the same results at 1, 2 and 3 threads and for two callers at
 # once, and the default thread count, run without NNRT_NUM_THREADS and with
-# it.  Under SANITIZE=1 the same program runs with ASan and UBSan, and
+# it, and once more with the models' baseline x86-64 code (NNRT_CPU_LEVEL=1;
+# they are compiled without --cpu).  Under SANITIZE=1 the same program runs with ASan and UBSan, and
 # again built with ThreadSanitizer (tsan-threads).
 
 THREADS_OUT := $(B)/tests/threads
@@ -21,6 +22,7 @@ CHECK_RUN  += run-thread-tests
 run-thread-tests: $(THREADS_OUT)/threads
 	$(THREADS_OUT)/threads
 	NNRT_NUM_THREADS=3 $(THREADS_OUT)/threads 3
+	NNRT_CPU_LEVEL=1 $(THREADS_OUT)/threads
 
 .PHONY: run-thread-tests
 
