@@ -125,7 +125,11 @@ echo "    against one core's FMA peak measured in the same process (bench/thread
 env -u NNRT_NUM_THREADS "$out/thread_bench" || status=1
 echo "  the train step against PyTorch, both with their default threads:"
 # shellcheck disable=SC2086
-env -u NNRT_NUM_THREADS -u OMP_NUM_THREADS "${py:-python3}" bench/step_torch.py --threads $libs || status=1
+# OpenMP's threads wait passively: spinning, PyTorch's would take the cores
+# from nnc's turns in this one process (and nnc's, for some microseconds
+# after each product, from PyTorch's).
+env -u NNRT_NUM_THREADS -u OMP_NUM_THREADS OMP_WAIT_POLICY=PASSIVE "${py:-python3}" bench/step_torch.py --threads $libs \
+    || status=1
 
 echo
 echo "(e) compile time against model size (nnc -O2, best of 3): generated models of 20,000 and"

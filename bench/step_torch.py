@@ -7,7 +7,9 @@ process.
 
 With --threads both run on all the CPUs the process may use
 (os.sched_getaffinity): nnc with its default threads, PyTorch with as many
-(its own default can be fewer: one on these virtual machines).
+(its own default can be fewer: one on these virtual machines).  Run it with
+OMP_WAIT_POLICY=PASSIVE (bench/run.sh does): PyTorch's OpenMP threads
+otherwise spin between its calls, on the cores nnc's turn needs.
 
 Each LIB is a shared object holding the model (nnc -D batch=B
 samples/mlp.nn, linked with libnnrt); the batch is read from its
