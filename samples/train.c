@@ -503,7 +503,8 @@ int main(int argc, char **argv)
            steps == 1 ? "" : "s");
     if (rest && steps > 1)
         printf(", the last of %zu", rest);
-    printf("\nlr %g, seed %llu\n", in->lr, (unsigned long long)opt.seed);
+    printf("\nlr %g, seed %llu, %d thread%s (NNRT_NUM_THREADS)\n", in->lr, (unsigned long long)opt.seed,
+           nnrt_get_num_threads(), nnrt_get_num_threads() == 1 ? "" : "s");
 
     uint32_t *perm = malloc(train.n * sizeof *perm);
     if (!perm)
