@@ -70,18 +70,16 @@ if(NOT TARGET nnc::nnrt)
   # The static runtime needs zlib (gzipped IDX files), libm and threads (its
   # thread pool); the imported ZLIB::ZLIB and Threads::Threads when CMake
   # finds them, otherwise -lz and -lpthread.
-  find_package(ZLIB QUIET)
-  if(TARGET ZLIB::ZLIB)
-    set(_nnc_zlib ZLIB::ZLIB)
-  else()
-    set(_nnc_zlib z)
-  endif()
-  find_package(Threads QUIET)
-  if(TARGET Threads::Threads)
-    set(_nnc_threads Threads::Threads)
-  else()
-    set(_nnc_threads pthread)
-  endif()
+  macro(_nnc_library var package target fallback)
+    find_package(${package} QUIET)
+    if(TARGET ${target})
+      set(${var} ${target})
+    else()
+      set(${var} ${fallback})
+    endif()
+  endmacro()
+  _nnc_library(_nnc_zlib ZLIB ZLIB::ZLIB z)
+  _nnc_library(_nnc_threads Threads Threads::Threads pthread)
   add_library(nnc::nnrt STATIC IMPORTED)
   set_target_properties(nnc::nnrt PROPERTIES
     IMPORTED_LOCATION "${_nnc_libdir}/libnnrt.a"
