@@ -10,8 +10,10 @@ batch is a runtime dim, set to each BATCH (default 256 32 1).  Both sides
 start from lenet_init's params and the same batch; the objectives of the
 first step are compared, then each side runs rounds of about 30 ms of
 steps, alternately, and the best time per step is printed with the ratio
-nnc / PyTorch (below 1: nnc is faster).  PyTorch runs on one thread, then
-on all of the machine's; nnc on one thread (it has no threads yet).
+nnc / PyTorch (below 1: nnc is faster).  Both run on one thread, then on
+all the CPUs the process may use (nnrt_set_num_threads and
+torch.set_num_threads; run it with OMP_WAIT_POLICY=PASSIVE, as bench/run.sh
+does, or PyTorch's OpenMP threads spin on the cores nnc's turn needs).
 
 Without torch it prints a note and exits 0.
 """
@@ -64,9 +66,10 @@ def bench(c, batch, threads):
         print("lenet_torch: batch %d: nnc and PyTorch disagree: L %.7g vs %.7g (rc %d)" % (batch, Ln, Lt, rc))
         return False
     torch.set_num_threads(threads)
+    c.lib.nnrt_set_num_threads(threads)
     best = best_times([c.train_step, torch_step], 0.03, ROUNDS)
-    print("LeNet train step, batch %3d   nnc %8.3f ms   PyTorch %s (%d thread%s) %8.3f ms   time nnc/PyTorch %.2f"
-          % (batch, best[0] * 1e3, torch.__version__.split("+")[0], threads, "" if threads == 1 else "s",
+    print("LeNet train step, batch %3d, %d thread%s   nnc %8.3f ms   PyTorch %s %8.3f ms   time nnc/PyTorch %.2f"
+          % (batch, threads, "" if threads == 1 else "s", best[0] * 1e3, torch.__version__.split("+")[0],
              best[1] * 1e3, best[0] / best[1]))
     return True
 
@@ -75,7 +78,7 @@ def main():
     c = Compiled(sys.argv[1], "lenet")
     batches = [int(b) for b in sys.argv[2:]] or [256, 32, 1]
     ok = True
-    for threads in sorted({1, os.cpu_count() or 1}):
+    for threads in sorted({1, len(os.sched_getaffinity(0))}):
         for b in batches:
             ok &= bench(c, b, threads)
     sys.exit(0 if ok else 1)

@@ -86,7 +86,7 @@ echo "(f) samples/mlp.nn trained by Adam against SGD (train_step, dim batch <= 2
 
 echo
 echo "(g) the textbook's LeNet-5 (bench/lenet.nn) train step against PyTorch's, alternated"
-"${py:-python3}" bench/lenet_torch.py "$out/lenet.so" || status=1
+OMP_WAIT_POLICY=PASSIVE "${py:-python3}" bench/lenet_torch.py "$out/lenet.so" || status=1
 
 echo
 echo "(h) data parallel over MPI (libnnrt_mpi): the demo network (samples/fashion_mnist.nn) at a"

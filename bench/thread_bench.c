@@ -121,7 +121,11 @@ static void best_times(Timed *t, const int *threads, int nt, int rounds, double 
     }
     for (int r = 0; r < rounds; r++)
         for (int k = 0; k < nt; k++) {
+            /* One call untimed: the pool's threads slept through the other
+             * counts' turns, and waking a halted virtual CPU can take
+             * longer than a step. */
             nnrt_set_num_threads(threads[k]);
+            side_call(t->side, t->train);
             double t0 = now();
             for (long i = 0; i < count[k]; i++)
                 side_call(t->side, t->train);

@@ -224,6 +224,8 @@ LLVMValueRef cg_extent(CG *cg, const Shape *s, int d) {
 
 /* for (iv = 0; iv < the extent of axis d of s; iv++) */
 static LLVMValueRef axis_open(CG *cg, Loop *l, const Shape *s, int d) {
+    if (d == 0 && s == cg->split_shape)
+        return cg_range_open(cg, l, cg->split_begin, cg->split_end);
     return cg_range_open(cg, l, cg_i64(cg, 0), cg_extent(cg, s, d));
 }
 
@@ -957,7 +959,10 @@ static void load_dims(CG *cg) {
 
 /* Build the kernel's function: argument k is the value reads->node[k],
  * then comes the result, then the node's scratch if it has any. */
-static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
+static void emit_parallel_rows(CG *cg, Node *n, const char *cpu);
+static bool parallel_rows(const Node *n);
+
+static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, const char *cpu) {
     Slot *ns = &cg->plan->slot[n->id];
     int nargs = r->n + 1 + (ns->scratch > 0);
     LLVMValueRef caller = cg->fn, bases[NBASE];
@@ -969,6 +974,7 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
+    cg_set_cpu(cg, fn, cpu);
     for (int i = 0; i < nargs; i++) {
         /* Values read may overlap each other but are never written here,
          * and the result overlaps none of them (plan.c), so each argument is
@@ -1008,7 +1014,10 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     LLVMValueRef caller_dims[MAX_DIMS];
     memcpy(caller_dims, cg->dimval, sizeof caller_dims);
     load_dims(cg);
-    emit_kernel(cg, n);
+    if (parallel_rows(n))
+        emit_parallel_rows(cg, n, cpu);
+    else
+        emit_kernel(cg, n);
     memcpy(cg->dimval, caller_dims, sizeof caller_dims);
     LLVMBuildRet(cg->b, LLVMConstInt(cg->i32, 0, 0));
     if (!kernel_can_fail(n))
@@ -1041,12 +1050,10 @@ static bool dispatched_kernel(CG *cg, const Node *n) {
  * function of the same type that calls the CPU's. */
 static LLVMValueRef build_kernel_for_cpus(CG *cg, Node *n, Reads *r, LLVMTypeRef fty) {
     if (!dispatched_kernel(cg, n))
-        return build_kernel(cg, n, r, fty);
+        return build_kernel(cg, n, r, fty, NULL);
     LLVMValueRef fns[CG_NLEVELS];
-    for (int i = 0; i < CG_NLEVELS; i++) {
-        fns[i] = build_kernel(cg, n, r, fty);
-        cg_set_cpu(cg, fns[i], cg_levels[i].cpu);
-    }
+    for (int i = 0; i < CG_NLEVELS; i++)
+        fns[i] = build_kernel(cg, n, r, fty, cg_levels[i].cpu);
     LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
     size_t len;
     const char *name = arena_printf("%s.any", LLVMGetValueName2(fns[CG_NLEVELS - 1], &len));
@@ -1162,6 +1169,88 @@ static void alias_scopes(CG *cg, const char *fn) {
                 others[m++] = sc[j];
         cg->noalias[k] = LLVMMetadataAsValue(c, LLVMMDNodeInContext2(c, others, (size_t)m));
     }
+}
+
+/* ---- kernels across threads ----
+ *
+ * An elementwise kernel, im2col or col2im over many elements is split
+ * across libnnrt's threads (nnrt_parallel) by ranges of the first axis of
+ * the shape its loops walk (the batch, for im2col and col2im): the kernel
+ * stores its arguments in an array and hands a function over a range of
+ * that axis to the pool, which runs the kernel's own code with that loop
+ * cut (axis_open).  Each element is still computed, or summed, by one
+ * thread in the order of one thread: col2im adds into a pixel only from
+ * windows of its own image.  So results do not depend on the thread count.
+ * A thread gets at least PAR_MIN_ELEMS elements (some microseconds). */
+enum { PAR_MIN_ELEMS = 1 << 15 };
+
+/* The shape whose axis 0 the kernel of n can be split along, or NULL. */
+static const Shape *split_shape(const Node *n) {
+    const Shape *s = op_info[n->op].kind == K_EW || n->op == OP_COL2IM ? &n->shape
+                     : n->op == OP_IM2COL                             ? &n->in[0]->shape
+                                                                      : NULL;
+    if (!s || s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2)
+        return NULL;
+    return shape_numel(&n->shape) >= 2 * PAR_MIN_ELEMS ? s : NULL;
+}
+
+static bool parallel_rows(const Node *n) { return split_shape(n) != NULL; }
+
+static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
+    const Shape *split = split_shape(n);
+    int nargs = cg->nkargs;
+    LLVMTypeRef at = LLVMArrayType2(cg->ptr, (uint64_t)nargs);
+    LLVMValueRef args = LLVMBuildAlloca(cg->b, at, "rows_args");
+    for (int k = 0; k < nargs; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        LLVMBuildStore(cg->b, cg->kargs[k], LLVMBuildInBoundsGEP2(cg->b, at, args, i, 2, ""));
+    }
+    LLVMValueRef units = cg_extent(cg, split, 0);
+    int64_t per_unit = shape_numel(&n->shape) / split->d[0];
+    int64_t grain = (PAR_MIN_ELEMS + per_unit - 1) / per_unit;
+
+    /* void rows(ptr args, i64 begin, i64 end, ptr scratch) */
+    LLVMValueRef kernel = cg->fn, *kargs = cg->kargs, kernel_dims[MAX_DIMS];
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+    memcpy(kernel_dims, cg->dimval, sizeof kernel_dims);
+    size_t len;
+    LLVMTypeRef targs[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
+    LLVMTypeRef tty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), targs, 4, 0);
+    LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.rows", LLVMGetValueName2(kernel, &len)), tty);
+    LLVMSetLinkage(rows, LLVMInternalLinkage);
+    LLVMAddAttributeAtIndex(rows, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    cg_set_cpu(cg, rows, cpu);
+    cg->fn = rows;
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, rows, "entry"));
+    cg->kargs = NEWA(LLVMValueRef, nargs);
+    for (int k = 0; k < nargs; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        cg->kargs[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(rows, 0), i, 2, ""), "");
+    }
+    alias_scopes(cg, LLVMGetValueName2(rows, &len));
+    load_dims(cg);
+    cg->split_shape = split;
+    cg->split_begin = LLVMGetParam(rows, 1);
+    cg->split_end = LLVMGetParam(rows, 2);
+    emit_kernel(cg, n);
+    cg->split_shape = NULL;
+    LLVMBuildRetVoid(cg->b);
+    cg->scope = cg->noalias = NULL;
+    cg->fn = kernel;
+    cg->kargs = kargs;
+    memcpy(cg->dimval, kernel_dims, sizeof kernel_dims);
+    LLVMPositionBuilderAtEnd(cg->b, here);
+
+    LLVMTypeRef pargs[6] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->intptr, cg->ptr};
+    LLVMTypeRef pty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), pargs, 6, 0);
+    LLVMValueRef par = LLVMGetNamedFunction(cg->mod, "nnrt_parallel");
+    if (!par) {
+        par = LLVMAddFunction(cg->mod, "nnrt_parallel", pty);
+        LLVMAddAttributeAtIndex(par, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    }
+    LLVMValueRef v[6] = {rows, args, units, cg_i64(cg, grain), LLVMConstInt(cg->intptr, 0, 0),
+                         LLVMConstPointerNull(cg->ptr)};
+    LLVMBuildCall2(cg->b, pty, par, v, 6, "");
 }
 
 LLVMTypeRef cg_epilogue_type(CG *cg) {

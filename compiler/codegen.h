@@ -44,6 +44,10 @@ typedef struct CG {
     /* No --cpu: the products are compiled for several x86-64 levels and
      * one is chosen at run time (gemm.c). */
     bool dispatch_isa;
+    /* Inside a kernel split across threads: axis 0 of this shape runs over
+     * [split_begin, split_end) only (codegen.c, emit_parallel_rows). */
+    const Shape *split_shape;
+    LLVMValueRef split_begin, split_end;
 } CG;
 
 /* codegen.c: code for several x86-64 levels.  Without --cpu, an x86-64

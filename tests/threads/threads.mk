@@ -2,7 +2,8 @@
 # bitwise the same results at 1, 2 and 3 threads and for two callers at
 # once, and the default thread count, run without NNRT_NUM_THREADS and with
 # it, and once more with the models' baseline x86-64 code (NNRT_CPU_LEVEL=1;
-# they are compiled without --cpu).  Under SANITIZE=1 the same program runs with ASan and UBSan, and
+# they are compiled without --cpu); then the gradient check of rows.nn,
+# whose im2col, col2im and elementwise kernels are split by rows.  Under SANITIZE=1 the same program runs with ASan and UBSan, and
 # again built with ThreadSanitizer (tsan-threads).
 
 THREADS_OUT := $(B)/tests/threads
@@ -23,6 +24,7 @@ run-thread-tests: $(THREADS_OUT)/threads
 	$(THREADS_OUT)/threads
 	NNRT_NUM_THREADS=3 $(THREADS_OUT)/threads 3
 	NNRT_CPU_LEVEL=1 $(THREADS_OUT)/threads
+	$(B)/nnc --gradcheck tests/threads/rows.nn
 
 .PHONY: run-thread-tests
 
