@@ -140,5 +140,5 @@ $(BENCH_OUT)/gemm_1024.o: bench/gemm.nn $(B)/nnc
 	@mkdir -p $(@D)
 	$(B)/nnc $(BENCH_NNC) -D n=1024 $< -o $@ -H $(BENCH_OUT)/gemm_1024.h
 $(BENCH_OUT)/thread_bench: bench/thread_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/gemm_1024.o \
-                           $(B)/libnnrt.a
+                           $(BENCH_OUT)/lenet.o $(B)/libnnrt.a
 	$(CC) $(BENCH_CFLAGS) -march=native -ffp-contract=fast -o $@ $^ $(RT_LIBS) -lm

@@ -42,7 +42,7 @@ Side side_setup(const nnrt_model *m, int64_t n) {
     const nnrt_tensor *x = side_find(m, "x"), *y = side_find(m, "y");
     float *xs = (float *)((char *)r.inputs + x->offset);
     int32_t *ys = (int32_t *)((char *)r.inputs + y->offset);
-    int64_t d = x->dims[1], q = 10;
+    int64_t d = (int64_t)(x->size / sizeof(float)) / x->dims[0], q = 10;   /* elements a row */
     for (int64_t i = 0; i < n; i++) {
         for (int64_t j = 0; j < d; j++)
             xs[i * d + j] = (float)sin((double)(i * d + j));

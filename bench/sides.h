@@ -17,9 +17,10 @@ typedef struct Side {
     void *params, *state, *inputs, *outputs, *ws;
 } Side;
 
-/* x[i][j] = sin(i*d + j) and y[i] = i % 10 for the first n rows; the
- * model's dim (when it has one) set to n.  With n = 0, the inputs as
- * set_defaults leaves them, for a model without x and y. */
+/* x[i][j] = sin(i*d + j) and y[i] = i % 10 for the first n rows, d the
+ * elements of a row of x; the model's dim (when it has one) set to n.
+ * With n = 0, the inputs as set_defaults leaves them, for a model without
+ * x and y. */
 Side side_setup(const nnrt_model *m, int64_t n);
 void side_free(Side *s);
 /* Tensor name of m; exits if there is none. */

@@ -17,6 +17,8 @@
  *   timed alternately (best of ROUNDS rounds of about 30 ms each); printed
  *   with the speed-up over one thread and the time over the FLOP-bound
  *   time.
+ * - LeNet-5's train step (bench/lenet.nn, lenet_model) at batch 256 and
+ *   32, the same way, without the FLOP count.
  * - The same for the 1024 x 1024 product (forward of gemm_model).
  */
 #define _GNU_SOURCE     /* sched_getaffinity */
@@ -32,7 +34,7 @@
 
 #include "sides.h"
 
-extern const nnrt_model dyn_model, gemm_model;
+extern const nnrt_model dyn_model, gemm_model, lenet_model;
 
 static double now(void) {
     struct timespec t;
@@ -135,14 +137,20 @@ static void best_times(Timed *t, const int *threads, int nt, int rounds, double 
     nnrt_set_num_threads(0);
 }
 
-/* peak[k]: the FMA peak of threads[k] threads. */
+/* peak[k]: the FMA peak of threads[k] threads; flops 0: not counted. */
 static void report(const char *what, double flops, const double *peak, const int *threads, int nt,
                    const double *best) {
-    printf("%s, %.1f MFLOP in products:\n", what, flops / 1e6);
-    for (int k = 0; k < nt; k++)
-        printf("  %d thread%s %9.3f ms   speed-up %.2f   time / FLOP-bound %.2f   %5.1f GFLOP/s\n", threads[k],
-               threads[k] == 1 ? " " : "s", best[k] * 1e3, best[0] / best[k], best[k] / (flops / peak[k]),
-               flops / best[k] / 1e9);
+    if (flops > 0)
+        printf("%s, %.1f MFLOP in products:\n", what, flops / 1e6);
+    else
+        printf("%s:\n", what);
+    for (int k = 0; k < nt; k++) {
+        printf("  %d thread%s %9.3f ms   speed-up %.2f", threads[k], threads[k] == 1 ? " " : "s", best[k] * 1e3,
+               best[0] / best[k]);
+        if (flops > 0)
+            printf("   time / FLOP-bound %.2f   %5.1f GFLOP/s", best[k] / (flops / peak[k]), flops / best[k] / 1e9);
+        printf("\n");
+    }
 }
 
 int main(int argc, char **argv) {
@@ -170,6 +178,17 @@ int main(int argc, char **argv) {
         char what[64];
         snprintf(what, sizeof what, "train step, batch %lld", (long long)batches[i]);
         report(what, flops, peak, threads, nt, best);
+        side_free(&s);
+    }
+    /* LeNet-5 (bench/lenet.nn): its convolutions' windows (im2col, col2im)
+     * and elementwise kernels are split too. */
+    for (int i = 0; i < 2; i++) {
+        Side s = side_setup(&lenet_model, batches[i]);
+        double best[3];
+        best_times(&(Timed){&s, 1}, threads, nt, rounds, best);
+        char what[64];
+        snprintf(what, sizeof what, "LeNet-5 train step, batch %lld", (long long)batches[i]);
+        report(what, 0, peak, threads, nt, best);
         side_free(&s);
     }
     /* The product's operands: A[i] = sin(i), B[i] = cos(i). */

@@ -15,8 +15,8 @@
  * bitwise the same for every thread count.
  *
  * The pool is made on the first call that can use it.  Its threads spin
- * for some microseconds after a job (the next product of a step follows
- * soon), then sleep on a condition variable.  One job runs at a
+ * for a while after a job (the next kernel of a step follows soon), then
+ * sleep on a condition variable.  One job runs at a
  * time: a call that finds the pool busy (another user thread's model, or a
  * kernel on a pool thread) runs its whole loop on the calling thread, so
  * concurrent calls never wait on each other and never deadlock.  A thread
