@@ -223,6 +223,7 @@ static void plan_all(CG *cg, Model *m, Stats *stats) {
     for (int k = 0; k < 3; k++)
         if (cg->plans[k] && stats) {
             stats->flops[k] = cg->plans[k]->flops;
+            stats->bytes[k] = cg->plans[k]->bytes;
             stats->workspace[k] = cg->plans[k]->workspace;
             stats->workspace_noreuse[k] = cg->plans[k]->workspace_noreuse;
         }

@@ -322,8 +322,8 @@ static void print_stats(const Model *m, const Stats *s) {
     for (int k = 0; k < 3; k++) {
         if (k == 2 && !m->has_optimizer)
             continue;
-        printf("  %-10s  %.4g MFLOP, workspace %zu bytes (%zu without reuse)\n", names[k],
-               s->flops[k] / 1e6, s->workspace[k], s->workspace_noreuse[k]);
+        printf("  %-10s  %.4g MFLOP, %.4g MB moved, workspace %zu bytes (%zu without reuse)\n", names[k],
+               s->flops[k] / 1e6, s->bytes[k] / 1e6, s->workspace[k], s->workspace_noreuse[k]);
     }
 }
 

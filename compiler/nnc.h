@@ -574,6 +574,10 @@ typedef struct Plan {
     int64_t *snapshot;
     size_t workspace, workspace_noreuse;
     double flops;
+    /* Bytes moved at the max shape, at least: each kernel writes its
+     * result and reads each value it takes from memory once, as do the
+     * copies of roots and the optimizer's update. */
+    double bytes;
 } Plan;
 
 Plan *plan_entry(const Model *m, EntryKind kind);
@@ -594,6 +598,7 @@ Layout layout_of(Base base, int64_t byte_off, const Shape *s);
 
 typedef struct Stats {
     double flops[3];            /* forward, backward, train_step */
+    double bytes[3];            /* moved, at least (Plan.bytes) */
     size_t workspace[3], workspace_noreuse[3];
 } Stats;
 

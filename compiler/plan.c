@@ -433,6 +433,54 @@ static bool accumulates_products(const Plan *p, const Node *x) {
     return false;
 }
 
+/* The bytes of the values in memory that computing x reads: through inline
+ * nodes and views to leaves and buffers, each counted once a kernel
+ * (seen[id] == stamp). */
+static double bytes_read(const Plan *p, const Node *x, int *seen, int stamp) {
+    double sum = 0;
+    for (int k = 0; k < op_info[x->op].arity; k++) {
+        const Node *o = x->in[k];
+        Storage st = p->slot[o->id].st;
+        if (seen[o->id] == stamp || st == ST_CONST || st == ST_DEAD)
+            continue;
+        seen[o->id] = stamp;
+        sum += st == ST_INLINE || st == ST_VIEW ? bytes_read(p, o, seen, stamp) : (double)node_bytes(o);
+    }
+    return sum;
+}
+
+static double bytes_moved(const Model *m, const Plan *p) {
+    Graph *g = m->g;
+    int *seen = NEWA(int, g->n);
+    int stamp = 0;
+    double sum = 0;
+    for (int i = 0; i < g->n; i++) {
+        const Slot *s = &p->slot[i];
+        if (s->st != ST_BUFFER || s->by_epilogue)
+            continue;
+        stamp++;
+        seen[i] = stamp;    /* an epilogue reads its product where it is */
+        sum += (double)node_bytes(g->nodes[i]) + bytes_read(p, g->nodes[i], seen, stamp);
+        if (s->epilogue)
+            sum += bytes_read(p, s->epilogue, seen, stamp);
+    }
+    for (int r = 0; r < p->nroots; r++)
+        if (!p->roots[r].direct && !p->roots[r].by_epilogue)
+            sum += 2.0 * (double)node_bytes(p->roots[r].node);
+    if (p->kind == ENTRY_TRAIN)
+        for (int i = 0; i < m->ntensors; i++) {
+            const Tensor *t = &m->tensors[i];
+            if (!param_updated(t))
+                continue;
+            stamp++;
+            /* the param and its buffers read and written, its gradient read */
+            sum += 2.0 * (1 + m->nbuffers) * (double)node_bytes(t->node);
+            const Slot *gs = &p->slot[t->grad->id];
+            sum += gs->st == ST_INLINE ? bytes_read(p, t->grad, seen, stamp) : (double)node_bytes(t->grad);
+        }
+    return sum;
+}
+
 Plan *plan_entry(const Model *m, EntryKind kind) {
     Graph *g = m->g;
     int n = g->n;
@@ -674,6 +722,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             view_layout(g->nodes[i], &p->slot[g->nodes[i]->in[0]->id].lay, &p->slot[i].lay);
     p->workspace = (size_t)peak;
     p->workspace_noreuse = (size_t)total;
+    p->bytes = bytes_moved(m, p);
     return p;
 }
 
@@ -686,8 +735,8 @@ static const char *base_name(int base) {
 
 static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry) {
     Graph *g = m->g;
-    fprintf(f, "%s: workspace %zu bytes (%zu without reuse), %.0f flops at the max shape\n", entry,
-            p->workspace, p->workspace_noreuse, p->flops);
+    fprintf(f, "%s: workspace %zu bytes (%zu without reuse), %.0f flops and %.0f bytes moved at the max shape\n",
+            entry, p->workspace, p->workspace_noreuse, p->flops, p->bytes);
     for (int i = 0; i < g->n; i++) {
         const Slot *s = &p->slot[i];
         const Node *x = g->nodes[i];

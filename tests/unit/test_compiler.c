@@ -475,6 +475,18 @@ static const Root *root_of(const Plan *p, const Node *r) {
     return NULL;
 }
 
+START_TEST(test_bytes_moved_count_each_value_once_a_kernel) {
+    /* y = x * w + x, one fused kernel: x and w read once each (x twice in
+     * the expression), y written: 3 * 1000 floats.  The sum over y reads
+     * y and writes one float.  y, read by the sum, is copied to its output
+     * (read and written), and so is s. */
+    Model *m = elaborate("input x : f32[1000]\nparam w : f32[1000]\ny = x * w + x\ns = sum(y)\n"
+                         "output y\noutput s\n");
+    Plan *p = plan_of(m, ENTRY_FORWARD);
+    ck_assert(p->bytes == 3 * 4000 + (4000 + 4) + 2 * 4000 + 2 * 4);
+}
+END_TEST
+
 START_TEST(test_relu_is_the_epilogue_of_its_product) {
     Model *m = elaborate("input x : f32[8, 3]\nparam W : f32[5, 3]\nparam b : f32[5]\n"
                          "h = relu(x @ W.T + b)\nJ = sum(h @ W)\noutput J\n");
@@ -932,6 +944,7 @@ static Suite *suite(void) {
     suite_add_tcase(s, ad);
     TCase *plan = tcase_create("plan");
     tcase_add_checked_fixture(plan, NULL, teardown);
+    tcase_add_test(plan, test_bytes_moved_count_each_value_once_a_kernel);
     tcase_add_test(plan, test_relu_is_the_epilogue_of_its_product);
     tcase_add_test(plan, test_gradient_with_l2_is_an_epilogue);
     tcase_add_test(plan, test_epilogue_reads_only_what_is_ready);
