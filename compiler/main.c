@@ -41,7 +41,7 @@ static const char usage_text[] =
     "  -MF FILE           write the dependency file to FILE\n"
     "  --prefix=NAME      prefix the C symbols with NAME instead of the model's name, which\n"
     "                     the descriptor keeps (two builds of one model in one program)\n"
-    "  --stats            print FLOPs, parameter bytes and the workspace plan\n"
+    "  --stats            print FLOPs, bytes moved, parameter bytes and the workspace plan\n"
     "  --time             print how long each phase of the compile took (on stderr)\n"
     "  --max-work=N       allow N steps of compile-time work: unrolled loops, inlined\n"
     "                     calls, imports (default 10000000)\n"
