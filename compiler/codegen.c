@@ -1196,6 +1196,26 @@ static const Shape *split_shape(const Node *n) {
 
 static bool parallel_rows(const Node *n) { return split_shape(n) != NULL; }
 
+/* void (ptr args, i64 begin, i64 end, ptr scratch), an nnrt_task. */
+static LLVMTypeRef task_type(CG *cg) {
+    LLVMTypeRef targs[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
+    return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), targs, 4, 0);
+}
+
+/* nnrt_parallel(rows, args, units, grain, 0, NULL) */
+static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLVMValueRef units, int64_t grain) {
+    LLVMTypeRef pargs[6] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->intptr, cg->ptr};
+    LLVMTypeRef pty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), pargs, 6, 0);
+    LLVMValueRef par = LLVMGetNamedFunction(cg->mod, "nnrt_parallel");
+    if (!par) {
+        par = LLVMAddFunction(cg->mod, "nnrt_parallel", pty);
+        LLVMAddAttributeAtIndex(par, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    }
+    LLVMValueRef v[6] = {rows, args, units, cg_i64(cg, grain), LLVMConstInt(cg->intptr, 0, 0),
+                         LLVMConstPointerNull(cg->ptr)};
+    LLVMBuildCall2(cg->b, pty, par, v, 6, "");
+}
+
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     const Shape *split = split_shape(n);
     int nargs = cg->nkargs;
@@ -1214,9 +1234,7 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
     memcpy(kernel_dims, cg->dimval, sizeof kernel_dims);
     size_t len;
-    LLVMTypeRef targs[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
-    LLVMTypeRef tty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), targs, 4, 0);
-    LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.rows", LLVMGetValueName2(kernel, &len)), tty);
+    LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.rows", LLVMGetValueName2(kernel, &len)), task_type(cg));
     LLVMSetLinkage(rows, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(rows, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     cg_set_cpu(cg, rows, cpu);
@@ -1240,17 +1258,7 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     cg->kargs = kargs;
     memcpy(cg->dimval, kernel_dims, sizeof kernel_dims);
     LLVMPositionBuilderAtEnd(cg->b, here);
-
-    LLVMTypeRef pargs[6] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->intptr, cg->ptr};
-    LLVMTypeRef pty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), pargs, 6, 0);
-    LLVMValueRef par = LLVMGetNamedFunction(cg->mod, "nnrt_parallel");
-    if (!par) {
-        par = LLVMAddFunction(cg->mod, "nnrt_parallel", pty);
-        LLVMAddAttributeAtIndex(par, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
-    }
-    LLVMValueRef v[6] = {rows, args, units, cg_i64(cg, grain), LLVMConstInt(cg->intptr, 0, 0),
-                         LLVMConstPointerNull(cg->ptr)};
-    LLVMBuildCall2(cg->b, pty, par, v, 6, "");
+    parallel_rows_call(cg, rows, args, units, grain);
 }
 
 LLVMTypeRef cg_epilogue_type(CG *cg) {
@@ -1411,7 +1419,7 @@ static void update_rule(CG *cg, const Update *u) {
 
 /* The optimizer step of param t: its gradient is read at layout grad, or
  * (grad NULL) computed as the plan says. */
-static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
+static void update_loop(CG *cg, const Tensor *t, const Layout *grad) {
     const Model *m = cg->m;
     Update u = {.m = m, .dt = t->dt};
     for (int k = 0; k < m->optim->nargs; k++)
@@ -1432,6 +1440,57 @@ static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
         u.buf[b] = cg_elem_ptr(cg, &bl[b], t->dt, t->shape.rank, idx);
     update_rule(cg, &u);
     nest_close(cg, &ns, &t->shape);
+}
+
+/* The update of a param of many elements is split across the threads by
+ * rows of its first axis, as the kernels are (emit_parallel_rows): each
+ * element is updated by one thread, and the gradient an update reads in
+ * place reads no other param and its own only at the index being updated
+ * (plan.c), so the order of the rows does not matter.  The entry's bases
+ * go to the pool in an array. */
+static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
+    const Shape *s = &t->shape;
+    if (s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2 || shape_numel(s) < 2 * PAR_MIN_ELEMS) {
+        update_loop(cg, t, grad);
+        return;
+    }
+    LLVMTypeRef at = LLVMArrayType2(cg->ptr, NBASE);
+    LLVMValueRef bases = LLVMBuildAlloca(cg->b, at, "update_bases");
+    for (int k = 0; k < NBASE; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        LLVMBuildStore(cg->b, cg->base[k] ? cg->base[k] : LLVMConstPointerNull(cg->ptr),
+                       LLVMBuildInBoundsGEP2(cg->b, at, bases, i, 2, ""));
+    }
+    LLVMValueRef entry = cg->fn, entry_bases[NBASE], entry_dims[MAX_DIMS];
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
+    memcpy(entry_bases, cg->base, sizeof entry_bases);
+    memcpy(entry_dims, cg->dimval, sizeof entry_dims);
+    size_t len;
+    LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.update.%s", LLVMGetValueName2(entry, &len), t->name),
+                                        task_type(cg));
+    LLVMSetLinkage(rows, LLVMInternalLinkage);
+    LLVMAddAttributeAtIndex(rows, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    cg_set_cpu(cg, rows, cg->entry_cpu);
+    cg->fn = rows;
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, rows, "entry"));
+    for (int k = 0; k < NBASE; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        cg->base[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(rows, 0), i, 2, ""), "");
+    }
+    if (cg->plan)   /* train_step; update reads no dims */
+        load_dims(cg);
+    cg->split_shape = s;
+    cg->split_begin = LLVMGetParam(rows, 1);
+    cg->split_end = LLVMGetParam(rows, 2);
+    update_loop(cg, t, grad);
+    cg->split_shape = NULL;
+    LLVMBuildRetVoid(cg->b);
+    cg->fn = entry;
+    memcpy(cg->base, entry_bases, sizeof entry_bases);
+    memcpy(cg->dimval, entry_dims, sizeof entry_dims);
+    LLVMPositionBuilderAtEnd(cg->b, here);
+    int64_t per_row = shape_numel(s) / s->d[0];
+    parallel_rows_call(cg, rows, bases, cg_extent(cg, s, 0), (PAR_MIN_ELEMS + per_row - 1) / per_row);
 }
 
 /* step += 1, after an optimizer step. */
@@ -1767,7 +1826,9 @@ static void emit_entry_for_cpus(CG *cg, const char *name, const EntryPoint *e) {
     }
     LLVMValueRef fns[CG_NLEVELS];
     for (int i = 0; i < CG_NLEVELS; i++) {
+        cg->entry_cpu = cg_levels[i].cpu;
         emit_entry(cg, arena_printf("%s.v%d", name, cg_levels[i].level), e);
+        cg->entry_cpu = NULL;
         fns[i] = cg->fn;
         LLVMSetLinkage(fns[i], LLVMInternalLinkage);
         cg_set_cpu(cg, fns[i], cg_levels[i].cpu);

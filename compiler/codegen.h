@@ -48,6 +48,7 @@ typedef struct CG {
      * [split_begin, split_end) only (codegen.c, emit_parallel_rows). */
     const Shape *split_shape;
     LLVMValueRef split_begin, split_end;
+    const char *entry_cpu;      /* the target-cpu of the entry point being emitted */
 } CG;
 
 /* codegen.c: code for several x86-64 levels.  Without --cpu, an x86-64

@@ -9,6 +9,9 @@
  * - two user threads training at once, each with its own structs, end
  *   bitwise as one thread alone does (the second finds the pool busy and
  *   runs on its own thread; neither waits for the other).
+ * The updates of W1 and W2 (over 64K elements: split across the threads)
+ * move each param by -lr times backward's gradient, through update and
+ * through train_step (mlp.nn trains by plain SGD).
  * And nnrt_set_num_threads / nnrt_get_num_threads: n <= 0 restores the
  * default, which is NNRT_NUM_THREADS when the test is run with it set
  * (tests/threads/threads.mk runs it both ways), else the CPUs of the
@@ -16,6 +19,7 @@
  * Exits 1 on any difference.
  */
 #define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -157,6 +161,41 @@ static void *concurrent_main(void *arg) {
     return NULL;
 }
 
+/* After backward, update and train_step from the same params: every
+ * element of W1 and W2 at p - lr * g (to f32 rounding; train_step computes
+ * its gradient again, fused). */
+static void check_sgd_update(void) {
+    const nnrt_model *m = &mlp_model;
+    Run a = run_new(m, 256), b = run_new(m, 256);
+    float lr = 0;
+    char *before = copy(a.params, m->params_size);
+    if (m->backward(a.params, a.state, a.inputs, a.outputs, a.grads, a.ws) != 0 ||
+        m->update(a.params, a.state, a.grads, a.inputs) != 0 ||
+        m->train_step(b.params, b.state, b.inputs, b.outputs, b.ws) != 0)
+        fail("mlp: backward, update or train_step failed");
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, "lr") == 0)
+            lr = *(const float *)((const char *)a.inputs + m->tensors[i].offset);
+    long wrong = 0, checked = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const nnrt_tensor *t = &m->tensors[i];
+        if (t->role != NNRT_PARAM)
+            continue;
+        const float *p0 = (const float *)(before + t->offset), *g = (const float *)((char *)a.grads + t->offset);
+        const float *pu = (const float *)((char *)a.params + t->offset), *pt = (const float *)((char *)b.params + t->offset);
+        for (size_t k = 0; k < t->size / sizeof(float); k++, checked++) {
+            float want = p0[k] - lr * g[k];
+            float tol = 1e-6f * (fabsf(want) + fabsf(p0[k])) + 1e-7f;
+            wrong += fabsf(pu[k] - want) > tol || fabsf(pt[k] - want) > tol;
+        }
+    }
+    if (wrong || checked < 200000)
+        fail("mlp: %ld of %ld param elements are not p - lr * g after update or train_step", wrong, checked);
+    free(before);
+    run_free(&a);
+    run_free(&b);
+}
+
 static int affinity_cpus(void) {
     cpu_set_t set;
     return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
@@ -212,6 +251,10 @@ int main(int argc, char **argv) {
             passed += failures == before;
         }
     nnrt_set_num_threads(0);
+    int before = failures;
+    check_sgd_update();
+    checks++;
+    passed += failures == before;
     printf("threads: %d passed, %d failed\n", passed, checks - passed + (failures && passed == checks));
     return failures ? 1 : 0;
 }
