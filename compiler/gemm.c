@@ -561,6 +561,23 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
 
 /* ---- the outer-product form ---- */
 
+/* The outer function's arguments, in order. */
+enum {
+    OA_M, OA_N, OA_K, OA_A, OA_RSA, OA_CSA, OA_B, OA_RSB, OA_CSB, OA_C, OA_LDC, OA_BP, OA_AP, OA_KCS, OA_NCS,
+    OA_PACKB, OA_PACKA, OA_EPI, OA_EPI_ARGS, OA_ROW0, OA_ROW1, OA_COL0, OA_COL1, OUTER_NARGS
+};
+
+static void outer_arg_types(Gemm *g, LLVMTypeRef *t) {
+    CG *cg = g->cg;
+    for (int k = 0; k < OUTER_NARGS; k++)
+        t[k] = cg->i64;
+    static const int ptrs[] = {OA_A, OA_B, OA_C, OA_BP, OA_AP, OA_EPI, OA_EPI_ARGS};
+    for (size_t k = 0; k < sizeof ptrs / sizeof *ptrs; k++)
+        t[ptrs[k]] = cg->ptr;
+    t[OA_PACKB] = cg->i32;
+    t[OA_PACKA] = cg->i1;
+}
+
 /* void outer(i64 M, i64 N, i64 K, ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, i64 csb,
  *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs, i32 packb, i1 packa,
  *            ptr epi, ptr epi_args, i64 row0, i64 row1, i64 col0, i64 col1)
@@ -584,23 +601,6 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
  * How A and B are packed are arguments, not variants: one function per
  * tile costs the back end a third of three, and when every product of a
  * module packs alike, ipsccp folds the tests away. */
-/* The outer function's arguments, in order. */
-enum {
-    OA_M, OA_N, OA_K, OA_A, OA_RSA, OA_CSA, OA_B, OA_RSB, OA_CSB, OA_C, OA_LDC, OA_BP, OA_AP, OA_KCS, OA_NCS,
-    OA_PACKB, OA_PACKA, OA_EPI, OA_EPI_ARGS, OA_ROW0, OA_ROW1, OA_COL0, OA_COL1, OUTER_NARGS
-};
-
-static void outer_arg_types(Gemm *g, LLVMTypeRef *t) {
-    CG *cg = g->cg;
-    for (int k = 0; k < OUTER_NARGS; k++)
-        t[k] = cg->i64;
-    static const int ptrs[] = {OA_A, OA_B, OA_C, OA_BP, OA_AP, OA_EPI, OA_EPI_ARGS};
-    for (size_t k = 0; k < sizeof ptrs / sizeof *ptrs; k++)
-        t[ptrs[k]] = cg->ptr;
-    t[OA_PACKB] = cg->i32;
-    t[OA_PACKA] = cg->i1;
-}
-
 static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     CG *cg = g->cg;
     const char *name = arena_printf("nnc.gemm.%s.%dx%dx%d.outer", g->dt == DT_F64 ? "f64" : "f32", mr, nv, g->lanes);
@@ -956,7 +956,12 @@ const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const
 
 size_t gemm_scratch(const GemmPlan *p) { return p->scratch; }
 
-static bool worth_threads(const GemmPlan *p);
+/* Products of at least 2 * PAR_MIN_FLOPS are split across threads (below). */
+enum { PAR_MIN_FLOPS = 1 << 20 };
+
+static bool worth_threads(const GemmPlan *p) {
+    return 2.0 * (double)p->M.max * (double)p->N.max * (double)p->K.max >= 2.0 * PAR_MIN_FLOPS;
+}
 
 const char *gemm_describe(const GemmPlan *p) {
     static const char *const forms[] = {"outer products", "dot products", "plain loops"};
@@ -979,23 +984,17 @@ const char *gemm_describe(const GemmPlan *p) {
 /* ---- threads ----
  *
  * A product with enough work is split across libnnrt's threads
- * (nnrt_parallel): the outer-product form by tiles of mr rows of C, the
- * dot form by groups of nt columns.  Each element of C is still summed by
- * one thread, in the order one thread would, so results do not depend on
- * the thread count.  Each thread packs the blocks of B it needs into
- * scratch of its own; the calling thread's is the node's.  A thread gets
- * at least PAR_MIN_FLOPS of the product (about 4 us at full speed), the
- * grain computed from the sizes in use, so small products and small
- * batches stay on the calling thread. */
-enum { PAR_MIN_FLOPS = 1 << 20 };
+ * (nnrt_parallel) by units of its result (Split).  Each element of C is
+ * still summed by one thread, in the order one thread would, so results do
+ * not depend on the thread count.  Each thread packs the blocks of B it
+ * needs into scratch of its own; the calling thread's is the node's.  A
+ * thread gets at least PAR_MIN_FLOPS of the product (about 4 us at full
+ * speed), the grain computed from the sizes in use, so small products and
+ * small batches stay on the calling thread. */
 
 /* The outer-product form is cut by columns when C has at least this many
  * panels of them. */
 enum { MIN_PANELS = 4 };
-
-static bool worth_threads(const GemmPlan *p) {
-    return 2.0 * (double)p->M.max * (double)p->N.max * (double)p->K.max >= 2.0 * PAR_MIN_FLOPS;
-}
 
 /* How a product is cut into units of work: the outer-product form by
  * panels of nv * lanes columns (each thread packs only its own columns of
