@@ -1202,8 +1202,8 @@ static LLVMTypeRef task_type(CG *cg) {
     return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), targs, 4, 0);
 }
 
-/* nnrt_parallel(rows, args, units, grain, 0, NULL) */
-static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLVMValueRef units, int64_t grain) {
+void cg_parallel(CG *cg, LLVMValueRef task, LLVMValueRef ctx, LLVMValueRef units, LLVMValueRef grain,
+                 size_t scratch_bytes, LLVMValueRef scratch) {
     LLVMTypeRef pargs[6] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->intptr, cg->ptr};
     LLVMTypeRef pty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), pargs, 6, 0);
     LLVMValueRef par = LLVMGetNamedFunction(cg->mod, "nnrt_parallel");
@@ -1211,9 +1211,13 @@ static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLV
         par = LLVMAddFunction(cg->mod, "nnrt_parallel", pty);
         LLVMAddAttributeAtIndex(par, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     }
-    LLVMValueRef v[6] = {rows, args, units, cg_i64(cg, grain), LLVMConstInt(cg->intptr, 0, 0),
-                         LLVMConstPointerNull(cg->ptr)};
+    LLVMValueRef v[6] = {task, ctx, units, grain, LLVMConstInt(cg->intptr, scratch_bytes, 0), scratch};
     LLVMBuildCall2(cg->b, pty, par, v, 6, "");
+}
+
+/* A task over rows, without scratch. */
+static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLVMValueRef units, int64_t grain) {
+    cg_parallel(cg, rows, args, units, cg_i64(cg, grain), 0, LLVMConstPointerNull(cg->ptr));
 }
 
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {

@@ -67,6 +67,11 @@ extern const IsaLevel cg_levels[CG_NLEVELS];     /* the highest first */
 bool cg_dispatches(CG *cg);
 LLVMValueRef cg_cpu_level(CG *cg);      /* an i32, where the builder is */
 void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu);
+/* nnrt_parallel(task, ctx, units, grain, scratch_bytes, scratch) where the
+ * builder is: task, a void(ptr ctx, i64 begin, i64 end, ptr scratch), run
+ * over units [0, units) across libnnrt's threads. */
+void cg_parallel(CG *cg, LLVMValueRef task, LLVMValueRef ctx, LLVMValueRef units, LLVMValueRef grain,
+                 size_t scratch_bytes, LLVMValueRef scratch);
 /* In the function being emitted: return fns[i](its arguments) for the
  * first cg_levels[i] the CPU's level reaches. */
 void cg_dispatch_call(CG *cg, LLVMValueRef self, LLVMValueRef *fns);

@@ -1079,17 +1079,8 @@ static LLVMValueRef stack_struct(Gemm *g, LLVMTypeRef *tys, LLVMValueRef *v, int
  * value) each. */
 static void parallel_call(Gemm *g, LLVMValueRef task, LLVMValueRef ctx, LLVMValueRef units,
                           LLVMValueRef flops_per_unit, size_t scratch_bytes, LLVMValueRef scratch) {
-    CG *cg = g->cg;
-    LLVMTypeRef args[6] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->intptr, cg->ptr};
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), args, 6, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(cg->mod, "nnrt_parallel");
-    if (!fn) {
-        fn = LLVMAddFunction(cg->mod, "nnrt_parallel", fty);
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
-    }
     LLVMValueRef grain = LLVMBuildUDiv(g->b, add(g, flops_per_unit, i64c(g, PAR_MIN_FLOPS - 1)), flops_per_unit, "");
-    LLVMValueRef v[6] = {task, ctx, units, grain, LLVMConstInt(cg->intptr, scratch_bytes, 0), scratch};
-    LLVMBuildCall2(g->b, fty, fn, v, 6, "");
+    cg_parallel(g->cg, task, ctx, units, grain, scratch_bytes, scratch);
 }
 
 /* ---- the product ---- */
