@@ -9,9 +9,11 @@
  * - two user threads training at once, each with its own structs, end
  *   bitwise as one thread alone does (the second finds the pool busy and
  *   runs on its own thread; neither waits for the other).
- * The updates of W1 and W2 (over 64K elements: split across the threads)
- * move each param by -lr times backward's gradient, through update and
- * through train_step (mlp.nn trains by plain SGD).
+ * The updates move each param by -lr times backward's gradient, through
+ * update and through train_step (plain SGD): mlp.nn's W1 and W2, updated
+ * on the calling thread, and wide.nn's E of 1M elements, whose update is
+ * split across the threads; and wide.nn trains bitwise alike at 1, 2 and
+ * 3 threads.
  * And nnrt_set_num_threads / nnrt_get_num_threads: n <= 0 restores the
  * default, which is NNRT_NUM_THREADS when the test is run with it set
  * (tests/threads/threads.mk runs it both ways), else the CPUs of the
@@ -30,7 +32,7 @@
 
 #include <nnrt.h>
 
-extern const nnrt_model mlp_model, lenet_bn_model;
+extern const nnrt_model mlp_model, lenet_bn_model, wide_model;
 
 static int failures;
 
@@ -162,17 +164,16 @@ static void *concurrent_main(void *arg) {
 }
 
 /* After backward, update and train_step from the same params: every
- * element of W1 and W2 at p - lr * g (to f32 rounding; train_step computes
- * its gradient again, fused). */
-static void check_sgd_update(void) {
-    const nnrt_model *m = &mlp_model;
-    Run a = run_new(m, 256), b = run_new(m, 256);
+ * element of every param at p - lr * g (to f32 rounding; train_step
+ * computes its gradient again, fused). */
+static void check_sgd_update(const nnrt_model *m, int64_t n) {
+    Run a = run_new(m, n), b = run_new(m, n);
     float lr = 0;
     char *before = copy(a.params, m->params_size);
     if (m->backward(a.params, a.state, a.inputs, a.outputs, a.grads, a.ws) != 0 ||
         m->update(a.params, a.state, a.grads, a.inputs) != 0 ||
         m->train_step(b.params, b.state, b.inputs, b.outputs, b.ws) != 0)
-        fail("mlp: backward, update or train_step failed");
+        fail("%s: backward, update or train_step failed", m->name);
     for (int i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, "lr") == 0)
             lr = *(const float *)((const char *)a.inputs + m->tensors[i].offset);
@@ -189,8 +190,8 @@ static void check_sgd_update(void) {
             wrong += fabsf(pu[k] - want) > tol || fabsf(pt[k] - want) > tol;
         }
     }
-    if (wrong || checked < 200000)
-        fail("mlp: %ld of %ld param elements are not p - lr * g after update or train_step", wrong, checked);
+    if (wrong || checked == 0)
+        fail("%s: %ld of %ld param elements are not p - lr * g after update or train_step", m->name, wrong, checked);
     free(before);
     run_free(&a);
     run_free(&b);
@@ -217,7 +218,7 @@ int main(int argc, char **argv) {
     const struct {
         const nnrt_model *m;
         int64_t batch[3];
-    } cases[] = {{&mlp_model, {256, 32, 1}}, {&lenet_bn_model, {256, 32, 2}}};
+    } cases[] = {{&mlp_model, {256, 32, 1}}, {&lenet_bn_model, {256, 32, 2}}, {&wide_model, {64, 8, 1}}};
     int checks = 0, passed = 0;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         for (size_t j = 0; j < 3; j++) {
@@ -251,10 +252,15 @@ int main(int argc, char **argv) {
             passed += failures == before;
         }
     nnrt_set_num_threads(0);
-    int before = failures;
-    check_sgd_update();
-    checks++;
-    passed += failures == before;
+    for (int t = 1; t <= 2; t++) {
+        nnrt_set_num_threads(t);
+        int before = failures;
+        check_sgd_update(&mlp_model, 256);
+        check_sgd_update(&wide_model, 64);
+        checks++;
+        passed += failures == before;
+    }
+    nnrt_set_num_threads(0);
     printf("threads: %d passed, %d failed\n", passed, checks - passed + (failures && passed == checks));
     return failures ? 1 : 0;
 }
