@@ -1216,8 +1216,8 @@ void cg_parallel(CG *cg, LLVMValueRef task, LLVMValueRef ctx, LLVMValueRef units
 }
 
 /* A task over rows, without scratch. */
-static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLVMValueRef units, int64_t grain) {
-    cg_parallel(cg, rows, args, units, cg_i64(cg, grain), 0, LLVMConstPointerNull(cg->ptr));
+static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLVMValueRef units, LLVMValueRef grain) {
+    cg_parallel(cg, rows, args, units, grain, 0, LLVMConstPointerNull(cg->ptr));
 }
 
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
@@ -1262,7 +1262,7 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     cg->kargs = kargs;
     memcpy(cg->dimval, kernel_dims, sizeof kernel_dims);
     LLVMPositionBuilderAtEnd(cg->b, here);
-    parallel_rows_call(cg, rows, args, units, grain);
+    parallel_rows_call(cg, rows, args, units, cg_i64(cg, grain));
 }
 
 LLVMTypeRef cg_epilogue_type(CG *cg) {
@@ -1446,20 +1446,41 @@ static void update_loop(CG *cg, const Tensor *t, const Layout *grad) {
     nest_close(cg, &ns, &t->shape);
 }
 
-/* The update of a param larger than a core's L2 cache is split across the
- * threads by rows of its first axis, as the kernels are
- * (emit_parallel_rows): each element is updated by one thread, and the
- * gradient an update reads in place reads no other param and its own only
- * at the index being updated (plan.c), so the order of the rows does not
- * matter.  A smaller param and its gradient are in the calling thread's
- * cache, where the products left them: splitting the update of the
- * example's W1 (200K elements) made the step at batch 1 take 1.5 times as
- * long on 2 threads.  The entry's bases go to the pool in an array. */
+/* The product whose result the gradient g reads, through inline nodes, in
+ * the plan p, or NULL. */
+static Node *gradient_product(const Plan *p, Node *g) {
+    if (g->op == OP_MATMUL && p->slot[g->id].st == ST_BUFFER)
+        return g;
+    if (p->slot[g->id].st != ST_INLINE)
+        return NULL;
+    for (int k = 0; k < op_info[g->op].arity; k++) {
+        Node *m = gradient_product(p, g->in[k]);
+        if (m)
+            return m;
+    }
+    return NULL;
+}
+
+/* The update of a large param is split across the threads by rows of its
+ * first axis, as the kernels are (emit_parallel_rows): each element is
+ * updated by one thread, and the gradient an update reads in place reads
+ * no other param and its own only at the index being updated (plan.c), so
+ * the order of the rows does not matter.  Where the threads find the
+ * param and its gradient matters: after a product split across them (it
+ * computed the gradient), or past a core's L2 cache, splitting pays; after
+ * a product the calling thread ran alone, the data are in its cache, and
+ * splitting the example's W1 (200K elements) made the step at batch 1 take
+ * 1.5 times as long on 2 threads.  So a param of 64K elements or more is
+ * split when the product its gradient reads had the work to be split, at
+ * the sizes of the call, and one of 1M elements or more always.  The
+ * entry's bases go to the pool in an array. */
 enum { PAR_MIN_UPDATE = 1 << 20 };
 
 static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
     const Shape *s = &t->shape;
-    if (s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2 || shape_numel(s) < PAR_MIN_UPDATE) {
+    Node *prod = cg->plan && !grad ? gradient_product(cg->plan, t->grad) : NULL;
+    int64_t need = prod ? 2 * PAR_MIN_ELEMS : PAR_MIN_UPDATE;
+    if (s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2 || shape_numel(s) < need) {
         update_loop(cg, t, grad);
         return;
     }
@@ -1499,7 +1520,17 @@ static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
     memcpy(cg->dimval, entry_dims, sizeof entry_dims);
     LLVMPositionBuilderAtEnd(cg->b, here);
     int64_t per_row = shape_numel(s) / s->d[0];
-    parallel_rows_call(cg, rows, bases, cg_extent(cg, s, 0), (PAR_MIN_UPDATE / 2 + per_row - 1) / per_row);
+    LLVMValueRef units = cg_extent(cg, s, 0);
+    LLVMValueRef grain = cg_i64(cg, (need / 2 + per_row - 1) / per_row);
+    if (prod) {   /* one unit a thread, the whole, unless the product was split */
+        LLVMValueRef m = cg_extent(cg, &prod->shape, 0), n = cg_extent(cg, &prod->shape, 1);
+        LLVMValueRef k = cg_extent(cg, &prod->in[0]->shape, 1);
+        LLVMValueRef flops = LLVMBuildMul(cg->b, LLVMBuildMul(cg->b, LLVMBuildMul(cg->b, m, n, ""), k, ""),
+                                          cg_i64(cg, 2), "");
+        LLVMValueRef split = LLVMBuildICmp(cg->b, LLVMIntUGE, flops, cg_i64(cg, 2 * PAR_MIN_FLOPS), "");
+        grain = LLVMBuildSelect(cg->b, split, grain, units, "");
+    }
+    parallel_rows_call(cg, rows, bases, units, grain);
 }
 
 /* step += 1, after an optimizer step. */

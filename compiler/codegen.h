@@ -72,6 +72,9 @@ void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu);
  * over units [0, units) across libnnrt's threads. */
 void cg_parallel(CG *cg, LLVMValueRef task, LLVMValueRef ctx, LLVMValueRef units, LLVMValueRef grain,
                  size_t scratch_bytes, LLVMValueRef scratch);
+/* A product is split across threads when each gets at least this many
+ * FLOPs of it (about 4 us at full speed). */
+enum { PAR_MIN_FLOPS = 1 << 20 };
 /* In the function being emitted: return fns[i](its arguments) for the
  * first cg_levels[i] the CPU's level reaches. */
 void cg_dispatch_call(CG *cg, LLVMValueRef self, LLVMValueRef *fns);

@@ -957,8 +957,6 @@ const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const
 size_t gemm_scratch(const GemmPlan *p) { return p->scratch; }
 
 /* Products of at least 2 * PAR_MIN_FLOPS are split across threads (below). */
-enum { PAR_MIN_FLOPS = 1 << 20 };
-
 static bool worth_threads(const GemmPlan *p) {
     return 2.0 * (double)p->M.max * (double)p->N.max * (double)p->K.max >= 2.0 * PAR_MIN_FLOPS;
 }
