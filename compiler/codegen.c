@@ -116,13 +116,6 @@ LLVMAttributeRef cg_attr(CG *cg, const char *name) {
 
 const IsaLevel cg_levels[CG_NLEVELS] = {{4, "x86-64-v4", 64, 32}, {3, "x86-64-v3", 32, 16}, {1, NULL, 16, 16}};
 
-bool cg_dispatches(CG *cg) {
-    char *triple = LLVMGetTargetMachineTriple(cg->tm);
-    bool x86_64 = strncmp(triple, "x86_64", 6) == 0;
-    LLVMDisposeMessage(triple);
-    return cg->dispatch_isa && x86_64;
-}
-
 void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu) {
     if (cpu)
         LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
@@ -182,6 +175,41 @@ void cg_dispatch_call(CG *cg, LLVMValueRef self, LLVMValueRef *fns) {
         LLVMBuildRet(cg->b, rc);
         if (next)
             LLVMPositionBuilderAtEnd(cg->b, next);
+    }
+}
+
+LLVMValueRef cg_entry_alloca(CG *cg, LLVMTypeRef t, const char *name) {
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(cg->ctx);
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(LLVMGetBasicBlockParent(LLVMGetInsertBlock(cg->b)));
+    LLVMValueRef head = LLVMGetFirstInstruction(entry);
+    if (head)
+        LLVMPositionBuilderBefore(eb, head);
+    else
+        LLVMPositionBuilderAtEnd(eb, entry);
+    LLVMValueRef p = LLVMBuildAlloca(eb, t, name);
+    LLVMDisposeBuilder(eb);
+    return p;
+}
+
+/* n pointers stored in an array on the stack (the arguments of a kernel,
+ * the bases of an entry point), for a function that runs elsewhere: an
+ * epilogue, a task of the thread pool.  ptrs_from loads them back, in
+ * that function, from the array its argument points at. */
+static LLVMValueRef ptr_array(CG *cg, LLVMValueRef *v, int n, const char *name) {
+    LLVMTypeRef at = LLVMArrayType2(cg->ptr, (uint64_t)n);
+    LLVMValueRef a = cg_entry_alloca(cg, at, name);
+    for (int k = 0; k < n; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        LLVMBuildStore(cg->b, v[k] ? v[k] : LLVMConstPointerNull(cg->ptr), LLVMBuildInBoundsGEP2(cg->b, at, a, i, 2, ""));
+    }
+    return a;
+}
+
+static void ptrs_from(CG *cg, LLVMValueRef a, int n, LLVMValueRef *out) {
+    LLVMTypeRef at = LLVMArrayType2(cg->ptr, (uint64_t)n);
+    for (int k = 0; k < n; k++) {
+        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
+        out[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, a, i, 2, ""), "");
     }
 }
 
@@ -957,11 +985,12 @@ static void load_dims(CG *cg) {
         cg->dimval[k] = value_at(cg, cg->m->tensors[cg->m->dims[k]].node, NULL);
 }
 
-/* Build the kernel's function: argument k is the value reads->node[k],
- * then comes the result, then the node's scratch if it has any. */
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu);
 static bool parallel_rows(const Node *n);
 
+/* Build the kernel's function: argument k is the value reads->node[k],
+ * then comes the result, then the node's scratch if it has any; its code
+ * is compiled for cpu (NULL: the module's). */
 static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, const char *cpu) {
     Slot *ns = &cg->plan->slot[n->id];
     int nargs = r->n + 1 + (ns->scratch > 0);
@@ -1040,7 +1069,7 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, con
 enum { DISPATCH_MIN_ELEMS = 1 << 15 };
 
 static bool dispatched_kernel(CG *cg, const Node *n) {
-    if (!cg_dispatches(cg) || n->op == OP_MATMUL)   /* a product dispatches inside */
+    if (!cg->dispatch_isa || n->op == OP_MATMUL)   /* a product dispatches inside */
         return false;
     const Node *x = op_info[n->op].kind == K_REDUCE || op_info[n->op].kind == K_VIEW ? n->in[0] : n;
     return shape_numel(&x->shape) >= DISPATCH_MIN_ELEMS;
@@ -1196,8 +1225,7 @@ static const Shape *split_shape(const Node *n) {
 
 static bool parallel_rows(const Node *n) { return split_shape(n) != NULL; }
 
-/* void (ptr args, i64 begin, i64 end, ptr scratch), an nnrt_task. */
-static LLVMTypeRef task_type(CG *cg) {
+LLVMTypeRef cg_task_type(CG *cg) {
     LLVMTypeRef targs[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
     return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), targs, 4, 0);
 }
@@ -1223,12 +1251,7 @@ static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLV
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     const Shape *split = split_shape(n);
     int nargs = cg->nkargs;
-    LLVMTypeRef at = LLVMArrayType2(cg->ptr, (uint64_t)nargs);
-    LLVMValueRef args = LLVMBuildAlloca(cg->b, at, "rows_args");
-    for (int k = 0; k < nargs; k++) {
-        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
-        LLVMBuildStore(cg->b, cg->kargs[k], LLVMBuildInBoundsGEP2(cg->b, at, args, i, 2, ""));
-    }
+    LLVMValueRef args = ptr_array(cg, cg->kargs, nargs, "rows_args");
     LLVMValueRef units = cg_extent(cg, split, 0);
     int64_t per_unit = shape_numel(&n->shape) / split->d[0];
     int64_t grain = (PAR_MIN_ELEMS + per_unit - 1) / per_unit;
@@ -1238,17 +1261,14 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
     memcpy(kernel_dims, cg->dimval, sizeof kernel_dims);
     size_t len;
-    LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.rows", LLVMGetValueName2(kernel, &len)), task_type(cg));
+    LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.rows", LLVMGetValueName2(kernel, &len)), cg_task_type(cg));
     LLVMSetLinkage(rows, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(rows, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     cg_set_cpu(cg, rows, cpu);
     cg->fn = rows;
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, rows, "entry"));
     cg->kargs = NEWA(LLVMValueRef, nargs);
-    for (int k = 0; k < nargs; k++) {
-        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
-        cg->kargs[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(rows, 0), i, 2, ""), "");
-    }
+    ptrs_from(cg, LLVMGetParam(rows, 0), nargs, cg->kargs);
     alias_scopes(cg, LLVMGetValueName2(rows, &len));
     load_dims(cg);
     cg->split_shape = split;
@@ -1275,12 +1295,7 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     const Layout *out = out_layout(cg, n);
     /* The kernel's arguments, in an array on its stack. */
     LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
-    LLVMTypeRef at = LLVMArrayType2(cg->ptr, (uint64_t)cg->nkargs);
-    *args = LLVMBuildAlloca(cg->b, at, "epilogue_args");
-    for (int k = 0; k < cg->nkargs; k++) {
-        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
-        LLVMBuildStore(cg->b, cg->kargs[k], LLVMBuildInBoundsGEP2(cg->b, at, *args, i, 2, ""));
-    }
+    *args = ptr_array(cg, cg->kargs, cg->nkargs, "epilogue_args");
     const char *name = arena_printf("%s.epilogue.%s", cg->m->prefix, op_info[e->op].name);
     LLVMValueRef fn = LLVMAddFunction(cg->mod, name, cg_epilogue_type(cg));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
@@ -1292,10 +1307,7 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     cg->fn = fn;
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
     cg->kargs = NEWA(LLVMValueRef, cg->nkargs);
-    for (int k = 0; k < cg->nkargs; k++) {
-        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
-        cg->kargs[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(fn, 0), i, 2, ""), "");
-    }
+    ptrs_from(cg, LLVMGetParam(fn, 0), cg->nkargs, cg->kargs);
     size_t len;
     alias_scopes(cg, LLVMGetValueName2(fn, &len));   /* the module's unique name for it */
     LLVMValueRef i0 = LLVMGetParam(fn, 1), j0 = LLVMGetParam(fn, 2);
@@ -1484,29 +1496,20 @@ static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
         update_loop(cg, t, grad);
         return;
     }
-    LLVMTypeRef at = LLVMArrayType2(cg->ptr, NBASE);
-    LLVMValueRef bases = LLVMBuildAlloca(cg->b, at, "update_bases");
-    for (int k = 0; k < NBASE; k++) {
-        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
-        LLVMBuildStore(cg->b, cg->base[k] ? cg->base[k] : LLVMConstPointerNull(cg->ptr),
-                       LLVMBuildInBoundsGEP2(cg->b, at, bases, i, 2, ""));
-    }
+    LLVMValueRef bases = ptr_array(cg, cg->base, NBASE, "update_bases");
     LLVMValueRef entry = cg->fn, entry_bases[NBASE], entry_dims[MAX_DIMS];
     LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
     memcpy(entry_bases, cg->base, sizeof entry_bases);
     memcpy(entry_dims, cg->dimval, sizeof entry_dims);
     size_t len;
     LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.update.%s", LLVMGetValueName2(entry, &len), t->name),
-                                        task_type(cg));
+                                        cg_task_type(cg));
     LLVMSetLinkage(rows, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(rows, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     cg_set_cpu(cg, rows, cg->entry_cpu);
     cg->fn = rows;
     LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, rows, "entry"));
-    for (int k = 0; k < NBASE; k++) {
-        LLVMValueRef i[2] = {cg_i64(cg, 0), cg_i64(cg, k)};
-        cg->base[k] = LLVMBuildLoad2(cg->b, cg->ptr, LLVMBuildInBoundsGEP2(cg->b, at, LLVMGetParam(rows, 0), i, 2, ""), "");
-    }
+    ptrs_from(cg, LLVMGetParam(rows, 0), NBASE, cg->base);
     if (cg->plan)   /* train_step; update reads no dims */
         load_dims(cg);
     cg->split_shape = s;
@@ -1746,22 +1749,9 @@ static void emit_kernel_table(CG *cg, Node **kernels, int n) {
                                        LLVMConstArray2(cg->ptr, thunks, (uint64_t)nthunks),
                                        arena_printf("%s.kernels", entry));
 
-    /* The entry's bases in an array, argv beside it, both in the entry block. */
-    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
-    LLVMBasicBlockRef first = LLVMGetEntryBasicBlock(cg->fn);
-    LLVMValueRef head = LLVMGetFirstInstruction(first);
-    if (head)
-        LLVMPositionBuilderBefore(cg->b, head);
-    else
-        LLVMPositionBuilderAtEnd(cg->b, first);
-    LLVMTypeRef bt = LLVMArrayType2(cg->ptr, NBASE), at = LLVMArrayType2(cg->ptr, (uint64_t)maxargs);
-    LLVMValueRef bases = LLVMBuildAlloca(cg->b, bt, "bases"), argv = LLVMBuildAlloca(cg->b, at, "argv");
-    LLVMPositionBuilderAtEnd(cg->b, here);
-    for (int i = 0; i < NBASE; i++) {
-        LLVMValueRef at_i = cg_i64(cg, i);
-        LLVMBuildStore(cg->b, cg->base[i] ? cg->base[i] : LLVMConstPointerNull(cg->ptr),
-                       LLVMBuildInBoundsGEP2(cg->b, cg->ptr, bases, &at_i, 1, ""));
-    }
+    /* The entry's bases in an array, argv beside it. */
+    LLVMValueRef bases = ptr_array(cg, cg->base, NBASE, "bases");
+    LLVMValueRef argv = cg_entry_alloca(cg, LLVMArrayType2(cg->ptr, (uint64_t)maxargs), "argv");
 
     /* for (c = 0, w = 0; c < n; c++, w += 1 + nargs) { call c } */
     Loop calls, args;
@@ -1860,7 +1850,7 @@ static void emit_entry(CG *cg, const char *name, const EntryPoint *e) {
  * loops and the fused passes in the entry points are a small batch's step
  * (codegen.h). */
 static void emit_entry_for_cpus(CG *cg, const char *name, const EntryPoint *e) {
-    if (!cg_dispatches(cg)) {
+    if (!cg->dispatch_isa) {
         emit_entry(cg, name, e);
         return;
     }

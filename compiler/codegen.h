@@ -41,8 +41,8 @@ typedef struct CG {
     /* In the function being emitted, each runtime dim's n (an i64 loaded
      * once at its entry), or NULL where no dim may be read (an epilogue). */
     LLVMValueRef dimval[MAX_DIMS];
-    /* No --cpu: the products are compiled for several x86-64 levels and
-     * one is chosen at run time (gemm.c). */
+    /* No --cpu on x86-64: code for several levels, one chosen at run time
+     * (cg_levels below). */
     bool dispatch_isa;
     /* Inside a kernel split across threads: axis 0 of this shape runs over
      * [split_begin, split_end) only (codegen.c, emit_parallel_rows). */
@@ -64,12 +64,16 @@ typedef struct IsaLevel {
 } IsaLevel;
 enum { CG_NLEVELS = 3 };
 extern const IsaLevel cg_levels[CG_NLEVELS];     /* the highest first */
-bool cg_dispatches(CG *cg);
 LLVMValueRef cg_cpu_level(CG *cg);      /* an i32, where the builder is */
 void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu);
 /* nnrt_parallel(task, ctx, units, grain, scratch_bytes, scratch) where the
  * builder is: task, a void(ptr ctx, i64 begin, i64 end, ptr scratch), run
  * over units [0, units) across libnnrt's threads. */
+/* An alloca of type t in the entry block of the function being emitted,
+ * so that a call in a loop does not grow the stack. */
+LLVMValueRef cg_entry_alloca(CG *cg, LLVMTypeRef t, const char *name);
+/* void (ptr ctx, i64 begin, i64 end, ptr scratch): an nnrt_task. */
+LLVMTypeRef cg_task_type(CG *cg);
 void cg_parallel(CG *cg, LLVMValueRef task, LLVMValueRef ctx, LLVMValueRef units, LLVMValueRef grain,
                  size_t scratch_bytes, LLVMValueRef scratch);
 /* A product is split across threads when each gets at least this many

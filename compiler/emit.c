@@ -237,6 +237,7 @@ static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineR
     cg->mod = LLVMModuleCreateWithNameInContext(cg->m->name, ctx);
     char *triple = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(cg->mod, triple);
+    cg->dispatch_isa = cg->dispatch_isa && strncmp(triple, "x86_64", 6) == 0;
     LLVMDisposeMessage(triple);
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
     char *dl = LLVMCopyStringRepOfTargetData(td);

@@ -1058,15 +1058,7 @@ static LLVMValueRef units_of(Gemm *g, LLVMValueRef n, int64_t unit) {
 static LLVMValueRef stack_struct(Gemm *g, LLVMTypeRef *tys, LLVMValueRef *v, int n) {
     CG *cg = g->cg;
     LLVMTypeRef st = LLVMStructTypeInContext(cg->ctx, tys, (unsigned)n, 0);
-    LLVMBuilderRef eb = LLVMCreateBuilderInContext(cg->ctx);
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(LLVMGetBasicBlockParent(LLVMGetInsertBlock(g->b)));
-    LLVMValueRef head = LLVMGetFirstInstruction(entry);
-    if (head)
-        LLVMPositionBuilderBefore(eb, head);
-    else
-        LLVMPositionBuilderAtEnd(eb, entry);
-    LLVMValueRef p = LLVMBuildAlloca(eb, st, "gemm_task");
-    LLVMDisposeBuilder(eb);
+    LLVMValueRef p = cg_entry_alloca(cg, st, "gemm_task");
     for (int k = 0; k < n; k++)
         LLVMBuildStore(g->b, v[k], LLVMBuildStructGEP2(g->b, st, p, (unsigned)k, ""));
     return p;
@@ -1187,8 +1179,6 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
         epilogue_whole(cg, n, epi, epi_args);
 }
 
-/* The product n into out, as the plan chose, with the node's epilogue if
- * it has one. */
 /* The product's code for the target tg, its functions compiled for cpu
  * (NULL: the module's). */
 static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const char *cpu, LLVMValueRef epi,
@@ -1253,7 +1243,7 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
             epilogue_whole(cg, n, epi, epi_args);
         return;
     }
-    if (!cg_dispatches(cg)) {
+    if (!cg->dispatch_isa) {
         emit_product(cg, n, out, target_of(cg), NULL, epi, epi_args);
         return;
     }
