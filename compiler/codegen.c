@@ -258,23 +258,45 @@ static LLVMValueRef axis_open(CG *cg, Loop *l, const Shape *s, int d) {
 }
 
 /* Loops over every index of shape s in use, outermost first; idx receives
- * the induction variables.  Fixed dims of size 1 get no loop. */
+ * the induction variables.  Fixed dims of size 1 get no loop.  An axis d
+ * joined to the next one (bit d of joined) gets no loop either: idx[d]
+ * stays 0 and the next axis's loop runs over both, which is the same walk
+ * when every layout it addresses has stride[d] = stride[d+1] * extent[d+1]
+ * (see store_loop).  A row of 28 or 10 elements is too short to vectorize;
+ * 784 or 1000 are not. */
 typedef struct Nest {
     Loop loop[MAX_RANK];
     int rank;
+    unsigned joined;
 } Nest;
 
 static bool has_loop(const Shape *s, int d) { return s->d[d] != 1 || s->dyn[d]; }
+static bool joined_to_next(unsigned joined, int d) { return d >= 0 && (joined >> d & 1); }
 
-static void nest_open(CG *cg, Nest *ns, const Shape *s, LLVMValueRef *idx) {
+static void nest_open_joined(CG *cg, Nest *ns, const Shape *s, unsigned joined, LLVMValueRef *idx) {
     ns->rank = s->rank;
-    for (int d = 0; d < s->rank; d++)
-        idx[d] = has_loop(s, d) ? axis_open(cg, &ns->loop[d], s, d) : cg_i64(cg, 0);
+    ns->joined = joined;
+    for (int d = 0; d < s->rank; d++) {
+        if (joined_to_next(joined, d) || !has_loop(s, d)) {
+            idx[d] = cg_i64(cg, 0);
+            continue;
+        }
+        if (!joined_to_next(joined, d - 1)) {
+            idx[d] = axis_open(cg, &ns->loop[d], s, d);
+            continue;
+        }
+        LLVMValueRef extent = cg_extent(cg, s, d);
+        for (int k = d - 1; joined_to_next(joined, k); k--)
+            extent = LLVMBuildNUWMul(cg->b, extent, cg_extent(cg, s, k), "");
+        idx[d] = cg_range_open(cg, &ns->loop[d], cg_i64(cg, 0), extent);
+    }
 }
+
+static void nest_open(CG *cg, Nest *ns, const Shape *s, LLVMValueRef *idx) { nest_open_joined(cg, ns, s, 0, idx); }
 
 static void nest_close(CG *cg, Nest *ns, const Shape *s) {
     for (int d = ns->rank - 1; d >= 0; d--)
-        if (has_loop(s, d))
+        if (has_loop(s, d) && !joined_to_next(ns->joined, d))
             cg_loop_close(cg, &ns->loop[d]);
 }
 
@@ -510,15 +532,54 @@ static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx) {
 
 LLVMValueRef cg_value_at(CG *cg, Node *n, LLVMValueRef *idx) { return value_at(cg, n, idx); }
 
+/* Whether axes d and d+1 of a nest of the given rank can be walked as one
+ * (Nest) where node o is read: o's axes are the nest's last ones (NumPy's
+ * broadcasting), and o either reads neither axis or reads both through
+ * layouts that are contiguous across them.  Masks and pads compute with
+ * the index itself, so they never join axes. */
+static bool computes_joined(CG *cg, Node *x, int d);
+
+static bool reads_joined(CG *cg, Node *o, int rank, int d) {
+    int a = d - (rank - o->shape.rank);
+    bool reads_a = a >= 0 && o->shape.d[a] != 1, reads_b = a + 1 >= 0 && o->shape.d[a + 1] != 1;
+    if (!reads_a || !reads_b)
+        return !reads_a && !reads_b;
+    if (o->shape.dyn[a + 1])
+        return false;
+    const Slot *s = &cg->plan->slot[o->id];
+    switch (s->st) {
+    case ST_CONST: return true;
+    case ST_INLINE: return computes_joined(cg, o, a);
+    case ST_LEAF: case ST_VIEW: case ST_BUFFER: return s->lay.stride[a] == s->lay.stride[a + 1] * o->shape.d[a + 1];
+    case ST_DEAD: default: return false;
+    }
+}
+
+static bool computes_joined(CG *cg, Node *x, int d) {
+    if (x->op == OP_DROPMASK || x->op == OP_PAD)
+        return false;
+    for (int k = 0; k < op_info[x->op].arity; k++)
+        if (!reads_joined(cg, x->in[k], x->shape.rank, d))
+            return false;
+    return true;
+}
+
 /* One loop nest over src's shape storing each element into dst: the value
  * of src as planned, or (compute) src's own elementwise op, which is how an
- * elementwise node with a buffer fills it. */
+ * elementwise node with a buffer fills it.  Axes that every address walks
+ * contiguously are joined into one loop; a split axis 0 stays its own. */
 static void store_loop(CG *cg, Node *src, const Layout *dst, bool compute) {
+    const Shape *s = &src->shape;
+    unsigned joined = 0;
+    for (int d = s == cg->split_shape; d + 1 < s->rank; d++)
+        if (has_loop(s, d) && has_loop(s, d + 1) && !s->dyn[d + 1] && dst->stride[d] == dst->stride[d + 1] * s->d[d + 1] &&
+            (compute ? computes_joined(cg, src, d) : reads_joined(cg, src, s->rank, d)))
+            joined |= 1u << d;
     LLVMValueRef idx[MAX_RANK];
     Nest ns;
-    nest_open(cg, &ns, &src->shape, idx);
+    nest_open_joined(cg, &ns, s, joined, idx);
     LLVMValueRef v = compute ? ew_compute(cg, src, idx) : value_at(cg, src, idx);
-    store(cg, src->dt, v, cg_elem_ptr(cg, dst, src->dt, src->shape.rank, idx));
+    scoped(cg, store(cg, src->dt, v, cg_elem_ptr(cg, dst, src->dt, src->shape.rank, idx)), dst);
     nest_close(cg, &ns, &src->shape);
 }
 
