@@ -12,7 +12,8 @@
 # guard bytes after every struct.  The shapes are the edge cases listed
 # here, then GEMM_CHECK_COUNT (default 24) drawn from GEMM_CHECK_SEED
 # (default 1): sizes 1 to 67, mostly odd, so that every remainder of every
-# tile and vector width shows up.  Exits 1 if any shape fails.
+# tile and vector width shows up; a long k (2500, 4111) crosses the dot
+# form's chunks of K (compiler/gemm.c).  Exits 1 if any shape fails.
 # With --dim, m is a runtime dim (dim m <= M) and each shape runs at every
 # row count where compiler/gemm.c switches form or tile (m_parts), and
 # either side of it, up to M.
@@ -31,7 +32,8 @@ if [ -n "$dim" ]; then
 fi
 
 fixed="1,1,1 1,67,1 67,1,67 1,1,67 67,67,1 1,67,67 67,1,1 2,3,2 6,16,16 12,32,32
-13,5,17 65,100,256 64,100,70 70,300,20 40,64,512 300,600,700 257,10,1"
+13,5,17 65,100,256 64,100,70 70,300,20 40,64,512 300,600,700 257,10,1
+5,2500,7 33,4111,19"
 random=$(awk -v seed="${GEMM_CHECK_SEED:-1}" -v n="${GEMM_CHECK_COUNT:-24}" 'BEGIN {
     srand(seed)
     split("1 2 3 4 5 7 8 9 11 13 15 16 17 23 24 25 31 32 33 37 47 48 49 53 63 64 65 67", s, " ")

@@ -19,6 +19,8 @@
  */
 #include "codegen.h"
 
+#include <llvm-c/DebugInfo.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,13 +231,28 @@ LLVMValueRef cg_range_open(CG *cg, Loop *l, LLVMValueRef start, LLVMValueRef end
 
 LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n) { return cg_range_open(cg, l, cg_i64(cg, 0), cg_i64(cg, n)); }
 
-void cg_loop_close(CG *cg, Loop *l) {
+LLVMValueRef cg_loop_close(CG *cg, Loop *l) {
     LLVMValueRef next = LLVMBuildNUWAdd(cg->b, l->iv, cg_i64(cg, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(cg->b);
     LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "done");
-    LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, next, l->end, ""), l->head, exit);
+    LLVMValueRef br = LLVMBuildCondBr(cg->b, LLVMBuildICmp(cg->b, LLVMIntULT, next, l->end, ""), l->head, exit);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(cg->b, exit);
+    return br;
+}
+
+void cg_loop_hints(CG *cg, LLVMValueRef br, int n, const char *const *key, const int *on) {
+    LLVMMetadataRef ops[8];
+    ops[0] = LLVMTemporaryMDNode(cg->ctx, NULL, 0);
+    for (int k = 0; k < n; k++) {
+        LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(cg->ctx, key[k], strlen(key[k])), NULL};
+        if (on[k] >= 0)
+            kv[1] = LLVMValueAsMetadata(LLVMConstInt(cg->i1, (unsigned long long)on[k], 0));
+        ops[k + 1] = LLVMMDNodeInContext2(cg->ctx, kv, on[k] >= 0 ? 2 : 1);
+    }
+    LLVMMetadataRef id = LLVMMDNodeInContext2(cg->ctx, ops, (size_t)n + 1);
+    LLVMMetadataReplaceAllUsesWith(ops[0], id);
+    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(cg->ctx, "llvm.loop", 9), LLVMMetadataAsValue(cg->ctx, id));
 }
 
 LLVMValueRef cg_extent(CG *cg, const Shape *s, int d) {
@@ -814,8 +831,12 @@ static LLVMValueRef range_open(CG *cg, Range *r, LLVMValueRef lo, LLVMValueRef h
     return cg_range_open(cg, &r->loop, lo, hi);
 }
 
-static void range_close(CG *cg, Range *r) {
-    cg_loop_close(cg, &r->loop);
+static void range_close(CG *cg, Range *r, bool masked) {
+    static const char *const key[1] = {"llvm.loop.vectorize.predicate.enable"};
+    static const int on[1] = {1};
+    LLVMValueRef br = cg_loop_close(cg, &r->loop);
+    if (masked)
+        cg_loop_hints(cg, br, 1, key, on);
     LLVMBuildBr(cg->b, r->after);
     LLVMPositionBuilderAtEnd(cg->b, r->after);
 }
@@ -863,8 +884,8 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
             Range r;
             LLVMValueRef o = range_open(cg, &r, from[side], to[side]);
             LLVMValueRef at[2] = {row, LLVMBuildAdd(b, first, o, "")};
-            store(cg, n->dt, cval(cg, n->dt, n->value), cg_elem_ptr(cg, out, n->dt, 2, at));
-            range_close(cg, &r);
+            scoped(cg, store(cg, n->dt, cval(cg, n->dt, n->value), cg_elem_ptr(cg, out, n->dt, 2, at)), out);
+            range_close(cg, &r, false);
         }
     }
     Range r;
@@ -873,11 +894,12 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
     LLVMValueRef xi[4] = {bi, c, ih, iw}, at[2] = {row, LLVMBuildAdd(b, first, o, "")};
     if (to_image) {
         LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
-        store(cg, n->dt, LLVMBuildFAdd(b, load(cg, n->dt, p), value_at(cg, n->in[0], at), ""), p);
+        LLVMValueRef sum = LLVMBuildFAdd(b, scoped(cg, load(cg, n->dt, p), out), value_at(cg, n->in[0], at), "");
+        scoped(cg, store(cg, n->dt, sum, p), out);
     } else {
-        store(cg, n->dt, value_at(cg, n->in[0], xi), cg_elem_ptr(cg, out, n->dt, 2, at));
+        scoped(cg, store(cg, n->dt, value_at(cg, n->in[0], xi), cg_elem_ptr(cg, out, n->dt, 2, at)), out);
     }
-    range_close(cg, &r);
+    range_close(cg, &r, !to_image);
     for (int k = 4; k >= 0; k--)
         cg_loop_close(cg, &l[k]);
 }

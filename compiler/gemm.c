@@ -32,12 +32,12 @@
  * Determinism: the order of the additions into each element of C depends
  * only on the shapes and the target.  In the outer-product form each element
  * is summed over p in increasing order, onto C in blocks of kc; in the dot
- * form lane l of a vector sums the p = l (mod lanes) in increasing order,
- * the lanes are added by halves, then the last K mod lanes terms in order.
+ * form, within each chunk of K (DOT_KC_BYTES per row), lane l of a vector
+ * sums the p = l (mod lanes) in increasing order, the lanes are added by
+ * halves, then the last K mod lanes terms in order, and the chunks' sums
+ * are added onto C in order.
  */
 #include "codegen.h"
-
-#include <llvm-c/DebugInfo.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -263,18 +263,9 @@ static LLVMBasicBlockRef new_block(Gemm *g, const char *name) {
  * already vectorized or too short to gain, and unrolling or vectorizing
  * them again would only cost compile time. */
 static void keep_loop(Gemm *g, LLVMValueRef br) {
-    LLVMContextRef ctx = g->cg->ctx;
-    static const char *const off[2] = {"llvm.loop.unroll.disable", "llvm.loop.vectorize.enable"};
-    LLVMMetadataRef ops[3];
-    ops[0] = LLVMTemporaryMDNode(ctx, NULL, 0);
-    LLVMMetadataRef s0 = LLVMMDStringInContext2(ctx, off[0], strlen(off[0]));
-    ops[1] = LLVMMDNodeInContext2(ctx, &s0, 1);
-    LLVMMetadataRef s1[2] = {LLVMMDStringInContext2(ctx, off[1], strlen(off[1])),
-                             LLVMValueAsMetadata(LLVMConstInt(g->cg->i1, 0, 0))};
-    ops[2] = LLVMMDNodeInContext2(ctx, s1, 2);
-    LLVMMetadataRef id = LLVMMDNodeInContext2(ctx, ops, 3);
-    LLVMMetadataReplaceAllUsesWith(ops[0], id);
-    LLVMSetMetadata(br, LLVMGetMDKindIDInContext(ctx, "llvm.loop", 9), LLVMMetadataAsValue(ctx, id));
+    static const char *const key[2] = {"llvm.loop.unroll.disable", "llvm.loop.vectorize.enable"};
+    static const int on[2] = {-1, 0};
+    cg_loop_hints(g->cg, br, 2, key, on);
 }
 
 /* for (iv = start; iv < end; iv += step), any number of trips. */
@@ -726,7 +717,13 @@ static void dot_step(Gemm *g, void *ctx, LLVMValueRef q, LLVMValueRef *acc) {
 /* void dot(i64 M, i64 N, i64 K, ptr a, i64 rsa, ptr b, i64 csb, ptr c, i64 ldc)
  *   c[i*ldc + j] = sum over p of a[i*rsa + p] * b[j*csb + p]
  * by tiles of mt x nt: for each nt columns of B (kept in L1), each mt rows
- * of A; the last tiles repeat their last row or column. */
+ * of A; the last tiles repeat their last row or column.  K is cut into
+ * chunks of DOT_KC_BYTES per row, each walked by every tile before the
+ * next, so that a long K (a convolution's weight gradient sums over every
+ * pixel of the batch) streams A and B from memory once rather than once
+ * per tile; each chunk's sum is added onto C. */
+enum { DOT_KC_BYTES = 4096 };
+
 static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     CG *cg = g->cg;
     const char *name = arena_printf("nnc.dot.%s.%dx%dx%d", g->dt == DT_F64 ? "f64" : "f32", mt, nt, g->lanes);
@@ -740,7 +737,10 @@ static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), b = LLVMGetParam(fn, 5);
     LLVMValueRef csb = LLVMGetParam(fn, 6), c = LLVMGetParam(fn, 7), ldc = LLVMGetParam(fn, 8);
     LLVMValueRef zero = i64c(g, 0), one = i64c(g, 1);
-    RLoop lj, li;
+    int64_t kc = DOT_KC_BYTES / (int64_t)dtype_size(g->dt);
+    RLoop lk, lj, li;
+    LLVMValueRef k0 = rloop_open(g, &lk, zero, K, i64c(g, kc));
+    LLVMValueRef k1 = umin(g, K, add(g, k0, i64c(g, kc)));
     LLVMValueRef j0 = rloop_open(g, &lj, zero, N, i64c(g, nt));
     LLVMValueRef lastcol = sub(g, umin(g, i64c(g, nt), sub(g, N, j0)), one);
     LLVMValueRef i0 = rloop_open(g, &li, zero, M, i64c(g, mt));
@@ -759,17 +759,30 @@ static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     for (int k = 0; k < nacc; k++)
         acc[k] = LLVMConstNull(g->vt);
     DotCtx d = {mt, nt, arow, bcol, true};
-    LLVMValueRef nq = LLVMBuildUDiv(g->b, K, i64c(g, g->lanes), "");
-    acc_loop(g, nacc, zero, nq, acc, dot_step, &d);
+    /* kc is a multiple of the lanes: only the last chunk has a tail. */
+    LLVMValueRef q1 = LLVMBuildUDiv(g->b, k1, i64c(g, g->lanes), "");
+    acc_loop(g, nacc, LLVMBuildUDiv(g->b, k0, i64c(g, g->lanes), ""), q1, acc, dot_step, &d);
     for (int k = 0; k < nacc; k++)
         acc[k] = reduce(g, acc[k]);
     d.vector = false;
-    acc_loop(g, nacc, mul(g, nq, g->lanes), K, acc, dot_step, &d);
-    for (int i = 0; i < mt; i++)
-        for (int j = 0; j < nt; j++)
-            store_t(g, acc[i * nt + j], at(g, crow[i], ccol[j]));
+    acc_loop(g, nacc, mul(g, q1, g->lanes), k1, acc, dot_step, &d);
+    /* After the first chunk, add onto C: every element is loaded before
+     * any is stored, since a last tile's repeated row or column would
+     * otherwise add its sum twice. */
+    If later;
+    if_open(g, &later, ult(g, zero, k0));
+    LLVMValueRef sum[MAX_ACC];
+    for (int k = 0; k < nacc; k++)
+        sum[k] = LLVMBuildFAdd(g->b, load_t(g, g->t, at(g, crow[k / nt], ccol[k % nt])), acc[k], "");
+    for (int k = 0; k < nacc; k++)
+        store_t(g, sum[k], at(g, crow[k / nt], ccol[k % nt]));
+    if_else(g, &later);
+    for (int k = 0; k < nacc; k++)
+        store_t(g, acc[k], at(g, crow[k / nt], ccol[k % nt]));
+    if_close(g, &later);
     rloop_close(g, &li);
     rloop_close(g, &lj);
+    rloop_close(g, &lk);
     LLVMBuildRetVoid(g->b);
     LLVMPositionBuilderAtEnd(g->b, saved);
     return fn;
