@@ -93,8 +93,8 @@ LLVMValueRef cg_loop_open(CG *cg, Loop *l, int64_t n);   /* returns the inductio
 LLVMValueRef cg_range_open(CG *cg, Loop *l, LLVMValueRef start, LLVMValueRef end);
 /* Closes the loop; returns its branch back, for cg_loop_hints. */
 LLVMValueRef cg_loop_close(CG *cg, Loop *l);
-/* Metadata llvm.loop on a loop's branch back (at most 7 hints): each
- * key with i1 on[k], or alone where on[k] < 0. */
+/* Metadata llvm.loop on a loop's branch back (at most 7 hints): each key
+ * with on[k] (i1 for an ".enable", else i32), or alone where on[k] < 0. */
 void cg_loop_hints(CG *cg, LLVMValueRef br, int n, const char *const *key, const int *on);
 LLVMValueRef cg_i64(CG *cg, int64_t v);
 /* The extent of axis d of s in use: its n for a runtime axis, else fixed. */

@@ -231,6 +231,17 @@ static void plan_all(CG *cg, Model *m, Stats *stats) {
 
 /* Lower the planned model into a new module in ctx for tm's target, verify
  * and optimize it.  NULL (with an error printed) on failure. */
+/* LLVM's errors are nnc's; its warnings and remarks (a loop that a hint
+ * asked to vectorize and that could not be) are for nnc's developers, who
+ * read --emit=llvm, not for its users. */
+static void llvm_diagnostic(LLVMDiagnosticInfoRef d, void *unused) {
+    if (LLVMGetDiagInfoSeverity(d) != LLVMDSError)
+        return;
+    char *msg = LLVMGetDiagInfoDescription(d);
+    fprintf(stderr, "nnc: LLVM: %s\n", msg);
+    LLVMDisposeMessage(msg);
+}
+
 static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level) {
     cg->tm = tm;
     cg->ctx = ctx;
@@ -286,6 +297,7 @@ bool codegen(Model *m, const Options *opt, Stats *stats) {
         return false;
     LLVMDisposeMessage(triple);
     LLVMContextRef ctx = LLVMContextCreate();
+    LLVMContextSetDiagnosticHandler(ctx, llvm_diagnostic, NULL);
     LLVMModuleRef mod = build_module(&cg, ctx, tm, opt->opt_level);
     ok &= mod != NULL;
     if (ok && opt->path[EMIT_LLVM])
