@@ -283,9 +283,10 @@ int bk_main(int argc, char **argv, const bk_sample *s)
     bk_epoch *hist = calloc((size_t)o.epochs, sizeof *hist);
     if (!hist)
         support_die(o.prog, "out of memory");
-    printf("%s: %s, %zu training and %zu test examples, %d epochs, seed %llu\n", s->m->name,
-           o.quick ? "synthetic data (--quick)" : "Fashion-MNIST", d.train.n, d.test.n,
-           o.epochs, (unsigned long long)o.seed);
+    int threads = nnrt_get_num_threads();
+    printf("%s (%d thread%s): %s, %zu training and %zu test examples, %d epochs, seed %llu\n", s->m->name,
+           threads, threads == 1 ? "" : "s", o.quick ? "synthetic data (--quick)" : "Fashion-MNIST", d.train.n,
+           d.test.n, o.epochs, (unsigned long long)o.seed);
     bk_fit f = { .train = &d.train, .test = &d.test, .metric = "acc", .sched = s->sched };
     double t0 = ch_now();
     int ok = bk_train(&o, &n, &f, hist);

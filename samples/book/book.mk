@@ -77,10 +77,13 @@ endef
 $(foreach s,$(BK_SAMPLES),$(eval $(call BK_DRIVER,$(s))))
 
 # Every sample in turn (one at a time: the times per epoch are measured),
-# then summary.txt: each side's final line and time per epoch.
+# then summary.txt: each side's final line and time per epoch.  Both sides
+# run on one thread unless NNRT_NUM_THREADS says otherwise (torch_book.py
+# takes libnnrt's count): PyTorch's eager steps on 2 threads of these
+# 2-core machines took up to 4 times as long as on one.
 chapters: SHELL := /bin/bash
 chapters: $(BK_BINS) $(foreach s,$(BK_SAMPLES),$(BK_OUT)/models/$(call bk_model,$(s)).so)
-	@start=$$(date +%s); \
+	@start=$$(date +%s); export NNRT_NUM_THREADS=$${NNRT_NUM_THREADS:-1}; \
 	for s in $(BK_SAMPLES); do $(MAKE) --no-print-directory book-$$s || exit 1; done; \
 	for s in $(BK_SAMPLES); do for side in nnc torch; do \
 	  log=$(BK_OUT)/$$s.log; [ $$side = nnc ] || log=$(BK_OUT)/$$s.torch.log; [ -f $$log ] || continue; \

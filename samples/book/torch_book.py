@@ -13,7 +13,8 @@ Fashion-MNIST's pixels divided by 255 as nnrt_dataset_load does) and the
 order of each epoch (nnrt_shuffle(seed, epoch), batches cut as the driver
 cuts them, the last one short).  The network, its loss, the optimizer and
 the evaluation are PyTorch's own (torch.nn.functional, torch.optim), run on
-one thread.  Prints the driver's lines: one per epoch, the seconds of
+as many threads as nnc's driver (libnnrt's count: the CPUs the process may
+use, or NNRT_NUM_THREADS).  Prints the driver's lines: one per epoch, the seconds of
 training per epoch, and `final test accuracy: X` (or `final loss: X`).
 """
 import argparse
@@ -224,12 +225,17 @@ def classify(args, rt, name):
         right = sum((net(q, tx[a:a + 256], False).argmax(1) == ty[a:a + 256]).sum().item()
                     for a in range(0, len(tx), 256))
         return {"test acc": right / len(tx)}
-    print("%s (PyTorch %s, 1 thread): Fashion-MNIST, %d training and %d test examples, %d epochs, seed %d"
-          % (name, torch.__version__.split("+")[0], len(x), len(tx), args.epochs or epochs, args.seed))
+    print("%s (PyTorch %s, %s): Fashion-MNIST, %d training and %d test examples, %d epochs, seed %d"
+          % (name, torch.__version__.split("+")[0], threads(), len(x), len(tx), args.epochs or epochs, args.seed))
     hist = train(rt, net, p, st, opt, F.cross_entropy, (x, y), args.epochs or epochs, 256, test_acc,
                  sched)
     per_epoch_line(hist)
     print("final test accuracy: %.4f" % hist[-1]["test acc"])
+
+
+def threads():
+    n = torch.get_num_threads()
+    return "%d thread%s" % (n, "" if n == 1 else "s")
 
 
 def half_squared(o, y):
@@ -240,7 +246,7 @@ def linreg(args, rt):
     x, y = rt.linear_data(1000, 2, [2, -3.4], 4.2, 0.01, "linreg")
     p = leaves(rt.tensors(2))
     opt = torch.optim.SGD(p.values(), lr=rt.hyper("lr"))
-    print("linreg (PyTorch %s, 1 thread): 1000 examples, batch 10, lr 0.03" % torch.__version__.split("+")[0])
+    print("linreg (PyTorch %s, %s): 1000 examples, batch 10, lr 0.03" % (torch.__version__.split("+")[0], threads()))
     hist = train(rt, linear, p, {}, opt, half_squared, (x, y), args.epochs or 3, 10,
                  lambda q: {"train L": half_squared(linear(q, x, False), y).item()})
     w, b = p["w"].detach().flatten().tolist(), p["b"].item()
@@ -282,8 +288,8 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--epochs", type=int, default=0, help="default: the book's")
     args = ap.parse_args()
-    torch.set_num_threads(1)
     rt = Runtime(args.lib, SAMPLES[args.name][0], args.seed)
+    torch.set_num_threads(rt.lib.nnrt_get_num_threads())
     if args.name == "linreg":
         linreg(args, rt)
     elif args.name == "weight_decay":
