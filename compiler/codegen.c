@@ -549,6 +549,14 @@ static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx) {
 
 LLVMValueRef cg_value_at(CG *cg, Node *n, LLVMValueRef *idx) { return value_at(cg, n, idx); }
 
+/* Whether the nest over s may join axis d to d+1 (Nest): both have loops,
+ * d+1 is a fixed axis, and what is stored there through out_stride (NULL:
+ * one element for both) is contiguous across them. */
+static bool may_join(const Shape *s, int d, const int64_t *out_stride) {
+    return has_loop(s, d) && has_loop(s, d + 1) && !s->dyn[d + 1] &&
+           (!out_stride || out_stride[d] == out_stride[d + 1] * s->d[d + 1]);
+}
+
 /* Whether axes d and d+1 of a nest of the given rank can be walked as one
  * (Nest) where node o is read: o's axes are the nest's last ones (NumPy's
  * broadcasting), and o either reads neither axis or reads both through
@@ -589,8 +597,7 @@ static void store_loop(CG *cg, Node *src, const Layout *dst, bool compute) {
     const Shape *s = &src->shape;
     unsigned joined = 0;
     for (int d = s == cg->split_shape; d + 1 < s->rank; d++)
-        if (has_loop(s, d) && has_loop(s, d + 1) && !s->dyn[d + 1] && dst->stride[d] == dst->stride[d + 1] * s->d[d + 1] &&
-            (compute ? computes_joined(cg, src, d) : reads_joined(cg, src, s->rank, d)))
+        if (may_join(s, d, dst->stride) && (compute ? computes_joined(cg, src, d) : reads_joined(cg, src, s->rank, d)))
             joined |= 1u << d;
     LLVMValueRef idx[MAX_RANK];
     Nest ns;
@@ -634,9 +641,17 @@ static void kernel_reduce(CG *cg, Node *n) {
     const Layout *out = out_layout(cg, n);
     bool is_max = n->op == OP_MAX;
     cg_store_const(cg, n, out, is_max ? -INFINITY : n->op == OP_PROD ? 1 : 0);
+    /* Axes are joined where both are summed over, or both kept. */
+    unsigned joined = 0;
+    for (int d = 0; d + 1 < x->shape.rank; d++) {
+        bool kept = n->shape.d[d] != 1;
+        if (kept == (n->shape.d[d + 1] != 1) && may_join(&x->shape, d, kept ? out->stride : NULL) &&
+            reads_joined(cg, x, x->shape.rank, d))
+            joined |= 1u << d;
+    }
     LLVMValueRef idx[MAX_RANK], ridx[MAX_RANK];
     Nest ns;
-    nest_open(cg, &ns, &x->shape, idx);
+    nest_open_joined(cg, &ns, &x->shape, joined, idx);
     for (int d = 0; d < x->shape.rank; d++)
         ridx[d] = n->shape.d[d] == 1 ? cg_i64(cg, 0) : idx[d];
     LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, n->shape.rank, ridx);
