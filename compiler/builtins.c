@@ -784,7 +784,8 @@ static Val fn_embedding(Sema *S, const Builtin *b, Ast *call, Val *args) {
  * [C*kh*kw, N*OH*OW] (its second axis merges a runtime batch with the
  * output pixels), so conv2d is one matrix product per group and the pools
  * are reductions down the columns; their gradients come from the rules of
- * matmul, max and sum, and col2im, im2col's adjoint. */
+ * matmul, max and sum, and col2im, im2col's adjoint.  A pool whose windows
+ * tile the image needs no copy: it reduces a view of x. */
 
 /* stride, padding or dilation: an integer or [h, w], at least min. */
 static bool pair_arg(Val v, const char *fname, const char *what, int64_t dflt, int64_t min, int64_t out[2]) {
@@ -912,8 +913,16 @@ static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
     return val_node(y, call->loc);
 }
 
+/* Whether the windows cover x's fixed H and W exactly, side by side:
+ * stride = kernel, no padding, H and W multiples of it. */
+static bool tiles_image(const Node *x, const Window *w) {
+    return w->sh == w->kh && w->sw == w->kw && !w->ph && !w->pw && w->dh == 1 && w->dw == 1 && !x->shape.dyn[2] &&
+           !x->shape.dyn[3] && x->shape.d[2] % w->kh == 0 && x->shape.d[3] % w->kw == 0;
+}
+
 /* max_pool2d and avg_pool2d: each channel's windows as the columns of
- * [k*k, N*C*OH*OW] (x seen as [N*C, 1, H, W]), reduced down the columns. */
+ * [k*k, N*C*OH*OW] (x seen as [N*C, 1, H, W]), reduced down the columns;
+ * windows that tile the image, as a reduction over a view of x. */
 static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *x = image_arg(S, args[0], b->name);
     int64_t k[2], stride[2], pad[2];
@@ -940,18 +949,33 @@ static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
     if (!window_fits(x, &win, b->name, call->loc))
         return val_err();
     Graph *g = sema_graph(S);
-    Shape planes = shape_scalar();   /* [N*C, 1, H, W] */
-    shape_push(&planes, &x->shape, 0);
-    planes.d[0] *= x->shape.d[1];
-    shape_push_fixed(&planes, 1);
-    shape_push(&planes, &x->shape, 2);
-    shape_push(&planes, &x->shape, 3);
     bool is_max = b->op == OP_MAX;
-    Node *cols = windows_of(g, ir_reshape(g, x, planes), &win, is_max ? -INFINITY : 0, b->name, call->loc);
-    if (!cols)
-        return val_err();
-    Node *r = ir_reduce(g, is_max ? OP_MAX : OP_SUM, cols, 1u);   /* down each column: vectorized across them */
     int64_t oh = window_out(x->shape.d[2], win.kh, win.sh, win.ph, 1), ow = window_out(x->shape.d[3], win.kw, win.sw, win.pw, 1);
+    Node *r;
+    if (tiles_image(x, &win)) {
+        /* Windows that tile the image: x seen as [N, C, OH, kh, OW, kw]
+         * (a view), reduced over kh and kw; its gradient is a broadcast,
+         * read in place, where col2im would add the windows back. */
+        Shape tiles = shape_scalar();
+        shape_push(&tiles, &x->shape, 0);
+        shape_push(&tiles, &x->shape, 1);
+        shape_push_fixed(&tiles, oh);
+        shape_push_fixed(&tiles, win.kh);
+        shape_push_fixed(&tiles, ow);
+        shape_push_fixed(&tiles, win.kw);
+        r = ir_reduce(g, is_max ? OP_MAX : OP_SUM, ir_reshape(g, x, tiles), 1u << 3 | 1u << 5);
+    } else {
+        Shape planes = shape_scalar();   /* [N*C, 1, H, W] */
+        shape_push(&planes, &x->shape, 0);
+        planes.d[0] *= x->shape.d[1];
+        shape_push_fixed(&planes, 1);
+        shape_push(&planes, &x->shape, 2);
+        shape_push(&planes, &x->shape, 3);
+        Node *cols = windows_of(g, ir_reshape(g, x, planes), &win, is_max ? -INFINITY : 0, b->name, call->loc);
+        if (!cols)
+            return val_err();
+        r = ir_reduce(g, is_max ? OP_MAX : OP_SUM, cols, 1u);   /* down each column: vectorized across them */
+    }
     Shape ys = shape_scalar();
     shape_push(&ys, &x->shape, 0);
     shape_push(&ys, &x->shape, 1);
@@ -961,7 +985,7 @@ static Val fn_pool(Sema *S, const Builtin *b, Ast *call, Val *args) {
     if (is_max)
         return val_node(y, call->loc);
     Node *count;
-    if (include_pad) {
+    if (include_pad || (!win.ph && !win.pw)) {
         count = ir_const(g, x->dt, (double)(win.kh * win.kw));
     } else {   /* the window's elements inside x: im2col of ones, summed */
         Shape one = shape_scalar(), os = shape_scalar();

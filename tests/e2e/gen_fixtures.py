@@ -363,8 +363,11 @@ def _pooling(t, g):
     a1 = F.avg_pool2d(z, 2)
     a2 = F.avg_pool2d(z, 3, stride=2, padding=1, count_include_pad=False)
     a3 = F.avg_pool2d(z, (2, 3), stride=1, padding=(1, 1))
-    J = (m1 * m1).sum() + (m2 * m2 * m2).sum() + torch.sin(a2).sum() + (a1 * a1 * a1).sum() + (a3 * a3).sum()
-    return dict(m1=m1, m2=m2, a1=a1, a2=a2, a3=a3, J=J)
+    m3 = F.max_pool2d(z, (2, 5))
+    a4 = F.avg_pool2d(z, (3, 5))
+    J = ((m1 * m1).sum() + (m2 * m2 * m2).sum() + torch.sin(a2).sum() + (a1 * a1 * a1).sum() + (a3 * a3).sum()
+         + (m3 * m3 * m3).sum() + (a4 * a4).sum())
+    return dict(m1=m1, m2=m2, a1=a1, a2=a2, a3=a3, m3=m3, a4=a4, J=J)
 
 
 @spec('indexing', values=dict(x=normal(1.0), E=uniform(-1, 1), w=uniform(-1, 1), v=uniform(-1, 1),
