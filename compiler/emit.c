@@ -229,8 +229,6 @@ static void plan_all(CG *cg, Model *m, Stats *stats) {
         }
 }
 
-/* Lower the planned model into a new module in ctx for tm's target, verify
- * and optimize it.  NULL (with an error printed) on failure. */
 /* LLVM's errors are nnc's; its warnings and remarks (a loop that a hint
  * asked to vectorize and that could not be) are for nnc's developers, who
  * read --emit=llvm, not for its users. */
@@ -242,6 +240,8 @@ static void llvm_diagnostic(LLVMDiagnosticInfoRef d, void *unused) {
     LLVMDisposeMessage(msg);
 }
 
+/* Lower the planned model into a new module in ctx for tm's target, verify
+ * and optimize it.  NULL (with an error printed) on failure. */
 static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level) {
     cg->tm = tm;
     cg->ctx = ctx;
