@@ -139,16 +139,13 @@ CHECK_RUN += $(GEMM_CHECK_RUN)
 $(BENCH_OUT)/gemm_1024.o: bench/gemm.nn $(B)/nnc
 	@mkdir -p $(@D)
 	$(B)/nnc $(BENCH_NNC) -D n=1024 $< -o $@ -H $(BENCH_OUT)/gemm_1024.h
-# Convolutions, forward and both gradients (bench/conv.nn).
-$(BENCH_OUT)/conv_lenet1.o: bench/conv.nn $(B)/nnc
+# Convolutions, forward and both gradients (bench/conv.nn), by shape.
+CONV_lenet1 :=
+CONV_lenet2 := -D c=6 -D hw=14 -D o=16 -D p=0
+CONV_vgg    := -D n=32 -D c=64 -D o=64 -D k=3 -D p=1
+$(BENCH_OUT)/conv_%.o: bench/conv.nn $(B)/nnc
 	@mkdir -p $(@D)
-	$(B)/nnc $(BENCH_NNC) --prefix=conv_lenet1 $< -o $@
-$(BENCH_OUT)/conv_lenet2.o: bench/conv.nn $(B)/nnc
-	@mkdir -p $(@D)
-	$(B)/nnc $(BENCH_NNC) --prefix=conv_lenet2 -D c=6 -D hw=14 -D o=16 -D p=0 $< -o $@
-$(BENCH_OUT)/conv_vgg.o: bench/conv.nn $(B)/nnc
-	@mkdir -p $(@D)
-	$(B)/nnc $(BENCH_NNC) --prefix=conv_vgg -D n=32 -D c=64 -D o=64 -D k=3 -D p=1 $< -o $@
+	$(B)/nnc $(BENCH_NNC) --prefix=conv_$* $(CONV_$*) $< -o $@
 $(BENCH_OUT)/thread_bench: bench/thread_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/gemm_1024.o \
                            $(BENCH_OUT)/lenet.o $(BENCH_OUT)/conv_lenet1.o $(BENCH_OUT)/conv_lenet2.o \
                            $(BENCH_OUT)/conv_vgg.o $(B)/libnnrt.a
