@@ -540,7 +540,7 @@ static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx) {
         return ew_compute(cg, n, idx);
     case ST_LEAF: case ST_VIEW: case ST_BUFFER:
         return scoped(cg, load(cg, n->dt, cg_elem_ptr(cg, &s->lay, n->dt, n->shape.rank, idx)), &s->lay);
-    case ST_DEAD:
+    case ST_DEAD: case ST_WINDOWS:   /* windows: only products read them, by filling */
     default:
         fprintf(stderr, "nnc: internal error: %%%d (%s) read but not planned\n", n->id, op_info[n->op].name);
         abort();
@@ -576,7 +576,7 @@ static bool reads_joined(CG *cg, Node *o, int rank, int d) {
     case ST_CONST: return true;
     case ST_INLINE: return computes_joined(cg, o, a);
     case ST_LEAF: case ST_VIEW: case ST_BUFFER: return s->lay.stride[a] == s->lay.stride[a + 1] * o->shape.d[a + 1];
-    case ST_DEAD: default: return false;
+    case ST_DEAD: case ST_WINDOWS: default: return false;
     }
 }
 
@@ -1037,6 +1037,13 @@ static void key_reads(CG *cg, FILE *f, Node *x, Reads *r) {
         fprintf(f, "c%a/%d;", s->cval, x->dt);
         return;
     }
+    if (s->st == ST_WINDOWS) {   /* the product fills them from the image */
+        fprintf(f, "w[");
+        key_layout(f, &s->lay, &x->shape);
+        fprintf(f, "]");
+        key_compute(cg, f, cg_windows(x), r);
+        return;
+    }
     if (s->st != ST_INLINE) {
         int k = 0;
         while (k < r->n && r->node[k] != x)
@@ -1395,6 +1402,45 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     parallel_rows_call(cg, rows, args, units, cg_i64(cg, grain));
 }
 
+/* A function beside the kernel being emitted (an epilogue, a fill of
+ * windows) that reads the kernel's values through the kernel's arguments,
+ * stored in an array on the kernel's stack (*args) and passed as its first
+ * argument; its loops get their bounds as arguments.  SideFn keeps the
+ * kernel's state while it is built. */
+typedef struct SideFn {
+    LLVMValueRef fn, *kargs, dims[MAX_DIMS];
+    LLVMBasicBlockRef here;
+} SideFn;
+
+static LLVMValueRef side_open(CG *cg, SideFn *sd, const char *name, LLVMTypeRef fty, LLVMValueRef *args) {
+    sd->here = LLVMGetInsertBlock(cg->b);
+    *args = ptr_array(cg, cg->kargs, cg->nkargs, "kernel_args");
+    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
+    sd->fn = cg->fn;
+    sd->kargs = cg->kargs;
+    memcpy(sd->dims, cg->dimval, sizeof sd->dims);
+    memset(cg->dimval, 0, sizeof cg->dimval);
+    cg->fn = fn;
+    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
+    cg->kargs = NEWA(LLVMValueRef, cg->nkargs);
+    ptrs_from(cg, LLVMGetParam(fn, 0), cg->nkargs, cg->kargs);
+    size_t len;
+    alias_scopes(cg, LLVMGetValueName2(fn, &len));   /* the module's unique name for it */
+    return fn;
+}
+
+static void side_close(CG *cg, SideFn *sd) {
+    LLVMBuildRetVoid(cg->b);
+    cg->fn = sd->fn;
+    cg->kargs = sd->kargs;
+    memcpy(cg->dimval, sd->dims, sizeof sd->dims);
+    cg->scope = cg->noalias = NULL;
+    LLVMPositionBuilderAtEnd(cg->b, sd->here);
+}
+
 LLVMTypeRef cg_epilogue_type(CG *cg) {
     LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
     return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0);
@@ -1403,23 +1449,9 @@ LLVMTypeRef cg_epilogue_type(CG *cg) {
 LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     Node *e = cg->plan->slot[n->id].epilogue;
     const Layout *out = out_layout(cg, n);
-    /* The kernel's arguments, in an array on its stack. */
-    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
-    *args = ptr_array(cg, cg->kargs, cg->nkargs, "epilogue_args");
+    SideFn sd;
     const char *name = arena_printf("%s.epilogue.%s", cg->m->prefix, op_info[e->op].name);
-    LLVMValueRef fn = LLVMAddFunction(cg->mod, name, cg_epilogue_type(cg));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
-    LLVMValueRef kernel = cg->fn, *kargs = cg->kargs, kernel_dims[MAX_DIMS];
-    memcpy(kernel_dims, cg->dimval, sizeof kernel_dims);
-    memset(cg->dimval, 0, sizeof cg->dimval);   /* its loops get their bounds as arguments */
-    cg->fn = fn;
-    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, fn, "entry"));
-    cg->kargs = NEWA(LLVMValueRef, cg->nkargs);
-    ptrs_from(cg, LLVMGetParam(fn, 0), cg->nkargs, cg->kargs);
-    size_t len;
-    alias_scopes(cg, LLVMGetValueName2(fn, &len));   /* the module's unique name for it */
+    LLVMValueRef fn = side_open(cg, &sd, name, cg_epilogue_type(cg), args);
     LLVMValueRef i0 = LLVMGetParam(fn, 1), j0 = LLVMGetParam(fn, 2);
     Loop li, lj;
     LLVMValueRef idx[2];
@@ -1429,12 +1461,194 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     scoped(cg, store(cg, n->dt, ew_compute(cg, e, idx), cg_elem_ptr(cg, out, n->dt, 2, idx)), out);
     cg_loop_close(cg, &lj);
     cg_loop_close(cg, &li);
-    LLVMBuildRetVoid(cg->b);
-    cg->fn = kernel;
-    cg->kargs = kargs;
-    memcpy(cg->dimval, kernel_dims, sizeof kernel_dims);
-    cg->scope = cg->noalias = NULL;
-    LLVMPositionBuilderAtEnd(cg->b, here);
+    side_close(cg, &sd);
+    return fn;
+}
+
+/* ---- windows filled block by block (plan.c, ST_WINDOWS) ---- */
+
+Node *cg_windows(Node *x) {
+    while (x->op != OP_IM2COL)
+        x = x->in[0];
+    return x;
+}
+
+LLVMTypeRef cg_fill_type(CG *cg) {
+    LLVMTypeRef params[8] = {cg->ptr, cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64, cg->i64, cg->i64};
+    return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 8, 0);
+}
+
+static LLVMValueRef smax(CG *cg, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildSelect(cg->b, LLVMBuildICmp(cg->b, LLVMIntSGT, a, b, ""), a, b, "");
+}
+
+/* out[o*cs] for the pixels o of [from, to) of a row: the padding, or the
+ * image at column o*sw - shift of row xi (xi[3] is set here). */
+static void fill_run(CG *cg, Node *n, LLVMValueRef out, LLVMValueRef cs, LLVMValueRef from, LLVMValueRef to,
+                     LLVMValueRef *xi, LLVMValueRef shift, RowVectors how) {
+    LLVMBuilderRef b = cg->b;
+    Range r;
+    LLVMValueRef o = range_open(cg, &r, from, to);
+    LLVMValueRef at = LLVMBuildMul(b, o, cs, ""), v;
+    if (xi) {
+        xi[3] = LLVMBuildSub(b, LLVMBuildMul(b, o, cg_i64(cg, ir_window(n).sw), ""), shift, "");
+        v = value_at(cg, n->in[0], xi);
+    } else {
+        v = cval(cg, n->dt, n->value);
+    }
+    store(cg, n->dt, v, LLVMBuildGEP2(b, cg_type(cg, n->dt), out, &at, 1, ""));
+    range_close(cg, &r, how);
+}
+
+/* The pixels of an output row whose input column o*sw - shift is inside
+ * the image: [lo, hi) (window_walk computes the same at run time). */
+static void window_cols(const Window *w, int64_t width, int64_t ow, int64_t j, int64_t *lo, int64_t *hi) {
+    int64_t shift = w->pw - j * w->dw, last = shift + width - 1;
+    *hi = last < 0 ? 0 : last / w->sw + 1;
+    *hi = *hi < ow ? *hi : ow;
+    *lo = shift <= 0 ? 0 : (shift + w->sw - 1) / w->sw;
+    *lo = *lo < *hi ? *lo : *hi;
+}
+
+/* What fill's loops know of one row of the im2col, window element (c, i,
+ * j): where it goes (dst_r, from q0, pixels cs apart), and the pixels of a
+ * whole output row whose column is inside the image, [lo, hi). */
+typedef struct FillRow {
+    Node *n;
+    Window w;
+    int64_t height, oh, ow, lo, hi;
+    LLVMValueRef dst_r, cs, q0, c, i, shift;
+    RowVectors copy;
+} FillRow;
+
+/* Output row `row` of image bn (oi = row mod OH, rowq = row * OW, its first
+ * pixel), pixels [from, to) of it: whole, all of it, with constant bounds. */
+static void fill_row(CG *cg, const FillRow *f, LLVMValueRef bn, LLVMValueRef oi, LLVMValueRef rowq, LLVMValueRef from,
+                     LLVMValueRef to, bool whole) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef zero = cg_i64(cg, 0), lo = cg_i64(cg, f->lo), hi = cg_i64(cg, f->hi), OW = cg_i64(cg, f->ow);
+    LLVMValueRef row_in = NULL, ih = window_in(cg, oi, f->i, f->w.sh, f->w.ph, f->w.dh, f->height, &row_in);
+    LLVMValueRef at = LLVMBuildMul(b, LLVMBuildSub(b, rowq, f->q0, ""), f->cs, "");
+    LLVMValueRef out = LLVMBuildGEP2(b, cg_type(cg, f->n->dt), f->dst_r, &at, 1, "");
+    LLVMValueRef xi[4] = {bn, f->c, ih, NULL};
+    if (!whole) {
+        LLVMValueRef in_lo = smin(cg, smax(cg, lo, from), to);
+        LLVMValueRef in_hi = smin(cg, smax(cg, LLVMBuildSelect(b, row_in, hi, zero, ""), in_lo), to);
+        fill_run(cg, f->n, out, f->cs, from, in_lo, NULL, f->shift, ROW_PLAIN);
+        fill_run(cg, f->n, out, f->cs, in_lo, in_hi, xi, f->shift, f->copy);
+        fill_run(cg, f->n, out, f->cs, in_hi, to, NULL, f->shift, ROW_PLAIN);
+        return;
+    }
+    LLVMBasicBlockRef path[3] = {LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "row_in"),
+                                 LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "row_out"),
+                                 LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "row_done")};
+    LLVMBuildCondBr(b, row_in, path[0], path[1]);
+    LLVMPositionBuilderAtEnd(b, path[0]);
+    fill_run(cg, f->n, out, f->cs, zero, lo, NULL, f->shift, ROW_PLAIN);
+    fill_run(cg, f->n, out, f->cs, lo, hi, xi, f->shift, f->copy);
+    fill_run(cg, f->n, out, f->cs, hi, OW, NULL, f->shift, ROW_PLAIN);
+    LLVMBuildBr(b, path[2]);
+    LLVMPositionBuilderAtEnd(b, path[1]);
+    fill_run(cg, f->n, out, f->cs, zero, OW, NULL, f->shift, ROW_PLAIN);
+    LLVMBuildBr(b, path[2]);
+    LLVMPositionBuilderAtEnd(b, path[2]);
+}
+
+/* Output row `row` (counted over the batch) cut to the pixels [q0, q1). */
+static void fill_cut_row(CG *cg, const FillRow *f, LLVMValueRef row, LLVMValueRef q1) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef OH = cg_i64(cg, f->oh), rowq = LLVMBuildMul(b, row, cg_i64(cg, f->ow), "");
+    LLVMValueRef from = smax(cg, LLVMBuildSub(b, f->q0, rowq, ""), cg_i64(cg, 0));
+    LLVMValueRef to = smin(cg, LLVMBuildSub(b, q1, rowq, ""), cg_i64(cg, f->ow));
+    fill_row(cg, f, LLVMBuildUDiv(b, row, OH, ""), LLVMBuildURem(b, row, OH, ""), rowq, from, to, false);
+}
+
+/* The loops of fill (below) with the stride cs between pixels; unit: cs is
+ * 1, and LLVM vectorizes the copies.  The window's column j is unrolled
+ * here; the output rows that [q0, q1) covers whole are walked image by
+ * image, with constant bounds, and only its first and last rows are cut. */
+static void fill_loops(CG *cg, Node *n, LLVMValueRef *p, LLVMValueRef cs, bool unit) {
+    LLVMBuilderRef b = cg->b;
+    LLVMValueRef dst = p[1], rs = p[2], r0 = p[4], r1 = p[5], q0 = p[6], q1 = p[7];
+    FillRow f = {.n = n, .w = ir_window(n), .cs = cs, .q0 = q0, .copy = unit ? ROW_MASKED : ROW_PLAIN};
+    const int64_t *d = n->in[0]->shape.d;
+    f.height = d[2];
+    f.oh = window_out(d[2], f.w.kh, f.w.sh, f.w.ph, f.w.dh);
+    f.ow = window_out(d[3], f.w.kw, f.w.sw, f.w.pw, f.w.dw);
+    LLVMValueRef one = cg_i64(cg, 1), OW = cg_i64(cg, f.ow), OH = cg_i64(cg, f.oh), KW = cg_i64(cg, f.w.kw);
+    /* the output rows (counted over the batch) that [q0, q1) meets: the
+     * first and the last cut, [mid0, mid1) whole, in images [bn0, bn1) */
+    LLVMValueRef row0 = LLVMBuildUDiv(b, q0, OW, "");
+    LLVMValueRef last = LLVMBuildUDiv(b, LLVMBuildSub(b, q1, one, ""), OW, "");
+    LLVMValueRef mid0 = LLVMBuildAdd(b, row0, one, ""), mid1 = smax(cg, last, mid0);
+    LLVMValueRef bn0 = LLVMBuildUDiv(b, mid0, OH, "");
+    LLVMValueRef bn1 = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntULT, mid0, mid1, ""),
+                                       LLVMBuildAdd(b, LLVMBuildUDiv(b, LLVMBuildSub(b, mid1, one, ""), OH, ""), one, ""),
+                                       bn0, "");
+    /* window rows (c, i), each kw rows of the im2col */
+    Range lg;
+    LLVMValueRef g0 = LLVMBuildUDiv(b, r0, KW, "");
+    LLVMValueRef g1 = LLVMBuildAdd(b, LLVMBuildUDiv(b, LLVMBuildSub(b, r1, one, ""), KW, ""), one, "");
+    LLVMValueRef g = range_open(cg, &lg, g0, g1);
+    f.c = LLVMBuildUDiv(b, g, cg_i64(cg, f.w.kh), "");
+    f.i = LLVMBuildURem(b, g, cg_i64(cg, f.w.kh), "");
+    for (int64_t j = 0; j < f.w.kw; j++) {
+        LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildMul(b, g, KW, ""), cg_i64(cg, j), "");
+        LLVMValueRef in_block = LLVMBuildICmp(b, LLVMIntULT, LLVMBuildSub(b, r, r0, ""), LLVMBuildSub(b, r1, r0, ""), "");
+        window_cols(&f.w, d[3], f.ow, j, &f.lo, &f.hi);
+        f.shift = cg_i64(cg, f.w.pw - j * f.w.dw);
+        LLVMValueRef at_r = LLVMBuildMul(b, LLVMBuildSub(b, r, r0, ""), rs, "");
+        f.dst_r = LLVMBuildGEP2(b, cg_type(cg, n->dt), dst, &at_r, 1, "");
+        LLVMBasicBlockRef rows = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "fill_rows");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "fill_next");
+        LLVMBuildCondBr(b, in_block, rows, next);
+        LLVMPositionBuilderAtEnd(b, rows);
+        fill_cut_row(cg, &f, row0, q1);
+        Range lb, lo;
+        LLVMValueRef bn = range_open(cg, &lb, bn0, bn1);
+        LLVMValueRef base = LLVMBuildMul(b, bn, OH, "");
+        LLVMValueRef oi = range_open(cg, &lo, smax(cg, LLVMBuildSub(b, mid0, base, ""), cg_i64(cg, 0)),
+                                     smin(cg, LLVMBuildSub(b, mid1, base, ""), OH));
+        fill_row(cg, &f, bn, oi, LLVMBuildMul(b, LLVMBuildAdd(b, base, oi, ""), OW, ""), NULL, NULL, true);
+        range_close(cg, &lo, ROW_PLAIN);
+        range_close(cg, &lb, ROW_PLAIN);
+        LLVMBasicBlockRef cut = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "last_row");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "rows_done");
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntUGT, last, row0, ""), cut, done);
+        LLVMPositionBuilderAtEnd(b, cut);
+        fill_cut_row(cg, &f, last, q1);
+        LLVMBuildBr(b, done);
+        LLVMPositionBuilderAtEnd(b, done);
+        LLVMBuildBr(b, next);
+        LLVMPositionBuilderAtEnd(b, next);
+    }
+    range_close(cg, &lg, ROW_PLAIN);
+}
+
+/* void fill(ptr args, ptr dst, i64 rs, i64 cs, i64 r0, i64 r1, i64 q0, i64 q1)
+ * writes element (r, q) of im2col n, for r in [r0, r1) and q in [q0, q1),
+ * to dst[(r - r0)*rs + (q - q0)*cs], from the image (as window_walk: along
+ * each row of pixels, the padding, the range inside the image, the
+ * padding); one copy of the loops for cs = 1, another for any cs. */
+LLVMValueRef cg_window_fill(CG *cg, Node *n, LLVMValueRef *args) {
+    LLVMBuilderRef b = cg->b;
+    SideFn sd;
+    LLVMValueRef fn = side_open(cg, &sd, arena_printf("%s.fill.windows", cg->m->prefix), cg_fill_type(cg), args);
+    LLVMAddAttributeAtIndex(fn, 2, cg_attr(cg, "noalias"));
+    LLVMValueRef p[8];
+    for (int k = 0; k < 8; k++)
+        p[k] = LLVMGetParam(fn, (unsigned)k);
+    LLVMBasicBlockRef body[2] = {LLVMAppendBasicBlockInContext(cg->ctx, fn, "unit_stride"),
+                                 LLVMAppendBasicBlockInContext(cg->ctx, fn, "any_stride")};
+    LLVMBasicBlockRef joined = LLVMAppendBasicBlockInContext(cg->ctx, fn, "filled");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, p[3], cg_i64(cg, 1), ""), body[0], body[1]);
+    for (int k = 0; k < 2; k++) {
+        LLVMPositionBuilderAtEnd(b, body[k]);
+        fill_loops(cg, n, p, k == 0 ? cg_i64(cg, 1) : p[3], k == 0);
+        LLVMBuildBr(b, joined);
+    }
+    LLVMPositionBuilderAtEnd(b, joined);
+    side_close(cg, &sd);
     return fn;
 }
 

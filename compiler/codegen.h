@@ -118,5 +118,13 @@ void cg_matmul(CG *cg, Node *n, const Layout *out);
  * what to pass it. */
 LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args);
 LLVMTypeRef cg_epilogue_type(CG *cg);   /* that function's type */
+/* The im2col a value of ST_WINDOWS (or a view of it) is, and a function
+ * void fill(ptr args, ptr dst, i64 rs, i64 cs, i64 r0, i64 r1, i64 q0, i64 q1)
+ * that writes its elements (r, q) of [r0, r1) x [q0, q1) to
+ * dst[(r - r0)*rs + (q - q0)*cs], reading the image through the arguments
+ * of the kernel being emitted (stored at *args, its first argument). */
+Node *cg_windows(Node *x);
+LLVMValueRef cg_window_fill(CG *cg, Node *n, LLVMValueRef *args);
+LLVMTypeRef cg_fill_type(CG *cg);
 
 #endif

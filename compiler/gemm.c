@@ -522,6 +522,34 @@ static void pack_b(Gemm *g, LLVMValueRef how, int nv, LLVMValueRef b, LLVMValueR
     rloop_close(g, &lt);
 }
 
+/* The block of B of rows [p0, p0 + kc) and columns [j0, j0 + ncols),
+ * filled from the image into bp.  B is the im2col (element (p, j) is the
+ * windows' (p, j)): the block is filled in one call, row-major with rows
+ * ncs apart, and the kernel reads it in place.  B is its transpose (the
+ * windows' (j, p)): the block is filled as pack_b leaves it, a panel at a
+ * time.  Columns past ncols in the last panel are left as they are: the
+ * kernel computes them into columns of a tile that are never copied to C. */
+static void fill_b(Gemm *g, LLVMValueRef fill, LLVMValueRef fill_args, LLVMValueRef transposed, int nv,
+                   LLVMValueRef bp, LLVMValueRef p0, LLVMValueRef kc, LLVMValueRef j0, LLVMValueRef ncols,
+                   LLVMValueRef ncs) {
+    int64_t w = (int64_t)nv * g->lanes;
+    LLVMValueRef one = i64c(g, 1), W = i64c(g, w), p1 = add(g, p0, kc);
+    LLVMTypeRef fty = cg_fill_type(g->cg);
+    If ft;
+    if_open(g, &ft, transposed);
+    RLoop lt;
+    LLVMValueRef t = rloop_open(g, &lt, i64c(g, 0), LLVMBuildUDiv(g->b, add(g, ncols, i64c(g, w - 1)), W, ""), one);
+    LLVMValueRef jt = add(g, j0, mul(g, t, w));
+    LLVMValueRef jend = add(g, jt, umin(g, W, sub(g, ncols, mul(g, t, w))));
+    LLVMValueRef panel[8] = {fill_args, at(g, bp, mulv(g, mul(g, t, w), kc)), one, W, jt, jend, p0, p1};
+    LLVMBuildCall2(g->b, fty, fill, panel, 8, "");
+    rloop_close(g, &lt);
+    if_else(g, &ft);
+    LLVMValueRef block[8] = {fill_args, bp, ncs, one, p0, p1, j0, add(g, j0, ncols)};
+    LLVMBuildCall2(g->b, fty, fill, block, 8, "");
+    if_close(g, &ft);
+}
+
 /* A's tile of mr rows and kc columns at a, whose columns are contiguous
  * (A = X.T; element (i, p) at a[i + p*csa]), copied to ap mr apart along
  * p, with whole vectors that the next p overwrites past mr. */
@@ -555,23 +583,26 @@ static void copy_tile(Gemm *g, LLVMValueRef dst, LLVMValueRef dld, LLVMValueRef 
 /* The outer function's arguments, in order. */
 enum {
     OA_M, OA_N, OA_K, OA_A, OA_RSA, OA_CSA, OA_B, OA_RSB, OA_CSB, OA_C, OA_LDC, OA_BP, OA_AP, OA_KCS, OA_NCS,
-    OA_PACKB, OA_PACKA, OA_EPI, OA_EPI_ARGS, OA_ROW0, OA_ROW1, OA_COL0, OA_COL1, OUTER_NARGS
+    OA_PACKB, OA_PACKA, OA_EPI, OA_EPI_ARGS, OA_FILL, OA_FILL_ARGS, OA_FILL_T, OA_ROW0, OA_ROW1, OA_COL0, OA_COL1,
+    OUTER_NARGS
 };
 
 static void outer_arg_types(Gemm *g, LLVMTypeRef *t) {
     CG *cg = g->cg;
     for (int k = 0; k < OUTER_NARGS; k++)
         t[k] = cg->i64;
-    static const int ptrs[] = {OA_A, OA_B, OA_C, OA_BP, OA_AP, OA_EPI, OA_EPI_ARGS};
+    static const int ptrs[] = {OA_A, OA_B, OA_C, OA_BP, OA_AP, OA_EPI, OA_EPI_ARGS, OA_FILL, OA_FILL_ARGS};
     for (size_t k = 0; k < sizeof ptrs / sizeof *ptrs; k++)
         t[ptrs[k]] = cg->ptr;
     t[OA_PACKB] = cg->i32;
     t[OA_PACKA] = cg->i1;
+    t[OA_FILL_T] = cg->i1;
 }
 
 /* void outer(i64 M, i64 N, i64 K, ptr a, i64 rsa, i64 csa, ptr b, i64 rsb, i64 csb,
  *            ptr c, i64 ldc, ptr bp, ptr ap, i64 kcs, i64 ncs, i32 packb, i1 packa,
- *            ptr epi, ptr epi_args, i64 row0, i64 row1, i64 col0, i64 col1)
+ *            ptr epi, ptr epi_args, ptr fill, ptr fill_args, i1 fill_t,
+ *            i64 row0, i64 row1, i64 col0, i64 col1)
  *   c[i*ldc + j] = sum over p of a[i*rsa + p*csa] * b[p*rsb + j*csb]
  * for the rows i of [row0, row1) and the columns j of [col0, col1): a
  * thread's share (task_function).  row0 is a multiple of mr and row1 one
@@ -589,6 +620,9 @@ static void outer_arg_types(Gemm *g, LLVMTypeRef *t) {
  * Each tile of C, once it holds its final sums, is passed to epi (unless
  * it is null) as epi(epi_args, i, j, rows, cols): the fused epilogue
  * (cg_epilogue) runs on it while it is in cache.
+ * With fill (not null), B is windows never written out (ST_WINDOWS): each
+ * panel of a block is filled from the image, as fill(fill_args, ...)
+ * (cg_window_fill), B being the im2col or, if fill_t, its transpose.
  * How A and B are packed are arguments, not variants: one function per
  * tile costs the back end a third of three, and when every product of a
  * module packs alike, ipsccp folds the tests away. */
@@ -610,6 +644,7 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     LLVMValueRef b = v[OA_B], rsb = v[OA_RSB], csb = v[OA_CSB], c = v[OA_C], ldc = v[OA_LDC];
     LLVMValueRef bp = v[OA_BP], ap = v[OA_AP], kcs = v[OA_KCS], ncs = v[OA_NCS];
     LLVMValueRef packb = v[OA_PACKB], packa = v[OA_PACKA], epi = v[OA_EPI], epi_args = v[OA_EPI_ARGS];
+    LLVMValueRef fill = v[OA_FILL], fill_args = v[OA_FILL_ARGS], fill_t = v[OA_FILL_T];
     LLVMValueRef row0 = v[OA_ROW0], row1 = v[OA_ROW1], col0 = v[OA_COL0], col1 = v[OA_COL1];
     int64_t w = (int64_t)nv * g->lanes;
     LLVMValueRef zero = i64c(g, 0), W = i64c(g, w), MR = i64c(g, mr);
@@ -619,7 +654,7 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     LLVMSetAlignment(bedge, 64);
     LLVMValueRef in_place = eq32(g, packb, PACK_NONE);
     RLoop ln, lk, li, lj;
-    If fp, fa, fk, fc, fe;
+    If fp, ff, fa, fk, fc, fe;
     LLVMValueRef j0 = rloop_open(g, &ln, col0, col1, ncs);
     LLVMValueRef ncols = umin(g, ncs, sub(g, col1, j0));
     LLVMValueRef nfull = mul(g, LLVMBuildUDiv(g->b, ncols, W, ""), w);   /* columns in whole panels */
@@ -628,9 +663,13 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     LLVMValueRef accumulate = LLVMBuildICmp(g->b, LLVMIntNE, p0, zero, "");
     /* Pack the block of B; read in place, only its last, narrower panel. */
     if_open(g, &fp, LLVMBuildOr(g->b, LLVMBuildNot(g->b, in_place, ""), ult(g, nfull, ncols), ""));
+    if_open(g, &ff, LLVMBuildIsNotNull(g->b, fill, ""));
+    fill_b(g, fill, fill_args, fill_t, nv, bp, p0, kc, j0, ncols, ncs);
+    if_else(g, &ff);
     pack_b(g, LLVMBuildSelect(g->b, in_place, LLVMConstInt(cg->i32, PACK_ANY, 0), packb, ""), nv, b, rsb, csb,
            LLVMBuildSelect(g->b, in_place, bedge, bp, ""), p0, kc, sel(g, in_place, add(g, j0, nfull), j0),
            sel(g, in_place, sub(g, ncols, nfull), ncols));
+    if_close(g, &ff);
     if_close(g, &fp);
     LLVMValueRef i0 = rloop_open(g, &li, row0, row1, MR);
     LLVMValueRef mrv = umin(g, MR, sub(g, M, i0));
@@ -644,11 +683,13 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
     LLVMValueRef jl = rloop_open(g, &lj, zero, ncols, W);
     LLVMValueRef nrv = umin(g, W, sub(g, ncols, jl));
     LLVMValueRef whole = eq(g, nrv, W);
+    /* a block filled row-major (fill_b) is read in place, rows ncs apart */
+    LLVMValueRef rowwise = LLVMBuildAnd(g->b, LLVMBuildIsNotNull(g->b, fill, ""), LLVMBuildNot(g->b, fill_t, ""), "");
     LLVMValueRef bsrc = LLVMBuildSelect(g->b, in_place,
                                         LLVMBuildSelect(g->b, whole, at(g, b, add(g, mulv(g, p0, rsb), add(g, j0, jl))),
                                                         bedge, ""),
-                                        at(g, bp, mulv(g, jl, kc)), "");
-    LLVMValueRef rb = sel(g, LLVMBuildAnd(g->b, in_place, whole, ""), rsb, W);
+                                        LLVMBuildSelect(g->b, rowwise, at(g, bp, jl), at(g, bp, mulv(g, jl, kc)), ""), "");
+    LLVMValueRef rb = sel(g, LLVMBuildAnd(g->b, in_place, whole, ""), rsb, sel(g, rowwise, ncs, W));
     LLVMValueRef cptr = at(g, c, add(g, mulv(g, i0, ldc), add(g, j0, jl)));
     if_open(g, &fk, LLVMBuildAnd(g->b, eq(g, mrv, MR), whole, ""));
     LLVMValueRef kargs[9] = {asrc, ra, ca, bsrc, rb, cptr, ldc, kc, accumulate};
@@ -714,15 +755,33 @@ static void dot_step(Gemm *g, void *ctx, LLVMValueRef q, LLVMValueRef *acc) {
     }
 }
 
-/* void dot(i64 M, i64 N, i64 K, ptr a, i64 rsa, ptr b, i64 csb, ptr c, i64 ldc)
+/* void dot(i64 M, i64 N, i64 K, ptr a, i64 rsa, ptr b, i64 csb, ptr c, i64 ldc,
+ *          ptr fill, ptr fill_args, ptr scratch, i64 jbase)
  *   c[i*ldc + j] = sum over p of a[i*rsa + p] * b[j*csb + p]
  * by tiles of mt x nt: for each nt columns of B (kept in L1), each mt rows
  * of A; the last tiles repeat their last row or column.  K is cut into
  * chunks of DOT_KC_BYTES per row, each walked by every tile before the
  * next, so that a long K (a convolution's weight gradient sums over every
  * pixel of the batch) streams A and B from memory once rather than once
- * per tile; each chunk's sum is added onto C. */
-enum { DOT_KC_BYTES = 4096 };
+ * per tile; each chunk's sum is added onto C.
+ * With fill (not null), B is the transpose of windows never written out
+ * (ST_WINDOWS): column j of B is row jbase + j of the im2col, and each
+ * tile's nt columns of a chunk are filled into scratch (DOT_FILL_BYTES)
+ * from the image first. */
+
+enum { DOT_KC_BYTES = 4096, DOT_MAX_NT = 8, DOT_FILL_BYTES = DOT_MAX_NT * DOT_KC_BYTES };
+
+/* The dot function's arguments: those after ldc, and how many. */
+enum { DA_FILL = 9, DA_FILL_ARGS, DA_SCRATCH, DA_JBASE, DOT_NARGS };
+
+static void dot_arg_types(Gemm *g, LLVMTypeRef *t) {
+    CG *cg = g->cg;
+    for (int k = 0; k < DOT_NARGS; k++)
+        t[k] = cg->i64;
+    static const int ptrs[] = {3, 5, 7, DA_FILL, DA_FILL_ARGS, DA_SCRATCH};
+    for (size_t k = 0; k < sizeof ptrs / sizeof *ptrs; k++)
+        t[ptrs[k]] = cg->ptr;
+}
 
 static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     CG *cg = g->cg;
@@ -731,11 +790,14 @@ static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     if (fn)
         return fn;
     LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
-    LLVMTypeRef args[9] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64};
-    fn = new_function(g, name, args, 9);
+    LLVMTypeRef args[DOT_NARGS];
+    dot_arg_types(g, args);
+    fn = new_function(g, name, args, DOT_NARGS);
     LLVMValueRef M = LLVMGetParam(fn, 0), N = LLVMGetParam(fn, 1), K = LLVMGetParam(fn, 2);
     LLVMValueRef a = LLVMGetParam(fn, 3), rsa = LLVMGetParam(fn, 4), b = LLVMGetParam(fn, 5);
     LLVMValueRef csb = LLVMGetParam(fn, 6), c = LLVMGetParam(fn, 7), ldc = LLVMGetParam(fn, 8);
+    LLVMValueRef fill = LLVMGetParam(fn, DA_FILL), filled = LLVMBuildIsNotNull(g->b, fill, "");
+    LLVMValueRef scratch = LLVMGetParam(fn, DA_SCRATCH), jbase = LLVMGetParam(fn, DA_JBASE);
     LLVMValueRef zero = i64c(g, 0), one = i64c(g, 1);
     int64_t kc = DOT_KC_BYTES / (int64_t)dtype_size(g->dt);
     RLoop lk, lj, li;
@@ -743,6 +805,13 @@ static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     LLVMValueRef k1 = umin(g, K, add(g, k0, i64c(g, kc)));
     LLVMValueRef j0 = rloop_open(g, &lj, zero, N, i64c(g, nt));
     LLVMValueRef lastcol = sub(g, umin(g, i64c(g, nt), sub(g, N, j0)), one);
+    If ff;
+    if_open(g, &ff, filled);
+    LLVMValueRef row0 = add(g, jbase, j0);
+    LLVMValueRef fargs[8] = {LLVMGetParam(fn, DA_FILL_ARGS), scratch, i64c(g, kc), one, row0,
+                             add(g, add(g, row0, lastcol), one), k0, k1};
+    LLVMBuildCall2(g->b, cg_fill_type(cg), fill, fargs, 8, "");
+    if_close(g, &ff);
     LLVMValueRef i0 = rloop_open(g, &li, zero, M, i64c(g, mt));
     LLVMValueRef lastrow = sub(g, umin(g, i64c(g, mt), sub(g, M, i0)), one);
     LLVMValueRef arow[MAX_ACC], bcol[MAX_ACC], crow[MAX_ACC], ccol[MAX_ACC], acc[MAX_ACC];
@@ -752,8 +821,11 @@ static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
         crow[i] = at(g, c, mulv(g, ldc, row));
     }
     for (int j = 0; j < nt; j++) {
-        ccol[j] = add(g, j0, umin(g, i64c(g, j), lastcol));
-        bcol[j] = at(g, b, mulv(g, csb, ccol[j]));
+        LLVMValueRef jj = umin(g, i64c(g, j), lastcol);
+        ccol[j] = add(g, j0, jj);
+        /* filled: the chunk's row of scratch, indexed from k0 like B */
+        bcol[j] = LLVMBuildSelect(g->b, filled, at(g, scratch, sub(g, mul(g, jj, kc), k0)),
+                                  at(g, b, mulv(g, csb, ccol[j])), "");
     }
     int nacc = mt * nt;
     for (int k = 0; k < nacc; k++)
@@ -863,6 +935,7 @@ typedef enum { FORM_OUTER, FORM_DOT, FORM_NAIVE } Form;
 typedef struct Choice {
     Form form;
     bool pack_b, pack_a;
+    bool fill_b;        /* B is ST_WINDOWS: its blocks are filled from the image */
 } Choice;
 
 /* How to compute a (turned) product with these shapes and strides.
@@ -872,14 +945,16 @@ typedef struct Choice {
  *   when they are a multiple of 2 KB apart (each row of a block would fall
  *   in the same few cache sets), or when B is large and C tall.
  * - Tiles of A are packed when A's columns, not its rows, are contiguous
- *   (A = X.T): in place, mr x kc of it would spread over kc cache lines. */
-static Choice choose(int64_t M, int64_t N, int64_t K, size_t esize, const int64_t *sa, const int64_t *sb) {
-    Choice c = {FORM_OUTER, false, false};
+ *   (A = X.T): in place, mr x kc of it would spread over kc cache lines.
+ * - B filled from the image (b_filled) is always packed, by the fill. */
+static Choice choose(int64_t M, int64_t N, int64_t K, size_t esize, const int64_t *sa, const int64_t *sb,
+                     bool b_filled) {
+    Choice c = {FORM_OUTER, false, false, b_filled};
     if (M <= DOT_MAX_M && !rows_contiguous(N, sb) && dot_ok(K, sa, sb)) {
         c.form = FORM_DOT;
         return c;
     }
-    if (!rows_contiguous(N, sb))
+    if (!rows_contiguous(N, sb) || b_filled)
         c.pack_b = true;
     else if (K > 1 && sb[0] != 0)
         c.pack_b = ((int64_t)esize * sb[0]) % 2048 == 0 ||
@@ -900,6 +975,8 @@ static size_t pack_b_bytes(int64_t N, int64_t K, size_t esize) {
 static size_t pack_a_bytes(size_t esize) { return (size_t)round_up((int64_t)esize * (MAX_MR * KC + 64), 64); }
 
 static size_t choice_bytes(const Choice *c, int64_t N, int64_t K, size_t esize) {
+    if (c->form == FORM_DOT)
+        return c->fill_b ? DOT_FILL_BYTES : 0;
     return (c->pack_b ? pack_b_bytes(N, K, esize) : 0) + (c->pack_a ? pack_a_bytes(esize) : 0);
 }
 
@@ -918,7 +995,8 @@ typedef struct Part {
     int mr, nv;         /* the tile: FORM_OUTER's mr x nv vectors, FORM_DOT's rows x columns */
 } Part;
 
-static int m_parts(Extent M, Extent N, Extent K, size_t esize, const int64_t *sa, const int64_t *sb, Part *part) {
+static int m_parts(Extent M, Extent N, Extent K, size_t esize, const int64_t *sa, const int64_t *sb, bool b_filled,
+                   Part *part) {
     static const int64_t cuts[] = {2, 3, 6, 12, DOT_MAX_M + 1, PACK_MIN_M};
     int n = 0;
     part[n++].lo = M.dyn ? 1 : M.max;
@@ -926,12 +1004,12 @@ static int m_parts(Extent M, Extent N, Extent K, size_t esize, const int64_t *sa
         if (cuts[i] <= M.max)
             part[n++].lo = cuts[i];
     for (int i = 0; i < n; i++)
-        part[i].c = choose(part[i].lo, N.max, K.max, esize, sa, sb);
+        part[i].c = choose(part[i].lo, N.max, K.max, esize, sa, sb, b_filled);
     return n;
 }
 
 static bool same_choice(const Choice *x, const Choice *y) {
-    return x->form == y->form && x->pack_a == y->pack_a && x->pack_b == y->pack_b;
+    return x->form == y->form && x->pack_a == y->pack_a && x->pack_b == y->pack_b && x->fill_b == y->fill_b;
 }
 
 /* What the plan keeps of a product: its form and packing for each part of
@@ -946,20 +1024,20 @@ struct GemmPlan {
     size_t scratch;
 };
 
-const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out) {
+const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out, bool b_filled) {
     GemmPlan *p = NEW(GemmPlan);
     p->M = extent_of(&n->shape, 0);
     p->N = extent_of(&n->shape, 1);
     p->K = extent_of(&n->in[0]->shape, 1);
     if (!a || !b || !layout_contiguous(out, &n->shape)) {
         p->nparts = 1;
-        p->part[0] = (Part){.lo = 1, .c = {FORM_NAIVE, false, false}};
+        p->part[0] = (Part){.lo = 1, .c = {FORM_NAIVE, false, false, false}};
         return p;
     }
     strides_of(&n->in[0]->shape, a->stride, p->sa);
     strides_of(&n->in[1]->shape, b->stride, p->sb);
     p->turned = turn(&p->M, &p->N, p->sa, p->sb);
-    p->nparts = m_parts(p->M, p->N, p->K, dtype_size(n->dt), p->sa, p->sb, p->part);
+    p->nparts = m_parts(p->M, p->N, p->K, dtype_size(n->dt), p->sa, p->sb, b_filled, p->part);
     for (int i = 0; i < p->nparts; i++) {
         size_t bytes = choice_bytes(&p->part[i].c, p->N.max, p->K.max, dtype_size(n->dt));
         p->scratch = bytes > p->scratch ? bytes : p->scratch;
@@ -968,6 +1046,14 @@ const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const
 }
 
 size_t gemm_scratch(const GemmPlan *p) { return p->scratch; }
+
+/* A turned product would fill A; the plain loops read B in place. */
+bool gemm_fills_b(const GemmPlan *p) {
+    for (int i = 0; i < p->nparts; i++)
+        if (p->part[i].c.form == FORM_NAIVE)
+            return false;
+    return !p->turned;
+}
 
 /* Products of at least 2 * PAR_MIN_FLOPS are split across threads (below). */
 static bool worth_threads(const GemmPlan *p) {
@@ -987,7 +1073,7 @@ const char *gemm_describe(const GemmPlan *p) {
         if (several)
             s = arena_printf("%s%sM >= %lld: ", s, i ? "; " : "", (long long)q->lo);
         s = arena_printf("%s%s%s%s", s, forms[q->c.form], q->c.pack_a ? ", A packed" : "",
-                         q->c.pack_b ? ", B packed" : "");
+                         q->c.fill_b ? ", B filled from the image" : q->c.pack_b ? ", B packed" : "");
     }
     return worth_threads(p) ? arena_printf("%s; threads", s) : s;
 }
@@ -1037,11 +1123,14 @@ static LLVMValueRef task_function(Gemm *g, LLVMValueRef fn, LLVMTypeRef *tys, in
         v[k] = LLVMBuildLoad2(g->b, tys[k], LLVMBuildStructGEP2(g->b, st, ctx, (unsigned)k, ""), "");
     LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
     if (split == SPLIT_DOT) {
-        /* columns [first, last) of N: B's and C's first columns move */
+        /* columns [first, last) of N: B's and C's first columns move
+         * (a filled B's rows of the windows), with this thread's scratch */
         LLVMValueRef cols = sub(g, umin(g, last, v[1]), first);
         v[5] = at(g, v[5], mulv(g, first, v[6]));
         v[7] = at(g, v[7], first);
         v[1] = cols;
+        v[DA_SCRATCH] = scratch;
+        v[DA_JBASE] = add(g, v[DA_JBASE], first);
         call(g, fn, v, n);
     } else {
         /* this thread's scratch, then its rows or columns */
@@ -1124,6 +1213,8 @@ typedef struct Operands {
     int64_t sa[2], sb[2];
     bool turned;
     bool threads;               /* split across threads (worth_threads) */
+    LLVMValueRef fill, fill_args;   /* B is ST_WINDOWS: cg_window_fill's function, or null */
+    bool fill_t;                /* B is the windows' transpose */
 } Operands;
 
 /* The epilogue over the whole of C, after the product. */
@@ -1140,16 +1231,18 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
     LLVMValueRef null = LLVMConstPointerNull(cg->ptr);
     bool tiled = false;
     if (p->c.form == FORM_DOT) {
-        LLVMValueRef args[9] = {o->m, o->n, o->k, o->A, i64c(g, o->sa[0]), o->B, i64c(g, o->sb[1]),
-                                o->C, i64c(g, o->N.max)};
+        LLVMValueRef scratch = p->c.fill_b ? cg_scratch(cg, n) : null;
+        LLVMValueRef args[DOT_NARGS] = {o->m, o->n, o->k, o->A, i64c(g, o->sa[0]), o->B, i64c(g, o->sb[1]),
+                                        o->C, i64c(g, o->N.max), o->fill, o->fill_args, scratch, i64c(g, 0)};
         LLVMValueRef dot = dot_function(g, p->mr, p->nv);
         if (o->threads) {
-            LLVMTypeRef tys[9] = {cg->i64, cg->i64, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64, cg->ptr, cg->i64};
-            LLVMValueRef ctx = stack_struct(g, tys, args, 9);
-            parallel_call(g, task_function(g, dot, tys, 9, p->nv, SPLIT_DOT), ctx, units_of(g, o->n, p->nv),
-                          mul(g, mulv(g, o->m, o->k), 2 * p->nv), 0, null);
+            LLVMTypeRef tys[DOT_NARGS];
+            dot_arg_types(g, tys);
+            LLVMValueRef ctx = stack_struct(g, tys, args, DOT_NARGS);
+            parallel_call(g, task_function(g, dot, tys, DOT_NARGS, p->nv, SPLIT_DOT), ctx, units_of(g, o->n, p->nv),
+                          mul(g, mulv(g, o->m, o->k), 2 * p->nv), choice_bytes(&p->c, 0, 0, 0), scratch);
         } else {
-            call(g, dot, args, 9);
+            call(g, dot, args, DOT_NARGS);
         }
     } else {
         /* The node's scratch (plan.c): B's block, then A's tile. */
@@ -1165,8 +1258,8 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
                                           bp, ap, i64c(g, block_size(o->K.max, KC, 1)),
                                           i64c(g, block_size(o->N.max, NC_BYTES / g->esize, (int64_t)p->nv * g->lanes)),
                                           i32c(g, packb), LLVMConstInt(cg->i1, p->c.pack_a, 0),
-                                          tiled ? epi : null, tiled ? epi_args : null, i64c(g, 0), o->m,
-                                          i64c(g, 0), o->n};
+                                          tiled ? epi : null, tiled ? epi_args : null, o->fill, o->fill_args,
+                                          LLVMConstInt(cg->i1, o->fill_t, 0), i64c(g, 0), o->m, i64c(g, 0), o->n};
         LLVMValueRef outer = outer_function(g, p->mr, p->nv);
         if (o->threads) {
             /* The struct holds the arguments but the ranges, and in the
@@ -1195,7 +1288,7 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
 /* The product's code for the target tg, its functions compiled for cpu
  * (NULL: the module's). */
 static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const char *cpu, LLVMValueRef epi,
-                         LLVMValueRef epi_args) {
+                         LLVMValueRef epi_args, LLVMValueRef fill, LLVMValueRef fill_args) {
     const GemmPlan *gp = cg->plan->slot[n->id].gemm;
     Gemm g = {.cg = cg, .b = cg->b, .dt = n->dt, .t = cg_type(cg, n->dt), .tg = tg, .cpu = cpu};
     g.esize = (int)dtype_size(n->dt);
@@ -1227,7 +1320,11 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
                   : ext[i]->per == 1 ? cg->dimval[ext[i]->dyn - 1]
                   : LLVMBuildNUWMul(cg->b, cg->dimval[ext[i]->dyn - 1], cg_i64(cg, ext[i]->per), "");
     o.A = operand_ptr(cg, o.turned ? &sb->lay : &sa->lay, n->dt);
-    o.B = operand_ptr(cg, o.turned ? &sa->lay : &sb->lay, n->dt);
+    /* windows have no memory to point at (not turned: gemm_fills_b) */
+    o.B = fill ? LLVMConstPointerNull(cg->ptr) : operand_ptr(cg, o.turned ? &sa->lay : &sb->lay, n->dt);
+    o.fill = fill ? fill : LLVMConstPointerNull(cg->ptr);
+    o.fill_args = fill ? fill_args : LLVMConstPointerNull(cg->ptr);
+    o.fill_t = b->op != OP_IM2COL;
     o.C = operand_ptr(cg, out, n->dt);
     /* if (m < part[1].lo) part 0 else if (m < part[2].lo) part 1 ... */
     If branch[MAX_PARTS];
@@ -1245,10 +1342,12 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
 /* The product n into out, as the plan chose, with the node's epilogue if
  * it has one. */
 void cg_matmul(CG *cg, Node *n, const Layout *out) {
-    LLVMValueRef epi = NULL, epi_args = NULL;
+    LLVMValueRef epi = NULL, epi_args = NULL, fill = NULL, fill_args = NULL;
     const Slot *so = &cg->plan->slot[n->id];
     if (so->epilogue)
         epi = cg_epilogue(cg, n, &epi_args);
+    if (cg->plan->slot[n->in[1]->id].st == ST_WINDOWS)
+        fill = cg_window_fill(cg, cg_windows(n->in[1]), &fill_args);
     const GemmPlan *gp = so->gemm;
     if (gp->part[0].c.form == FORM_NAIVE) {
         naive(cg, n, out);
@@ -1257,7 +1356,7 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
         return;
     }
     if (!cg->dispatch_isa) {
-        emit_product(cg, n, out, target_of(cg), NULL, epi, epi_args);
+        emit_product(cg, n, out, target_of(cg), NULL, epi, epi_args, fill, fill_args);
         return;
     }
     /* if (level >= 4) x86-64-v4 else if (level >= 3) x86-64-v3 else baseline */
@@ -1268,7 +1367,7 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
         const IsaLevel *l = &cg_levels[i];
         if (i + 1 < CG_NLEVELS)
             if_open(&g, &branch[i], LLVMBuildICmp(cg->b, LLVMIntSGE, level, i32c(&g, l->level), ""));
-        emit_product(cg, n, out, (Target){l->vbytes, l->nregs}, l->cpu, epi, epi_args);
+        emit_product(cg, n, out, (Target){l->vbytes, l->nregs}, l->cpu, epi, epi_args, fill, fill_args);
         if (i + 1 < CG_NLEVELS)
             if_else(&g, &branch[i]);
     }

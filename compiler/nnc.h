@@ -519,7 +519,10 @@ typedef enum {
     ST_CONST,       /* a scalar constant (or a view of one) */
     ST_VIEW,        /* a strided view of another node's storage */
     ST_INLINE,      /* elementwise, computed inside its one consumer's loop */
-    ST_BUFFER       /* computed by its own kernel into a buffer */
+    ST_BUFFER,      /* computed by its own kernel into a buffer */
+    ST_WINDOWS      /* an im2col (or a transpose of one) never written out:
+                     * each product that reads it as B fills the blocks it
+                     * packs from the image (cg_window_fill) */
 } Storage;
 
 typedef enum { BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_GRADS, BASE_STATE, BASE_WS, NBASE } Base;
@@ -586,8 +589,11 @@ bool param_updated(const Tensor *t);
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
 /* gemm.c: how the product n is computed (its form, what it packs), chosen
  * from the layouts the plan gave its operands (NULL: none, a constant) and
- * its result; the scratch that needs; a line for --emit=plan. */
-const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out);
+ * its result, B_filled when B is ST_WINDOWS; the scratch that needs; a
+ * line for --emit=plan.  gemm_fills_b: whether that plan can fill B's
+ * blocks from the image instead of reading B. */
+const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out, bool b_filled);
+bool gemm_fills_b(const GemmPlan *p);
 size_t gemm_scratch(const GemmPlan *p);
 const char *gemm_describe(const GemmPlan *p);
 bool layout_contiguous(const Layout *l, const Shape *s);

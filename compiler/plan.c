@@ -115,14 +115,15 @@ static size_t node_bytes(const Node *n) { return (size_t)shape_numel(&n->shape) 
  * operands, or the best value and its index for each group of an arg-max. */
 static const Layout *memory_of(const Plan *p, const Node *x) {
     Storage st = p->slot[x->id].st;
-    return st == ST_LEAF || st == ST_VIEW || st == ST_BUFFER ? &p->slot[x->id].lay : NULL;
+    return st == ST_LEAF || st == ST_VIEW || st == ST_BUFFER || st == ST_WINDOWS ? &p->slot[x->id].lay : NULL;
 }
 
 /* A product's form is chosen here, once its operands' storage is known. */
 static size_t scratch_bytes(Plan *p, const Node *n) {
     if (n->op == OP_MATMUL) {
         Slot *s = &p->slot[n->id];
-        s->gemm = gemm_plan(n, memory_of(p, n->in[0]), memory_of(p, n->in[1]), &s->lay);
+        s->gemm = gemm_plan(n, memory_of(p, n->in[0]), memory_of(p, n->in[1]), &s->lay,
+                            p->slot[n->in[1]->id].st == ST_WINDOWS);
         return gemm_scratch(s->gemm);
     }
     if (n->op != OP_MAXMASK && n->op != OP_ARGMAX)
@@ -444,7 +445,8 @@ static double bytes_read(const Plan *p, const Node *x, int *seen, int stamp) {
         if (seen[o->id] == stamp || st == ST_CONST || st == ST_DEAD)
             continue;
         seen[o->id] = stamp;
-        sum += st == ST_INLINE || st == ST_VIEW ? bytes_read(p, o, seen, stamp) : (double)node_bytes(o);
+        sum += st == ST_INLINE || st == ST_VIEW || st == ST_WINDOWS ? bytes_read(p, o, seen, stamp)
+                                                                    : (double)node_bytes(o);
     }
     return sum;
 }
@@ -479,6 +481,59 @@ static double bytes_moved(const Model *m, const Plan *p) {
             sum += gs->st == ST_INLINE ? bytes_read(p, t->grad, seen, stamp) : (double)node_bytes(t->grad);
         }
     return sum;
+}
+
+/* ---- windows never written out ----
+ *
+ * conv2d's im2col is kh*kw times the image: LeNet's first at batch 256 is
+ * 20 MB, written once and read by the forward product and again by the
+ * weight gradient's, from memory each time.  When only products read it,
+ * as their B (W @ cols, and dY @ cols.T through a transpose), it gets no
+ * buffer (ST_WINDOWS): each product fills the blocks of B it packs, a few
+ * KB at a time, from the image, which stays alive instead. */
+
+/* The im2col that x is, or is a transpose of, while it has a buffer. */
+static const Node *windows_read(const Plan *p, const Node *x) {
+    if (x->op == OP_TRANSPOSE && p->slot[x->id].st == ST_VIEW)
+        x = x->in[0];
+    return x->op == OP_IM2COL && p->slot[x->id].st == ST_BUFFER ? x : NULL;
+}
+
+/* Every im2col whose readers, and its transposes' readers, all take it as
+ * a product's B in a form that can fill B's blocks becomes ST_WINDOWS,
+ * with those transposes: one pass over the graph's edges. */
+static void fill_windows(Plan *p, const Graph *g) {
+    int *readers = NEWA(int, g->n);
+    bool *other = NEWA(bool, g->n);   /* read otherwise, by the im2col's id */
+    for (int j = 0; j < g->n; j++) {
+        Node *y = g->nodes[j];
+        for (int k = 0; k < op_info[y->op].arity && p->slot[j].st != ST_DEAD; k++) {
+            const Node *x = y->in[k], *w = windows_read(p, x);
+            if (!w)
+                continue;
+            readers[x->id]++;
+            if (y->op == OP_MATMUL && k == 1 && y->in[0] != x) {
+                const Layout *a = memory_of(p, y->in[0]);
+                other[w->id] |= !a || !gemm_fills_b(gemm_plan(y, a, &p->slot[x->id].lay, &p->slot[j].lay, true));
+            } else if (x != w || !windows_read(p, y)) {
+                other[w->id] = true;
+            }
+        }
+    }
+    /* a root is read otherwise */
+    for (int i = 0; i < g->n; i++) {
+        const Node *w = windows_read(p, g->nodes[i]);
+        if (w && readers[i] != p->slot[i].uses)
+            other[w->id] = true;
+    }
+    for (int i = 0; i < g->n; i++) {
+        const Node *w = windows_read(p, g->nodes[i]);
+        if (w && !other[w->id] && w != g->nodes[i])
+            p->slot[i].st = ST_WINDOWS;
+    }
+    for (int i = 0; i < g->n; i++)
+        if (g->nodes[i]->op == OP_IM2COL && p->slot[i].st == ST_BUFFER && !other[i])
+            p->slot[i].st = ST_WINDOWS;
 }
 
 Plan *plan_entry(const Model *m, EntryKind kind) {
@@ -605,6 +660,8 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             else
                 p->snapshot[i] = 0;   /* given an offset below */
         }
+
+    fill_windows(p, g);
 
     /* Read times: the kernel (or the end) at which each value is last read.
      * Inline nodes and views are read when their consumer runs. */
@@ -749,6 +806,10 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
             continue;
         case ST_VIEW:
             fprintf(f, ": view of %%%d\n", x->in[0]->id);
+            continue;
+        case ST_WINDOWS:
+            fprintf(f, ": %s, filled block by block by the products that read it\n",
+                    x->op == OP_IM2COL ? "not written out" : "a view of windows");
             continue;
         case ST_BUFFER:
             break;
