@@ -1182,9 +1182,14 @@ static void parallel_call(Gemm *g, LLVMValueRef task, LLVMValueRef ctx, LLVMValu
 static LLVMValueRef operand_ptr(CG *cg, const Layout *l, DType dt) { return cg_elem_ptr(cg, l, dt, 0, NULL); }
 
 /* The tile of the outer-product kernel: mr rows of A by nv vectors of B;
- * with few rows, more vectors per row, to keep enough sums in flight. */
-static void choose_tile(const Gemm *g, int64_t M, int64_t N, int *mrp, int *nvp) {
+ * with few rows, more vectors per row, to keep enough sums in flight.  A
+ * fixed M is cut into tiles of balanced heights: M = 16 runs two tiles of
+ * 8 rows, where tiles of 12 would compute 24 (the last tile is moved up to
+ * end at row M). */
+static void choose_tile(const Gemm *g, int64_t M, bool fixed, int64_t N, int *mrp, int *nvp) {
     int mr = g->tg.nregs >= 32 ? 12 : 6, nv = 2;
+    if (fixed && M > mr)
+        mr = (int)cdiv(M, cdiv(M, mr));
     if (M < mr) {
         mr = (int)M;
         nv = cdiv(MIN_ACC, mr) > nv ? (int)cdiv(MIN_ACC, mr) : nv;
@@ -1300,7 +1305,7 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
     for (int i = 0; i < gp->nparts; i++) {
         Part p = gp->part[i];
         if (p.c.form == FORM_OUTER)
-            choose_tile(&g, p.lo, gp->N.max, &p.mr, &p.nv);
+            choose_tile(&g, p.lo, !gp->M.dyn, gp->N.max, &p.mr, &p.nv);
         if (p.c.form == FORM_DOT) {
             p.mr = p.lo == 1 ? 1 : p.lo == 2 ? 2 : 3;
             p.nv = p.mr == 1 ? 8 : p.mr == 2 ? 6 : 4;
