@@ -1319,9 +1319,10 @@ static void alias_scopes(CG *cg, const char *fn) {
 
 /* ---- kernels across threads ----
  *
- * An elementwise kernel, im2col or col2im over many elements is split
- * across libnnrt's threads (nnrt_parallel) by ranges of the first axis of
- * the shape its loops walk (the batch, for im2col and col2im): the kernel
+ * An elementwise kernel, im2col, col2im or a reshape's copy over many
+ * elements is split across libnnrt's threads (nnrt_parallel) by ranges of
+ * the first axis of the shape its loops walk (the batch, for im2col and
+ * col2im; the operand's, for a copy): the kernel
  * stores its arguments in an array and hands a function over a range of
  * that axis to the pool, which runs the kernel's own code with that loop
  * cut (axis_open).  Each element is still computed, or summed, by one
@@ -1332,9 +1333,10 @@ enum { PAR_MIN_ELEMS = 1 << 15 };
 
 /* The shape whose axis 0 the kernel of n can be split along, or NULL. */
 static const Shape *split_shape(const Node *n) {
-    const Shape *s = op_info[n->op].kind == K_EW || n->op == OP_COL2IM ? &n->shape
-                     : n->op == OP_IM2COL                             ? &n->in[0]->shape
-                                                                      : NULL;
+    OpKind k = op_info[n->op].kind;
+    const Shape *s = k == K_EW || n->op == OP_COL2IM      ? &n->shape
+                     : n->op == OP_IM2COL || k == K_VIEW ? &n->in[0]->shape
+                                                          : NULL;
     if (!s || s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2)
         return NULL;
     return shape_numel(&n->shape) >= 2 * PAR_MIN_ELEMS ? s : NULL;
