@@ -633,17 +633,29 @@ static void kernel_reshape(CG *cg, Node *n) {
     nest_close(cg, &ns, &o->shape);
 }
 
-/* sum, max and prod: fill the (kept-dims) result, then fold every input
- * element into it in row-major order, which fixes the order of the
- * operations. */
-static void kernel_reduce(CG *cg, Node *n) {
+/* sum, max or prod of acc and v.  Reassociation lets LLVM keep several
+ * partial sums in vector lanes; the order is fixed when the kernel is
+ * compiled, so results do not vary between runs. */
+static LLVMValueRef reduce_op(CG *cg, const Node *n, LLVMValueRef acc, LLVMValueRef v) {
+    if (n->op == OP_MAX)
+        return intr2(cg, "llvm.maximum", acc, v);
+    acc = n->op == OP_PROD ? LLVMBuildFMul(cg->b, acc, v, "") : LLVMBuildFAdd(cg->b, acc, v, "");
+    LLVMSetFastMathFlags(acc, LLVMFastMathAllowReassoc);
+    return acc;
+}
+
+static double reduce_init(const Node *n) { return n->op == OP_MAX ? -INFINITY : n->op == OP_PROD ? 1 : 0; }
+
+/* sum, max and prod: fill the (kept-dims) result out, then fold every
+ * input element into it in row-major order, which fixes the order of the
+ * operations.  Axis 0 of x, when split (emit_chunked_reduce), is not
+ * joined to the next. */
+static void reduce_into(CG *cg, Node *n, const Layout *out) {
     Node *x = n->in[0];
-    const Layout *out = out_layout(cg, n);
-    bool is_max = n->op == OP_MAX;
-    cg_store_const(cg, n, out, is_max ? -INFINITY : n->op == OP_PROD ? 1 : 0);
+    cg_store_const(cg, n, out, reduce_init(n));
     /* Axes are joined where both are summed over, or both kept. */
     unsigned joined = 0;
-    for (int d = 0; d + 1 < x->shape.rank; d++) {
+    for (int d = cg->split_shape == &x->shape; d + 1 < x->shape.rank; d++) {
         bool kept = n->shape.d[d] != 1;
         if (kept == (n->shape.d[d + 1] != 1) && may_join(&x->shape, d, kept ? out->stride : NULL) &&
             reads_joined(cg, x, x->shape.rank, d))
@@ -655,19 +667,11 @@ static void kernel_reduce(CG *cg, Node *n) {
     for (int d = 0; d < x->shape.rank; d++)
         ridx[d] = n->shape.d[d] == 1 ? cg_i64(cg, 0) : idx[d];
     LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, n->shape.rank, ridx);
-    LLVMValueRef acc = load(cg, n->dt, p), v = value_at(cg, x, idx);
-    /* Reassociation lets LLVM keep several partial sums in vector lanes;
-     * the order is fixed when the kernel is compiled, so results do not
-     * vary between runs. */
-    if (is_max) {
-        acc = intr2(cg, "llvm.maximum", acc, v);
-    } else {
-        acc = n->op == OP_PROD ? LLVMBuildFMul(cg->b, acc, v, "") : LLVMBuildFAdd(cg->b, acc, v, "");
-        LLVMSetFastMathFlags(acc, LLVMFastMathAllowReassoc);
-    }
-    store(cg, n->dt, acc, p);
+    store(cg, n->dt, reduce_op(cg, n, load(cg, n->dt, p), value_at(cg, x, idx)), p);
     nest_close(cg, &ns, &x->shape);
 }
+
+static void kernel_reduce(CG *cg, Node *n) { reduce_into(cg, n, out_layout(cg, n)); }
 
 void cg_store_const(CG *cg, Node *n, const Layout *out, double v) {
     LLVMValueRef idx[MAX_RANK];
@@ -1103,6 +1107,7 @@ static void load_dims(CG *cg) {
 }
 
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu);
+static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu);
 static bool parallel_rows(const Node *n);
 
 /* Build the kernel's function: argument k is the value reads->node[k],
@@ -1162,6 +1167,8 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, con
     load_dims(cg);
     if (parallel_rows(n))
         emit_parallel_rows(cg, n, cpu);
+    else if (reduce_chunk_rows(n))
+        emit_chunked_reduce(cg, n, cpu);
     else
         emit_kernel(cg, n);
     memcpy(cg->dimval, caller_dims, sizeof caller_dims);
@@ -1328,8 +1335,8 @@ static void alias_scopes(CG *cg, const char *fn) {
  * cut (axis_open).  Each element is still computed, or summed, by one
  * thread in the order of one thread: col2im adds into a pixel only from
  * windows of its own image.  So results do not depend on the thread count.
- * A thread gets at least PAR_MIN_ELEMS elements (some microseconds). */
-enum { PAR_MIN_ELEMS = 1 << 15 };
+ * A thread gets at least PAR_MIN_ELEMS elements (nnc.h).  A reduction
+ * over the batch is cut otherwise (emit_chunked_reduce). */
 
 /* The shape whose axis 0 the kernel of n can be split along, or NULL. */
 static const Shape *split_shape(const Node *n) {
@@ -1367,60 +1374,27 @@ static void parallel_rows_call(CG *cg, LLVMValueRef rows, LLVMValueRef args, LLV
     cg_parallel(cg, rows, args, units, grain, 0, LLVMConstPointerNull(cg->ptr));
 }
 
-static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
-    const Shape *split = split_shape(n);
-    int nargs = cg->nkargs;
-    LLVMValueRef args = ptr_array(cg, cg->kargs, nargs, "rows_args");
-    LLVMValueRef units = cg_extent(cg, split, 0);
-    int64_t per_unit = shape_numel(&n->shape) / split->d[0];
-    int64_t grain = (PAR_MIN_ELEMS + per_unit - 1) / per_unit;
-
-    /* void rows(ptr args, i64 begin, i64 end, ptr scratch) */
-    LLVMValueRef kernel = cg->fn, *kargs = cg->kargs, kernel_dims[MAX_DIMS];
-    LLVMBasicBlockRef here = LLVMGetInsertBlock(cg->b);
-    memcpy(kernel_dims, cg->dimval, sizeof kernel_dims);
-    size_t len;
-    LLVMValueRef rows = LLVMAddFunction(cg->mod, arena_printf("%s.rows", LLVMGetValueName2(kernel, &len)), cg_task_type(cg));
-    LLVMSetLinkage(rows, LLVMInternalLinkage);
-    LLVMAddAttributeAtIndex(rows, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
-    cg_set_cpu(cg, rows, cpu);
-    cg->fn = rows;
-    LLVMPositionBuilderAtEnd(cg->b, LLVMAppendBasicBlockInContext(cg->ctx, rows, "entry"));
-    cg->kargs = NEWA(LLVMValueRef, nargs);
-    ptrs_from(cg, LLVMGetParam(rows, 0), nargs, cg->kargs);
-    alias_scopes(cg, LLVMGetValueName2(rows, &len));
-    load_dims(cg);
-    cg->split_shape = split;
-    cg->split_begin = LLVMGetParam(rows, 1);
-    cg->split_end = LLVMGetParam(rows, 2);
-    emit_kernel(cg, n);
-    cg->split_shape = NULL;
-    LLVMBuildRetVoid(cg->b);
-    cg->scope = cg->noalias = NULL;
-    cg->fn = kernel;
-    cg->kargs = kargs;
-    memcpy(cg->dimval, kernel_dims, sizeof kernel_dims);
-    LLVMPositionBuilderAtEnd(cg->b, here);
-    parallel_rows_call(cg, rows, args, units, cg_i64(cg, grain));
-}
-
 /* A function beside the kernel being emitted (an epilogue, a fill of
- * windows) that reads the kernel's values through the kernel's arguments,
- * stored in an array on the kernel's stack (*args) and passed as its first
- * argument; its loops get their bounds as arguments.  SideFn keeps the
- * kernel's state while it is built. */
+ * windows, a task for the thread pool) that reads the kernel's values
+ * through the kernel's arguments, stored in an array on the kernel's
+ * stack (*args) and passed as its first argument.  It is compiled for cpu
+ * (NULL: the module's); a task reads the runtime dims (with_dims), the
+ * others get their loops' bounds as arguments.  SideFn keeps the kernel's
+ * state while it is built. */
 typedef struct SideFn {
     LLVMValueRef fn, *kargs, dims[MAX_DIMS];
     LLVMBasicBlockRef here;
 } SideFn;
 
-static LLVMValueRef side_open(CG *cg, SideFn *sd, const char *name, LLVMTypeRef fty, LLVMValueRef *args) {
+static LLVMValueRef side_open(CG *cg, SideFn *sd, const char *name, LLVMTypeRef fty, LLVMValueRef *args,
+                              const char *cpu, bool with_dims) {
     sd->here = LLVMGetInsertBlock(cg->b);
     *args = ptr_array(cg, cg->kargs, cg->nkargs, "kernel_args");
     LLVMValueRef fn = LLVMAddFunction(cg->mod, name, fty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "nounwind"));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, cg_attr(cg, "noinline"));
+    cg_set_cpu(cg, fn, cpu);
     sd->fn = cg->fn;
     sd->kargs = cg->kargs;
     memcpy(sd->dims, cg->dimval, sizeof sd->dims);
@@ -1431,6 +1405,8 @@ static LLVMValueRef side_open(CG *cg, SideFn *sd, const char *name, LLVMTypeRef 
     ptrs_from(cg, LLVMGetParam(fn, 0), cg->nkargs, cg->kargs);
     size_t len;
     alias_scopes(cg, LLVMGetValueName2(fn, &len));   /* the module's unique name for it */
+    if (with_dims)
+        load_dims(cg);
     return fn;
 }
 
@@ -1443,6 +1419,73 @@ static void side_close(CG *cg, SideFn *sd) {
     LLVMPositionBuilderAtEnd(cg->b, sd->here);
 }
 
+static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
+    const Shape *split = split_shape(n);
+    LLVMValueRef units = cg_extent(cg, split, 0), args;
+    int64_t per_unit = shape_numel(&n->shape) / split->d[0];
+    int64_t grain = (PAR_MIN_ELEMS + per_unit - 1) / per_unit;
+    /* void rows(ptr args, i64 begin, i64 end, ptr scratch) */
+    SideFn sd;
+    size_t len;
+    LLVMValueRef rows = side_open(cg, &sd, arena_printf("%s.rows", LLVMGetValueName2(cg->fn, &len)), cg_task_type(cg),
+                                  &args, cpu, true);
+    cg->split_shape = split;
+    cg->split_begin = LLVMGetParam(rows, 1);
+    cg->split_end = LLVMGetParam(rows, 2);
+    emit_kernel(cg, n);
+    cg->split_shape = NULL;
+    side_close(cg, &sd);
+    parallel_rows_call(cg, rows, args, units, cg_i64(cg, grain));
+}
+
+/* A reduction over the batch (reduce_chunk_rows): a task over chunks of
+ * rows of x, each folded into its partial result in the scratch (the
+ * kernel's last argument), then the partials combined in chunk order. */
+static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu) {
+    Node *x = n->in[0];
+    int si = cg->nkargs - 1;
+    int64_t rows = reduce_chunk_rows(n), part = (int64_t)(shape_numel(&n->shape) * dtype_size(n->dt) + 63) & ~(int64_t)63;
+    Layout partial = layout_of((Base)(NBASE + si), 0, &n->shape);
+    LLVMValueRef scratch = cg->kargs[si], args;
+    LLVMValueRef chunks = LLVMBuildUDiv(cg->b, LLVMBuildAdd(cg->b, cg_extent(cg, &x->shape, 0), cg_i64(cg, rows - 1), ""),
+                                        cg_i64(cg, rows), "");
+    /* void chunks(ptr args, i64 begin, i64 end, ptr scratch) */
+    SideFn sd;
+    size_t len;
+    LLVMValueRef task = side_open(cg, &sd, arena_printf("%s.chunks", LLVMGetValueName2(cg->fn, &len)), cg_task_type(cg),
+                                  &args, cpu, true);
+    LLVMValueRef own = cg->kargs[si];
+    Loop lc;
+    LLVMValueRef c = cg_range_open(cg, &lc, LLVMGetParam(task, 1), LLVMGetParam(task, 2));
+    LLVMValueRef first = LLVMBuildMul(cg->b, c, cg_i64(cg, rows), ""), at = LLVMBuildMul(cg->b, c, cg_i64(cg, part), "");
+    cg->kargs[si] = LLVMBuildGEP2(cg->b, cg->i8, own, &at, 1, "");
+    cg->split_shape = &x->shape;
+    cg->split_begin = first;
+    cg->split_end = smin(cg, LLVMBuildAdd(cg->b, first, cg_i64(cg, rows), ""), cg_extent(cg, &x->shape, 0));
+    reduce_into(cg, n, &partial);
+    cg->split_shape = NULL;
+    cg_loop_close(cg, &lc);
+    side_close(cg, &sd);
+    /* every chunk's partial in the caller's scratch: the pool's own is unused */
+    cg_parallel(cg, task, args, chunks, cg_i64(cg, 1), 0, LLVMConstPointerNull(cg->ptr));
+
+    /* out = init, then out op= each partial, in chunk order */
+    const Layout *out = out_layout(cg, n);
+    cg_store_const(cg, n, out, reduce_init(n));
+    LLVMValueRef idx[MAX_RANK];
+    Nest ns;
+    c = cg_range_open(cg, &lc, cg_i64(cg, 0), chunks);
+    at = LLVMBuildMul(cg->b, c, cg_i64(cg, part), "");
+    cg->kargs[si] = LLVMBuildGEP2(cg->b, cg->i8, scratch, &at, 1, "");
+    nest_open(cg, &ns, &n->shape, idx);
+    LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, n->shape.rank, idx);
+    LLVMValueRef v = load(cg, n->dt, cg_elem_ptr(cg, &partial, n->dt, n->shape.rank, idx));
+    store(cg, n->dt, reduce_op(cg, n, load(cg, n->dt, p), v), p);
+    nest_close(cg, &ns, &n->shape);
+    cg->kargs[si] = scratch;
+    cg_loop_close(cg, &lc);
+}
+
 LLVMTypeRef cg_epilogue_type(CG *cg) {
     LLVMTypeRef params[5] = {cg->ptr, cg->i64, cg->i64, cg->i64, cg->i64};
     return LLVMFunctionType(LLVMVoidTypeInContext(cg->ctx), params, 5, 0);
@@ -1453,7 +1496,7 @@ LLVMValueRef cg_epilogue(CG *cg, Node *n, LLVMValueRef *args) {
     const Layout *out = out_layout(cg, n);
     SideFn sd;
     const char *name = arena_printf("%s.epilogue.%s", cg->m->prefix, op_info[e->op].name);
-    LLVMValueRef fn = side_open(cg, &sd, name, cg_epilogue_type(cg), args);
+    LLVMValueRef fn = side_open(cg, &sd, name, cg_epilogue_type(cg), args, NULL, false);
     LLVMValueRef i0 = LLVMGetParam(fn, 1), j0 = LLVMGetParam(fn, 2);
     Loop li, lj;
     LLVMValueRef idx[2];
@@ -1635,7 +1678,8 @@ static void fill_loops(CG *cg, Node *n, LLVMValueRef *p, LLVMValueRef cs, bool u
 LLVMValueRef cg_window_fill(CG *cg, Node *n, LLVMValueRef *args) {
     LLVMBuilderRef b = cg->b;
     SideFn sd;
-    LLVMValueRef fn = side_open(cg, &sd, arena_printf("%s.fill.windows", cg->m->prefix), cg_fill_type(cg), args);
+    LLVMValueRef fn = side_open(cg, &sd, arena_printf("%s.fill.windows", cg->m->prefix), cg_fill_type(cg), args,
+                                NULL, false);
     LLVMAddAttributeAtIndex(fn, 2, cg_attr(cg, "noalias"));
     LLVMValueRef p[8];
     for (int k = 0; k < 8; k++)

@@ -585,6 +585,15 @@ typedef struct Plan {
 
 Plan *plan_entry(const Model *m, EntryKind kind);
 bool param_updated(const Tensor *t);
+/* A kernel split across threads gets at least PAR_MIN_ELEMS elements (some
+ * microseconds).  A reduction over the first axis of at least twice that
+ * (a bias's gradient, summed over the batch) is summed in chunks of
+ * reduce_chunk_rows(n) rows of it, a number fixed by the shapes, across
+ * threads, each into a partial result in the node's scratch, and the
+ * partials are then combined in order: the same sums at every thread
+ * count.  0: the reduction is not cut. */
+enum { PAR_MIN_ELEMS = 1 << 15 };
+int64_t reduce_chunk_rows(const Node *n);
 /* --emit=plan: each entry point's storage, kernels and workspace. */
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
 /* gemm.c: how the product n is computed (its form, what it packs), chosen

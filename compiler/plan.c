@@ -118,8 +118,22 @@ static const Layout *memory_of(const Plan *p, const Node *x) {
     return st == ST_LEAF || st == ST_VIEW || st == ST_BUFFER || st == ST_WINDOWS ? &p->slot[x->id].lay : NULL;
 }
 
+int64_t reduce_chunk_rows(const Node *n) {
+    const Node *x = n->in[0];
+    if (op_info[n->op].kind != K_REDUCE || n->shape.d[0] != 1 || n->shape.dyn[0] || x->shape.d[0] < 2 ||
+        shape_numel(&x->shape) < 2 * PAR_MIN_ELEMS)
+        return 0;
+    int64_t per_row = shape_numel(&x->shape) / x->shape.d[0], rows = (PAR_MIN_ELEMS + per_row - 1) / per_row;
+    return rows < x->shape.d[0] ? rows : 0;
+}
+
 /* A product's form is chosen here, once its operands' storage is known. */
 static size_t scratch_bytes(Plan *p, const Node *n) {
+    int64_t chunk = reduce_chunk_rows(n);
+    if (chunk) {   /* a partial result per chunk */
+        int64_t chunks = (n->in[0]->shape.d[0] + chunk - 1) / chunk;
+        return (size_t)(chunks * align64((int64_t)node_bytes(n)));
+    }
     if (n->op == OP_MATMUL) {
         Slot *s = &p->slot[n->id];
         s->gemm = gemm_plan(n, memory_of(p, n->in[0]), memory_of(p, n->in[1]), &s->lay,
@@ -827,6 +841,8 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
             fprintf(f, ", epilogue %%%d %s", s->epilogue->id, op_info[s->epilogue->op].name);
         if (s->gemm)
             fprintf(f, " (%s)", gemm_describe(s->gemm));
+        if (reduce_chunk_rows(x))
+            fprintf(f, " (in chunks of %lld rows; threads)", (long long)reduce_chunk_rows(x));
         fprintf(f, "\n");
     }
     for (int r = 0; r < p->nroots; r++) {
