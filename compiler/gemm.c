@@ -621,8 +621,8 @@ static void outer_arg_types(Gemm *g, LLVMTypeRef *t) {
  * it is null) as epi(epi_args, i, j, rows, cols): the fused epilogue
  * (cg_epilogue) runs on it while it is in cache.
  * With fill (not null), B is windows never written out (ST_WINDOWS): each
- * panel of a block is filled from the image, as fill(fill_args, ...)
- * (cg_window_fill), B being the im2col or, if fill_t, its transpose.
+ * block is filled from the image by fill(fill_args, ...) (cg_window_fill;
+ * fill_b says how), B being the im2col or, if fill_t, its transpose.
  * How A and B are packed are arguments, not variants: one function per
  * tile costs the back end a third of three, and when every product of a
  * module packs alike, ipsccp folds the tests away. */
