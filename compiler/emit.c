@@ -245,6 +245,7 @@ static void llvm_diagnostic(LLVMDiagnosticInfoRef d, void *unused) {
 static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineRef tm, int opt_level) {
     cg->tm = tm;
     cg->ctx = ctx;
+    LLVMContextSetDiagnosticHandler(ctx, llvm_diagnostic, NULL);
     cg->mod = LLVMModuleCreateWithNameInContext(cg->m->name, ctx);
     char *triple = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(cg->mod, triple);
@@ -297,7 +298,6 @@ bool codegen(Model *m, const Options *opt, Stats *stats) {
         return false;
     LLVMDisposeMessage(triple);
     LLVMContextRef ctx = LLVMContextCreate();
-    LLVMContextSetDiagnosticHandler(ctx, llvm_diagnostic, NULL);
     LLVMModuleRef mod = build_module(&cg, ctx, tm, opt->opt_level);
     ok &= mod != NULL;
     if (ok && opt->path[EMIT_LLVM])
