@@ -1444,7 +1444,7 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
 static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu) {
     Node *x = n->in[0];
     int si = cg->nkargs - 1;
-    int64_t rows = reduce_chunk_rows(n), part = (int64_t)(shape_numel(&n->shape) * dtype_size(n->dt) + 63) & ~(int64_t)63;
+    int64_t rows = reduce_chunk_rows(n), part = reduce_partial_bytes(n);
     Layout partial = layout_of((Base)(NBASE + si), 0, &n->shape);
     LLVMValueRef scratch = cg->kargs[si], args;
     LLVMValueRef chunks = LLVMBuildUDiv(cg->b, LLVMBuildAdd(cg->b, cg_extent(cg, &x->shape, 0), cg_i64(cg, rows - 1), ""),

@@ -591,9 +591,11 @@ bool param_updated(const Tensor *t);
  * reduce_chunk_rows(n) rows of it, a number fixed by the shapes, across
  * threads, each into a partial result in the node's scratch, and the
  * partials are then combined in order: the same sums at every thread
- * count.  0: the reduction is not cut. */
+ * count.  0: the reduction is not cut.  Each partial takes
+ * reduce_partial_bytes(n), a multiple of 64 bytes apart. */
 enum { PAR_MIN_ELEMS = 1 << 15 };
 int64_t reduce_chunk_rows(const Node *n);
+int64_t reduce_partial_bytes(const Node *n);
 /* --emit=plan: each entry point's storage, kernels and workspace. */
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
 /* gemm.c: how the product n is computed (its form, what it packs), chosen

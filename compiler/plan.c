@@ -127,12 +127,14 @@ int64_t reduce_chunk_rows(const Node *n) {
     return rows < x->shape.d[0] ? rows : 0;
 }
 
+int64_t reduce_partial_bytes(const Node *n) { return align64((int64_t)node_bytes(n)); }
+
 /* A product's form is chosen here, once its operands' storage is known. */
 static size_t scratch_bytes(Plan *p, const Node *n) {
     int64_t chunk = reduce_chunk_rows(n);
     if (chunk) {   /* a partial result per chunk */
         int64_t chunks = (n->in[0]->shape.d[0] + chunk - 1) / chunk;
-        return (size_t)(chunks * align64((int64_t)node_bytes(n)));
+        return (size_t)(chunks * reduce_partial_bytes(n));
     }
     if (n->op == OP_MATMUL) {
         Slot *s = &p->slot[n->id];
