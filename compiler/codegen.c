@@ -937,9 +937,108 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
 
 static void kernel_im2col(CG *cg, Node *n) { window_walk(cg, n, &n->in[0]->shape, false); }
 
+/* llvm.masked.load and llvm.masked.store of vector type vt at p under
+ * mask (an <n x i1>): masked-off lanes are not touched, and read as
+ * passthru. */
+static LLVMValueRef masked_call(CG *cg, const char *name, LLVMTypeRef vt, LLVMValueRef *args) {
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef tys[2] = {vt, cg->ptr};
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(cg->mod, id, tys, 2);
+    return LLVMBuildCall2(cg->b, LLVMIntrinsicGetType(cg->ctx, id, tys, 2), fn, args, 4, "");
+}
+
+static LLVMValueRef masked_load(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask, LLVMValueRef passthru) {
+    LLVMValueRef a[4] = {p, ci32(cg, (int)dtype_size(dt)), mask, passthru};
+    return masked_call(cg, "llvm.masked.load", LLVMTypeOf(passthru), a);
+}
+
+static LLVMValueRef masked_store(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask, LLVMValueRef v) {
+    LLVMValueRef a[4] = {v, p, ci32(cg, (int)dtype_size(dt)), mask};
+    return masked_call(cg, "llvm.masked.store", LLVMTypeOf(v), a);
+}
+
+/* Explicit vectors (col2im_by_rows, fill_row_vectors) are 64 bytes wide,
+ * declared legal in the function being emitted. */
+static int wide_lanes(CG *cg, DType dt) {
+    LLVMAddAttributeAtIndex(cg->fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(cg->ctx, "min-legal-vector-width", 22, "512", 3));
+    return 64 / (int)dtype_size(dt);
+}
+
+/* The constant mask of lanes t in [0, lanes) with lo <= t < hi, or NULL
+ * when there is none. */
+static LLVMValueRef lanes_between(CG *cg, int lanes, int64_t lo, int64_t hi) {
+    LLVMValueRef bits[16];
+    bool any = false;
+    for (int t = 0; t < lanes; t++) {
+        any |= t >= lo && t < hi;
+        bits[t] = LLVMConstInt(cg->i1, t >= lo && t < hi, 0);
+    }
+    return any ? LLVMConstVector(bits, (unsigned)lanes) : NULL;
+}
+
+/* col2im with stride 1 along the row, from a matrix of windows in memory
+ * whose pixels are contiguous: each row of the image, (b, c, ih) for the
+ * window row i and output row oh, gets the sum over the window's columns
+ * j in one vector register, a 64-byte piece at a time.  Column j adds
+ * cols[(c, i, j), (b, oh, ow)] into iw = ow - (pw - j*dw): one load under
+ * a constant mask, shifted by that offset.  Each image element sees its
+ * terms in window_walk's order, (i, j), so the sums are the same bits;
+ * but the row is loaded and stored once per (i, oh), not once per j, and
+ * no store is read back by the next j's overlapping load (which stalls). */
+static bool col2im_by_rows(CG *cg, Node *n) {
+    Window w = ir_window(n);
+    const Slot *src = &cg->plan->slot[n->in[0]->id];
+    const Layout *out = out_layout(cg, n);
+    if (w.sw != 1 || (src->st != ST_BUFFER && src->st != ST_VIEW && src->st != ST_LEAF) ||
+        src->lay.stride[1] != 1 || out->stride[3] != 1)
+        return false;
+    LLVMBuilderRef b = cg->b;
+    const int64_t *d = n->shape.d;
+    int lanes = wide_lanes(cg, n->dt);
+    int64_t oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh), ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw);
+    LLVMTypeRef et = cg_type(cg, n->dt);
+    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(et, (unsigned)lanes));
+    Loop l[4];
+    LLVMValueRef c = cg_loop_open(cg, &l[0], d[1]), i = cg_loop_open(cg, &l[1], w.kh);
+    LLVMValueRef bi = axis_open(cg, &l[2], &n->shape, 0), oi = cg_loop_open(cg, &l[3], oh);
+    LLVMValueRef row_in = NULL, ih = window_in(cg, oi, i, w.sh, w.ph, w.dh, d[2], &row_in);
+    LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "row_in");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "row_next");
+    LLVMBuildCondBr(b, row_in, add, next);
+    LLVMPositionBuilderAtEnd(b, add);
+    LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
+                                      cg_i64(cg, ow), "");
+    for (int64_t q = 0; q < d[3]; q += lanes) {
+        LLVMValueRef xi[4] = {bi, c, ih, cg_i64(cg, q)};
+        LLVMValueRef dst = cg_elem_ptr(cg, out, n->dt, 4, xi), whole = lanes_between(cg, lanes, 0, d[3] - q);
+        LLVMValueRef acc = scoped(cg, masked_load(cg, n->dt, dst, whole, zeros), out);
+        for (int64_t j = 0; j < w.kw; j++) {
+            int64_t shift = w.pw - j * w.dw;   /* iw = ow - shift */
+            int64_t hi = ow - shift < d[3] ? ow - shift : d[3];
+            LLVMValueRef mask = lanes_between(cg, lanes, -shift - q, hi - q);
+            if (!mask)
+                continue;
+            LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, c, cg_i64(cg, w.kh), ""),
+                                                                        i, ""), cg_i64(cg, w.kw), ""),
+                                          cg_i64(cg, j), "");
+            LLVMValueRef at[2] = {r, first}, off = cg_i64(cg, q + shift);
+            LLVMValueRef p = LLVMBuildGEP2(b, et, cg_elem_ptr(cg, &src->lay, n->dt, 2, at), &off, 1, "");
+            acc = LLVMBuildFAdd(b, acc, scoped(cg, masked_load(cg, n->dt, p, mask, zeros), &src->lay), "");
+        }
+        scoped(cg, masked_store(cg, n->dt, dst, whole, acc), out);
+    }
+    LLVMBuildBr(b, next);
+    LLVMPositionBuilderAtEnd(b, next);
+    for (int k = 3; k >= 0; k--)
+        cg_loop_close(cg, &l[k]);
+    return true;
+}
+
 static void kernel_col2im(CG *cg, Node *n) {
     cg_store_const(cg, n, out_layout(cg, n), 0);
-    window_walk(cg, n, &n->shape, true);
+    if (!col2im_by_rows(cg, n))
+        window_walk(cg, n, &n->shape, true);
 }
 
 static void emit_kernel(CG *cg, Node *n) {
@@ -1561,10 +1660,42 @@ static void window_cols(const Window *w, int64_t width, int64_t ow, int64_t j, i
 typedef struct FillRow {
     Node *n;
     Window w;
-    int64_t height, oh, ow, lo, hi;
+    int64_t height, oh, ow, lo, hi, j;
     LLVMValueRef dst_r, cs, q0, c, i, shift;
     RowVectors copy;
+    const Layout *image;    /* the image in memory, rows contiguous, for fill_row_vectors; else NULL */
 } FillRow;
+
+/* A whole output row of pixels, stride 1 both sides, in explicit vectors
+ * of 64 bytes: each a load of the image row under a constant mask (the
+ * pixels [lo, hi) inside the image; the others read as the padding) and a
+ * store under another (the row's OW pixels).  For a row outside the image
+ * the load (of the clamped row ih) is replaced by the padding.  LLVM's own
+ * vectorization of fill_run computes its masks at run time, lane by lane. */
+static void fill_row_vectors(CG *cg, const FillRow *f, LLVMValueRef out, LLVMValueRef *xi, LLVMValueRef row_in) {
+    LLVMBuilderRef b = cg->b;
+    DType dt = f->n->dt;
+    int lanes = wide_lanes(cg, dt);
+    LLVMTypeRef et = cg_type(cg, dt);
+    LLVMValueRef pads[16], pad;
+    for (int t = 0; t < lanes; t++)
+        pads[t] = cval(cg, dt, f->n->value);
+    pad = LLVMConstVector(pads, (unsigned)lanes);
+    xi[3] = cg_i64(cg, 0);
+    LLVMValueRef src = cg_elem_ptr(cg, f->image, dt, 4, xi);
+    int64_t shift = f->w.pw - f->j * f->w.dw;
+    for (int64_t q = 0; q < f->ow; q += lanes) {
+        LLVMValueRef mask = lanes_between(cg, lanes, f->lo - q, f->hi - q), v = pad;
+        if (mask) {
+            LLVMValueRef off = cg_i64(cg, q - shift);
+            v = masked_load(cg, dt, LLVMBuildGEP2(b, et, src, &off, 1, ""), mask, pad);
+            scoped(cg, v, f->image);
+            v = LLVMBuildSelect(b, row_in, v, pad, "");
+        }
+        LLVMValueRef at = cg_i64(cg, q);
+        masked_store(cg, dt, LLVMBuildGEP2(b, et, out, &at, 1, ""), lanes_between(cg, lanes, 0, f->ow - q), v);
+    }
+}
 
 /* Output row `row` of image bn (oi = row mod OH, rowq = row * OW, its first
  * pixel), pixels [from, to) of it: whole, all of it, with constant bounds. */
@@ -1576,6 +1707,10 @@ static void fill_row(CG *cg, const FillRow *f, LLVMValueRef bn, LLVMValueRef oi,
     LLVMValueRef at = LLVMBuildMul(b, LLVMBuildSub(b, rowq, f->q0, ""), f->cs, "");
     LLVMValueRef out = LLVMBuildGEP2(b, cg_type(cg, f->n->dt), f->dst_r, &at, 1, "");
     LLVMValueRef xi[4] = {bn, f->c, ih, NULL};
+    if (whole && f->image) {
+        fill_row_vectors(cg, f, out, xi, row_in);
+        return;
+    }
     if (!whole) {
         LLVMValueRef in_lo = smin(cg, smax(cg, lo, from), to);
         LLVMValueRef in_hi = smin(cg, smax(cg, LLVMBuildSelect(b, row_in, hi, zero, ""), in_lo), to);
@@ -1617,6 +1752,10 @@ static void fill_loops(CG *cg, Node *n, LLVMValueRef *p, LLVMValueRef cs, bool u
     LLVMValueRef dst = p[1], rs = p[2], r0 = p[4], r1 = p[5], q0 = p[6], q1 = p[7];
     FillRow f = {.n = n, .w = ir_window(n), .cs = cs, .q0 = q0, .copy = unit ? ROW_MASKED : ROW_PLAIN};
     const int64_t *d = n->in[0]->shape.d;
+    const Slot *src = &cg->plan->slot[n->in[0]->id];
+    if (unit && f.w.sw == 1 && (src->st == ST_BUFFER || src->st == ST_VIEW || src->st == ST_LEAF) &&
+        src->lay.stride[3] == 1)
+        f.image = &src->lay;
     f.height = d[2];
     f.oh = window_out(d[2], f.w.kh, f.w.sh, f.w.ph, f.w.dh);
     f.ow = window_out(d[3], f.w.kw, f.w.sw, f.w.pw, f.w.dw);
@@ -1641,6 +1780,7 @@ static void fill_loops(CG *cg, Node *n, LLVMValueRef *p, LLVMValueRef cs, bool u
         LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildMul(b, g, KW, ""), cg_i64(cg, j), "");
         LLVMValueRef in_block = LLVMBuildICmp(b, LLVMIntULT, LLVMBuildSub(b, r, r0, ""), LLVMBuildSub(b, r1, r0, ""), "");
         window_cols(&f.w, d[3], f.ow, j, &f.lo, &f.hi);
+        f.j = j;
         f.shift = cg_i64(cg, f.w.pw - j * f.w.dw);
         LLVMValueRef at_r = LLVMBuildMul(b, LLVMBuildSub(b, r, r0, ""), rs, "");
         f.dst_r = LLVMBuildGEP2(b, cg_type(cg, n->dt), dst, &at_r, 1, "");
