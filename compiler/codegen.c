@@ -932,6 +932,16 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
 
 static void kernel_im2col(CG *cg, Node *n) { window_walk(cg, n, &n->in[0]->shape, false); }
 
+/* The pixels of an output row whose input column o*sw - shift is inside
+ * the image: [lo, hi) (window_walk computes the same at run time). */
+static void window_cols(const Window *w, int64_t width, int64_t ow, int64_t j, int64_t *lo, int64_t *hi) {
+    int64_t shift = w->pw - j * w->dw, last = shift + width - 1;
+    *hi = last < 0 ? 0 : last / w->sw + 1;
+    *hi = *hi < ow ? *hi : ow;
+    *lo = shift <= 0 ? 0 : (shift + w->sw - 1) / w->sw;
+    *lo = *lo < *hi ? *lo : *hi;
+}
+
 /* llvm.masked.load and llvm.masked.store of vector type vt at p under
  * mask (an <n x i1>): masked-off lanes are not touched, and read as
  * passthru. */
@@ -1028,6 +1038,81 @@ static bool col2im_by_rows(CG *cg, Node *n) {
     for (int k = 3; k >= 0; k--)
         cg_loop_close(cg, &l[k]);
     return true;
+}
+
+static LLVMValueRef splat(CG *cg, LLVMValueRef x, int lanes) {
+    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(x), (unsigned)lanes);
+    LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(vt), x, ci32(cg, 0), "");
+    return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(vt), LLVMConstNull(LLVMVectorType(cg->i32, (unsigned)lanes)),
+                                  "");
+}
+
+/* C = W @ windows (plan.c, conv_direct), C [M, N*OH*OW]: for each output
+ * row (b, oh), the M rows of C's pixels there in M * ceil(OW / lanes)
+ * vector registers; for each window element k = (c, i, j), unrolled, the
+ * image row ih shifted by j (one load under a constant mask, the padding
+ * read as 0, as fill_row_vectors does) times W[m, k] added into each.  No
+ * windows are filled, and each sum runs over k in order, one thread's. */
+void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
+    LLVMBuilderRef b = cg->b;
+    Node *a = n->in[0], *x = n->in[1]->in[0];
+    Window w = ir_window(n->in[1]);
+    const Layout *image = &cg->plan->slot[x->id].lay;
+    DType dt = n->dt;
+    int lanes = wide_lanes(cg, dt);
+    LLVMTypeRef et = cg_type(cg, dt);
+    const int64_t *d = x->shape.d;
+    int64_t rows = n->shape.d[0], oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh);
+    int64_t ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw), nv = (ow + lanes - 1) / lanes;
+    LLVMValueRef zero = LLVMConstNull(LLVMVectorType(et, (unsigned)lanes)), acc[16][2], pixels[2];
+    for (int64_t m = 0; m < rows; m++)
+        for (int64_t v = 0; v < nv; v++)
+            acc[m][v] = zero;
+    /* One loop over the output rows of the images (or of this thread's),
+     * so that W's values, which LLVM keeps out of it, are set up once. */
+    Loop lr;
+    LLVMValueRef OH = cg_i64(cg, oh);
+    LLVMValueRef from = cg->split_shape == &x->shape ? cg->split_begin : cg_i64(cg, 0);
+    LLVMValueRef to = cg->split_shape == &x->shape ? cg->split_end : cg_extent(cg, &x->shape, 0);
+    LLVMValueRef r = cg_range_open(cg, &lr, LLVMBuildMul(b, from, OH, ""), LLVMBuildMul(b, to, OH, ""));
+    LLVMValueRef bi = LLVMBuildUDiv(b, r, OH, ""), oi = LLVMBuildURem(b, r, OH, "");
+    for (int64_t c = 0; c < d[1]; c++)
+        for (int64_t i = 0; i < w.kh; i++) {
+            LLVMValueRef row_in = NULL, ih = window_in(cg, oi, cg_i64(cg, i), w.sh, w.ph, w.dh, d[2], &row_in);
+            LLVMValueRef xi[4] = {bi, cg_i64(cg, c), ih, cg_i64(cg, 0)};
+            LLVMValueRef src = cg_elem_ptr(cg, image, dt, 4, xi);
+            for (int64_t j = 0; j < w.kw; j++) {
+                int64_t lo_j, hi_j, k = (c * w.kh + i) * w.kw + j;
+                window_cols(&w, d[3], ow, j, &lo_j, &hi_j);
+                for (int64_t v = 0; v < nv; v++) {
+                    LLVMValueRef mask = lanes_between(cg, lanes, lo_j - v * lanes, hi_j - v * lanes);
+                    pixels[v] = zero;
+                    if (mask) {   /* no lane of a row outside the image (a select becomes a branch) */
+                        LLVMValueRef off = cg_i64(cg, v * lanes - (w.pw - j * w.dw));
+                        LLVMValueRef p = LLVMBuildGEP2(b, et, src, &off, 1, "");
+                        mask = LLVMBuildAnd(b, mask, splat(cg, row_in, lanes), "");
+                        pixels[v] = scoped(cg, masked_load(cg, dt, p, mask, zero), image);
+                    }
+                }
+                for (int64_t m = 0; m < rows; m++) {
+                    LLVMValueRef at[2] = {cg_i64(cg, m), cg_i64(cg, k)};
+                    LLVMValueRef wmk = splat(cg, value_at(cg, a, at), lanes);
+                    for (int64_t v = 0; v < nv; v++) {
+                        LLVMValueRef f[3] = {wmk, pixels[v], acc[m][v]};
+                        acc[m][v] = intrinsic(cg, "llvm.fmuladd", LLVMTypeOf(zero), f, 3);
+                    }
+                }
+            }
+        }
+    LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
+                                      cg_i64(cg, ow), "");
+    for (int64_t m = 0; m < rows; m++)
+        for (int64_t v = 0; v < nv; v++) {
+            LLVMValueRef at[2] = {cg_i64(cg, m), LLVMBuildAdd(b, first, cg_i64(cg, v * lanes), "")};
+            scoped(cg, masked_store(cg, dt, cg_elem_ptr(cg, out, dt, 2, at), lanes_between(cg, lanes, 0, ow - v * lanes),
+                                    acc[m][v]), out);
+        }
+    cg_loop_close(cg, &lr);
 }
 
 static void kernel_col2im(CG *cg, Node *n) {
@@ -1202,7 +1287,7 @@ static void load_dims(CG *cg) {
 
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu);
 static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu);
-static bool parallel_rows(const Node *n);
+static bool parallel_rows(CG *cg, const Node *n);
 
 /* Build the kernel's function: argument k is the value reads->node[k],
  * then comes the result, then the node's scratch if it has any; its code
@@ -1259,7 +1344,7 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, con
     LLVMValueRef caller_dims[MAX_DIMS];
     memcpy(caller_dims, cg->dimval, sizeof caller_dims);
     load_dims(cg);
-    if (parallel_rows(n))
+    if (parallel_rows(cg, n))
         emit_parallel_rows(cg, n, cpu);
     else if (reduce_chunk_rows(n))
         emit_chunked_reduce(cg, n, cpu);
@@ -1287,7 +1372,8 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, con
 enum { DISPATCH_MIN_ELEMS = 1 << 15 };
 
 static bool dispatched_kernel(CG *cg, const Node *n) {
-    if (!cg->dispatch_isa || n->op == OP_MATMUL)   /* a product dispatches inside */
+    /* a product dispatches inside, but for a direct convolution */
+    if (!cg->dispatch_isa || (n->op == OP_MATMUL && !cg->plan->slot[n->id].conv_direct))
         return false;
     const Node *x = op_info[n->op].kind == K_REDUCE || op_info[n->op].kind == K_VIEW ? n->in[0] : n;
     return shape_numel(&x->shape) >= DISPATCH_MIN_ELEMS;
@@ -1432,18 +1518,7 @@ static void alias_scopes(CG *cg, const char *fn) {
  * A thread gets at least PAR_MIN_ELEMS elements (nnc.h).  A reduction
  * over the batch is cut otherwise (emit_chunked_reduce). */
 
-/* The shape whose axis 0 the kernel of n can be split along, or NULL. */
-static const Shape *split_shape(const Node *n) {
-    OpKind k = op_info[n->op].kind;
-    const Shape *s = k == K_EW || n->op == OP_COL2IM      ? &n->shape
-                     : n->op == OP_IM2COL || k == K_VIEW ? &n->in[0]->shape
-                                                          : NULL;
-    if (!s || s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2)
-        return NULL;
-    return shape_numel(&n->shape) >= 2 * PAR_MIN_ELEMS ? s : NULL;
-}
-
-static bool parallel_rows(const Node *n) { return split_shape(n) != NULL; }
+static bool parallel_rows(CG *cg, const Node *n) { return split_shape(cg->plan, n) != NULL; }
 
 LLVMTypeRef cg_task_type(CG *cg) {
     LLVMTypeRef targs[4] = {cg->ptr, cg->i64, cg->i64, cg->ptr};
@@ -1514,7 +1589,7 @@ static void side_close(CG *cg, SideFn *sd) {
 }
 
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
-    const Shape *split = split_shape(n);
+    const Shape *split = split_shape(cg->plan, n);
     LLVMValueRef units = cg_extent(cg, split, 0), args;
     int64_t per_unit = shape_numel(&n->shape) / split->d[0];
     int64_t grain = (PAR_MIN_ELEMS + per_unit - 1) / per_unit;
@@ -1637,16 +1712,6 @@ static void fill_run(CG *cg, Node *n, LLVMValueRef out, LLVMValueRef cs, LLVMVal
     }
     store(cg, n->dt, v, LLVMBuildGEP2(b, cg_type(cg, n->dt), out, &at, 1, ""));
     range_close(cg, &r, how);
-}
-
-/* The pixels of an output row whose input column o*sw - shift is inside
- * the image: [lo, hi) (window_walk computes the same at run time). */
-static void window_cols(const Window *w, int64_t width, int64_t ow, int64_t j, int64_t *lo, int64_t *hi) {
-    int64_t shift = w->pw - j * w->dw, last = shift + width - 1;
-    *hi = last < 0 ? 0 : last / w->sw + 1;
-    *hi = *hi < ow ? *hi : ow;
-    *lo = shift <= 0 ? 0 : (shift + w->sw - 1) / w->sw;
-    *lo = *lo < *hi ? *lo : *hi;
 }
 
 /* What fill's loops know of one row of the im2col, window element (c, i,

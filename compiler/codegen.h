@@ -111,6 +111,7 @@ LLVMValueRef cg_scratch(CG *cg, Node *n);    /* the node's scratch bytes (Slot.s
 /* gemm.c: the matrix product n = a @ b into out, using the node's scratch
  * (Slot.gemm, as the plan chose). */
 void cg_matmul(CG *cg, Node *n, const Layout *out);
+void cg_conv_direct(CG *cg, Node *n, const Layout *out);   /* Slot.conv_direct */
 /* Inside the kernel of product n with an epilogue (Slot.epilogue): a
  * function void(ptr args, i64 i0, i64 j0, i64 rows, i64 cols) that computes
  * the epilogue over rows [i0, i0 + rows) and columns [j0, j0 + cols) of the

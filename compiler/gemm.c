@@ -1349,6 +1349,10 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
 void cg_matmul(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef epi = NULL, epi_args = NULL, fill = NULL, fill_args = NULL;
     const Slot *so = &cg->plan->slot[n->id];
+    if (so->conv_direct) {
+        cg_conv_direct(cg, n, out);
+        return;
+    }
     if (so->epilogue)
         epi = cg_epilogue(cg, n, &epi_args);
     if (cg->plan->slot[n->in[1]->id].st == ST_WINDOWS)

@@ -554,6 +554,10 @@ typedef struct Slot {
     Node *epilogue;     /* ST_BUFFER, a matmul: the consumer, or NULL */
     bool by_epilogue;   /* computed by the epilogue of the product it reads */
     const GemmPlan *gemm;   /* ST_BUFFER, a matmul: how it is computed */
+    /* ST_BUFFER, a matmul W @ windows with few rows and a short K (LeNet's
+     * first convolution: 6 x 25): computed straight from the image, a row
+     * of pixels at a time in registers (conv_direct below), with no gemm. */
+    bool conv_direct;
 } Slot;
 
 typedef enum { ENTRY_FORWARD, ENTRY_BACKWARD, ENTRY_TRAIN } EntryKind;
@@ -595,6 +599,11 @@ bool param_updated(const Tensor *t);
  * reduce_partial_bytes(n), a multiple of 64 bytes apart. */
 enum { PAR_MIN_ELEMS = 1 << 15 };
 int64_t reduce_chunk_rows(const Node *n);
+/* The shape whose axis 0 the kernel of n is split along across threads
+ * (codegen.c, emit_parallel_rows): an elementwise kernel's, col2im's
+ * image, im2col's, a reshape's copy's or a direct convolution's operand;
+ * NULL when n is not split that way or has too few elements. */
+const Shape *split_shape(const Plan *p, const Node *n);
 int64_t reduce_partial_bytes(const Node *n);
 /* --emit=plan: each entry point's storage, kernels and workspace. */
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);

@@ -131,6 +131,8 @@ int64_t reduce_partial_bytes(const Node *n) { return align64((int64_t)node_bytes
 
 /* A product's form is chosen here, once its operands' storage is known. */
 static size_t scratch_bytes(Plan *p, const Node *n) {
+    if (p->slot[n->id].conv_direct)
+        return 0;
     int64_t chunk = reduce_chunk_rows(n);
     if (chunk) {   /* a partial result per chunk */
         int64_t chunks = (n->in[0]->shape.d[0] + chunk - 1) / chunk;
@@ -429,7 +431,8 @@ static bool ready_before(const Plan *pl, const Node *x, const Node *mm) {
  * in the place of buffer mm, be mm's epilogue?  If mm is a matmul and
  * everything else e reads is ready before mm is. */
 static bool fuses_as_epilogue(const Plan *pl, const Node *e, const Node *mm) {
-    return mm->op == OP_MATMUL && !pl->slot[mm->id].epilogue && ready_before(pl, e, mm);
+    return mm->op == OP_MATMUL && !pl->slot[mm->id].epilogue && !pl->slot[mm->id].conv_direct &&
+           ready_before(pl, e, mm);
 }
 
 /* A sum of products, as the gradient of a weight shared by the steps of a
@@ -513,6 +516,38 @@ static const Node *windows_read(const Plan *p, const Node *x) {
     if (x->op == OP_TRANSPOSE && p->slot[x->id].st == ST_VIEW)
         x = x->in[0];
     return x->op == OP_IM2COL && p->slot[x->id].st == ST_BUFFER ? x : NULL;
+}
+
+/* W @ windows computed by a direct convolution (Slot.conv_direct): the
+ * windows are not written out, the image's rows are contiguous with a
+ * stride of 1 along them, and each row of output pixels of all of W's rows
+ * fits in 16 vector registers (M * ceil(OW / lanes) <= 16, OW at most two
+ * vectors) with K = C*kh*kw at most 32, unrolled.  More rows or a longer K
+ * are the gemm's: it reuses what it loads from B across M, where this
+ * reloads the image per window element. */
+static bool conv_direct(const Plan *p, const Node *n) {
+    const Node *w = n->in[1];
+    if (n->op != OP_MATMUL || w->op != OP_IM2COL || p->slot[w->id].st != ST_WINDOWS || w->value != 0 ||
+        n->shape.dyn[0] || !memory_of(p, n->in[0]))
+        return false;
+    const Node *x = w->in[0];
+    const Layout *image = memory_of(p, x);
+    Window win = ir_window(w);
+    int64_t lanes = 64 / (int64_t)dtype_size(n->dt);
+    int64_t vectors = (window_out(x->shape.d[3], win.kw, win.sw, win.pw, win.dw) + lanes - 1) / lanes;
+    return image && image->stride[3] == 1 && win.sw == 1 && vectors <= 2 && n->shape.d[0] * vectors <= 16 &&
+           n->in[0]->shape.d[1] <= 32;
+}
+
+const Shape *split_shape(const Plan *p, const Node *n) {
+    OpKind k = op_info[n->op].kind;
+    const Shape *s = k == K_EW || n->op == OP_COL2IM                      ? &n->shape
+                     : n->op == OP_IM2COL || k == K_VIEW                 ? &n->in[0]->shape
+                     : p->slot[n->id].conv_direct                        ? &n->in[1]->in[0]->shape
+                                                                         : NULL;
+    if (!s || s->rank < 1 || (s->d[0] == 1 && !s->dyn[0]) || s->d[0] < 2)
+        return NULL;
+    return shape_numel(&n->shape) >= 2 * PAR_MIN_ELEMS ? s : NULL;
 }
 
 /* Every im2col whose readers, and its transposes' readers, all take it as
@@ -678,6 +713,8 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         }
 
     fill_windows(p, g);
+    for (int i = 0; i < n; i++)
+        p->slot[i].conv_direct = p->slot[i].st == ST_BUFFER && conv_direct(p, g->nodes[i]);
 
     /* Read times: the kernel (or the end) at which each value is last read.
      * Inline nodes and views are read when their consumer runs. */
@@ -843,6 +880,9 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
             fprintf(f, ", epilogue %%%d %s", s->epilogue->id, op_info[s->epilogue->op].name);
         if (s->gemm)
             fprintf(f, " (%s)", gemm_describe(s->gemm));
+        if (s->conv_direct)
+            fprintf(f, " (direct convolution from the image, a row of pixels at a time%s)",
+                    split_shape(p, x) ? "; threads" : "");
         if (reduce_chunk_rows(x))
             fprintf(f, " (in chunks of %lld rows; threads)", (long long)reduce_chunk_rows(x));
         fprintf(f, "\n");
