@@ -982,6 +982,14 @@ static LLVMValueRef lanes_between(CG *cg, int lanes, int64_t lo, int64_t hi) {
     return any ? LLVMConstVector(bits, (unsigned)lanes) : NULL;
 }
 
+/* x's layout when x is in memory with a stride of 1 along its last axis
+ * (for explicit vectors along it), else NULL. */
+static const Layout *rows_in_memory(CG *cg, const Node *x) {
+    const Slot *s = &cg->plan->slot[x->id];
+    bool memory = s->st == ST_BUFFER || s->st == ST_VIEW || s->st == ST_LEAF;
+    return memory && s->lay.stride[x->shape.rank - 1] == 1 ? &s->lay : NULL;
+}
+
 /* col2im with stride 1 along the row, from a matrix of windows in memory
  * whose pixels are contiguous: each row of the image, (b, c, ih) for the
  * window row i and output row oh, gets the sum over the window's columns
@@ -993,10 +1001,8 @@ static LLVMValueRef lanes_between(CG *cg, int lanes, int64_t lo, int64_t hi) {
  * no store is read back by the next j's overlapping load (which stalls). */
 static bool col2im_by_rows(CG *cg, Node *n) {
     Window w = ir_window(n);
-    const Slot *src = &cg->plan->slot[n->in[0]->id];
-    const Layout *out = out_layout(cg, n);
-    if (w.sw != 1 || (src->st != ST_BUFFER && src->st != ST_VIEW && src->st != ST_LEAF) ||
-        src->lay.stride[1] != 1 || out->stride[3] != 1)
+    const Layout *cols = rows_in_memory(cg, n->in[0]), *out = out_layout(cg, n);
+    if (w.sw != 1 || !cols || out->stride[3] != 1)
         return false;
     LLVMBuilderRef b = cg->b;
     const int64_t *d = n->shape.d;
@@ -1028,8 +1034,8 @@ static bool col2im_by_rows(CG *cg, Node *n) {
                                                                         i, ""), cg_i64(cg, w.kw), ""),
                                           cg_i64(cg, j), "");
             LLVMValueRef at[2] = {r, first}, off = cg_i64(cg, q + shift);
-            LLVMValueRef p = LLVMBuildGEP2(b, et, cg_elem_ptr(cg, &src->lay, n->dt, 2, at), &off, 1, "");
-            acc = LLVMBuildFAdd(b, acc, scoped(cg, masked_load(cg, n->dt, p, mask, zeros), &src->lay), "");
+            LLVMValueRef p = LLVMBuildGEP2(b, et, cg_elem_ptr(cg, cols, n->dt, 2, at), &off, 1, "");
+            acc = LLVMBuildFAdd(b, acc, scoped(cg, masked_load(cg, n->dt, p, mask, zeros), cols), "");
         }
         scoped(cg, masked_store(cg, n->dt, dst, whole, acc), out);
     }
@@ -1812,10 +1818,8 @@ static void fill_loops(CG *cg, Node *n, LLVMValueRef *p, LLVMValueRef cs, bool u
     LLVMValueRef dst = p[1], rs = p[2], r0 = p[4], r1 = p[5], q0 = p[6], q1 = p[7];
     FillRow f = {.n = n, .w = ir_window(n), .cs = cs, .q0 = q0, .copy = unit ? ROW_MASKED : ROW_PLAIN};
     const int64_t *d = n->in[0]->shape.d;
-    const Slot *src = &cg->plan->slot[n->in[0]->id];
-    if (unit && f.w.sw == 1 && (src->st == ST_BUFFER || src->st == ST_VIEW || src->st == ST_LEAF) &&
-        src->lay.stride[3] == 1)
-        f.image = &src->lay;
+    if (unit && f.w.sw == 1)
+        f.image = rows_in_memory(cg, n->in[0]);
     f.height = d[2];
     f.oh = window_out(d[2], f.w.kh, f.w.sh, f.w.ph, f.w.dh);
     f.ow = window_out(d[3], f.w.kw, f.w.sw, f.w.pw, f.w.dw);
