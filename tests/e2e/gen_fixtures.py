@@ -357,13 +357,17 @@ def _conv2d(t, g):
 
 @spec('conv2d_blocks', values=dict(x=normal(1.0), w1=uniform(-0.3, 0.3), b1=uniform(-0.5, 0.5),
                                     w2=uniform(-0.3, 0.3), w3=uniform(-0.5, 0.5), x4=normal(1.0),
-                                    w4=uniform(-0.3, 0.3)))
+                                    w4=uniform(-0.3, 0.3), x5=normal(1.0), w5=uniform(-0.5, 0.5),
+                                    x6=normal(1.0), w6=uniform(-0.5, 0.5)))
 def _conv2d_blocks(t, g):
     h1 = torch.tanh(F.conv2d(t.x, t.w1, t.b1, padding=2))
     h2 = torch.tanh(F.conv2d(h1, t.w2, stride=2, dilation=2, padding=1))
     h3 = F.conv2d(h2, t.w3)
     h4 = F.conv2d(t.x4, t.w4, padding=2, dilation=2)
-    return dict(h1=h1, h3=h3, h4=h4, J=(h3 * h3).mean() + (h4 * h4).mean())
+    h5 = F.conv2d(t.x5, t.w5, stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+    h6 = F.conv2d(t.x6, t.w6, padding=(1, 2))
+    return dict(h1=h1, h3=h3, h4=h4, h5=h5, h6=h6,
+                J=(h3 * h3).mean() + (h4 * h4).mean() + (h5 * h5).mean() + (h6 * h6).mean())
 
 
 @spec('pooling', values=dict(x=normal(1.0), w=uniform(-0.5, 0.5), c=uniform(0.5, 1.5)))
