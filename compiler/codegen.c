@@ -1613,6 +1613,23 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     parallel_rows_call(cg, rows, args, units, cg_i64(cg, grain));
 }
 
+static Node *gradient_product(const Plan *p, Node *g);
+static LLVMValueRef update_split(CG *cg, const Tensor *t, const Plan *train);
+
+/* x, computed inline, reads params, hypers and constants alone, and
+ * *param is the last param it reads (NULL: none). */
+static bool reads_params_only(CG *cg, const Node *x, const Node **param) {
+    Storage st = cg->plan->slot[x->id].st;
+    if (x->op == OP_PARAM)
+        *param = x;
+    else if (x->op != OP_HYPER && x->op != OP_CONST && st != ST_CONST && st != ST_INLINE)
+        return false;
+    for (int k = 0; k < op_info[x->op].arity && st == ST_INLINE; k++)
+        if (!reads_params_only(cg, x->in[k], param))
+            return false;
+    return true;
+}
+
 /* A reduction over the batch (reduce_chunk_rows): a task over chunks of
  * rows of x, each folded into its partial result in the scratch (the
  * kernel's last argument), then the partials combined in chunk order. */
@@ -1641,8 +1658,18 @@ static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu) {
     cg->split_shape = NULL;
     cg_loop_close(cg, &lc);
     side_close(cg, &sd);
-    /* every chunk's partial in the caller's scratch: the pool's own is unused */
-    cg_parallel(cg, task, args, chunks, cg_i64(cg, 1), 0, LLVMConstPointerNull(cg->ptr));
+    /* every chunk's partial in the caller's scratch: the pool's own is unused.
+     * A sum over a param alone (the L2 term's sum(W * W)) is split only
+     * where the param's update is, since that update left the param in
+     * the caches of the threads that ran it: at batch 1, splitting the
+     * example's sum over W1 across 2 threads made its step 1.3 times as
+     * long.  The kernel serves every entry, so the train step's plan decides. */
+    const Node *param = NULL;
+    const Plan *train = cg->plans[ENTRY_TRAIN];
+    const Tensor *t = reads_params_only(cg, x, &param) && param ? &cg->m->tensors[param->tensor] : NULL;
+    LLVMValueRef split = t && train && t->grad ? update_split(cg, t, train) : LLVMConstInt(cg->i1, 1, 0);
+    LLVMValueRef grain = split ? LLVMBuildSelect(cg->b, split, cg_i64(cg, 1), chunks, "") : chunks;
+    cg_parallel(cg, task, args, chunks, grain, 0, LLVMConstPointerNull(cg->ptr));
 
     /* out = init, then out op= each partial, in chunk order */
     const Layout *out = out_layout(cg, n);
@@ -2058,15 +2085,30 @@ static Node *gradient_product(const Plan *p, Node *g) {
  * splitting the example's W1 (200K elements) made the step at batch 1 take
  * 1.5 times as long on 2 threads.  So a param of 64K elements or more is
  * split when the product its gradient reads had the work to be split, at
- * the sizes of the call, and one of 1M elements or more always.  The
- * entry's bases go to the pool in an array. */
+ * the sizes of the call, and one of 1M elements or more always.
+ * update_split tells which: NULL for never, else an i1 of the call's
+ * sizes; train: the plan whose gradient the update reads, NULL when it
+ * reads one from a struct (the update entry). */
 enum { PAR_MIN_UPDATE = 1 << 20 };
+
+static LLVMValueRef update_split(CG *cg, const Tensor *t, const Plan *train) {
+    const Shape *s = &t->shape;
+    Node *prod = train ? gradient_product(train, t->grad) : NULL;
+    int64_t need = prod ? 2 * PAR_MIN_ELEMS : PAR_MIN_UPDATE;
+    if (s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2 || shape_numel(s) < need)
+        return NULL;
+    if (!prod)
+        return LLVMConstInt(cg->i1, 1, 0);
+    LLVMValueRef m = cg_extent(cg, &prod->shape, 0), n = cg_extent(cg, &prod->shape, 1);
+    LLVMValueRef k = cg_extent(cg, &prod->in[0]->shape, 1);
+    LLVMValueRef flops = LLVMBuildMul(cg->b, LLVMBuildMul(cg->b, LLVMBuildMul(cg->b, m, n, ""), k, ""), cg_i64(cg, 2), "");
+    return LLVMBuildICmp(cg->b, LLVMIntUGE, flops, cg_i64(cg, 2 * PAR_MIN_FLOPS), "");
+}
 
 static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
     const Shape *s = &t->shape;
-    Node *prod = cg->plan && !grad ? gradient_product(cg->plan, t->grad) : NULL;
-    int64_t need = prod ? 2 * PAR_MIN_ELEMS : PAR_MIN_UPDATE;
-    if (s->rank < 1 || !has_loop(s, 0) || s->d[0] < 2 || shape_numel(s) < need) {
+    LLVMValueRef split = update_split(cg, t, grad ? NULL : cg->plan);
+    if (!split) {
         update_loop(cg, t, grad);
         return;
     }
@@ -2098,15 +2140,8 @@ static void emit_param_update(CG *cg, const Tensor *t, const Layout *grad) {
     LLVMPositionBuilderAtEnd(cg->b, here);
     int64_t per_row = shape_numel(s) / s->d[0];
     LLVMValueRef units = cg_extent(cg, s, 0);
-    LLVMValueRef grain = cg_i64(cg, (need / 2 + per_row - 1) / per_row);
-    if (prod) {   /* one unit a thread, the whole, unless the product was split */
-        LLVMValueRef m = cg_extent(cg, &prod->shape, 0), n = cg_extent(cg, &prod->shape, 1);
-        LLVMValueRef k = cg_extent(cg, &prod->in[0]->shape, 1);
-        LLVMValueRef flops = LLVMBuildMul(cg->b, LLVMBuildMul(cg->b, LLVMBuildMul(cg->b, m, n, ""), k, ""),
-                                          cg_i64(cg, 2), "");
-        LLVMValueRef split = LLVMBuildICmp(cg->b, LLVMIntUGE, flops, cg_i64(cg, 2 * PAR_MIN_FLOPS), "");
-        grain = LLVMBuildSelect(cg->b, split, grain, units, "");
-    }
+    /* one unit a thread, the whole, unless split */
+    LLVMValueRef grain = LLVMBuildSelect(cg->b, split, cg_i64(cg, (PAR_MIN_ELEMS + per_row - 1) / per_row), units, "");
     parallel_rows_call(cg, rows, bases, units, grain);
 }
 
