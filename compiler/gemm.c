@@ -195,21 +195,10 @@ static LLVMValueRef shuffle(Gemm *g, LLVMValueRef x, LLVMValueRef y, const int *
     return LLVMBuildShuffleVector(g->b, x, y, LLVMConstVector(m, (unsigned)n), "");
 }
 
-/* A vector of lanes copies of the scalar s (of type lane's). */
-static LLVMValueRef splat_of(Gemm *g, LLVMTypeRef vt, LLVMValueRef s) {
-    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetPoison(vt), s, i32c(g, 0), "");
-    int zeros[64] = {0};
-    return shuffle(g, v, LLVMGetPoison(vt), zeros, g->lanes);
-}
-
 /* A load under mask, an <lanes x i1> value, or NULL for a whole vector.
  * Masked-off lanes are not touched and read as 0. */
 static LLVMValueRef vload_masked(Gemm *g, LLVMValueRef p, LLVMValueRef mask) {
-    if (!mask)
-        return load_t(g, g->vt, p);
-    LLVMTypeRef tys[2] = {g->vt, g->cg->ptr};
-    LLVMValueRef a[4] = {p, i32c(g, g->esize), mask, LLVMConstNull(g->vt)};
-    return call_intrinsic(g, "llvm.masked.load", tys, 2, a, 4);
+    return mask ? cg_masked_load(g->cg, g->dt, p, mask, LLVMConstNull(g->vt)) : load_t(g, g->vt, p);
 }
 
 /* The first n lanes, as a constant mask (NULL when that is all of them). */
@@ -339,7 +328,7 @@ static void kernel_step(Gemm *g, int mr, int nv, LLVMValueRef a, LLVMValueRef rs
     for (int i = 0; i < mr; i++) {
         if (i)
             arow = at(g, arow, rsa);
-        LLVMValueRef s = splat_of(g, g->vt, load_t(g, g->t, arow));
+        LLVMValueRef s = cg_splat(g->cg, load_t(g, g->t, arow), g->lanes);
         for (int v = 0; v < nv; v++)
             acc[i * nv + v] = fmuladd(g, s, bv[v], acc[i * nv + v]);
     }
@@ -1095,8 +1084,11 @@ enum { MIN_PANELS = 4 };
 
 /* How a product is cut into units of work: the outer-product form by
  * panels of nv * lanes columns (each thread packs only its own columns of
- * B) or, when C has few of those, by tiles of mr rows (each thread packs
- * all of B); the dot form by groups of nt columns. */
+ * B) or, when C has few of those or only A is packed, by tiles of mr rows
+ * (each thread packs all of B, if B is packed, and only its own rows of
+ * A: cut by columns, the example's gradient of W1, A packed, had every
+ * thread pack all of A, and its step at batch 32 took 1.13 times as long
+ * on 2 threads); the dot form by groups of nt columns. */
 typedef enum { SPLIT_COLS, SPLIT_ROWS, SPLIT_DOT } Split;
 
 /* void task(ptr ctx, i64 begin, i64 end, ptr scratch) for nnrt_parallel,
@@ -1275,7 +1267,7 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
             args[OA_ROW0] = i64c(g, bbytes);
             LLVMValueRef ctx = stack_struct(g, tys, args, OA_ROW1);
             int64_t w = (int64_t)p->nv * g->lanes;
-            Split split = cdiv(o->N.max, w) >= MIN_PANELS ? SPLIT_COLS : SPLIT_ROWS;
+            Split split = cdiv(o->N.max, w) >= MIN_PANELS && (p->c.pack_b || !p->c.pack_a) ? SPLIT_COLS : SPLIT_ROWS;
             int unit = split == SPLIT_COLS ? (int)w : p->mr;
             LLVMValueRef units = units_of(g, split == SPLIT_COLS ? o->n : o->m, unit);
             LLVMValueRef other = split == SPLIT_COLS ? o->m : o->n;
