@@ -952,7 +952,7 @@ static LLVMValueRef masked_call(CG *cg, const char *name, LLVMTypeRef vt, LLVMVa
     return LLVMBuildCall2(cg->b, LLVMIntrinsicGetType(cg->ctx, id, tys, 2), fn, args, 4, "");
 }
 
-static LLVMValueRef masked_load(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask, LLVMValueRef passthru) {
+LLVMValueRef cg_masked_load(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask, LLVMValueRef passthru) {
     LLVMValueRef a[4] = {p, ci32(cg, (int)dtype_size(dt)), mask, passthru};
     return masked_call(cg, "llvm.masked.load", LLVMTypeOf(passthru), a);
 }
@@ -962,12 +962,12 @@ static LLVMValueRef masked_store(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef 
     return masked_call(cg, "llvm.masked.store", LLVMTypeOf(v), a);
 }
 
-/* Explicit vectors (col2im_by_rows, fill_row_vectors) are 64 bytes wide,
- * declared legal in the function being emitted. */
+/* Explicit vectors (col2im_by_rows, fill_row_vectors) are
+ * WIDE_VECTOR_BYTES wide, declared legal in the function being emitted. */
 static int wide_lanes(CG *cg, DType dt) {
     LLVMAddAttributeAtIndex(cg->fn, LLVMAttributeFunctionIndex,
                             LLVMCreateStringAttribute(cg->ctx, "min-legal-vector-width", 22, "512", 3));
-    return 64 / (int)dtype_size(dt);
+    return WIDE_VECTOR_BYTES / (int)dtype_size(dt);
 }
 
 /* The constant mask of lanes t in [0, lanes) with lo <= t < hi, or NULL
@@ -1023,7 +1023,7 @@ static bool col2im_by_rows(CG *cg, Node *n) {
     for (int64_t q = 0; q < d[3]; q += lanes) {
         LLVMValueRef xi[4] = {bi, c, ih, cg_i64(cg, q)};
         LLVMValueRef dst = cg_elem_ptr(cg, out, n->dt, 4, xi), whole = lanes_between(cg, lanes, 0, d[3] - q);
-        LLVMValueRef acc = scoped(cg, masked_load(cg, n->dt, dst, whole, zeros), out);
+        LLVMValueRef acc = scoped(cg, cg_masked_load(cg, n->dt, dst, whole, zeros), out);
         for (int64_t j = 0; j < w.kw; j++) {
             int64_t shift = w.pw - j * w.dw;   /* iw = ow - shift */
             int64_t hi = ow - shift < d[3] ? ow - shift : d[3];
@@ -1035,7 +1035,7 @@ static bool col2im_by_rows(CG *cg, Node *n) {
                                           cg_i64(cg, j), "");
             LLVMValueRef at[2] = {r, first}, off = cg_i64(cg, q + shift);
             LLVMValueRef p = LLVMBuildGEP2(b, et, cg_elem_ptr(cg, cols, n->dt, 2, at), &off, 1, "");
-            acc = LLVMBuildFAdd(b, acc, scoped(cg, masked_load(cg, n->dt, p, mask, zeros), cols), "");
+            acc = LLVMBuildFAdd(b, acc, scoped(cg, cg_masked_load(cg, n->dt, p, mask, zeros), cols), "");
         }
         scoped(cg, masked_store(cg, n->dt, dst, whole, acc), out);
     }
@@ -1046,7 +1046,7 @@ static bool col2im_by_rows(CG *cg, Node *n) {
     return true;
 }
 
-static LLVMValueRef splat(CG *cg, LLVMValueRef x, int lanes) {
+LLVMValueRef cg_splat(CG *cg, LLVMValueRef x, int lanes) {
     LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(x), (unsigned)lanes);
     LLVMValueRef v = LLVMBuildInsertElement(cg->b, LLVMGetPoison(vt), x, ci32(cg, 0), "");
     return LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(vt), LLVMConstNull(LLVMVectorType(cg->i32, (unsigned)lanes)),
@@ -1070,7 +1070,12 @@ void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
     const int64_t *d = x->shape.d;
     int64_t rows = n->shape.d[0], oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh);
     int64_t ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw), nv = (ow + lanes - 1) / lanes;
-    LLVMValueRef zero = LLVMConstNull(LLVMVectorType(et, (unsigned)lanes)), acc[16][2], pixels[2];
+    if (rows * nv > CONV_DIRECT_ACC || nv > 2) {   /* plan.c's conv_direct keeps to these */
+        fprintf(stderr, "nnc: internal error: a direct convolution of %lld rows by %lld vectors\n", (long long)rows,
+                (long long)nv);
+        abort();
+    }
+    LLVMValueRef zero = LLVMConstNull(LLVMVectorType(et, (unsigned)lanes)), acc[CONV_DIRECT_ACC][2], pixels[2];
     for (int64_t m = 0; m < rows; m++)
         for (int64_t v = 0; v < nv; v++)
             acc[m][v] = zero;
@@ -1096,13 +1101,13 @@ void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
                     if (mask) {   /* no lane of a row outside the image (a select becomes a branch) */
                         LLVMValueRef off = cg_i64(cg, v * lanes - (w.pw - j * w.dw));
                         LLVMValueRef p = LLVMBuildGEP2(b, et, src, &off, 1, "");
-                        mask = LLVMBuildAnd(b, mask, splat(cg, row_in, lanes), "");
-                        pixels[v] = scoped(cg, masked_load(cg, dt, p, mask, zero), image);
+                        mask = LLVMBuildAnd(b, mask, cg_splat(cg, row_in, lanes), "");
+                        pixels[v] = scoped(cg, cg_masked_load(cg, dt, p, mask, zero), image);
                     }
                 }
                 for (int64_t m = 0; m < rows; m++) {
                     LLVMValueRef at[2] = {cg_i64(cg, m), cg_i64(cg, k)};
-                    LLVMValueRef wmk = splat(cg, value_at(cg, a, at), lanes);
+                    LLVMValueRef wmk = cg_splat(cg, value_at(cg, a, at), lanes);
                     for (int64_t v = 0; v < nv; v++) {
                         LLVMValueRef f[3] = {wmk, pixels[v], acc[m][v]};
                         acc[m][v] = intrinsic(cg, "llvm.fmuladd", LLVMTypeOf(zero), f, 3);
@@ -1781,7 +1786,7 @@ static void fill_row_vectors(CG *cg, const FillRow *f, LLVMValueRef out, LLVMVal
         LLVMValueRef mask = lanes_between(cg, lanes, f->lo - q, f->hi - q), v = pad;
         if (mask) {
             LLVMValueRef off = cg_i64(cg, q - shift);
-            v = masked_load(cg, dt, LLVMBuildGEP2(b, et, src, &off, 1, ""), mask, pad);
+            v = cg_masked_load(cg, dt, LLVMBuildGEP2(b, et, src, &off, 1, ""), mask, pad);
             scoped(cg, v, f->image);
             v = LLVMBuildSelect(b, row_in, v, pad, "");
         }

@@ -107,6 +107,11 @@ LLVMValueRef cg_value_at(CG *cg, Node *n, LLVMValueRef *idx);
 void cg_store_all(CG *cg, Node *src, const Layout *dst);
 void cg_store_const(CG *cg, Node *n, const Layout *out, double v);
 LLVMValueRef cg_scratch(CG *cg, Node *n);    /* the node's scratch bytes (Slot.scratch) */
+/* A vector of lanes copies of the scalar x. */
+LLVMValueRef cg_splat(CG *cg, LLVMValueRef x, int lanes);
+/* A vector load of dt's at p under mask (an <n x i1>): masked-off lanes are
+ * not touched, and read as passthru's. */
+LLVMValueRef cg_masked_load(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask, LLVMValueRef passthru);
 
 /* gemm.c: the matrix product n = a @ b into out, using the node's scratch
  * (Slot.gemm, as the plan chose). */

@@ -533,9 +533,9 @@ static bool conv_direct(const Plan *p, const Node *n) {
     const Node *x = w->in[0];
     const Layout *image = memory_of(p, x);
     Window win = ir_window(w);
-    int64_t lanes = 64 / (int64_t)dtype_size(n->dt);
+    int64_t lanes = WIDE_VECTOR_BYTES / (int64_t)dtype_size(n->dt);
     int64_t vectors = (window_out(x->shape.d[3], win.kw, win.sw, win.pw, win.dw) + lanes - 1) / lanes;
-    return image && image->stride[3] == 1 && win.sw == 1 && vectors <= 2 && n->shape.d[0] * vectors <= 16 &&
+    return image && image->stride[3] == 1 && win.sw == 1 && vectors <= 2 && n->shape.d[0] * vectors <= CONV_DIRECT_ACC &&
            n->in[0]->shape.d[1] <= 32;
 }
 
@@ -545,7 +545,7 @@ const Shape *split_shape(const Plan *p, const Node *n) {
                      : n->op == OP_IM2COL || k == K_VIEW                 ? &n->in[0]->shape
                      : p->slot[n->id].conv_direct                        ? &n->in[1]->in[0]->shape
                                                                          : NULL;
-    if (!s || s->rank < 1 || (s->d[0] == 1 && !s->dyn[0]) || s->d[0] < 2)
+    if (!s || s->rank < 1 || s->d[0] < 2)
         return NULL;
     return shape_numel(&n->shape) >= 2 * PAR_MIN_ELEMS ? s : NULL;
 }
