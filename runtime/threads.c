@@ -8,9 +8,15 @@
  * a thread, which the threads claim one at a time: the calling thread with
  * the scratch it passed (the node's, in the model's workspace), each pool
  * thread with scratch of its own that lives here, so that workspace_size
- * does not depend on the thread count.  A thread that starts late, on a
- * busy machine, finds its chunks taken by the others instead of holding
- * them up.  What a unit computes does not depend on which thread runs it:
+ * does not depend on the thread count.  Thread k first claims the chunks
+ * of its own share, the k-th of n contiguous shares, then what is left of
+ * the others': a thread that starts late, on a busy machine, finds its
+ * chunks taken by the others instead of holding them up, and otherwise a
+ * thread gets the same part of every job split the same way, so that it
+ * finds in its caches what it wrote (the rows of a param's gradient, then
+ * of the param in its update, then of the param packed by the next step's
+ * product: with the chunks claimed in any order, 2 threads spent twice as
+ * long as one in the example's update).  What a unit computes does not depend on which thread runs it:
  * the generated code never splits a sum across units, so results are
  * bitwise the same for every thread count.
  *
@@ -46,15 +52,24 @@ enum {
 };
 
 /* The job, in one word, so that a thread sees all of it or none: its
- * generation (24 bits), the threads that may take part (10), the next
- * chunk to claim (15) and the number of chunks (15).  A thread claims a
- * chunk by a compare-and-swap of the word, and only then reads the job's
- * other fields: a job with a chunk claimed but not done cannot be
- * replaced, so they are the job's own. */
+ * generation (24 bits), the threads that take part (10) and the number of
+ * chunks (15). */
 #define GEN(s)    ((unsigned)((s) >> 40))
 #define ACTIVE(s) ((int)(((s) >> 30) & 0x3ff))
-#define NEXT(s)   ((int)(((s) >> 15) & 0x7fff))
 #define CHUNKS(s) ((int)((s) & 0x7fff))
+
+/* A thread's share of the job's chunks, [next, end), with the job's
+ * generation, in one word on a cache line of its own.  A chunk is claimed
+ * by a compare-and-swap of the word, and only then are the job's other
+ * fields read: a job with a chunk claimed but not done cannot be
+ * replaced, so they are the job's own. */
+typedef struct Share {
+    _Alignas(64) _Atomic uint64_t word;
+} Share;
+#define SHARE(gen, next, end) ((uint64_t)(gen) << 32 | (uint64_t)(next) << 16 | (uint64_t)(end))
+#define SHARE_GEN(v)          ((unsigned)((v) >> 32))
+#define SHARE_NEXT(v)         ((int)(((v) >> 16) & 0xffff))
+#define SHARE_END(v)          ((int)((v) & 0xffff))
 
 typedef struct Worker {
     pthread_t thread;
@@ -69,6 +84,7 @@ static struct {
     int nworkers;               /* started: worker[1 .. nworkers] */
     Worker worker[MAX_THREADS];
     _Atomic uint64_t job;
+    Share share[MAX_THREADS];   /* by thread, the caller's first */
     atomic_int finished;        /* chunks of the job done */
     nnrt_task task;
     void *ctx;
@@ -118,25 +134,29 @@ int nnrt_get_num_threads(void) {
     return n ? n : default_threads();
 }
 
-/* Claim and run chunks of the job of generation gen while there are any;
- * false once the job word holds another generation. */
-static bool run_chunks(unsigned gen, void *scratch) {
-    for (;;) {
-        uint64_t s = atomic_load_explicit(&pool.job, memory_order_acquire);
-        if (GEN(s) != gen)
-            return false;
-        int c = NEXT(s), n = CHUNKS(s);
-        if (c >= n)
-            return true;
-        if (!atomic_compare_exchange_weak_explicit(&pool.job, &s, s + ((uint64_t)1 << 15), memory_order_acq_rel,
-                                                   memory_order_acquire))
-            continue;
-        pool.task(pool.ctx, pool.units * c / n, pool.units * (c + 1) / n, scratch);
-        if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == n) {
-            pthread_mutex_lock(&pool.lock);
-            if (pool.caller_sleeping)
-                pthread_cond_signal(&pool.done);
-            pthread_mutex_unlock(&pool.lock);
+/* Claim and run chunks of the job of generation gen, thread self's share
+ * first, while there are any. */
+static void run_chunks(unsigned gen, int self, void *scratch) {
+    uint64_t s = atomic_load_explicit(&pool.job, memory_order_acquire);
+    if (GEN(s) != gen)
+        return;
+    int n = ACTIVE(s), chunks = CHUNKS(s);
+    for (int k = 0; k < n; k++) {
+        _Atomic uint64_t *share = &pool.share[(self + k) % n].word;
+        uint64_t v = atomic_load_explicit(share, memory_order_acquire);
+        while (SHARE_GEN(v) == gen && SHARE_NEXT(v) < SHARE_END(v)) {
+            if (!atomic_compare_exchange_weak_explicit(share, &v, v + ((uint64_t)1 << 16), memory_order_acq_rel,
+                                                       memory_order_acquire))
+                continue;
+            int c = SHARE_NEXT(v);
+            pool.task(pool.ctx, pool.units * c / chunks, pool.units * (c + 1) / chunks, scratch);
+            if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == chunks) {
+                pthread_mutex_lock(&pool.lock);
+                if (pool.caller_sleeping)
+                    pthread_cond_signal(&pool.done);
+                pthread_mutex_unlock(&pool.lock);
+            }
+            v = atomic_load_explicit(share, memory_order_acquire);
         }
     }
 }
@@ -159,7 +179,7 @@ static void *worker_main(void *arg) {
         }
         seen = GEN(s);
         if (w < ACTIVE(s))
-            run_chunks(seen, pool.worker[w].scratch);
+            run_chunks(seen, w, pool.worker[w].scratch);
     }
     return NULL;
 }
@@ -219,6 +239,9 @@ void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size
     pool.units = units;
     atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
     unsigned gen = (GEN(atomic_load(&pool.job)) + 1) & 0xffffff;
+    for (int k = 0; k < n; k++)
+        atomic_store_explicit(&pool.share[k].word, SHARE(gen, chunks * k / n, chunks * (k + 1) / n),
+                              memory_order_relaxed);
     pthread_mutex_lock(&pool.lock);
     atomic_store_explicit(&pool.job, (uint64_t)gen << 40 | (uint64_t)n << 30 | (uint64_t)chunks,
                           memory_order_release);
@@ -226,7 +249,7 @@ void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size
         pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
 
-    run_chunks(gen, scratch);
+    run_chunks(gen, 0, scratch);
 
     for (int i = 0; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks && i < SPIN; i++)
         relax();
