@@ -75,6 +75,9 @@ typedef struct Worker {
     pthread_t thread;
     void *scratch;      /* 64-byte aligned, scratch_cap bytes */
     size_t scratch_cap;
+    /* the generation of the last job before it was made: it takes part
+     * in the next, which may be published before it starts running */
+    unsigned before;
 } Worker;
 
 static struct {
@@ -164,7 +167,7 @@ static void run_chunks(unsigned gen, int self, void *scratch) {
 static void *worker_main(void *arg) {
     int w = (int)(intptr_t)arg;
     in_pool_thread = true;
-    unsigned seen = GEN(atomic_load(&pool.job));
+    unsigned seen = pool.worker[w].before;
     for (;;) {
         uint64_t s;
         for (int i = 0; GEN(s = atomic_load_explicit(&pool.job, memory_order_acquire)) == seen && i < SPIN; i++)
@@ -193,6 +196,7 @@ static int prepare(int want, size_t bytes) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pool.worker[w].before = GEN(atomic_load(&pool.job));
         int rc = pthread_create(&pool.worker[w].thread, &attr, worker_main, (void *)(intptr_t)w);
         pthread_attr_destroy(&attr);
         if (rc != 0)

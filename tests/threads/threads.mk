@@ -32,11 +32,17 @@ run-thread-tests: $(THREADS_OUT)/threads
 .PHONY: run-thread-tests
 
 # ThreadSanitizer: the runtime's sources and threads.c built with
-# -fsanitize=thread (ASan cannot be combined with it), run at 2 threads.
+# -fsanitize=thread (ASan cannot be combined with it), run at 2 threads;
+# and the pool's own test (tests/runtime/test_threads.c), in one process.
+TSAN_CFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -O1 -g -fsanitize=thread -Iruntime
 $(THREADS_OUT)/threads_tsan: tests/threads/threads.c $(THREADS_OBJ) $(RT_SRC)
-	$(CC) -std=c11 -D_XOPEN_SOURCE=700 -O1 -g -fsanitize=thread -Iruntime -o $@ $< $(RT_SRC) $(THREADS_OBJ) $(RT_LIBS)
-tsan-threads: $(THREADS_OUT)/threads_tsan
+	$(CC) $(TSAN_CFLAGS) -o $@ $< $(RT_SRC) $(THREADS_OBJ) $(RT_LIBS)
+$(THREADS_OUT)/pool_tsan: tests/runtime/test_threads.c $(RT_SRC)
+	@mkdir -p $(@D)
+	$(CC) $(TSAN_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null) -o $@ $^ $(CHECK_LIBS) $(RT_LIBS)
+tsan-threads: $(THREADS_OUT)/threads_tsan $(THREADS_OUT)/pool_tsan
 	TSAN_OPTIONS=halt_on_error=1 $(THREADS_OUT)/threads_tsan
+	CK_FORK=no TSAN_OPTIONS=halt_on_error=1 $(THREADS_OUT)/pool_tsan
 .PHONY: tsan-threads
 ifeq ($(SANITIZE),1)
 CHECK_RUN += tsan-threads
