@@ -128,19 +128,32 @@ static void slow_units(void *ctx, int64_t begin, int64_t end, void *scratch) {
             atomic_store(&l->runs[u], 2);
 }
 
+static bool ran_by_shares(Loop *l) {
+    for (int64_t u = 0; u < l->units; u++)
+        if (atomic_load(&l->runs[u]) != (u < 3 ? 1 : 2))
+            return false;
+    return true;
+}
+
 /* 2 threads, 3 chunks each of 20 ms: each thread runs its own share, the
  * caller the first half, so that a thread finds in its caches the part
- * of a param it wrote in the loop before. */
+ * of a param it wrote in the loop before.  A pool thread woken more than
+ * 20 ms late (a busy machine) rightly leaves a chunk to the caller: a few
+ * tries. */
 START_TEST(each_thread_runs_its_own_share_first) {
     nnrt_set_num_threads(2);
     Loop *l = calloc(1, sizeof *l);
     l->units = 6;
     l->caller = pthread_self();
     nnrt_parallel(count_units, l, l->units, 1, 0, NULL);   /* the pool starts */
-    nnrt_parallel(slow_units, l, l->units, 1, 0, NULL);
-    for (int64_t u = 0; u < l->units; u++)
-        ck_assert_msg(atomic_load(&l->runs[u]) == (u < 3 ? 1 : 2), "unit %lld ran on the %s", (long long)u,
-                      atomic_load(&l->runs[u]) == 1 ? "caller" : "pool thread");
+    bool by_shares = false;
+    for (int attempt = 0; attempt < 5 && !by_shares; attempt++) {
+        nnrt_parallel(slow_units, l, l->units, 1, 0, NULL);
+        by_shares = ran_by_shares(l);
+    }
+    ck_assert_msg(by_shares, "unit 0 to 5 ran on %d %d %d %d %d %d (1: the caller, 2: the pool thread)",
+                  atomic_load(&l->runs[0]), atomic_load(&l->runs[1]), atomic_load(&l->runs[2]),
+                  atomic_load(&l->runs[3]), atomic_load(&l->runs[4]), atomic_load(&l->runs[5]));
     free(l);
     nnrt_set_num_threads(0);
 }
