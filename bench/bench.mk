@@ -101,7 +101,7 @@ $(BENCH_OUT)/mpi_lenet.o: bench/lenet.nn $(B)/nnc
 $(BENCH_OUT)/mpi_bench_%: bench/mpi_bench.c $(BENCH_OUT)/mpi_%.o $(B)/libnnrt_mpi.a $(B)/libnnrt.a
 	$(CC) $(BENCH_CFLAGS) $(MPI_CFLAGS) -Iruntime/mpi -o $@ $^ $(MPI_LIBS) $(RT_LIBS)
 
-bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/isa_bench $(BENCH_OUT)/thread_bench $(BENCH_OUT)/lenet.so \
+bench-run: all $(BENCH_BINS) $(BENCH_MODELS) $(BENCH_OUT)/dim_bench $(BENCH_OUT)/optim_bench $(BENCH_OUT)/isa_bench $(BENCH_OUT)/thread_bench $(BENCH_OUT)/products_bench $(BENCH_OUT)/lenet.so \
            $(BENCH_OUT)/mpi_bench_fashion $(BENCH_OUT)/mpi_bench_lenet
 	@BENCH_BLAS="$(BENCH_BLAS)" BENCH_PYTHON="$(BENCH_PYTHON)" BENCH_NNC="$(BENCH_NNC)" \
 	  bench/run.sh $(B) "$(BENCH_BATCHES)" "$(BENCH_SIZES)"
@@ -139,6 +139,37 @@ CHECK_RUN += $(GEMM_CHECK_RUN)
 $(BENCH_OUT)/gemm_1024.o: bench/gemm.nn $(B)/nnc
 	@mkdir -p $(@D)
 	$(B)/nnc $(BENCH_NNC) -D n=1024 $< -o $@ -H $(BENCH_OUT)/gemm_1024.h
+# The products of samples/mlp.nn's train step, each alone (bench/product.nn,
+# bench/products_bench.c) at 256 and 32 rows: PROD_<name>_<rows> is its
+# form (A @ B, A @ B.T, A.T @ B), then m, k and n, from the example's
+# d = 784, h = 256 and q = 10.
+PROD_fwd_256  := nt 256 784 256
+PROD_out_256  := nt 256 256 10
+PROD_dhid_256 := nn 256 10 256
+PROD_dw2_256  := tn 10 256 256
+PROD_dw1_256  := tn 256 256 784
+PROD_fwd_32   := nt 32 784 256
+PROD_out_32   := nt 32 256 10
+PROD_dhid_32  := nn 32 10 256
+PROD_dw2_32   := tn 10 32 256
+PROD_dw1_32   := tn 256 32 784
+PROD_OBJS     := $(patsubst PROD_%,$(BENCH_OUT)/prod_%.o,$(filter PROD_%_256 PROD_%_32,$(.VARIABLES)))
+PROD_SED_nn   :=
+PROD_SED_nt   := s/^input  B : f32\[k, n\]/input  B : f32[n, k]/; s/^C = A @ B$$/C = A @ B.T/
+PROD_SED_tn   := s/^input  A : f32\[m, k\]/input  A : f32[k, m]/; s/^C = A @ B$$/C = A.T @ B/
+$(BENCH_OUT)/prod_%.o: bench/product.nn $(B)/nnc
+	@mkdir -p $(@D)
+	sed '$(PROD_SED_$(word 1,$(PROD_$*)))' $< > $(@:.o=.nn)
+	$(B)/nnc $(BENCH_NNC) --prefix=prod_$* -D m=$(word 2,$(PROD_$*)) -D k=$(word 3,$(PROD_$*)) \
+	  -D n=$(word 4,$(PROD_$*)) $(@:.o=.nn) -o $@ -H $(@:.o=.h)
+$(BENCH_OUT)/products_bench: bench/products_bench.c bench/peak.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(PROD_OBJS) \
+                             $(B)/libnnrt.a
+	$(CC) $(BENCH_CFLAGS) -march=native -ffp-contract=fast -Wl,--wrap=nnrt_parallel -o $@ $^ $(RT_LIBS) -lm
+# make check runs one round of it, no figure checked: it fails when the
+# step no longer makes the two long calls it times, or a call fails.
+check-products-bench: $(BENCH_OUT)/products_bench
+	$< 1 > $(BENCH_OUT)/products_bench.log
+CHECK_RUN += check-products-bench
 # Convolutions, forward and both gradients (bench/conv.nn), by shape.
 CONV_lenet1 :=
 CONV_lenet2 := -D c=6 -D hw=14 -D o=16 -D p=0
@@ -146,7 +177,7 @@ CONV_vgg    := -D n=32 -D c=64 -D o=64 -D k=3 -D p=1
 $(BENCH_OUT)/conv_%.o: bench/conv.nn $(B)/nnc
 	@mkdir -p $(@D)
 	$(B)/nnc $(BENCH_NNC) --prefix=conv_$* $(CONV_$*) $< -o $@
-$(BENCH_OUT)/thread_bench: bench/thread_bench.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/gemm_1024.o \
+$(BENCH_OUT)/thread_bench: bench/thread_bench.c bench/peak.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/gemm_1024.o \
                            $(BENCH_OUT)/lenet.o $(BENCH_OUT)/conv_lenet1.o $(BENCH_OUT)/conv_lenet2.o \
                            $(BENCH_OUT)/conv_vgg.o $(B)/libnnrt.a
 	$(CC) $(BENCH_CFLAGS) -march=native -ffp-contract=fast -o $@ $^ $(RT_LIBS) -lm

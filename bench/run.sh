@@ -132,6 +132,11 @@ env -u NNRT_NUM_THREADS -u OMP_NUM_THREADS OMP_WAIT_POLICY=PASSIVE "${py:-python
     || status=1
 
 echo
+echo "(k) the products of samples/mlp.nn's train step, one thread, each compiled alone and inside the"
+echo "    step, against one core's FMA peak measured in the same process (bench/products_bench.c)"
+"$out/products_bench" || status=1
+
+echo
 echo "(e) compile time against model size (nnc -O2, best of 3): generated models of 20,000 and"
 echo "    200,000 statements (bench/gen_model.sh), an unrolled loop of 1,000 and 10,000 iterations"
 # The best of three runs of "$@", in milliseconds, or "failed".

@@ -7,10 +7,9 @@
  *
  * Links the example network with its batch a runtime dim (dyn_model, max
  * 256) and bench/gemm.nn at n = 1024 (gemm_model), both --cpu=native.
- * - The limit: the peak of fused multiply-adds, measured here by 12
- *   independent chains of vector FMAs a thread (the latency of an FMA
- *   times its throughput on these machines), on 1, 2 and all threads at
- *   once, so that a busy machine, or CPUs that share a core, lower it too.
+ * - The limit: the peak of fused multiply-adds (peak.c), on 1, 2 and all
+ *   threads at once, so that a busy machine, or CPUs that share a core,
+ *   lower it too.
  *   A step's FLOP-bound time at k threads is its products' FLOPs / the
  *   peak of k threads.
  * - For batch 256, 32 and 1, the train step at 1, 2 and all threads,
@@ -25,10 +24,7 @@
  *   (issue 16 asks for 70% of the peak, a time / FLOP-bound of 1.43).
  * - The same for the 1024 x 1024 product (forward of gemm_model).
  */
-#define _GNU_SOURCE     /* sched_getaffinity */
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +32,7 @@
 
 #include <nnrt.h>
 
+#include "peak.h"
 #include "sides.h"
 
 extern const nnrt_model dyn_model, gemm_model, lenet_model, conv_lenet1_model, conv_lenet2_model, conv_vgg_model;
@@ -44,64 +41,6 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* ---- one core's FMA peak ---- */
-
-typedef float vec __attribute__((vector_size(64)));
-enum { CHAINS = 12 };
-
-/* FLOP/s of `iters` rounds of CHAINS independent vector FMAs, each chain
- * a variable of its own so that all stay in registers. */
-static double fma_rate(long iters) {
-    vec x, y;
-    for (int k = 0; k < 16; k++) {
-        x[k] = 1.0f + 1e-7f * (float)k;
-        y[k] = 1e-7f;
-    }
-    vec a0 = x, a1 = x, a2 = x, a3 = x, a4 = x, a5 = x, a6 = x, a7 = x, a8 = x, a9 = x, a10 = x, a11 = x;
-    double t = now();
-    for (long i = 0; i < iters; i++) {
-        a0 = a0 * x + y, a1 = a1 * x + y, a2 = a2 * x + y, a3 = a3 * x + y;
-        a4 = a4 * x + y, a5 = a5 * x + y, a6 = a6 * x + y, a7 = a7 * x + y;
-        a8 = a8 * x + y, a9 = a9 * x + y, a10 = a10 * x + y, a11 = a11 * x + y;
-        /* the compiler may not see through the chains */
-        __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7),
-                         "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
-    }
-    t = now() - t;
-    vec sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
-    if (sum[0] == 12345.0f)     /* keep the sums alive */
-        printf(" ");
-    return 2.0 * 16 * CHAINS * (double)iters / t;
-}
-
-static void *fma_thread(void *rate) {
-    double best = 0;
-    for (int r = 0; r < 9; r++) {
-        double f = fma_rate(2000000);
-        best = f > best ? f : best;
-    }
-    *(double *)rate = best;
-    return NULL;
-}
-
-/* The FMA peak of k threads running at once, summed: on a machine whose
- * CPUs share cores (SMT, or a virtual machine's), less than k times one. */
-static double fma_peak(int k) {
-    pthread_t th[8];
-    double rate[8] = {0}, sum = 0;
-    for (int i = 1; i < k; i++)
-        if (pthread_create(&th[i], NULL, fma_thread, &rate[i]) != 0) {
-            fprintf(stderr, "thread_bench: cannot start a thread\n");
-            exit(1);
-        }
-    fma_thread(&rate[0]);
-    for (int i = 1; i < k; i++)
-        pthread_join(th[i], NULL);
-    for (int i = 0; i < k; i++)
-        sum += rate[i];
-    return sum;
 }
 
 /* ---- timing at several thread counts ---- */
@@ -165,7 +104,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < nt; k++)
         peak[k] = fma_peak(threads[k]);
     printf("FMA peak, measured (f32, %d chains of 16-lane FMAs a thread): 1 thread %.1f GFLOP/s, 2 threads "
-           "%.1f (%.2fx)%s; all threads: %d\n", CHAINS, peak[0] / 1e9, peak[1] / 1e9, peak[1] / peak[0],
+           "%.1f (%.2fx)%s; all threads: %d\n", PEAK_CHAINS, peak[0] / 1e9, peak[1] / 1e9, peak[1] / peak[0],
            "", all);
     if (nt > 2)
         printf("  %d threads: %.1f GFLOP/s\n", threads[2], peak[2] / 1e9);
