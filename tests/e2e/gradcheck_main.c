@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include <nnrt.h>
+#include "run_suite.h"
 
 #ifndef NNC_MODEL
 #error "compile with -DNNC_MODEL=<name>_model (see tests/e2e/e2e.mk)"
@@ -193,9 +194,5 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_model_is_f64);
     tcase_add_loop_test(tc, test_gradient_matches_finite_differences, 1, GC.seeds + 1);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

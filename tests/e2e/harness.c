@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include <nnrt.h>
+#include "run_suite.h"
 
 #ifndef NNC_MODEL
 #error "compile with -DNNC_MODEL=<name>_model (see tests/e2e/e2e.mk)"
@@ -923,9 +924,5 @@ int main(int argc, char **argv)
         die("usage: %s FIXTURE [--dtype=f64] (or set NNC_E2E_FIXTURE)%s", argv[0], "");
     read_fixture(path);
 
-    SRunner *sr = srunner_create(e2e_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(e2e_suite());
 }

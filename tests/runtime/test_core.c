@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nnrt.h"
+#include "run_suite.h"
 
 START_TEST(every_code_has_its_own_message)
 {
@@ -113,9 +114,5 @@ int main(void)
     tcase_add_test(tc, alloc_of_an_impossible_size_fails_cleanly);
     suite_add_tcase(s, tc);
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nnrt.h"
+#include "run_suite.h"
 
 #define N_STAT 131072                 /* 2^17 >= 10^5 draws */
 
@@ -531,9 +532,5 @@ int main(void)
     tcase_add_test(tc, a_point_interval_gives_its_point);
     suite_add_tcase(s, tc);
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "nnrt.h"
+#include "run_suite.h"
 
 enum { MAX_UNITS = 1000 };
 
@@ -188,9 +189,5 @@ int main(void) {
     tcase_add_test(tc, each_thread_runs_its_own_share_first);
     tcase_add_test(tc, a_loop_inside_a_task_runs_inline);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }
