@@ -4,7 +4,7 @@
 
 RT_TEST_SRC := $(wildcard tests/runtime/test_*.c)
 RT_TEST_BIN := $(RT_TEST_SRC:tests/runtime/%.c=$(B)/tests/runtime/%)
-RT_TEST_HDR := $(wildcard tests/runtime/*.h)
+RT_TEST_HDR := $(wildcard tests/runtime/*.h) tests/run_suite.h
 
 CHECK_BINS += $(RT_TEST_BIN)
 CHECK_RUN  += run-runtime-tests

@@ -39,7 +39,7 @@ $(THREADS_OUT)/threads_tsan: tests/threads/threads.c $(THREADS_OBJ) $(RT_SRC)
 	$(CC) $(TSAN_CFLAGS) -o $@ $< $(RT_SRC) $(THREADS_OBJ) $(RT_LIBS)
 $(THREADS_OUT)/pool_tsan: tests/runtime/test_threads.c $(RT_SRC)
 	@mkdir -p $(@D)
-	$(CC) $(TSAN_CFLAGS) $(shell pkg-config --cflags check 2>/dev/null) -o $@ $^ $(CHECK_LIBS) $(RT_LIBS)
+	$(CC) $(TSAN_CFLAGS) -Itests $(shell pkg-config --cflags check 2>/dev/null) -o $@ $^ $(CHECK_LIBS) $(RT_LIBS)
 tsan-threads: $(THREADS_OUT)/threads_tsan $(THREADS_OUT)/pool_tsan
 	TSAN_OPTIONS=halt_on_error=1 $(THREADS_OUT)/threads_tsan
 	CK_FORK=no TSAN_OPTIONS=halt_on_error=1 $(THREADS_OUT)/pool_tsan
