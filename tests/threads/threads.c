@@ -14,6 +14,9 @@
  * on the calling thread, and wide.nn's E of 1M elements, whose update is
  * split across the threads; and wide.nn trains bitwise alike at 1, 2 and
  * 3 threads.
+ * Which loops of mlp.nn's train step the pool may split (the link wraps
+ * nnrt_parallel to count them): none at batch 1, and at batch 256 at
+ * least its two large products, W1's update and the L2 term's sum over W1.
  * And nnrt_set_num_threads / nnrt_get_num_threads: n <= 0 restores the
  * default, which is NNRT_NUM_THREADS when the test is run with it set
  * (tests/threads/threads.mk runs it both ways), else the CPUs of the
@@ -197,6 +200,48 @@ static void check_sgd_update(const nnrt_model *m, int64_t n) {
     run_free(&b);
 }
 
+/* The calls of nnrt_parallel, counted while counting is on (the link
+ * passes -Wl,--wrap=nnrt_parallel), and those the pool may split across
+ * threads: at least 2 grains of units. */
+static int counting, calls, splittable;
+
+void __real_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
+                          void *scratch);
+void __wrap_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
+                          void *scratch);
+void __wrap_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
+                          void *scratch) {
+    if (counting) {
+        calls++;
+        splittable += units / (grain > 0 ? grain : 1) >= 2;
+    }
+    __real_nnrt_parallel(task, ctx, units, grain, scratch_bytes, scratch);
+}
+
+/* At batch 1 everything the step touches stays in the calling thread's
+ * cache: the L2 term's sum over W1 is split only where W1's update is,
+ * which is split only where W1's gradient was (splitting that sum at
+ * batch 1 made the step 1.8 times as long on 2 threads as on one).  At
+ * 256 the two large products, W1's update, that sum and the ReLU are
+ * split.  A train step at each, the calls counted. */
+static void check_splits(void) {
+    static const struct {
+        int64_t n;
+        int least, most;
+    } want[] = {{1, 0, 0}, {256, 4, 64}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        Run r = run_new(&mlp_model, want[i].n);
+        counting = 1;
+        calls = splittable = 0;
+        int rc = mlp_model.train_step(r.params, r.state, r.inputs, r.outputs, r.ws);
+        counting = 0;
+        if (rc != 0 || calls == 0 || splittable < want[i].least || splittable > want[i].most)
+            fail("mlp train step at batch %lld: %d of its %d parallel loops can be split, want %d to %d (rc %d)",
+                 (long long)want[i].n, splittable, calls, want[i].least, want[i].most, rc);
+        run_free(&r);
+    }
+}
+
 static int affinity_cpus(void) {
     cpu_set_t set;
     return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
@@ -261,6 +306,10 @@ int main(int argc, char **argv) {
         passed += failures == before;
     }
     nnrt_set_num_threads(0);
+    int before = failures;
+    check_splits();
+    checks++;
+    passed += failures == before;
     printf("threads: %d passed, %d failed\n", passed, checks - passed + (failures && passed == checks));
     return failures ? 1 : 0;
 }

@@ -2,7 +2,8 @@
 # bitwise the same results at 1, 2 and 3 threads and for two callers at
 # once, and the default thread count, run without NNRT_NUM_THREADS and with
 # it, and once more with the models' baseline x86-64 code (NNRT_CPU_LEVEL=1;
-# they are compiled without --cpu); then the gradient check of rows.nn,
+# they are compiled without --cpu); which loops of the example's step can
+# be split at batch 1 (none) and 256; then the gradient check of rows.nn,
 # whose im2col, col2im and elementwise kernels are split by rows.  Under SANITIZE=1 the same program runs with ASan and UBSan, and
 # again built with ThreadSanitizer (tsan-threads).
 
@@ -18,8 +19,9 @@ $(THREADS_OUT)/lenet_bn.o: samples/book/lenet_bn.nn $(B)/nnc
 $(THREADS_OUT)/wide.o: tests/threads/wide.nn $(B)/nnc
 	@mkdir -p $(@D)
 	$(B)/nnc $< -o $@
+# threads.c counts the calls of nnrt_parallel: the link wraps it.
 $(THREADS_OUT)/threads: tests/threads/threads.c $(THREADS_OBJ) $(B)/libnnrt.a
-	$(CC) $(TEST_CFLAGS) -o $@ $^ $(RT_LIBS)
+	$(CC) $(TEST_CFLAGS) -Wl,--wrap=nnrt_parallel -o $@ $^ $(RT_LIBS)
 
 CHECK_BINS += $(THREADS_OUT)/threads
 CHECK_RUN  += run-thread-tests
@@ -36,7 +38,7 @@ run-thread-tests: $(THREADS_OUT)/threads
 # and the pool's own test (tests/runtime/test_threads.c), in one process.
 TSAN_CFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -O1 -g -fsanitize=thread -Iruntime
 $(THREADS_OUT)/threads_tsan: tests/threads/threads.c $(THREADS_OBJ) $(RT_SRC)
-	$(CC) $(TSAN_CFLAGS) -o $@ $< $(RT_SRC) $(THREADS_OBJ) $(RT_LIBS)
+	$(CC) $(TSAN_CFLAGS) -Wl,--wrap=nnrt_parallel -o $@ $< $(RT_SRC) $(THREADS_OBJ) $(RT_LIBS)
 $(THREADS_OUT)/pool_tsan: tests/runtime/test_threads.c $(RT_SRC)
 	@mkdir -p $(@D)
 	$(CC) $(TSAN_CFLAGS) -Itests $(shell pkg-config --cflags check 2>/dev/null) -o $@ $^ $(CHECK_LIBS) $(RT_LIBS)
