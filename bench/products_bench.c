@@ -44,10 +44,7 @@ enum { MAX_CALLS = 64 };
 static double call_secs[MAX_CALLS];
 static int ncalls;
 
-void __real_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
-                          void *scratch);
-void __wrap_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
-                          void *scratch);
+__typeof__(nnrt_parallel) __real_nnrt_parallel, __wrap_nnrt_parallel;
 void __wrap_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
                           void *scratch) {
     double t0 = now();

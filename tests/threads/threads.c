@@ -205,10 +205,7 @@ static void check_sgd_update(const nnrt_model *m, int64_t n) {
  * threads: at least 2 grains of units. */
 static int counting, calls, splittable;
 
-void __real_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
-                          void *scratch);
-void __wrap_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
-                          void *scratch);
+__typeof__(nnrt_parallel) __real_nnrt_parallel, __wrap_nnrt_parallel;
 void __wrap_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
                           void *scratch) {
     if (counting) {
