@@ -2,23 +2,24 @@
  * threads.c: the pool of threads that generated kernels split their work
  * across (contract, 5.6 Threads).
  *
- * Generated code calls nnrt_parallel(task, ctx, units, grain, scratch_bytes,
- * scratch) for a loop of `units` independent pieces of work (a product's
- * panels of columns, say).  The units are cut into a few contiguous chunks
- * a thread, which the threads claim one at a time: the calling thread with
- * the scratch it passed (the node's, in the model's workspace), each pool
- * thread with scratch of its own that lives here, so that workspace_size
- * does not depend on the thread count.  Thread k first claims the chunks
- * of its own share, the k-th of n contiguous shares, then what is left of
- * the others': a thread that starts late, on a busy machine, finds its
- * chunks taken by the others instead of holding them up, and otherwise a
- * thread gets the same part of every job split the same way, so that it
- * finds in its caches what it wrote (the rows of a param's gradient, then
- * of the param in its update, then of the param packed by the next step's
- * product: with the chunks claimed in any order, 2 threads spent twice as
- * long as one in the example's update).  What a unit computes does not depend on which thread runs it:
- * the generated code never splits a sum across units, so results are
- * bitwise the same for every thread count.
+ * Generated code calls nnrt_parallel(task, ctx, units, grain,
+ * scratch_bytes, scratch) for a loop of `units` independent pieces of work
+ * (a product's panels of columns, say).  The units are cut into a few
+ * contiguous chunks a thread, which the threads claim one at a time, each
+ * with scratch of its own that lives here (the calling thread's too, in a
+ * split loop; on its own it uses the scratch it passed, the node's in the
+ * model's workspace), so that workspace_size does not depend on the thread
+ * count.  Thread k first claims the chunks of its own share, the k-th of n
+ * contiguous shares, then what is left of the others': a thread that
+ * starts late, on a busy machine, finds its chunks taken by the others
+ * instead of holding them up, and otherwise a thread gets the same part of
+ * every job split the same way, so that it finds in its caches what it
+ * wrote (the rows of a param's gradient, then of the param in its update,
+ * then of the param packed by the next step's product: with the chunks
+ * claimed in any order, 2 threads spent twice as long as one in the
+ * example's update).  What a unit computes does not depend on which thread
+ * runs it: the generated code never splits a sum across units, so results
+ * are bitwise the same for every thread count.
  *
  * The pool is made on the first call that can use it.  Its threads spin
  * for a while after a job (the next kernel of a step follows soon), then
@@ -261,9 +262,10 @@ void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size
     /* The caller packs into scratch of its own too, worker[0]'s, not the
      * node's: the workspace's bytes there are other values' at other
      * times, written by every thread (the example's hidden layer, by rows,
-     * before the next step's first product packs over it), and each block
-     * packed over lines in another core's cache waits for them (the
-     * example's step at batch 256 took 1.07 times as long on 2 threads). */
+     * before the next step's first product packs over it, likely while
+     * some of its lines are still in the other core's cache).  With the
+     * node's, the example's step at batch 256 took 1.02 to 1.07 times as
+     * long on 2 threads. */
     run_chunks(gen, 0, grow_scratch(&pool.worker[0], scratch_bytes) ? pool.worker[0].scratch : scratch);
 
     for (int i = 0; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks && i < SPIN; i++)
