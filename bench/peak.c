@@ -6,13 +6,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "sides.h"
 
 typedef float vec __attribute__((vector_size(64)));
 
@@ -25,7 +20,7 @@ static double fma_rate(long iters) {
         y[k] = 1e-7f;
     }
     vec a0 = x, a1 = x, a2 = x, a3 = x, a4 = x, a5 = x, a6 = x, a7 = x, a8 = x, a9 = x, a10 = x, a11 = x;
-    double t = now();
+    double t = side_now();
     for (long i = 0; i < iters; i++) {
         a0 = a0 * x + y, a1 = a1 * x + y, a2 = a2 * x + y, a3 = a3 * x + y;
         a4 = a4 * x + y, a5 = a5 * x + y, a6 = a6 * x + y, a7 = a7 * x + y;
@@ -34,7 +29,7 @@ static double fma_rate(long iters) {
         __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7),
                          "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
     }
-    t = now() - t;
+    t = side_now() - t;
     vec sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
     if (sum[0] == 12345.0f)     /* keep the sums alive */
         printf(" ");

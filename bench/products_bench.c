@@ -21,7 +21,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <nnrt.h>
 
@@ -32,12 +31,6 @@ extern const nnrt_model dyn_model;
 extern const nnrt_model prod_fwd_256_model, prod_out_256_model, prod_dhid_256_model, prod_dw2_256_model,
     prod_dw1_256_model, prod_fwd_32_model, prod_out_32_model, prod_dhid_32_model, prod_dw2_32_model, prod_dw1_32_model;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* ---- the step's calls of nnrt_parallel, timed ---- */
 
 enum { MAX_CALLS = 64 };
@@ -47,10 +40,10 @@ static int ncalls;
 __typeof__(nnrt_parallel) __real_nnrt_parallel, __wrap_nnrt_parallel;
 void __wrap_nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size_t scratch_bytes,
                           void *scratch) {
-    double t0 = now();
+    double t0 = side_now();
     __real_nnrt_parallel(task, ctx, units, grain, scratch_bytes, scratch);
     if (ncalls < MAX_CALLS)
-        call_secs[ncalls] = now() - t0;
+        call_secs[ncalls] = side_now() - t0;
     ncalls++;
 }
 
@@ -118,25 +111,27 @@ static Side product_side(const nnrt_model *m) {
     return s;
 }
 
-/* The best time of a call of f over about 20 ms of calls, into *best. */
+/* The best time of a call of the product's forward over about 20 ms of
+ * calls, into *best. */
 static void time_alone(const Side *s, double *best) {
-    double start = now();
+    double start = side_now();
     do {
-        double t0 = now();
+        double t0 = side_now();
         side_call(s, 0);
-        double t = now() - t0;
+        double t = side_now() - t0;
         *best = t < *best ? t : *best;
-    } while (now() - start < 0.02);
+    } while (side_now() - start < 0.02);
 }
 
+/* The same for the step's two long calls, into best[0] and best[1]. */
 static void time_step(const Side *s, double best[2]) {
-    double start = now();
+    double start = side_now();
     do {
         double t[2];
         step_products(s, t);
         for (int k = 0; k < 2; k++)
             best[k] = t[k] < best[k] ? t[k] : best[k];
-    } while (now() - start < 0.02);
+    } while (side_now() - start < 0.02);
 }
 
 int main(int argc, char **argv) {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
+double side_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
@@ -74,11 +74,11 @@ void side_time(const Side sides[2], int train, int rounds, double best[2]) {
     for (int round = 0; round < rounds; round++)
         for (int s = 0; s < 2; s++) {
             int calls = 0;
-            double t0 = now(), t;
+            double t0 = side_now(), t;
             do {
                 side_call(&sides[s], train);
                 calls++;
-            } while ((t = now() - t0) < 0.02);
+            } while ((t = side_now() - t0) < 0.02);
             if (t / calls < best[s])
                 best[s] = t / calls;
         }

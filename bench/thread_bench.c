@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <nnrt.h>
 
@@ -36,12 +35,6 @@
 #include "sides.h"
 
 extern const nnrt_model dyn_model, gemm_model, lenet_model, conv_lenet1_model, conv_lenet2_model, conv_vgg_model;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* ---- timing at several thread counts ---- */
 
@@ -55,12 +48,12 @@ static void best_times(Timed *t, const int *threads, int nt, int rounds, double 
     long count[8];
     for (int k = 0; k < nt; k++) {
         nnrt_set_num_threads(threads[k]);
-        double t0 = now();
+        double t0 = side_now();
         if (side_call(t->side, t->train) != 0) {
             fprintf(stderr, "thread_bench: the call failed\n");
             exit(1);
         }
-        double once = now() - t0;
+        double once = side_now() - t0;
         count[k] = once > 0.03 ? 1 : (long)(0.03 / (once > 1e-7 ? once : 1e-7));
         best[k] = INFINITY;
     }
@@ -71,10 +64,10 @@ static void best_times(Timed *t, const int *threads, int nt, int rounds, double 
              * longer than a step. */
             nnrt_set_num_threads(threads[k]);
             side_call(t->side, t->train);
-            double t0 = now();
+            double t0 = side_now();
             for (long i = 0; i < count[k]; i++)
                 side_call(t->side, t->train);
-            double per = (now() - t0) / (double)count[k];
+            double per = (side_now() - t0) / (double)count[k];
             best[k] = per < best[k] ? per : best[k];
         }
     nnrt_set_num_threads(0);
