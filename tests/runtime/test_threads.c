@@ -180,6 +180,32 @@ START_TEST(a_loop_inside_a_task_runs_inline) {
 }
 END_TEST
 
+/* Calls whose scratch was the one nnrt_parallel was passed. */
+static void note_passed_scratch(void *ctx, int64_t begin, int64_t end, void *scratch) {
+    void **passed = ctx;
+    if (scratch == passed[0])
+        atomic_fetch_add((atomic_int *)passed[1], 1);
+}
+
+/* Split across the pool, every thread packs into scratch the pool keeps,
+ * the caller too: the node's scratch in the workspace holds values other
+ * threads wrote (docs/runtime.md, Threads).  On one thread the scratch
+ * passed is used. */
+START_TEST(a_split_loop_uses_the_pools_scratch_a_lone_one_the_callers) {
+    char mine[256];
+    atomic_int used = 0;
+    void *passed[2] = {mine, &used};
+    nnrt_set_num_threads(2);
+    nnrt_parallel(note_passed_scratch, passed, 8, 1, sizeof mine, mine);
+    ck_assert_msg(atomic_load(&used) == 0, "a split loop ran %d chunks in the scratch it was passed",
+                  atomic_load(&used));
+    nnrt_set_num_threads(1);
+    nnrt_parallel(note_passed_scratch, passed, 8, 1, sizeof mine, mine);
+    ck_assert_msg(atomic_load(&used) == 1, "a loop on one thread did not run in the scratch it was passed");
+    nnrt_set_num_threads(0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("parallel");
@@ -188,6 +214,7 @@ int main(void) {
     tcase_add_test(tc, a_late_thread_leaves_its_share_to_the_others);
     tcase_add_test(tc, each_thread_runs_its_own_share_first);
     tcase_add_test(tc, a_loop_inside_a_task_runs_inline);
+    tcase_add_test(tc, a_split_loop_uses_the_pools_scratch_a_lone_one_the_callers);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
