@@ -833,18 +833,6 @@ static bool window_fits(const Node *x, const Window *w, const char *fname, Loc l
     return true;
 }
 
-/* [a, N*OH*OW], a column per output pixel of a wide matrix, as the image
- * [N, a, OH, OW]: a view. */
-static Node *columns_to_image(Graph *g, Node *cols, const Node *x, const Window *w) {
-    Shape s = shape_scalar();
-    shape_push_fixed(&s, cols->shape.d[0]);
-    shape_push(&s, &x->shape, 0);
-    shape_push_fixed(&s, window_out(x->shape.d[2], w->kh, w->sh, w->ph, w->dh));
-    shape_push_fixed(&s, window_out(x->shape.d[3], w->kw, w->sw, w->pw, w->dw));
-    static const int to_nchw[4] = {1, 0, 2, 3};
-    return ir_transpose(g, ir_reshape(g, cols, s), to_nchw);
-}
-
 static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *x = image_arg(S, args[0], b->name), *w = tensor_arg(S, args[1], b->name);
     Node *bias = args[2].kind == V_NONE ? NULL : tensor_arg(S, args[2], b->name);
@@ -902,7 +890,7 @@ static Val fn_conv2d(Sema *S, const Builtin *b, Ast *call, Val *args) {
         Node *placed = ir_pad(g, yk, 0, k * og, ys);
         y = y ? ir_binary(g, OP_ADD, y, placed) : placed;
     }
-    y = columns_to_image(g, y, x, &win);
+    y = ir_columns_image(g, y, x, &win);
     if (bias) {
         Shape bs = shape_scalar();
         shape_push_fixed(&bs, O);

@@ -446,12 +446,24 @@ static LLVMValueRef pad_value(CG *cg, Node *n, LLVMValueRef *idx) {
     return LLVMBuildSelect(b, in, value_at(cg, n->in[0], oidx), cval(cg, n->dt, 0), "");
 }
 
+/* FLIP at idx: its operand's element at d - 1 - i along each flipped axis
+ * of extent d (never a runtime one: only a convolution's weights are
+ * flipped). */
+static LLVMValueRef flip_value(CG *cg, Node *n, LLVMValueRef *idx) {
+    LLVMValueRef oidx[MAX_RANK];
+    for (int d = 0; d < n->shape.rank; d++)
+        oidx[d] = n->attr[0] >> d & 1 ? LLVMBuildSub(cg->b, cg_i64(cg, n->shape.d[d] - 1), idx[d], "") : idx[d];
+    return value_at(cg, n->in[0], oidx);
+}
+
 /* The elementwise op of n at idx. */
 static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
     if (n->op == OP_DROPMASK)   /* its operands are not elementwise */
         return dropout_mask(cg, n, idx);
     if (n->op == OP_PAD)
         return pad_value(cg, n, idx);
+    if (n->op == OP_FLIP)
+        return flip_value(cg, n, idx);
     LLVMBuilderRef b = cg->b;
     LLVMValueRef x = operand_at(cg, n, 0, idx);
     LLVMValueRef y = op_info[n->op].arity >= 2 ? operand_at(cg, n, 1, idx) : NULL;
@@ -524,7 +536,7 @@ static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
         LLVMValueRef c = LLVMBuildFCmp(b, LLVMRealUNE, x, cval(cg, n->in[0]->dt, 0), "");
         return LLVMBuildSelect(b, c, y, operand_at(cg, n, 2, idx), "");
     }
-    LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: MODE_OPS: PAD_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: MODE_OPS: REINDEX_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no elementwise lowering for %s\n", op_info[n->op].name);
         abort();
@@ -581,7 +593,7 @@ static bool reads_joined(CG *cg, Node *o, int rank, int d) {
 }
 
 static bool computes_joined(CG *cg, Node *x, int d) {
-    if (x->op == OP_DROPMASK || x->op == OP_PAD)
+    if (x->op == OP_DROPMASK || x->op == OP_PAD || x->op == OP_FLIP)
         return false;
     for (int k = 0; k < op_info[x->op].arity; k++)
         if (!reads_joined(cg, x->in[k], x->shape.rank, d))
@@ -1173,7 +1185,7 @@ static void emit_kernel(CG *cg, Node *n) {
     case OP_EMBED: kernel_embed(cg, n); return;
     case OP_IM2COL: kernel_im2col(cg, n); return;
     case OP_COL2IM: kernel_col2im(cg, n); return;
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: REINDEX_OPS: VIEW_OPS: REDUCE_OPS: case OP_CONST: case OP_COUNT:
     default:
         fprintf(stderr, "nnc: internal error: no kernel for %s\n", op_info[n->op].name);
         abort();

@@ -275,7 +275,7 @@ static double fold_unary(Op op, double x, double c) {
     case OP_ERF: return erf(x);
     case OP_LOG1P: return log1p(x);
     case OP_EXPM1: return expm1(x);
-    LEAF_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: REINDEX_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -292,7 +292,7 @@ double ir_fold_binary(Op op, double a, double b) {
     case OP_NE: return a != b;
     case OP_GT: return a > b;
     case OP_GE: return a >= b;
-    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: REINDEX_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default: return NAN;
     }
 }
@@ -365,7 +365,7 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     case OP_DIV:
         if (ir_is_const(b, 1)) return identity_result(g, a, &s);
         break;
-    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM:
+    LEAF_OPS: UNARY_OPS: TERNARY_OPS: MODE_OPS: REINDEX_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_MAXIMUM:
     case OP_MINIMUM: case OP_EQ: case OP_NE: case OP_GT: case OP_GE: case OP_COUNT:
     default:
         break;
@@ -551,6 +551,19 @@ Node *ir_pad(Graph *g, Node *x, int axis, int64_t start, Shape s) {
     return intern(g, &p);
 }
 
+Node *ir_flip(Graph *g, Node *x, unsigned axes) {
+    for (int d = 0; d < x->shape.rank; d++)
+        if (x->shape.d[d] == 1 && !x->shape.dyn[d])
+            axes &= ~(1u << d);
+    if (!axes || x->op == OP_CONST)
+        return x;
+    if (x->op == OP_FLIP && (unsigned)x->attr[0] == axes)
+        return x->in[0];
+    Node p = proto(OP_FLIP, x->dt, x->shape, x, NULL);
+    p.attr[0] = axes;
+    return intern(g, &p);
+}
+
 Node *ir_maxmask(Graph *g, Node *a, unsigned axes) {
     Node p = proto(OP_MAXMASK, a->dt, a->shape, a, NULL);
     p.attr[0] = axes;
@@ -599,6 +612,16 @@ Node *ir_im2col(Graph *g, Node *x, const Window *w, double pad) {
     return intern(g, &p);
 }
 
+Node *ir_columns_image(Graph *g, Node *cols, const Node *x, const Window *w) {
+    Shape s = shape_scalar();
+    shape_push_fixed(&s, cols->shape.d[0]);
+    shape_push(&s, &x->shape, 0);
+    shape_push_fixed(&s, window_out(x->shape.d[2], w->kh, w->sh, w->ph, w->dh));
+    shape_push_fixed(&s, window_out(x->shape.d[3], w->kw, w->sw, w->pw, w->dw));
+    static const int to_nchw[4] = {1, 0, 2, 3};
+    return ir_transpose(g, ir_reshape(g, cols, s), to_nchw);
+}
+
 Node *ir_col2im(Graph *g, Node *cols, Shape xs, const Window *w) {
     Node p = proto(OP_COL2IM, cols->dt, xs, cols, NULL);
     window_attr(&p, w);
@@ -626,7 +649,7 @@ static void dump_node(FILE *f, const Node *n) {
     case OP_CONST:
         fprintf(f, " %.9g", n->value);
         break;
-    UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
+    UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: REINDEX_OPS: VIEW_OPS: REDUCE_OPS: KERNEL_OPS: case OP_COUNT:
     default:
         for (int i = 0; i < op_info[n->op].arity; i++)
             fprintf(f, "%s%%%d", i ? ", " : " ", n->in[i]->id);

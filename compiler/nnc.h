@@ -175,7 +175,8 @@ typedef enum { K_LEAF, K_CONST, K_EW, K_VIEW, K_REDUCE, K_KERNEL } OpKind;
     case OP_EQ: case OP_NE: case OP_GT: case OP_GE
 #define TERNARY_OPS case OP_WHERE
 #define MODE_OPS case OP_DROPMASK: case OP_MODE
-#define PAD_OPS case OP_PAD
+/* elementwise, each element read from another index of the operand */
+#define REINDEX_OPS case OP_PAD: case OP_FLIP
 #define VIEW_OPS case OP_TRANSPOSE: case OP_RESHAPE: case OP_INDEX: case OP_BROADCAST: case OP_DETACH: \
     case OP_SLICE
 #define REDUCE_OPS case OP_SUM: case OP_MAX: case OP_PROD
@@ -269,6 +270,7 @@ Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n);
  * inverse: x placed at start of axis in zeros of shape s. */
 Node *ir_slice(Graph *g, Node *x, int axis, int64_t start, int64_t len);
 Node *ir_pad(Graph *g, Node *x, int axis, int64_t start, Shape s);
+Node *ir_flip(Graph *g, Node *x, unsigned axes);       /* x reversed along the axes */
 Node *ir_maxmask(Graph *g, Node *a, unsigned axes);
 Node *ir_argmax(Graph *g, Node *a, int axis);           /* keeps the axis */
 Node *ir_pick(Graph *g, Node *x, Node *y);
@@ -287,6 +289,9 @@ Window ir_window(const Node *n);   /* of an IM2COL or COL2IM */
  * axis, merged with OH*OW.  col2im is its adjoint, into shape xs. */
 Node *ir_im2col(Graph *g, Node *x, const Window *w, double pad);
 Node *ir_col2im(Graph *g, Node *cols, Shape xs, const Window *w);
+/* [a, N*OH*OW], a column per output pixel of x's windows w (as a product
+ * with im2col's result leaves it), as the image [N, a, OH, OW]: a view. */
+Node *ir_columns_image(Graph *g, Node *cols, const Node *x, const Window *w);
 /* Training mode (modes.c): dropout site k's mask over shape s, each element
  * 0 or 1/(1-p), drawn from the state's seed and step (the SEEDSTEP leaf);
  * a value that is train when training and eval in forward; and n again

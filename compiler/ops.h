@@ -64,6 +64,8 @@ OP(MODE,      "mode",      2, EW,     grad_none)      /* in[0] when training, in
  * zeros of the node's shape, evaluated elementwise over that shape, so that
  * concat's sum of placements fuses into one loop */
 OP(PAD,       "pad",       1, EW,     grad_pad)
+/* x reversed along the axes in attr[0] (a bit mask), evaluated elementwise */
+OP(FLIP,      "flip",      1, EW,     grad_flip)
 /* views */
 OP(TRANSPOSE, "transpose", 1, VIEW,   grad_transpose) /* attr = perm */
 OP(RESHAPE,   "reshape",   1, VIEW,   grad_reshape)

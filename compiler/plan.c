@@ -103,7 +103,7 @@ static bool view_layout(const Node *n, const Layout *in, Layout *out) {
             return true;
         }
         return squeeze_layout(is, in, s, out);
-    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: PAD_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
+    LEAF_OPS: UNARY_OPS: BINARY_OPS: TERNARY_OPS: MODE_OPS: REINDEX_OPS: REDUCE_OPS: KERNEL_OPS: case OP_CONST: case OP_COUNT:
     default:
         return false;
     }

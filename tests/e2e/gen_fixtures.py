@@ -370,6 +370,19 @@ def _conv2d_blocks(t, g):
                 J=(h3 * h3).mean() + (h4 * h4).mean() + (h5 * h5).mean() + (h6 * h6).mean())
 
 
+@spec('conv2d_same', values=dict(x=normal(1.0), w1=uniform(-0.4, 0.4), b1=uniform(-0.5, 0.5),
+                                  w2=uniform(-0.3, 0.3), w3=uniform(-0.2, 0.2), w4=uniform(-0.3, 0.3),
+                                  w5=uniform(-0.5, 0.5), w6=uniform(-0.2, 0.2)))
+def _conv2d_same(t, g):
+    h1 = torch.tanh(F.conv2d(t.x, t.w1, t.b1, padding=1))
+    h2 = torch.tanh(F.conv2d(h1, t.w2, padding=1))
+    h3 = torch.tanh(F.conv2d(h2, t.w3, padding=(2, 1)))
+    h4 = torch.tanh(F.conv2d(h3, t.w4, padding=(2, 1), dilation=(2, 1)))
+    h5 = torch.tanh(F.conv2d(h4, t.w5))
+    h6 = F.conv2d(h5, t.w6, padding=1)
+    return dict(h2=h2, h6=h6, J=(h6 * h6).mean())
+
+
 @spec('pooling', values=dict(x=normal(1.0), w=uniform(-0.5, 0.5), c=uniform(0.5, 1.5)))
 def _pooling(t, g):
     z = F.conv2d(t.x, t.w) * t.c
