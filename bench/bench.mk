@@ -174,9 +174,27 @@ CHECK_RUN += check-products-bench
 CONV_lenet1 :=
 CONV_lenet2 := -D c=6 -D hw=14 -D o=16 -D p=0
 CONV_vgg    := -D n=32 -D c=64 -D o=64 -D k=3 -D p=1
+CONV_r16    := -D c=16 -D o=16 -D hw=14 -D k=3 -D p=1
+CONV_r32    := -D c=32 -D o=32 -D hw=7 -D k=3 -D p=1
+CONV_wide   := -D n=64 -D c=6 -D o=32 -D hw=28 -D k=3 -D p=1
+CONV_1x1    := -D n=64 -D c=64 -D o=64 -D hw=14 -D k=1 -D p=0
 $(BENCH_OUT)/conv_%.o: bench/conv.nn $(B)/nnc
 	@mkdir -p $(@D)
 	$(B)/nnc $(BENCH_NNC) --prefix=conv_$* $(CONV_$*) $< -o $@
+
+# Each shape built by NNC_BEFORE (an earlier revision's nnc) and by this
+# one, compared in one process (bench/conv_pair.c); a new NNC_BEFORE needs
+# `rm -r $(BENCH_OUT)/pair`.
+CONV_PAIRS ?= lenet1 lenet2 vgg r16 r32 wide 1x1
+$(BENCH_OUT)/pair/conv_pair_%: bench/conv_pair.c bench/sides.c bench/conv.nn $(B)/nnc $(B)/libnnrt.a
+	@test -x "$(NNC_BEFORE)" || { echo "make conv-pair: set NNC_BEFORE to an earlier nnc"; exit 1; }
+	@mkdir -p $(@D)
+	$(NNC_BEFORE) $(BENCH_NNC) --prefix=A $(CONV_$*) bench/conv.nn -o $(@D)/A_$*.o -H $(@D)/A_$*.h
+	$(B)/nnc $(BENCH_NNC) --prefix=B $(CONV_$*) bench/conv.nn -o $(@D)/B_$*.o -H $(@D)/B_$*.h
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/conv_pair.c bench/sides.c $(@D)/A_$*.o $(@D)/B_$*.o $(B)/libnnrt.a $(RT_LIBS) -lm
+conv-pair: $(CONV_PAIRS:%=$(BENCH_OUT)/pair/conv_pair_%)
+	@$(foreach s,$(CONV_PAIRS),echo "== $s: $(or $(CONV_$s),LeNet-5's first)" && $(BENCH_OUT)/pair/conv_pair_$s &&) true
+.PHONY: conv-pair
 $(BENCH_OUT)/thread_bench: bench/thread_bench.c bench/peak.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/gemm_1024.o \
                            $(BENCH_OUT)/lenet.o $(BENCH_OUT)/conv_lenet1.o $(BENCH_OUT)/conv_lenet2.o \
                            $(BENCH_OUT)/conv_vgg.o $(B)/libnnrt.a
