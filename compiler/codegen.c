@@ -693,6 +693,17 @@ LLVMValueRef cg_scratch(CG *cg, Node *n) {
     return s->scratch ? base_ptr(cg, &s->scratch_lay) : LLVMConstPointerNull(cg->ptr);
 }
 
+/* x's shape with the axes reduced to 1: one index per group. */
+static Shape group_shape(const Node *x, unsigned axes) {
+    Shape g = x->shape;
+    for (int d = 0; d < g.rank; d++)
+        if (axes >> d & 1) {
+            g.d[d] = 1;
+            g.dyn[d] = 0;
+        }
+    return g;
+}
+
 /* The first maximum of each group of x over `axes`: its value and its flat
  * index into x, in the two halves of the node's scratch.  Row-major order and
  * a strict > keep the first of equal maxima.  NaN counts as the maximum and
@@ -700,12 +711,7 @@ LLVMValueRef cg_scratch(CG *cg, Node *n) {
  * the best so far when there is none yet (index -1), or the best is not NaN
  * and the element is NaN or greater.  A group of -inf only picks its first. */
 static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Layout *where) {
-    Shape g = x->shape;
-    for (int d = 0; d < g.rank; d++)
-        if (axes & (1u << d)) {
-            g.d[d] = 1;
-            g.dyn[d] = 0;
-        }
+    Shape g = group_shape(x, axes);
     const Slot *s = &cg->plan->slot[n->id];
     Layout flat_best = s->scratch_lay, flat_where = s->scratch_lay;
     flat_where.byte_off += (int64_t)s->scratch / 2;
@@ -746,10 +752,58 @@ static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Lay
     nest_close(cg, &ns, &x->shape);
 }
 
+/* The first maximum of a small group of x (first_max_small_groups), in
+ * registers: the group at gidx (its reduced axes at 0), its elements in
+ * row-major order, unrolled, under first_max's rule.  Returns the
+ * element's number in the group; ridx[k] receives the index of element k. */
+static LLVMValueRef group_first_max(CG *cg, Node *x, unsigned axes, LLVMValueRef *gidx,
+                                    LLVMValueRef ridx[][MAX_RANK], int *count) {
+    const Shape *s = &x->shape;
+    int n = 1;
+    for (int d = 0; d < s->rank; d++)
+        n *= axes >> d & 1 ? (int)s->d[d] : 1;
+    LLVMValueRef best = NULL, where = cg_i64(cg, 0);
+    for (int k = 0; k < n; k++) {
+        for (int d = s->rank - 1, rest = k; d >= 0; d--) {
+            ridx[k][d] = gidx[d];
+            if (axes >> d & 1) {
+                ridx[k][d] = cg_i64(cg, rest % s->d[d]);
+                rest /= (int)s->d[d];
+            }
+        }
+        LLVMValueRef v = value_at(cg, x, ridx[k]);
+        if (!best) {
+            best = v;
+            continue;
+        }
+        LLVMValueRef better = LLVMBuildAnd(cg->b, LLVMBuildFCmp(cg->b, LLVMRealORD, best, best, ""),
+                                           LLVMBuildFCmp(cg->b, LLVMRealUGT, v, best, ""), "");
+        best = LLVMBuildSelect(cg->b, better, v, best, "");
+        where = LLVMBuildSelect(cg->b, better, cg_i64(cg, k), where, "");
+    }
+    *count = n;
+    return where;
+}
+
 static void kernel_maxmask(CG *cg, Node *n) {
     Node *x = n->in[0];
+    unsigned axes = first_max_axes(n);
+    if (first_max_small_groups(n)) {
+        Shape g = group_shape(x, axes);
+        LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
+        int count;
+        Nest ns;
+        nest_open(cg, &ns, &g, gidx);
+        LLVMValueRef where = group_first_max(cg, x, axes, gidx, ridx, &count);
+        for (int k = 0; k < count; k++) {
+            LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, where, cg_i64(cg, k), "");
+            store(cg, n->dt, as_float(cg, hit, n->dt), cg_elem_ptr(cg, out_layout(cg, n), n->dt, n->shape.rank, ridx[k]));
+        }
+        nest_close(cg, &ns, &g);
+        return;
+    }
     Layout best, where;
-    first_max(cg, n, x, (unsigned)n->attr[0], &best, &where);
+    first_max(cg, n, x, axes, &best, &where);
     const Layout *out = out_layout(cg, n);
     LLVMValueRef idx[MAX_RANK], gidx[MAX_RANK];
     Nest ns;
@@ -768,6 +822,17 @@ static void kernel_maxmask(CG *cg, Node *n) {
 static void kernel_argmax(CG *cg, Node *n) {
     Node *x = n->in[0];
     int axis = (int)n->attr[0];
+    if (first_max_small_groups(n)) {
+        LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
+        int count;
+        Nest ns;
+        nest_open(cg, &ns, &n->shape, gidx);
+        LLVMValueRef where = group_first_max(cg, x, 1u << axis, gidx, ridx, &count);
+        store(cg, DT_I32, LLVMBuildTrunc(cg->b, where, cg->i32, ""),
+              cg_elem_ptr(cg, out_layout(cg, n), DT_I32, n->shape.rank, gidx));
+        nest_close(cg, &ns, &n->shape);
+        return;
+    }
     Layout best, where;
     first_max(cg, n, x, 1u << axis, &best, &where);
     int64_t inner = 1;

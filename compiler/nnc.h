@@ -270,7 +270,7 @@ Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n);
  * inverse: x placed at start of axis in zeros of shape s. */
 Node *ir_slice(Graph *g, Node *x, int axis, int64_t start, int64_t len);
 Node *ir_pad(Graph *g, Node *x, int axis, int64_t start, Shape s);
-Node *ir_flip(Graph *g, Node *x, unsigned axes);       /* x reversed along the axes */
+Node *ir_flip(Graph *g, Node *x, unsigned axes);       /* x reversed along the axes, none a runtime dim */
 Node *ir_maxmask(Graph *g, Node *a, unsigned axes);
 Node *ir_argmax(Graph *g, Node *a, int axis);           /* keeps the axis */
 Node *ir_pick(Graph *g, Node *x, Node *y);
@@ -616,6 +616,13 @@ int64_t reduce_chunk_rows(const Node *n);
  * NULL when n is not split that way or has too few elements. */
 const Shape *split_shape(const Plan *p, const Node *n);
 int64_t reduce_partial_bytes(const Node *n);
+/* The axes a MAXMASK or ARGMAX finds the first maximum over, and whether
+ * each group of them is small and fixed (MAX_SMALL_GROUP elements: a
+ * pooling window), so that it is found in registers, group by group; a
+ * larger group keeps a running maximum per group in the node's scratch. */
+enum { MAX_SMALL_GROUP = 16 };
+unsigned first_max_axes(const Node *n);
+bool first_max_small_groups(const Node *n);
 /* --emit=plan: each entry point's storage, kernels and workspace. */
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
 /* gemm.c: how the product n is computed (its form, what it packs), chosen

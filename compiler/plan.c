@@ -144,14 +144,29 @@ static size_t scratch_bytes(Plan *p, const Node *n) {
                             p->slot[n->in[1]->id].st == ST_WINDOWS);
         return gemm_scratch(s->gemm);
     }
-    if (n->op != OP_MAXMASK && n->op != OP_ARGMAX)
+    if ((n->op != OP_MAXMASK && n->op != OP_ARGMAX) || first_max_small_groups(n))
         return 0;
     Shape r = n->in[0]->shape;
-    unsigned axes = n->op == OP_ARGMAX ? 1u << n->attr[0] : (unsigned)n->attr[0];
+    unsigned axes = first_max_axes(n);
     for (int i = 0; i < r.rank; i++)
         if (axes & (1u << i))
             r.d[i] = 1;
     return (size_t)align64((int64_t)shape_numel(&r) * 8) * 2;
+}
+
+unsigned first_max_axes(const Node *n) { return n->op == OP_ARGMAX ? 1u << n->attr[0] : (unsigned)n->attr[0]; }
+
+bool first_max_small_groups(const Node *n) {
+    const Shape *x = &n->in[0]->shape;
+    unsigned axes = first_max_axes(n);
+    int64_t group = 1;
+    for (int d = 0; d < x->rank; d++)
+        if (axes >> d & 1) {
+            if (x->dyn[d])
+                return false;
+            group *= x->d[d];
+        }
+    return group <= MAX_SMALL_GROUP;
 }
 
 static double node_flops(const Node *n) {
