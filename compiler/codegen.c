@@ -653,12 +653,43 @@ static LLVMValueRef reduce_op(CG *cg, const Node *n, LLVMValueRef acc, LLVMValue
 
 static double reduce_init(const Node *n) { return n->op == OP_MAX ? -INFINITY : n->op == OP_PROD ? 1 : 0; }
 
+/* The indices of the elements of x's small group at gidx (small_groups;
+ * gidx has its reduced axes at 0), in row-major order; their count. */
+static int group_indices(CG *cg, const Shape *s, unsigned axes, LLVMValueRef *gidx, LLVMValueRef ridx[][MAX_RANK]) {
+    int n = 1;
+    for (int d = 0; d < s->rank; d++)
+        n *= axes >> d & 1 ? (int)s->d[d] : 1;
+    for (int k = 0; k < n; k++)
+        for (int d = s->rank - 1, rest = k; d >= 0; d--) {
+            ridx[k][d] = gidx[d];
+            if (axes >> d & 1) {
+                ridx[k][d] = cg_i64(cg, rest % s->d[d]);
+                rest /= (int)s->d[d];
+            }
+        }
+    return n;
+}
+
 /* sum, max and prod: fill the (kept-dims) result out, then fold every
  * input element into it in row-major order, which fixes the order of the
- * operations.  Axis 0 of x, when split (emit_chunked_reduce), is not
- * joined to the next. */
+ * operations; or, over small groups (a pooling window), each result from
+ * its group's elements in registers, in that order.  Axis 0 of x, when
+ * split (emit_chunked_reduce), is not joined to the next. */
 static void reduce_into(CG *cg, Node *n, const Layout *out) {
     Node *x = n->in[0];
+    unsigned axes = (unsigned)n->attr[0];
+    if (cg->split_shape != &x->shape && small_groups(&x->shape, axes)) {
+        LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
+        Nest ns;
+        nest_open(cg, &ns, &n->shape, gidx);
+        int count = group_indices(cg, &x->shape, axes, gidx, ridx);
+        LLVMValueRef acc = cval(cg, n->dt, reduce_init(n));
+        for (int k = 0; k < count; k++)
+            acc = reduce_op(cg, n, acc, value_at(cg, x, ridx[k]));
+        scoped(cg, store(cg, n->dt, acc, cg_elem_ptr(cg, out, n->dt, n->shape.rank, gidx)), out);
+        nest_close(cg, &ns, &n->shape);
+        return;
+    }
     cg_store_const(cg, n, out, reduce_init(n));
     /* Axes are joined where both are summed over, or both kept. */
     unsigned joined = 0;
@@ -674,7 +705,8 @@ static void reduce_into(CG *cg, Node *n, const Layout *out) {
     for (int d = 0; d < x->shape.rank; d++)
         ridx[d] = n->shape.d[d] == 1 ? cg_i64(cg, 0) : idx[d];
     LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, n->shape.rank, ridx);
-    store(cg, n->dt, reduce_op(cg, n, load(cg, n->dt, p), value_at(cg, x, idx)), p);
+    LLVMValueRef acc = reduce_op(cg, n, scoped(cg, load(cg, n->dt, p), out), value_at(cg, x, idx));
+    scoped(cg, store(cg, n->dt, acc, p), out);
     nest_close(cg, &ns, &x->shape);
 }
 
@@ -752,25 +784,14 @@ static void first_max(CG *cg, Node *n, Node *x, unsigned axes, Layout *best, Lay
     nest_close(cg, &ns, &x->shape);
 }
 
-/* The first maximum of a small group of x (first_max_small_groups), in
- * registers: the group at gidx (its reduced axes at 0), its elements in
- * row-major order, unrolled, under first_max's rule.  Returns the
- * element's number in the group; ridx[k] receives the index of element k. */
+/* The first maximum of a small group of x, in registers: the group at
+ * gidx, unrolled, under first_max's rule.  Returns the element's number in
+ * the group; ridx[k] receives the index of element k, *count their count. */
 static LLVMValueRef group_first_max(CG *cg, Node *x, unsigned axes, LLVMValueRef *gidx,
                                     LLVMValueRef ridx[][MAX_RANK], int *count) {
-    const Shape *s = &x->shape;
-    int n = 1;
-    for (int d = 0; d < s->rank; d++)
-        n *= axes >> d & 1 ? (int)s->d[d] : 1;
+    int n = group_indices(cg, &x->shape, axes, gidx, ridx);
     LLVMValueRef best = NULL, where = cg_i64(cg, 0);
     for (int k = 0; k < n; k++) {
-        for (int d = s->rank - 1, rest = k; d >= 0; d--) {
-            ridx[k][d] = gidx[d];
-            if (axes >> d & 1) {
-                ridx[k][d] = cg_i64(cg, rest % s->d[d]);
-                rest /= (int)s->d[d];
-            }
-        }
         LLVMValueRef v = value_at(cg, x, ridx[k]);
         if (!best) {
             best = v;
@@ -788,7 +809,7 @@ static LLVMValueRef group_first_max(CG *cg, Node *x, unsigned axes, LLVMValueRef
 static void kernel_maxmask(CG *cg, Node *n) {
     Node *x = n->in[0];
     unsigned axes = first_max_axes(n);
-    if (first_max_small_groups(n)) {
+    if (small_groups(&x->shape, axes)) {
         Shape g = group_shape(x, axes);
         LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
         int count;
@@ -822,7 +843,7 @@ static void kernel_maxmask(CG *cg, Node *n) {
 static void kernel_argmax(CG *cg, Node *n) {
     Node *x = n->in[0];
     int axis = (int)n->attr[0];
-    if (first_max_small_groups(n)) {
+    if (small_groups(&x->shape, 1u << axis)) {
         LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
         int count;
         Nest ns;

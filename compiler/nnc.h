@@ -616,13 +616,16 @@ int64_t reduce_chunk_rows(const Node *n);
  * NULL when n is not split that way or has too few elements. */
 const Shape *split_shape(const Plan *p, const Node *n);
 int64_t reduce_partial_bytes(const Node *n);
-/* The axes a MAXMASK or ARGMAX finds the first maximum over, and whether
- * each group of them is small and fixed (MAX_SMALL_GROUP elements: a
- * pooling window), so that it is found in registers, group by group; a
- * larger group keeps a running maximum per group in the node's scratch. */
+/* Whether each group of x's elements that agree outside `axes` is small
+ * and fixed (at most MAX_SMALL_GROUP elements: a pooling window), so that
+ * a reduction or a first maximum over those axes takes it whole, in
+ * registers, group by group (codegen.c); a larger group is folded into
+ * its result (a MAXMASK's or ARGMAX's running maximum in the node's
+ * scratch) element by element in x's row-major order. */
 enum { MAX_SMALL_GROUP = 16 };
+bool small_groups(const Shape *x, unsigned axes);
+/* The axes a MAXMASK or ARGMAX finds the first maximum over. */
 unsigned first_max_axes(const Node *n);
-bool first_max_small_groups(const Node *n);
 /* --emit=plan: each entry point's storage, kernels and workspace. */
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
 /* gemm.c: how the product n is computed (its form, what it packs), chosen

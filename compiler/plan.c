@@ -144,7 +144,7 @@ static size_t scratch_bytes(Plan *p, const Node *n) {
                             p->slot[n->in[1]->id].st == ST_WINDOWS);
         return gemm_scratch(s->gemm);
     }
-    if ((n->op != OP_MAXMASK && n->op != OP_ARGMAX) || first_max_small_groups(n))
+    if ((n->op != OP_MAXMASK && n->op != OP_ARGMAX) || small_groups(&n->in[0]->shape, first_max_axes(n)))
         return 0;
     Shape r = n->in[0]->shape;
     unsigned axes = first_max_axes(n);
@@ -156,9 +156,7 @@ static size_t scratch_bytes(Plan *p, const Node *n) {
 
 unsigned first_max_axes(const Node *n) { return n->op == OP_ARGMAX ? 1u << n->attr[0] : (unsigned)n->attr[0]; }
 
-bool first_max_small_groups(const Node *n) {
-    const Shape *x = &n->in[0]->shape;
-    unsigned axes = first_max_axes(n);
+bool small_groups(const Shape *x, unsigned axes) {
     int64_t group = 1;
     for (int d = 0; d < x->rank; d++)
         if (axes >> d & 1) {
