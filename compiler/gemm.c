@@ -1299,8 +1299,11 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
         if (p.c.form == FORM_OUTER)
             choose_tile(&g, p.lo, !gp->M.dyn, gp->N.max, &p.mr, &p.nv);
         if (p.c.form == FORM_DOT) {
-            p.mr = p.lo == 1 ? 1 : p.lo == 2 ? 2 : 3;
-            p.nv = p.mr == 1 ? 8 : p.mr == 2 ? 6 : 4;
+            /* With 32 registers, 4 x 6 sums load A's rows (which a long K
+             * streams from L2 for every group of columns) a third fewer
+             * times than 3 x 4: VGG's weight gradient took 8% less time. */
+            p.mr = p.lo == 1 ? 1 : p.lo == 2 ? 2 : p.lo == 3 || g.tg.nregs < 32 ? 3 : 4;
+            p.nv = p.mr == 1 ? 8 : p.mr == 2 ? 6 : p.mr == 3 ? 4 : 6;
         }
         if (kept == 0 || !same_code(&part[kept - 1], &p))
             part[kept++] = p;
