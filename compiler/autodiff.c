@@ -11,7 +11,6 @@
  */
 #include "nnc.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 
 typedef Node *GradRule(Graph *g, Node *n, Node *gy, int k);
@@ -201,14 +200,13 @@ static Node *input_gradient_by_conv(Graph *g, Node *n, Node *gy) {
         gy->op != OP_MATMUL || gy->in[0]->op != OP_TRANSPOSE || shape_is_dynamic(&gy->in[0]->shape))
         return NULL;
     Node *x = n->in[0], *a = gy->in[0]->in[0];
-    if (x->shape.d[1] < 8 || a->shape.d[0] > 2 * x->shape.d[1])
+    int64_t O = a->shape.d[0], C = x->shape.d[1];
+    /* its windows have O*kh*kw rows where n has C*kh*kw */
+    if (C < 8 || O > 2 * C || shape_numel(&n->shape) / C * O > INT32_MAX)
         return NULL;
     Node *image = ir_columns_image(g, gy->in[1], x, &w);
     Window t = {w.kh, w.kw, 1, 1, w.dh * (w.kh - 1) - w.ph, w.dw * (w.kw - 1) - w.pw, w.dh, w.dw};
     Node *cols = ir_im2col(g, image, &t, 0);
-    if (shape_numel(&cols->shape) > INT32_MAX)
-        return NULL;
-    int64_t O = a->shape.d[0], C = x->shape.d[1];
     Shape ws = shape_scalar(), flat = shape_scalar();
     shape_push_fixed(&ws, O);
     shape_push_fixed(&ws, C);
