@@ -195,6 +195,13 @@ $(BENCH_OUT)/pair/conv_pair_%: bench/conv_pair.c bench/sides.c bench/conv.nn $(B
 conv-pair: $(CONV_PAIRS:%=$(BENCH_OUT)/pair/conv_pair_%)
 	@$(foreach s,$(CONV_PAIRS),echo "== $s: $(or $(CONV_$s),LeNet-5's first)" && $(BENCH_OUT)/pair/conv_pair_$s &&) true
 .PHONY: conv-pair
+# make check builds it against this nnc itself at one shape, so that the
+# tool keeps building and its two sides must agree.
+check-conv-pair: $(B)/nnc $(B)/libnnrt.a
+	@mkdir -p $(BENCH_OUT)
+	@$(MAKE) --no-print-directory conv-pair NNC_BEFORE=$(B)/nnc CONV_PAIRS=r16 BENCH_OUT=$(BENCH_OUT)/self \
+	  > $(BENCH_OUT)/conv_pair_self.log
+CHECK_RUN += check-conv-pair
 $(BENCH_OUT)/thread_bench: bench/thread_bench.c bench/peak.c bench/sides.c $(BENCH_OUT)/mlp_dyn.o $(BENCH_OUT)/gemm_1024.o \
                            $(BENCH_OUT)/lenet.o $(BENCH_OUT)/conv_lenet1.o $(BENCH_OUT)/conv_lenet2.o \
                            $(BENCH_OUT)/conv_vgg.o $(B)/libnnrt.a
