@@ -595,6 +595,16 @@ static Val fn_transpose(Sema *S, const Builtin *b, Ast *call, Val *args) {
     return val_node(ir_transpose(sema_graph(S), x, perm), call->loc);
 }
 
+/* flip(x, dims) as torch.flip: x reversed along each axis of dims (an
+ * axis or a list of them), a runtime axis along its rows in use. */
+static Val fn_flip(Sema *S, const Builtin *b, Ast *call, Val *args) {
+    Node *x = tensor_arg(S, args[0], b->name);
+    unsigned axes;
+    if (!x || !reduce_axes(args[1], x, &axes))
+        return val_err();
+    return val_node(ir_flip(sema_graph(S), x, axes), call->loc);
+}
+
 static Val fn_argmax(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *x = tensor_arg(S, args[0], b->name);
     if (!x)
@@ -1162,6 +1172,7 @@ static const Builtin builtins[] = {
     {"cross_entropy", {"logits", "labels"}, 2, 2, fn_cross_entropy, OP_PICK},
     {"reshape", {"x", "dims"}, 2, 2, fn_reshape, OP_RESHAPE},
     {"transpose", {"x", "perm"}, 2, 1, fn_transpose, OP_TRANSPOSE},
+    {"flip", {"x", "dims"}, 2, 2, fn_flip, OP_FLIP},
     {"argmax", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_ARGMAX},
     {"argmin", {"x", "axis", "keepdims"}, 3, 1, fn_argmax, OP_NEG},
     {"dropout", {"x", "p"}, 2, 2, fn_dropout, OP_DROPMASK},

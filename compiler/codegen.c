@@ -446,13 +446,17 @@ static LLVMValueRef pad_value(CG *cg, Node *n, LLVMValueRef *idx) {
     return LLVMBuildSelect(b, in, value_at(cg, n->in[0], oidx), cval(cg, n->dt, 0), "");
 }
 
-/* FLIP at idx: its operand's element at d - 1 - i along each flipped axis
- * of extent d (never a runtime one: only a convolution's weights are
- * flipped). */
+/* FLIP at idx: its operand's element at e - 1 - i along each flipped axis
+ * of extent e in use (a runtime axis: its rows in use reversed). */
 static LLVMValueRef flip_value(CG *cg, Node *n, LLVMValueRef *idx) {
     LLVMValueRef oidx[MAX_RANK];
-    for (int d = 0; d < n->shape.rank; d++)
-        oidx[d] = n->attr[0] >> d & 1 ? LLVMBuildSub(cg->b, cg_i64(cg, n->shape.d[d] - 1), idx[d], "") : idx[d];
+    for (int d = 0; d < n->shape.rank; d++) {
+        oidx[d] = idx[d];
+        if (n->attr[0] >> d & 1) {
+            LLVMValueRef last = LLVMBuildSub(cg->b, cg_extent(cg, &n->shape, d), cg_i64(cg, 1), "");
+            oidx[d] = LLVMBuildSub(cg->b, last, idx[d], "");
+        }
+    }
     return value_at(cg, n->in[0], oidx);
 }
 

@@ -11,7 +11,6 @@
 #include "nnc.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 const OpInfo op_info[OP_COUNT] = {
@@ -554,14 +553,9 @@ Node *ir_pad(Graph *g, Node *x, int axis, int64_t start, Shape s) {
 
 Node *ir_flip(Graph *g, Node *x, unsigned axes) {
     axes &= (1u << x->shape.rank) - 1;
-    for (int d = 0; d < x->shape.rank; d++) {
-        if (axes >> d & 1 && x->shape.dyn[d]) {
-            fprintf(stderr, "nnc: internal error: a flip along a runtime dim\n");
-            abort();
-        }
-        if (x->shape.d[d] == 1)
+    for (int d = 0; d < x->shape.rank; d++)
+        if (x->shape.d[d] == 1 && !x->shape.dyn[d])
             axes &= ~(1u << d);
-    }
     if (!axes)
         return x;
     if (x->op == OP_FLIP && (unsigned)x->attr[0] == axes)

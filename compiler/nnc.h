@@ -270,7 +270,7 @@ Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n);
  * inverse: x placed at start of axis in zeros of shape s. */
 Node *ir_slice(Graph *g, Node *x, int axis, int64_t start, int64_t len);
 Node *ir_pad(Graph *g, Node *x, int axis, int64_t start, Shape s);
-Node *ir_flip(Graph *g, Node *x, unsigned axes);       /* x reversed along the axes, none a runtime dim */
+Node *ir_flip(Graph *g, Node *x, unsigned axes);       /* x reversed along the axes */
 Node *ir_maxmask(Graph *g, Node *a, unsigned axes);
 Node *ir_argmax(Graph *g, Node *a, int axis);           /* keeps the axis */
 Node *ir_pick(Graph *g, Node *x, Node *y);

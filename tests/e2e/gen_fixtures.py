@@ -383,6 +383,16 @@ def _conv2d_same(t, g):
     return dict(h2=h2, h6=h6, J=(h6 * h6).mean())
 
 
+@spec('flip', values=dict(x=normal(1.0), w=uniform(-0.5, 0.5), v=uniform(-0.5, 0.5), u=uniform(-0.5, 0.5)))
+def _flip(t, g):
+    h = torch.tanh(t.x @ t.w)
+    a = torch.flip(h, [0]) * t.v
+    b = torch.flip(h, [0, 1]) + torch.flip(t.v, [-1])
+    c = torch.flip(t.u, [2, 0])
+    J = (a * a).mean() + (b * torch.sin(b)).mean() + (c * torch.flip(t.u, [1])).sum() + (torch.flip(t.x, [1]) @ t.w).mean()
+    return dict(a=a, b=b, c=c, J=J)
+
+
 @spec('pooling', values=dict(x=normal(1.0), w=uniform(-0.5, 0.5), c=uniform(0.5, 1.5)))
 def _pooling(t, g):
     z = F.conv2d(t.x, t.w) * t.c
