@@ -815,6 +815,7 @@ static void kernel_maxmask(CG *cg, Node *n) {
     unsigned axes = first_max_axes(n);
     if (small_groups(&x->shape, axes)) {
         Shape g = group_shape(x, axes);
+        const Layout *out = out_layout(cg, n);
         LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
         int count;
         Nest ns;
@@ -822,7 +823,7 @@ static void kernel_maxmask(CG *cg, Node *n) {
         LLVMValueRef where = group_first_max(cg, x, axes, gidx, ridx, &count);
         for (int k = 0; k < count; k++) {
             LLVMValueRef hit = LLVMBuildICmp(cg->b, LLVMIntEQ, where, cg_i64(cg, k), "");
-            store(cg, n->dt, as_float(cg, hit, n->dt), cg_elem_ptr(cg, out_layout(cg, n), n->dt, n->shape.rank, ridx[k]));
+            store(cg, n->dt, as_float(cg, hit, n->dt), cg_elem_ptr(cg, out, n->dt, n->shape.rank, ridx[k]));
         }
         nest_close(cg, &ns, &g);
         return;
@@ -847,19 +848,19 @@ static void kernel_maxmask(CG *cg, Node *n) {
 static void kernel_argmax(CG *cg, Node *n) {
     Node *x = n->in[0];
     int axis = (int)n->attr[0];
-    if (small_groups(&x->shape, 1u << axis)) {
+    if (small_groups(&x->shape, first_max_axes(n))) {
         LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
         int count;
         Nest ns;
         nest_open(cg, &ns, &n->shape, gidx);
-        LLVMValueRef where = group_first_max(cg, x, 1u << axis, gidx, ridx, &count);
+        LLVMValueRef where = group_first_max(cg, x, first_max_axes(n), gidx, ridx, &count);
         store(cg, DT_I32, LLVMBuildTrunc(cg->b, where, cg->i32, ""),
               cg_elem_ptr(cg, out_layout(cg, n), DT_I32, n->shape.rank, gidx));
         nest_close(cg, &ns, &n->shape);
         return;
     }
     Layout best, where;
-    first_max(cg, n, x, 1u << axis, &best, &where);
+    first_max(cg, n, x, first_max_axes(n), &best, &where);
     int64_t inner = 1;
     for (int d = axis + 1; d < x->shape.rank; d++)
         inner *= x->shape.d[d];
