@@ -676,9 +676,10 @@ static int group_indices(CG *cg, const Shape *s, unsigned axes, LLVMValueRef *gi
 
 /* sum, max and prod: fill the (kept-dims) result out, then fold every
  * input element into it in row-major order, which fixes the order of the
- * operations; or, over small groups (a pooling window), each result from
- * its group's elements in registers, in that order.  Axis 0 of x, when
- * split (emit_chunked_reduce), is not joined to the next. */
+ * operations (up to the reassociation reduce_op allows); or, over small
+ * groups (a pooling window), each result from its group's elements in
+ * registers, in that order.  Axis 0 of x, when split (emit_chunked_reduce),
+ * is not joined to the next. */
 static void reduce_into(CG *cg, Node *n, const Layout *out) {
     Node *x = n->in[0];
     unsigned axes = (unsigned)n->attr[0];
