@@ -8,7 +8,9 @@
  * - An elementwise node with a single consumer that reads each of its
  *   elements once (another elementwise node of the same size, a sum or max,
  *   or the final store) is computed inline inside that consumer's loop: a
- *   chain of elementwise ops becomes one loop (fusion).
+ *   chain of elementwise ops becomes one loop (fusion).  One read by
+ *   several such loops is computed again in each when that is a few
+ *   arithmetic ops on one value of its size (cheap_to_recompute).
  * - Everything else gets a buffer: in its destination struct when its only
  *   use is to be stored there, otherwise in the workspace, where buffers
  *   whose last reader has run are reused (first fit, by liveness).
@@ -407,7 +409,7 @@ static Node *buffer_in_place(const Plan *pl, Node *x, const Node *root) {
             continue;
         if (s->st == ST_BUFFER && s->uses == 1 && !s->direct)
             return o;
-        if (s->st == ST_INLINE) {
+        if (s->st == ST_INLINE && s->uses == 1) {   /* a recomputed node's buffers are read again */
             Node *b = buffer_in_place(pl, o, root);
             if (b)
                 return b;
@@ -446,6 +448,60 @@ static bool ready_before(const Plan *pl, const Node *x, const Node *mm) {
 static bool fuses_as_epilogue(const Plan *pl, const Node *e, const Node *mm) {
     return mm->op == OP_MATMUL && !pl->slot[mm->id].epilogue && !pl->slot[mm->id].conv_direct &&
            ready_before(pl, e, mm);
+}
+
+/* Does consumer c read operand x once per element of x, in a loop that
+ * could compute x in place: an elementwise node of x's size, or a
+ * reduction? */
+static bool reads_in_loop(const Node *c, const Node *x) {
+    return op_info[c->op].kind == K_REDUCE ||
+           (op_info[c->op].kind == K_EW && shape_numel(&c->shape) == shape_numel(&x->shape));
+}
+
+/* An elementwise node read by several such loops is computed again in each
+ * of them, not written out, when that is a few arithmetic ops on one value
+ * in memory of its size (and small broadcast ones): each loop then reads
+ * that value where it would have read x, so the bytes moved fall by x's
+ * store and nothing is added.  Batch norm's centered and normalized values
+ * and its affine output, read again by the backward pass, become loops
+ * over the convolution's output. */
+enum { MAX_RECOMPUTED_OPS = 4 };
+
+/* Counts the ops of the inline expression rooted at x into *ops and its
+ * reads of values in memory as wide as `wide` into *wides (the last one
+ * in *wide_read); false if an op is not plain arithmetic. */
+static bool arithmetic_reads(const Plan *pl, const Node *x, const Node *wide, int *ops, int *wides,
+                             const Node **wide_read) {
+    static const bool arithmetic[OP_COUNT] = {
+        [OP_NEG] = 1, [OP_ABS] = 1, [OP_RELU] = 1, [OP_SQUARE] = 1, [OP_SIGN] = 1, [OP_STEP] = 1, [OP_ADD] = 1,
+        [OP_SUB] = 1, [OP_MUL] = 1, [OP_DIV] = 1, [OP_MAXIMUM] = 1, [OP_MINIMUM] = 1, [OP_EQ] = 1, [OP_NE] = 1,
+        [OP_GT] = 1, [OP_GE] = 1, [OP_WHERE] = 1};
+    if (!arithmetic[x->op])
+        return false;
+    ++*ops;
+    for (int k = 0; k < op_info[x->op].arity; k++) {
+        const Node *o = x->in[k];
+        Storage st = pl->slot[o->id].st;
+        if (st == ST_INLINE) {
+            if (!arithmetic_reads(pl, o, wide, ops, wides, wide_read))
+                return false;
+        } else if (st != ST_CONST && shape_numel(&o->shape) == shape_numel(&wide->shape) && o != *wide_read) {
+            if (dtype_size(o->dt) > dtype_size(wide->dt))
+                return false;
+            ++*wides;
+            *wide_read = o;
+        }
+    }
+    return true;
+}
+
+static bool cheap_to_recompute(const Plan *pl, const Node *x) {
+    int ops = 0, wides = 0;
+    const Node *wide_read = NULL;
+    /* x read from a product read by x alone is better its epilogue,
+     * computed in the product's place at no cost (x @ W.T + b) */
+    return arithmetic_reads(pl, x, x, &ops, &wides, &wide_read) && ops <= MAX_RECOMPUTED_OPS && wides <= 1 &&
+           !(wide_read && wide_read->op == OP_MATMUL && pl->slot[wide_read->id].uses == 1);
 }
 
 /* A sum of products, as the gradient of a weight shared by the steps of a
@@ -625,6 +681,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         p->roots[p->nroots - 1].at_end = true;
     }
     Node **consumer = NEWA(Node *, n);
+    int *loop_reads = NEWA(int, n);   /* uses by a consumer's loop (reads_in_loop) */
     bool *live = NEWA(bool, n);
     for (int i = 0; i < p->nroots; i++) {
         live[p->roots[i].node->id] = true;
@@ -652,6 +709,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             live[x->in[k]->id] = true;
             p->slot[x->in[k]->id].uses++;
             consumer[x->in[k]->id] = x;
+            loop_reads[x->in[k]->id] += reads_in_loop(x, x->in[k]);
         }
     }
 
@@ -703,6 +761,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             for (int k = 0; k < op_info[x->op].arity; k++)
                 if (p->slot[x->in[k]->id].st == ST_INLINE && depth[x->in[k]->id] + 1 > depth[i])
                     depth[i] = depth[x->in[k]->id] + 1;
+            fusable |= s->uses > 1 && loop_reads[i] == s->uses && cheap_to_recompute(p, x);
             s->st = fusable && depth[i] < MAX_FUSED_DEPTH && !accumulates_products(p, x) ? ST_INLINE : ST_BUFFER;
             break;
         }
