@@ -13,7 +13,9 @@
  *   arithmetic ops on one value of its size (cheap_to_recompute).
  * - Everything else gets a buffer: in its destination struct when its only
  *   use is to be stored there, otherwise in the workspace, where buffers
- *   whose last reader has run are reused (first fit, by liveness).
+ *   whose last reader has run are reused (first fit, by liveness).  A
+ *   buffer is row-major, or in the order of the transpose that reads it
+ *   when that spares a copy (store_transposed).
  * - A matrix product read only by an elementwise node computed in its place
  *   (relu(x @ W.T + b), the ReLU mask times g @ W, g.T @ x + lambda * W)
  *   takes that node as its epilogue: the product's kernel applies it to
@@ -407,7 +409,7 @@ static Node *buffer_in_place(const Plan *pl, Node *x, const Node *root) {
         const Slot *s = &pl->slot[o->id];
         if (!shape_eq(&o->shape, &root->shape) || o->dt != root->dt)
             continue;
-        if (s->st == ST_BUFFER && s->uses == 1 && !s->direct)
+        if (s->st == ST_BUFFER && s->uses == 1 && !s->direct && layout_contiguous(&s->lay, &o->shape))
             return o;
         if (s->st == ST_INLINE && s->uses == 1) {   /* a recomputed node's buffers are read again */
             Node *b = buffer_in_place(pl, o, root);
@@ -502,6 +504,24 @@ static bool cheap_to_recompute(const Plan *pl, const Node *x) {
      * computed in the product's place at no cost (x @ W.T + b) */
     return arithmetic_reads(pl, x, x, &ops, &wides, &wide_read) && ops <= MAX_RECOMPUTED_OPS && wides <= 1 &&
            !(wide_read && wide_read->op == OP_MATMUL && pl->slot[wide_read->id].uses == 1);
+}
+
+/* A reshape r of a transpose of an elementwise kernel's result x that
+ * would need a copy (a convolution's output gradient, [N, C, H, W], read
+ * as [C, N*H*W] by its weight's product): x is stored in the transpose's
+ * order instead, so that both are views.  Only when no other view reads x:
+ * those decided before would not hold with x's new layout. */
+static bool store_transposed(Plan *p, const Node *r, const int *view_uses) {
+    const Node *t = r->in[0], *x = t->in[0];
+    Slot *ts = &p->slot[t->id], *xs = &p->slot[x->id];
+    if (r->op != OP_RESHAPE || t->op != OP_TRANSPOSE || ts->st != ST_VIEW || ts->uses != 1 ||
+        op_info[x->op].kind != K_EW || xs->st != ST_BUFFER || view_uses[x->id] != 1)
+        return false;
+    Layout ordered = layout_of(xs->lay.base, xs->lay.byte_off, &t->shape);
+    for (int i = 0; i < t->shape.rank; i++)
+        xs->lay.stride[t->attr[i]] = ordered.stride[i];
+    view_layout(t, &xs->lay, &ts->lay);
+    return view_layout(r, &ts->lay, &p->slot[r->id].lay);
 }
 
 /* A sum of products, as the gradient of a weight shared by the steps of a
@@ -682,6 +702,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     }
     Node **consumer = NEWA(Node *, n);
     int *loop_reads = NEWA(int, n);   /* uses by a consumer's loop (reads_in_loop) */
+    int *view_uses = NEWA(int, n);
     bool *live = NEWA(bool, n);
     for (int i = 0; i < p->nroots; i++) {
         live[p->roots[i].node->id] = true;
@@ -710,6 +731,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             p->slot[x->in[k]->id].uses++;
             consumer[x->in[k]->id] = x;
             loop_reads[x->in[k]->id] += reads_in_loop(x, x->in[k]);
+            view_uses[x->in[k]->id] += op_info[x->op].kind == K_VIEW;
         }
     }
 
@@ -744,7 +766,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             if (in->st == ST_CONST) {
                 s->st = ST_CONST;
                 s->cval = in->cval;
-            } else if (in->st != ST_INLINE && view_layout(x, &in->lay, &s->lay)) {
+            } else if (in->st != ST_INLINE && (view_layout(x, &in->lay, &s->lay) || store_transposed(p, x, view_uses))) {
                 s->st = ST_VIEW;
             } else {
                 s->st = ST_BUFFER;   /* a reshape that needs a copy */
@@ -769,7 +791,8 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         default:
             s->st = ST_BUFFER;
         }
-        /* Buffers are contiguous; their place is decided below. */
+        /* Buffers are contiguous (store_transposed reorders some); their place
+         * is decided below. */
         if (s->st == ST_BUFFER)
             s->lay = layout_of(BASE_WS, 0, &x->shape);
     }
@@ -863,7 +886,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             continue;
         int64_t size = align64((int64_t)node_bytes(x));
         total += size;
-        Node *o = op_info[x->op].kind == K_EW ? buffer_in_place(p, x, x) : NULL;
+        Node *o = op_info[x->op].kind == K_EW && layout_contiguous(&s->lay, &x->shape) ? buffer_in_place(p, x, x) : NULL;
         if (o && !p->slot[o->id].direct) {
             if (fuses_as_epilogue(p, x, o)) {
                 p->slot[o->id].epilogue = x;
@@ -889,8 +912,10 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
     int64_t peak = place_blocks(blocks, nblocks);
     for (int i = 0; i < n; i++) {
         Slot *s = &p->slot[i];
-        if (s->st == ST_BUFFER && !s->direct)
-            s->lay = layout_of(BASE_WS, blocks[block_of[i]].off, &g->nodes[i]->shape);
+        if (s->st == ST_BUFFER && !s->direct) {   /* in the order chosen above */
+            s->lay.base = BASE_WS;
+            s->lay.byte_off = blocks[block_of[i]].off;
+        }
         if (s->st == ST_BUFFER && s->scratch)
             s->scratch_lay = (Layout){.base = BASE_WS, .byte_off = blocks[scratch_block[i]].off};
     }
