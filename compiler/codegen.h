@@ -116,6 +116,8 @@ LLVMValueRef cg_masked_load(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask,
 /* gemm.c: the matrix product n = a @ b into out, using the node's scratch
  * (Slot.gemm, as the plan chose). */
 void cg_matmul(CG *cg, Node *n, const Layout *out);
+/* Bytes of the vector registers the module's products use (gemm.c). */
+int cg_vector_bytes(CG *cg);
 void cg_conv_direct(CG *cg, Node *n, const Layout *out);   /* Slot.conv_direct */
 /* Inside the kernel of product n with an epilogue (Slot.epilogue): a
  * function void(ptr args, i64 i0, i64 j0, i64 rows, i64 cols) that computes

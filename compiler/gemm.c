@@ -99,6 +99,8 @@ static Target target_of(CG *cg) {
     return t;
 }
 
+int cg_vector_bytes(CG *cg) { return target_of(cg).vbytes; }
+
 /* ---- blocking ---- */
 
 /* K is cut into blocks of at most KC elements and N into blocks of at most
