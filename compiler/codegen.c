@@ -461,9 +461,31 @@ static LLVMValueRef flip_value(CG *cg, Node *n, LLVMValueRef *idx) {
 }
 
 /* The elementwise op of n at idx. */
+/* A reshape computed inline (plan.c, reshape_by_index): its operand at
+ * the indices each group's flat index has over the operand's axes. */
+static LLVMValueRef reshape_value(CG *cg, Node *n, LLVMValueRef *idx) {
+    const Shape *is = &n->in[0]->shape;
+    AxisGroup g[2 * MAX_RANK];
+    int ng = reshape_groups(n, g);
+    LLVMValueRef in_idx[MAX_RANK];
+    for (int k = 0; k < ng; k++) {
+        LLVMValueRef flat = cg_i64(cg, 0);
+        for (int j = g[k].out0; j < g[k].out1; j++)
+            flat = LLVMBuildAdd(cg->b, LLVMBuildMul(cg->b, flat, cg_i64(cg, n->shape.d[j]), ""), idx[j], "");
+        for (int a = g[k].in1 - 1; a >= g[k].in0; a--) {
+            LLVMValueRef d = cg_i64(cg, is->d[a]);
+            in_idx[a] = a == g[k].in0 ? flat : LLVMBuildURem(cg->b, flat, d, "");
+            flat = LLVMBuildUDiv(cg->b, flat, d, "");
+        }
+    }
+    return value_at(cg, n->in[0], in_idx);
+}
+
 static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
     if (n->op == OP_DROPMASK)   /* its operands are not elementwise */
         return dropout_mask(cg, n, idx);
+    if (n->op == OP_RESHAPE)
+        return reshape_value(cg, n, idx);
     if (n->op == OP_PAD)
         return pad_value(cg, n, idx);
     if (n->op == OP_FLIP)
@@ -597,7 +619,7 @@ static bool reads_joined(CG *cg, Node *o, int rank, int d) {
 }
 
 static bool computes_joined(CG *cg, Node *x, int d) {
-    if (x->op == OP_DROPMASK || x->op == OP_PAD || x->op == OP_FLIP)
+    if (x->op == OP_DROPMASK || x->op == OP_PAD || x->op == OP_FLIP || x->op == OP_RESHAPE)
         return false;
     for (int k = 0; k < op_info[x->op].arity; k++)
         if (!reads_joined(cg, x->in[k], x->shape.rank, d))

@@ -626,6 +626,15 @@ enum { MAX_SMALL_GROUP = 16 };
 bool small_groups(const Shape *x, unsigned axes);
 /* The axes a MAXMASK or ARGMAX finds the first maximum over. */
 unsigned first_max_axes(const Node *n);
+/* A reshape's axes in groups: a run of its operand's axes [in0, in1) and a
+ * run of its own [out0, out1) whose extents have the same product (28 and
+ * 14 x 2).  Its element idx is its operand's at the indices that each
+ * group's flat index, idx over [out0, out1), has over [in0, in1).  Fills g
+ * (2 * MAX_RANK at most) and returns the number of groups. */
+typedef struct AxisGroup {
+    int in0, in1, out0, out1;
+} AxisGroup;
+int reshape_groups(const Node *n, AxisGroup *g);
 /* --emit=plan: each entry point's storage, kernels and workspace. */
 void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
 /* gemm.c: how the product n is computed (its form, what it packs), chosen

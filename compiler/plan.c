@@ -158,6 +158,44 @@ static size_t scratch_bytes(Plan *p, const Node *n) {
     return (size_t)align64((int64_t)shape_numel(&r) * 8) * 2;
 }
 
+int reshape_groups(const Node *n, AxisGroup *g) {
+    const Shape *is = &n->in[0]->shape, *os = &n->shape;
+    int i = 0, j = 0, k = 0;
+    while (i < is->rank || j < os->rank) {
+        int64_t pi = 1, pj = 1;
+        g[k] = (AxisGroup){i, i, j, j};
+        do {
+            if (j == os->rank || (i < is->rank && pi <= pj))
+                pi *= is->d[i++];
+            else
+                pj *= os->d[j++];
+        } while (pi != pj && (i < is->rank || j < os->rank));
+        g[k].in1 = i;
+        g[k++].out1 = j;
+    }
+    return k;
+}
+
+/* A reshape that no strides express (a broadcast's axes merged: max and
+ * average pooling's gradient, [N, C, H/2, 2, W/2, 2] as [N, C, H, W]) is
+ * computed inline by its readers, each element read from its operand at
+ * the indices reshape_groups gives, instead of copied out, when every
+ * reader reads it in a loop.  Not with a runtime axis inside a group: its
+ * extent in use would change the indices. */
+static bool reshape_by_index(const Node *n) {
+    AxisGroup g[2 * MAX_RANK];
+    int ng = reshape_groups(n, g);
+    for (int k = 0; k < ng; k++) {
+        for (int a = g[k].in0 + 1; a < g[k].in1; a++)
+            if (n->in[0]->shape.dyn[a])
+                return false;
+        for (int a = g[k].out0 + 1; a < g[k].out1; a++)
+            if (n->shape.dyn[a])
+                return false;
+    }
+    return true;
+}
+
 unsigned first_max_axes(const Node *n) { return n->op == OP_ARGMAX ? 1u << n->attr[0] : (unsigned)n->attr[0]; }
 
 bool small_groups(const Shape *x, unsigned axes) {
@@ -411,7 +449,7 @@ static Node *buffer_in_place(const Plan *pl, Node *x, const Node *root) {
             continue;
         if (s->st == ST_BUFFER && s->uses == 1 && !s->direct && layout_contiguous(&s->lay, &o->shape))
             return o;
-        if (s->st == ST_INLINE && s->uses == 1) {   /* a recomputed node's buffers are read again */
+        if (s->st == ST_INLINE && s->uses == 1 && op_info[o->op].kind == K_EW) {   /* read once, at x's index */
             Node *b = buffer_in_place(pl, o, root);
             if (b)
                 return b;
@@ -768,6 +806,9 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
                 s->cval = in->cval;
             } else if (in->st != ST_INLINE && (view_layout(x, &in->lay, &s->lay) || store_transposed(p, x, view_uses))) {
                 s->st = ST_VIEW;
+            } else if (x->op == OP_RESHAPE && in->st != ST_INLINE && in->st != ST_WINDOWS && s->uses == loop_reads[i] &&
+                       reshape_by_index(x)) {
+                s->st = ST_INLINE;
             } else {
                 s->st = ST_BUFFER;   /* a reshape that needs a copy */
             }
