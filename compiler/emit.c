@@ -61,17 +61,19 @@ static const char *pipeline_for(int level) {
 
 /* LLVM's tuning for Intel's AVX-512 CPUs keeps the loops it vectorizes
  * at 256 bits, to spare the clock the lower speed of 512-bit code.  The
- * products run 512-bit FMAs there anyway (gemm.c), so the loops take 512
- * bits too: on the Intel host of 2026-12-07 (LLVM's sapphirerapids),
+ * products run 512-bit FMAs there anyway (gemm.c), so the other loops take
+ * 512 bits too: on the Intel host of 2026-12-07 (LLVM's sapphirerapids),
  * LeNet's train step took 0.95 of the time, its sigmoids' exp over the
  * convolutions' outputs twice as wide, and LeNet with batch norm's 0.96;
- * the small ResNet's and the example's were unchanged.  Functions compiled
- * for a level of their own (cg_levels) go by that level's. */
+ * the small ResNet's and the example's were unchanged.  The products' own
+ * functions keep their code: it is vectorized by hand, and a 1024 x 1024
+ * product ran as fast either way (0.99 to 1.02, alternated).  Functions
+ * compiled for a level of their own (cg_levels) go by that level's. */
 static void prefer_product_width(CG *cg) {
     bool wide = cg_vector_bytes(cg) == 64;
     for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f)) {
-        if (LLVMIsDeclaration(f))
-            continue;
+        if (LLVMIsDeclaration(f) || LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "min-legal-vector-width", 22))
+            continue;   /* a product's, vectorized by hand (gemm.c, legal_width) */
         LLVMAttributeRef cpu = LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-cpu", 10);
         unsigned len = 0;
         const char *name = cpu ? LLVMGetStringAttributeValue(cpu, &len) : NULL;
