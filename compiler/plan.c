@@ -842,10 +842,12 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             const Tensor *t = &m->tensors[i];
             if (!param_updated(t) || safe_in_place(p, t->grad, t->node))
                 continue;
-            if (p->slot[t->grad->id].st == ST_INLINE)
+            if (p->slot[t->grad->id].st == ST_INLINE) {
                 p->slot[t->grad->id].st = ST_BUFFER;
-            else
+                p->slot[t->grad->id].lay = layout_of(BASE_WS, 0, &t->grad->shape);
+            } else {
                 p->snapshot[i] = 0;   /* given an offset below */
+            }
         }
 
     fill_windows(p, g);

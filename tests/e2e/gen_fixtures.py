@@ -324,6 +324,12 @@ for _name in ('optim_sgd_nesterov', 'optim_sgd_dampening'):
                         values=dict(x=normal(1.0), W=normal(0.5), b=uniform(-0.5, 0.5)))
 
 
+@spec('cross_params', steps=3, values=dict(x=normal(1.0), A=uniform(-1, 1), B=uniform(-1, 1), v=uniform(-1, 1)))
+def _cross_params(t, g):
+    o = t.A * t.B * t.x
+    return dict(o=o, J=o.sum() + (torch.tanh(t.A * t.v) * t.B).sum())
+
+
 @spec('batch_norm_2d', values=dict(x=normal(1.0), W1=uniform(-0.5, 0.5), beta=uniform(-0.5, 0.5),
                                     gamma=uniform(0.5, 1.5), W2=uniform(-0.5, 0.5)),
       hypers=dict(bn_momentum=0.25), classes=dict(y=4))
