@@ -73,7 +73,7 @@ static void prefer_product_width(CG *cg) {
     bool wide = cg_vector_bytes(cg) == 64;
     for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f)) {
         if (LLVMIsDeclaration(f) || LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "min-legal-vector-width", 22))
-            continue;   /* a product's, vectorized by hand (gemm.c, legal_width) */
+            continue;   /* vectorized by hand: a product's (gemm.c), or explicit vectors' (wide_lanes) */
         LLVMAttributeRef cpu = LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-cpu", 10);
         unsigned len = 0;
         const char *name = cpu ? LLVMGetStringAttributeValue(cpu, &len) : NULL;
