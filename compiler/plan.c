@@ -196,6 +196,12 @@ static bool reshape_by_index(const Node *n) {
     return true;
 }
 
+/* Is x a reshape that its readers compute (reshape_by_index), each in its
+ * loop?  Then its operand, if elementwise, can be computed there too. */
+static bool reshape_inline(const Plan *p, const Node *x, const int *loop_reads) {
+    return x->op == OP_RESHAPE && p->slot[x->id].uses == loop_reads[x->id] && reshape_by_index(x);
+}
+
 unsigned first_max_axes(const Node *n) { return n->op == OP_ARGMAX ? 1u << n->attr[0] : (unsigned)n->attr[0]; }
 
 bool small_groups(const Shape *x, unsigned axes) {
@@ -806,9 +812,9 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
                 s->cval = in->cval;
             } else if (in->st != ST_INLINE && (view_layout(x, &in->lay, &s->lay) || store_transposed(p, x, view_uses))) {
                 s->st = ST_VIEW;
-            } else if (x->op == OP_RESHAPE && in->st != ST_INLINE && in->st != ST_WINDOWS && s->uses == loop_reads[i] &&
-                       reshape_by_index(x)) {
+            } else if (reshape_inline(p, x, loop_reads) && in->st != ST_WINDOWS) {
                 s->st = ST_INLINE;
+                depth[i] = in->st == ST_INLINE ? depth[x->in[0]->id] + 1 : 0;
             } else {
                 s->st = ST_BUFFER;   /* a reshape that needs a copy */
             }
@@ -818,7 +824,8 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
             Node *c = consumer[i];
             bool fusable = s->uses == 1 && (!c || (op_info[c->op].kind == K_EW &&
                                                    shape_numel(&c->shape) == shape_numel(&x->shape)) ||
-                                            op_info[c->op].kind == K_REDUCE);
+                                            op_info[c->op].kind == K_REDUCE ||
+                                            (reshape_inline(p, c, loop_reads) && p->slot[c->id].uses == 1));
             /* Bound the depth of a fused expression: codegen walks it
              * recursively, and a loop can build chains of any length. */
             for (int k = 0; k < op_info[x->op].arity; k++)
