@@ -460,7 +460,6 @@ static LLVMValueRef flip_value(CG *cg, Node *n, LLVMValueRef *idx) {
     return value_at(cg, n->in[0], oidx);
 }
 
-/* The elementwise op of n at idx. */
 /* A reshape computed inline (plan.c, reshape_by_index): its operand at
  * the indices each group's flat index has over the operand's axes. */
 static LLVMValueRef reshape_value(CG *cg, Node *n, LLVMValueRef *idx) {
@@ -481,6 +480,7 @@ static LLVMValueRef reshape_value(CG *cg, Node *n, LLVMValueRef *idx) {
     return value_at(cg, n->in[0], in_idx);
 }
 
+/* The elementwise op of n at idx. */
 static LLVMValueRef ew_compute(CG *cg, Node *n, LLVMValueRef *idx) {
     if (n->op == OP_DROPMASK)   /* its operands are not elementwise */
         return dropout_mask(cg, n, idx);
@@ -699,8 +699,8 @@ static int group_indices(CG *cg, const Shape *s, unsigned axes, LLVMValueRef *gi
 /* Closes the nest over the groups g of a kernel over small groups.  Its
  * innermost loop is a row's few windows (14 across 28 pixels), which LLVM
  * vectorizes only told to, under masks, each lane a window: max pooling's
- * gradient (maxmask) then took 0.62 of its time in the small ResNet's step
- * (perf, both builds in one process). */
+ * gradient (maxmask) then took two thirds of its time in the small
+ * ResNet's step (perf, both builds in one process). */
 static void group_nest_close(CG *cg, Nest *ns, const Shape *g, DType dt) {
     int inner = g->rank - 1;
     while (inner > 0 && !has_loop(g, inner))
@@ -892,19 +892,21 @@ static void kernel_maxmask(CG *cg, Node *n) {
 static void kernel_argmax(CG *cg, Node *n) {
     Node *x = n->in[0];
     int axis = (int)n->attr[0];
-    if (small_groups(&x->shape, first_max_axes(n))) {
+    unsigned axes = first_max_axes(n);
+    const Layout *out = out_layout(cg, n);
+    if (small_groups(&x->shape, axes)) {
         LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
         int count;
         Nest ns;
         nest_open(cg, &ns, &n->shape, gidx);
-        LLVMValueRef where = group_first_max(cg, x, first_max_axes(n), gidx, ridx, &count);
+        LLVMValueRef where = group_first_max(cg, x, axes, gidx, ridx, &count);
         scoped(cg, store(cg, DT_I32, LLVMBuildTrunc(cg->b, where, cg->i32, ""),
-                         cg_elem_ptr(cg, out_layout(cg, n), DT_I32, n->shape.rank, gidx)), out_layout(cg, n));
+                         cg_elem_ptr(cg, out, DT_I32, n->shape.rank, gidx)), out);
         group_nest_close(cg, &ns, &n->shape, x->dt);
         return;
     }
     Layout best, where;
-    first_max(cg, n, x, first_max_axes(n), &best, &where);
+    first_max(cg, n, x, axes, &best, &where);
     int64_t inner = 1;
     for (int d = axis + 1; d < x->shape.rank; d++)
         inner *= x->shape.d[d];
@@ -913,7 +915,7 @@ static void kernel_argmax(CG *cg, Node *n) {
     nest_open(cg, &ns, &n->shape, idx);
     LLVMValueRef w = LLVMBuildFPToSI(cg->b, load(cg, DT_F64, cg_elem_ptr(cg, &where, DT_F64, n->shape.rank, idx)), cg->i64, "");
     LLVMValueRef pos = LLVMBuildURem(cg->b, LLVMBuildUDiv(cg->b, w, cg_i64(cg, inner), ""), cg_i64(cg, x->shape.d[axis]), "");
-    store(cg, DT_I32, LLVMBuildTrunc(cg->b, pos, cg->i32, ""), cg_elem_ptr(cg, out_layout(cg, n), DT_I32, n->shape.rank, idx));
+    store(cg, DT_I32, LLVMBuildTrunc(cg->b, pos, cg->i32, ""), cg_elem_ptr(cg, out, DT_I32, n->shape.rank, idx));
     nest_close(cg, &ns, &n->shape);
 }
 

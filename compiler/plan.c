@@ -822,9 +822,7 @@ Plan *plan_entry(const Model *m, EntryKind kind) {
         }
         case K_EW: {
             Node *c = consumer[i];
-            bool fusable = s->uses == 1 && (!c || (op_info[c->op].kind == K_EW &&
-                                                   shape_numel(&c->shape) == shape_numel(&x->shape)) ||
-                                            op_info[c->op].kind == K_REDUCE ||
+            bool fusable = s->uses == 1 && (!c || reads_in_loop(c, x) ||
                                             (reshape_inline(p, c, loop_reads) && p->slot[c->id].uses == 1));
             /* Bound the depth of a fused expression: codegen walks it
              * recursively, and a loop can build chains of any length. */

@@ -30,6 +30,13 @@ expect "  graph text" grep -q "dJ/dW1 <-" "$t/e.ir"
 expect "  Graphviz: variables as boxes" grep -q 'shape=box, label="W1' "$t/e.dot"
 expect "  Graphviz: backward set apart" grep -q "cluster_backward" "$t/e.dot"
 expect "  dot renders it" dot -Tpng "$t/e.dot" -o "$t/e.png"
+# Loops at 512 bits where the products use AVX-512 (docs/guarantees.md),
+# but not the products' own functions, whose code is vectorized by hand.
+expect "--cpu=x86-64-v4 --emit=llvm" "$nnc" --cpu=x86-64-v4 --emit=llvm "$t/mlp.nn" -o "$t/v4.ll"
+expect "  its loops prefer 512-bit vectors" grep -q '"prefer-vector-width"="512"' "$t/v4.ll"
+expect "  the products' functions do not" sh -c '! grep min-legal-vector-width "$1" | grep -q prefer-vector-width' sh "$t/v4.ll"
+expect "--cpu=x86-64-v3 --emit=llvm" "$nnc" --cpu=x86-64-v3 --emit=llvm "$t/mlp.nn" -o "$t/v3.ll"
+expect "  no 512-bit preference without AVX-512" sh -c '! grep -q prefer-vector-width "$1"' sh "$t/v3.ll"
 expect "--emit=plan" "$nnc" --emit=plan tests/cli/plan.nn -o "$t/p.plan"
 expect "  prints the plan of tests/cli/plan.golden" diff -u tests/cli/plan.golden "$t/p.plan"
 expect "--emit=plan of a convolution" "$nnc" --emit=plan tests/cli/plan_conv.nn -o "$t/pc.plan"
