@@ -401,7 +401,7 @@ static Node *logsumexp_keep(Graph *g, Node *x, unsigned axes) {
 static Node *variance(Sema *S, Node *x, unsigned axes, double correction, bool std) {
     Graph *g = sema_graph(S);
     Node *n = count_in_use(S, x, axes, NULL);
-    Node *d = ir_binary(g, OP_SUB, x, ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), n));
+    Node *d = ir_center(g, x, axes, n);
     Node *dof = ir_binary(g, OP_MAXIMUM, ir_binary(g, OP_SUB, n, ir_const(g, x->dt, correction)),
                           ir_const(g, x->dt, 0));
     Node *v = ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, ir_unary(g, OP_SQUARE, d), axes), dof);
@@ -1119,7 +1119,7 @@ static Val fn_batch_norm(Sema *S, const Builtin *b, Ast *call, Val *args) {
     Node *count = count_in_use(S, x, axes, &m->counts[m->ncounts++]);
 
     Node *mean = ir_binary(g, OP_DIV, stat_like, count);
-    Node *centered = ir_binary(g, OP_SUB, x, mean);
+    Node *centered = ir_center(g, x, axes, count);
     Node *squares = ir_reduce(g, OP_SUM, ir_unary(g, OP_SQUARE, centered), axes);
     Node *var = ir_binary(g, OP_DIV, squares, count);
     Node *train = ir_binary(g, OP_DIV, centered, ir_unary(g, OP_SQRT, ir_binary(g, OP_ADD, var, eps)));

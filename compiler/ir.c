@@ -11,6 +11,7 @@
 #include "nnc.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 const OpInfo op_info[OP_COUNT] = {
@@ -344,8 +345,13 @@ Node *ir_binary(Graph *g, Op op, Node *a, Node *b) {
     DType dt = a->dt;
     if (op == OP_EQ || op == OP_NE || op == OP_GT || op == OP_GE)
         dt = a->dt == DT_I32 ? DT_F32 : a->dt;
+    /* A broadcast constant is its constant here: the result is s-shaped. */
+    if (a->op == OP_BROADCAST && a->in[0]->op == OP_CONST)
+        a = a->in[0];
+    if (b->op == OP_BROADCAST && b->in[0]->op == OP_CONST)
+        b = b->in[0];
     if (a->op == OP_CONST && b->op == OP_CONST)
-        return ir_const(g, dt, ir_fold_binary(op, a->value, b->value));
+        return ir_broadcast(g, ir_const(g, dt, ir_fold_binary(op, a->value, b->value)), s);
     switch (op) {
     case OP_ADD:
         if (ir_is_const(b, 0)) return identity_result(g, a, &s);
@@ -503,17 +509,168 @@ static Shape reduced_shape(const Shape *s, unsigned axes) {
     return r;
 }
 
-Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes) {
-    /* Reducing size-1 axes changes nothing. */
+/* The axes of `axes` along which s has more than one element. */
+static unsigned real_axes(const Shape *s, unsigned axes) {
     unsigned real = 0;
-    for (int i = 0; i < a->shape.rank; i++)
-        if ((axes & (1u << i)) && (a->shape.d[i] != 1 || a->shape.dyn[i]))
+    for (int i = 0; i < s->rank; i++)
+        if ((axes & (1u << i)) && (s->d[i] != 1 || s->dyn[i]))
             real |= 1u << i;
-    if (!real)
-        return a;
+    return real;
+}
+
+static Node *reduce_plain(Graph *g, Op op, Node *a, unsigned real) {
     Node p = proto(op, a->dt, reduced_shape(&a->shape, real), a, NULL);
     p.attr[0] = real;
     return intern(g, &p);
+}
+
+/* A sum's operand as a product: the factors that vary along the summed
+ * axes, the factors that do not (broadcast ones, which come out of the
+ * sum), each in the numerator or the denominator, and a sign. */
+enum { MAX_FACTORS = 8 };
+typedef struct Product {
+    Node *vary[2][MAX_FACTORS], *fixed[2][MAX_FACTORS];   /* [0] numerator, [1] denominator */
+    int nvary[2], nfixed[2];
+    bool negate, overflow;
+} Product;
+
+/* Whether n takes one value along the axes of `full`, the shape it is
+ * broadcast to: its extent there is 1, or it lacks the axis. */
+static bool constant_along(const Node *n, const Shape *full, unsigned axes) {
+    if (n->op == OP_BROADCAST)
+        n = n->in[0];
+    int lead = full->rank - n->shape.rank;
+    for (int i = 0; i < full->rank; i++)
+        if ((axes & (1u << i)) && i >= lead && (n->shape.d[i - lead] != 1 || n->shape.dyn[i - lead]))
+            return false;
+    return true;
+}
+
+static void push_factor(Node **list, int *n, Node *f, Product *p) {
+    if (*n == MAX_FACTORS)
+        p->overflow = true;
+    else
+        list[(*n)++] = f;
+}
+
+static void factor(Node *n, const Shape *full, unsigned axes, int den, Product *p) {
+    if (p->overflow) {
+        /* x*x*x... shares operands: stop before the walk grows with 2^depth */
+    } else if (constant_along(n, full, axes)) {
+        push_factor(p->fixed[den], &p->nfixed[den], n->op == OP_BROADCAST ? n->in[0] : n, p);
+    } else if (shape_eq(&n->shape, full) && n->op == OP_NEG) {
+        p->negate = !p->negate;
+        factor(n->in[0], full, axes, den, p);
+    } else if (shape_eq(&n->shape, full) && (n->op == OP_MUL || n->op == OP_DIV)) {
+        factor(n->in[0], full, axes, den, p);
+        factor(n->in[1], full, axes, n->op == OP_DIV ? !den : den, p);
+    } else {
+        push_factor(p->vary[den], &p->nvary[den], n, p);
+    }
+}
+
+/* The axes over which sums of n are 0 (0: none known): a centered value
+ * (ir_center), times or over factors constant along those axes, and sums
+ * of such values.  n has the shape `full` that the axes index.  `depth`
+ * bounds the walk, which shared operands would make exponential. */
+static unsigned zero_sum_axes(const Node *n, const Shape *full, int depth) {
+    if (depth == 0 || !shape_eq(&n->shape, full))
+        return 0;
+    if (n->zero_sum)
+        return n->zero_sum;
+    unsigned z, z1;
+    depth--;
+    if (n->op == OP_NEG)
+        return zero_sum_axes(n->in[0], full, depth);
+    if (n->op == OP_MUL) {
+        if ((z = zero_sum_axes(n->in[0], full, depth)) && constant_along(n->in[1], full, z))
+            return z;
+        z = zero_sum_axes(n->in[1], full, depth);
+        return z && constant_along(n->in[0], full, z) ? z : 0;
+    }
+    if (n->op == OP_DIV) {
+        z = zero_sum_axes(n->in[0], full, depth);
+        return z && constant_along(n->in[1], full, z) ? z : 0;
+    }
+    if (n->op == OP_ADD || n->op == OP_SUB) {
+        z = zero_sum_axes(n->in[0], full, depth);
+        z1 = z ? zero_sum_axes(n->in[1], full, depth) : 0;
+        return z && z1 ? z | z1 : 0;
+    }
+    return 0;
+}
+
+static bool sums_to_zero(const Node *n, const Shape *full, unsigned axes) {
+    unsigned z = zero_sum_axes(n, full, 8);
+    return z && (z & axes) == z;
+}
+
+static int by_id(const void *a, const void *b) {
+    return (*(Node *const *)a)->id - (*(Node *const *)b)->id;
+}
+
+static Node *product(Graph *g, Node **f, int n) {
+    qsort(f, (size_t)n, sizeof *f, by_id);   /* one order, so equal products are one node */
+    Node *r = f[0];
+    for (int i = 1; i < n; i++)
+        r = ir_binary(g, OP_MUL, r, f[i]);
+    return r;
+}
+
+/* A sum over the (real) axes of a product, with what is constant along
+ * them taken out: sum(g * gamma * c / s) = gamma / s * sum(g * c).  Sums
+ * then meet where they differ only by such factors, as batch norm's
+ * gradient's do, and are computed once; a sum of a centered value is 0.
+ * NULL when there is nothing to take out. */
+static Node *sum_factored(Graph *g, Node *a, unsigned axes) {
+    if (!dtype_is_float(a->dt))
+        return NULL;
+    Shape reduced = reduced_shape(&a->shape, axes);
+    if (sums_to_zero(a, &a->shape, axes))
+        return ir_broadcast(g, ir_const(g, a->dt, 0), reduced);
+    /* sum(u + v) with v summing to 0 is sum(u). */
+    if ((a->op == OP_ADD || a->op == OP_SUB) && shape_eq(&a->in[0]->shape, &a->shape) &&
+        shape_eq(&a->in[1]->shape, &a->shape)) {
+        if (sums_to_zero(a->in[1], &a->shape, axes))
+            return ir_reduce(g, OP_SUM, a->in[0], axes);
+        if (sums_to_zero(a->in[0], &a->shape, axes))
+            return ir_reduce(g, OP_SUM, a->op == OP_SUB ? ir_unary(g, OP_NEG, a->in[1]) : a->in[1], axes);
+    }
+    Product p = {0};
+    factor(a, &a->shape, axes, 0, &p);
+    if (p.overflow || p.nvary[0] == 0 || (p.nfixed[0] + p.nfixed[1] == 0 && !p.negate))
+        return NULL;
+    Node *v = product(g, p.vary[0], p.nvary[0]);
+    if (p.nvary[1])
+        v = ir_binary(g, OP_DIV, v, product(g, p.vary[1], p.nvary[1]));
+    /* The sum must still cover every summed element. */
+    for (int i = 0; i < a->shape.rank; i++)
+        if ((axes & (1u << i)) && !shape_axis_eq(&v->shape, i, &a->shape, i))
+            return NULL;
+    Node *r = ir_reduce(g, OP_SUM, v, axes);
+    for (int k = 0; k < p.nfixed[0] && r; k++)
+        r = ir_binary(g, OP_MUL, r, p.fixed[0][k]);
+    for (int k = 0; k < p.nfixed[1] && r; k++)
+        r = ir_binary(g, OP_DIV, r, p.fixed[1][k]);
+    if (r && p.negate)
+        r = ir_unary(g, OP_NEG, r);
+    return r && shape_eq(&r->shape, &reduced) ? r : NULL;
+}
+
+Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes) {
+    /* Reducing size-1 axes changes nothing. */
+    unsigned real = real_axes(&a->shape, axes);
+    if (!real)
+        return a;
+    Node *r = op == OP_SUM ? sum_factored(g, a, real) : NULL;
+    return r ? r : reduce_plain(g, op, a, real);
+}
+
+Node *ir_center(Graph *g, Node *x, unsigned axes, Node *count) {
+    Node *c = ir_binary(g, OP_SUB, x, ir_binary(g, OP_DIV, ir_reduce(g, OP_SUM, x, axes), count));
+    if (c->op == OP_SUB)
+        c->zero_sum = real_axes(&x->shape, axes);
+    return c;
 }
 
 Node *ir_matmul(Graph *g, Node *a, Node *b) {

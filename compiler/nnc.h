@@ -216,6 +216,9 @@ struct Node {
                            PROD, MAXMASK: axes mask; ARGMAX: axis; DIM: its
                            index k in Model.dims (Shape.dyn k + 1) */
     int tensor;         /* LEAF: index in Model.tensors */
+    unsigned zero_sum;  /* axes along which the value sums to 0 (ir_center's
+                           x - mean(x)): a fact about the value, so not part
+                           of its identity */
     const char *name;   /* a name the user bound it to, for dumps */
     Loc loc;
     Node *hnext;        /* hash chain */
@@ -264,6 +267,9 @@ Node *ir_index(Graph *g, Node *a, int64_t i);
 Node *ir_broadcast(Graph *g, Node *a, Shape s);
 Node *ir_detach(Graph *g, Node *a);
 Node *ir_reduce(Graph *g, Op op, Node *a, unsigned axes);  /* keeps dims */
+/* x - sum(x, axes) / count, where count is the number of elements x has
+ * along the axes (those in use): sums over the axes of it are 0. */
+Node *ir_center(Graph *g, Node *x, unsigned axes, Node *count);
 Node *ir_matmul(Graph *g, Node *a, Node *b);
 Node *ir_embed(Graph *g, Node *a, int64_t i, int64_t n);
 /* Elements [start, start + len) of axis (len: of the result), and the

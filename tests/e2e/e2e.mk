@@ -24,7 +24,8 @@ E2E_MODELS := mlp mlp_momentum broadcasting activations reductions_all \
               functions_loops precision_f64 extreme_logits metrics \
               unrolled_product optim_adam optim_adamw_f64 optim_sgd_nesterov \
               optim_sgd_dampening batch_norm_2d batch_norm_4d breadth_unary breadth_compare \
-              breadth_reduce conv2d conv2d_blocks conv2d_same pooling flip indexing edges cross_params
+              breadth_reduce conv2d conv2d_blocks conv2d_same pooling flip indexing edges cross_params \
+              centered_sums
 
 E2E_ALL  = $(E2E_MODELS)
 E2E_SRC := tests/e2e

@@ -330,6 +330,15 @@ def _cross_params(t, g):
     return dict(o=o, J=o.sum() + (torch.tanh(t.A * t.v) * t.B).sum())
 
 
+@spec('centered_sums', values=dict(X=normal(1.0), a=uniform(0.5, 1.5), b=uniform(-1, 1),
+                                    W=uniform(-1, 1), c=uniform(-1, 1)))
+def _centered_sums(t, g):
+    h = t.X * t.a + t.W + t.b + t.c
+    v = torch.var(h, [0, 1])
+    u = torch.var(h, 0)
+    return dict(v=v, u=u, J=v + u.sum() + (t.c * t.c).sum())
+
+
 @spec('batch_norm_2d', values=dict(x=normal(1.0), W1=uniform(-0.5, 0.5), beta=uniform(-0.5, 0.5),
                                     gamma=uniform(0.5, 1.5), W2=uniform(-0.5, 0.5)),
       hypers=dict(bn_momentum=0.25), classes=dict(y=4))
