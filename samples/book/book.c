@@ -15,10 +15,11 @@
 /* ---- Models ---- */
 
 void bk_parse(int argc, char **argv, ch_options *o, const char *prog, const char *about,
-              int epochs, unsigned accepts)
+              int epochs, int seeds, unsigned accepts)
 {
     *o = (ch_options){ .prog = prog, .about = about, .seed = 42, .epochs = epochs,
-                       .accepts = CH_OPT_SEED | CH_OPT_EPOCHS | accepts,
+                       .seeds = seeds > 0 ? seeds : 1,
+                       .accepts = CH_OPT_SEED | CH_OPT_EPOCHS | (seeds > 0 ? CH_OPT_SEEDS : 0) | accepts,
                        .data = "/usr/share/datasets/fashion-mnist" };
     ch_parse(argc, argv, o);
 }
@@ -273,35 +274,62 @@ void bk_plot_fit(const ch_options *o, const char *png, const char *title, const 
 int bk_main(int argc, char **argv, const bk_sample *s)
 {
     ch_options o;
-    bk_parse(argc, argv, &o, s->prog, s->about, s->epochs, CH_OPT_DATA);
-    if (o.quick)
+    bk_parse(argc, argv, &o, s->prog, s->about, s->epochs, s->seeds ? s->seeds : 1, CH_OPT_DATA);
+    if (o.quick) {
         o.epochs = 3;
+        o.seeds = 1;
+    }
     bk_data d;
     bk_net n;
     bk_fashion(&o, &d);
-    bk_open(&n, &o, s->m);
     bk_epoch *hist = calloc((size_t)o.epochs, sizeof *hist);
     if (!hist)
         support_die(o.prog, "out of memory");
     int threads = nnrt_get_num_threads();
-    printf("%s (%d thread%s): %s, %zu training and %zu test examples, %d epochs, seed %llu\n", s->m->name,
+    printf("%s (%d thread%s): %s, %zu training and %zu test examples, %d epochs, seed %llu", s->m->name,
            threads, threads == 1 ? "" : "s", o.quick ? "synthetic data (--quick)" : "Fashion-MNIST", d.train.n,
            d.test.n, o.epochs, (unsigned long long)o.seed);
-    bk_fit f = { .train = &d.train, .test = &d.test, .metric = "acc", .sched = s->sched };
-    double t0 = ch_now();
-    int ok = bk_train(&o, &n, &f, hist);
-    printf("%d epochs in %.1f s: %.3g s of training per epoch\n", o.epochs, ch_now() - t0,
-           bk_epoch_secs(hist, o.epochs));
-    char png[256];
-    snprintf(png, sizeof png, "%s.png", s->prog);
-    bk_plot_fit(&o, png, s->title, hist, o.epochs, s->sched);
-    if (s->report)
-        s->report(&n);
+    if (o.seeds > 1)
+        printf(" and the next %d", o.seeds - 1);
+    printf("\n");
+    double t0 = ch_now(), secs = 0, test = 0, first_test = 0;
+    int ok = 1;
+    for (int k = 0; k < o.seeds; k++) {
+        ch_options run = o;
+        run.seed = o.seed + (uint64_t)k;
+        char label[32];
+        snprintf(label, sizeof label, "seed %llu", (unsigned long long)run.seed);
+        bk_fit f = { .train = &d.train, .test = &d.test, .metric = "acc", .sched = s->sched,
+                     .label = o.seeds > 1 ? label : NULL };
+        bk_open(&n, &run, s->m);
+        ok &= bk_train(&run, &n, &f, hist);
+        secs += bk_epoch_secs(hist, o.epochs);
+        test += hist[o.epochs - 1].test;
+        if (k == 0)
+            first_test = hist[o.epochs - 1].test;
+        if (o.seeds > 1)
+            printf("%s: final test accuracy %.4f\n", label, hist[o.epochs - 1].test);
+        if (k == 0) {
+            char png[256];
+            snprintf(png, sizeof png, "%s.png", s->prog);
+            bk_plot_fit(&o, png, s->title, hist, o.epochs, s->sched);
+            if (s->report)
+                s->report(&n);
+        }
+        bk_close(&n);
+    }
+    if (o.seeds > 1)
+        printf("%d runs of ", o.seeds);
+    printf("%d epochs in %.1f s: %.3g s of training per epoch\n", o.epochs, ch_now() - t0, secs / o.seeds);
     if (!ok)
         fprintf(stderr, "%s: FAILED: a loss was not finite, or the loss did not fall\n", o.prog);
-    printf("final test accuracy: %.4f\n", hist[o.epochs - 1].test);
+    printf("final test accuracy: %.4f", test / o.seeds);
+    /* The first seed's figure too: PyTorch's twin runs that one alone. */
+    if (o.seeds > 1)
+        printf(" (the mean over seeds %llu to %llu; seed %llu alone: %.4f)", (unsigned long long)o.seed,
+               (unsigned long long)o.seed + (unsigned long long)o.seeds - 1, (unsigned long long)o.seed, first_test);
+    printf("\n");
     free(hist);
-    bk_close(&n);
     bk_free_data(&d);
     return ok ? 0 : 1;
 }

@@ -27,9 +27,10 @@ typedef struct bk_net {
 } bk_net;
 
 /* A sample's command line (common.h): seed 42, the book's epochs, --data
- * with accepts CH_OPT_DATA, --epochs; exits after --help or a usage error. */
+ * with accepts CH_OPT_DATA, --epochs, and --seeds when `seeds` (its
+ * default) is above 0; exits after --help or a usage error. */
 void bk_parse(int argc, char **argv, ch_options *o, const char *prog, const char *about,
-              int epochs, unsigned accepts);
+              int epochs, int seeds, unsigned accepts);
 
 /* Allocates the structs, runs init(seed) and set_defaults. */
 void bk_open(bk_net *n, const ch_options *o, const nnrt_model *m);
@@ -116,16 +117,18 @@ typedef struct bk_sample {
     const char *prog, *about;      /* the program's name (and its figure's, PROG.png); --help */
     const nnrt_model *m;
     int epochs;                    /* the book's */
+    int seeds;                     /* runs, from --seed's on (0: one) */
     const bk_schedule *sched;      /* NULL: the model's lr throughout */
     const char *title;             /* the figure's */
     void (*report)(const bk_net *n);   /* after training, or NULL */
 } bk_sample;
 
 /* The whole program of a classifier's sample: the command line (--quick:
- * 3 epochs on synthetic data, no plot), bk_train for the epochs with the
- * test accuracy after each, the figure, the report, and the last line
- * `final test accuracy: X`.  Returns the exit status: 1 if bk_train's
- * check failed. */
+ * 3 epochs on synthetic data, one seed, no plot), bk_train for the epochs
+ * with the test accuracy after each, the figure and the report of the
+ * first seed's run, and the last line `final test accuracy: X`, the mean
+ * over the seeds' runs.  Returns the exit status: 1 if bk_train's check
+ * failed on any run. */
 int bk_main(int argc, char **argv, const bk_sample *s);
 #define BK_MAIN(sample) \
     int main(int argc, char **argv) { return bk_main(argc, argv, &(sample)); }

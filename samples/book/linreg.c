@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 {
     ch_options o;
     bk_parse(argc, argv, &o, "linreg", "Linear regression on the book's synthetic data "
-             "(samples/book/linreg.nn).", 3, 0);
+             "(samples/book/linreg.nn).", 3, 0, 0);
     const float true_w[D] = { 2, -3.4f }, true_b = 4.2f;
     nnrt_tensorset data;
     bk_linear_data(&data, N, D, true_w, true_b, 0.01, o.seed, "linreg");

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 {
     ch_options o;
     bk_parse(argc, argv, &o, "weight_decay", "Weight decay on the book's high-dimensional linear "
-             "regression (samples/book/weight_decay.nn).", 100, 0);
+             "regression (samples/book/weight_decay.nn).", 100, 0, 0);
     if (o.epochs > EPOCHS_MAX)
         support_die(o.prog, "--epochs: at most %d", EPOCHS_MAX);
     float true_w[D];

@@ -42,7 +42,9 @@ static void usage(FILE *f, const ch_options *o)
         fprintf(f, "  --seed N       the seed of the params and the data (default %llu)\n",
                 (unsigned long long)o->seed);
     if (o->accepts & CH_OPT_SEEDS)
-        fprintf(f, "  --seeds N      repeat over the seeds 1..N (default %d)\n", o->seeds);
+        fprintf(f, "  --seeds N      %s (default %d)\n", o->accepts & CH_OPT_SEED
+                ? "runs from N seeds: --seed's and the N-1 after it" : "repeat over the seeds 1..N",
+                o->seeds);
     if (o->accepts & CH_OPT_EPOCHS)
         fprintf(f, "  --epochs N     epochs of training (default %d)\n", o->epochs);
     if (o->accepts & CH_OPT_DATA)

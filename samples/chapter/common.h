@@ -21,7 +21,7 @@ enum {
     CH_OPT_SEED = 1,          /* --seed N */
     CH_OPT_DATA = 2,          /* --data DIR (Fashion-MNIST) */
     CH_OPT_EPOCHS = 4,        /* --epochs N */
-    CH_OPT_SEEDS = 8,         /* --seeds N: repeat over seeds 1..N */
+    CH_OPT_SEEDS = 8,         /* --seeds N: repeat over seeds 1..N, or N from --seed's on */
 };
 
 typedef struct ch_options {
