@@ -12,6 +12,11 @@ set -u
 b=$1 batches=$2 sizes=$3
 out=$b/bench
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NNRT_NUM_THREADS=1
+core=$(tools/openblas_core.sh)
+if [ -n "$core" ]; then
+    export OPENBLAS_CORETYPE=$core
+    echo "OpenBLAS does not know this CPU: its baselines run with OPENBLAS_CORETYPE=$core"
+fi
 status=0
 
 echo "nnc benchmarks: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), nnc ${BENCH_NNC:-}"

@@ -1,6 +1,9 @@
 #!/bin/sh
 # tools/deps.sh PURPOSE: make sure the Debian packages that PURPOSE (check,
-# demo, bench, fuzz) needs are installed.  check includes the Fashion-MNIST
+# demo, chapters, bench, fuzz) needs are installed.  chapters takes OpenBLAS
+# for the BLAS under Debian's PyTorch, whose comparison it runs when
+# PyTorch is installed: without it PyTorch falls back to the reference
+# BLAS, a tenth of the speed.  check includes the Fashion-MNIST
 # data, so the demo's smoke test runs on real data in CI too, Open MPI, for
 # libnnrt_mpi and its tests, and clang's libFuzzer, since it fuzzes the
 # compiler briefly.  As root it installs what is missing with apt-get;
@@ -11,8 +14,9 @@ pkgs="flex bison llvm-19-dev check zlib1g-dev pkg-config dataset-fashion-mnist v
 case $purpose in
   check|fuzz) pkgs="$pkgs clang-19 libclang-rt-19-dev" ;;
   demo)  pkgs="$pkgs gnuplot-nox" ;;
+  chapters) pkgs="$pkgs gnuplot-nox libopenblas-dev" ;;
   bench) pkgs="$pkgs libopenblas-dev python3-torch" ;;
-  *) echo "usage: tools/deps.sh check|demo|bench|fuzz" >&2; exit 2 ;;
+  *) echo "usage: tools/deps.sh check|demo|chapters|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=

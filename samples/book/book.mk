@@ -61,7 +61,8 @@ $(BK_OUT)/$(1): $(BK_OUT)/obj/$(1).o $(BK_OUT)/models/$(call bk_model,$(1)).o $(
     $(CH_OUT)/common.o $(B)/samples/support.o $(B)/libnnrt.a
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(RT_LIBS)
 # One sample, then its PyTorch twin; the outputs also go to NAME.log and
-# NAME.torch.log.
+# NAME.torch.log.  PyTorch's BLAS (OpenBLAS) gets the core it needs on this
+# CPU (tools/openblas_core.sh) and nnc's thread count.
 book-$(1): SHELL := /bin/bash
 book-$(1): $(BK_OUT)/$(1) $(BK_OUT)/models/$(call bk_model,$(1)).so
 	@echo "== $(1): nnc"
@@ -69,7 +70,9 @@ book-$(1): $(BK_OUT)/$(1) $(BK_OUT)/models/$(call bk_model,$(1)).so
 	  | tee $(BK_OUT)/$(1).log
 	@set -o pipefail; $$(BK_FIND_PYTHON); rm -f $(BK_OUT)/$(1).torch.log; \
 	if [ -z "$$$$py" ]; then echo "== $(1): PyTorch skipped: no python3 with torch"; exit 0; fi; \
-	echo "== $(1): PyTorch ($$$$py)"; \
+	core=$$$$(tools/openblas_core.sh); [ -z "$$$$core" ] || export OPENBLAS_CORETYPE=$$$$core; \
+	[ -z "$$$${NNRT_NUM_THREADS:-}" ] || export OPENBLAS_NUM_THREADS=$$$$NNRT_NUM_THREADS; \
+	echo "== $(1): PyTorch ($$$$py$$$${OPENBLAS_CORETYPE:+, OPENBLAS_CORETYPE=$$$$OPENBLAS_CORETYPE})"; \
 	$$$$py $(BK)/torch_book.py $(1) --lib $(BK_OUT)/models/$(call bk_model,$(1)).so \
 	  --data $(BK_DATA) | tee $(BK_OUT)/$(1).torch.log
 .PHONY: book-$(1)
@@ -81,8 +84,11 @@ $(foreach s,$(BK_SAMPLES),$(eval $(call BK_DRIVER,$(s))))
 # run on one thread unless NNRT_NUM_THREADS says otherwise (torch_book.py
 # takes libnnrt's count): PyTorch's eager steps on 2 threads of these
 # 2-core machines took up to 4 times as long as on one.
-chapters: SHELL := /bin/bash
-chapters: $(BK_BINS) $(foreach s,$(BK_SAMPLES),$(BK_OUT)/models/$(call bk_model,$(s)).so)
+chapters:
+	@tools/deps.sh chapters
+	@$(MAKE) --no-print-directory chapters-run
+chapters-run: SHELL := /bin/bash
+chapters-run: $(BK_BINS) $(foreach s,$(BK_SAMPLES),$(BK_OUT)/models/$(call bk_model,$(s)).so)
 	@start=$$(date +%s); export NNRT_NUM_THREADS=$${NNRT_NUM_THREADS:-1}; \
 	for s in $(BK_SAMPLES); do $(MAKE) --no-print-directory book-$$s || exit 1; done; \
 	for s in $(BK_SAMPLES); do for side in nnc torch; do \
