@@ -2,10 +2,10 @@
 """torch_book.py: the book's samples of samples/book/ in PyTorch, each with
 the recipe of its nnc driver, for docs/chapters.md's comparison.
 
-    torch_book.py NAME --lib MODEL.so [--data DIR] [--seed N] [--epochs N]
+    torch_book.py NAME --lib MODEL.so [--data DIR] [--seed N] [--epochs N] [--nnc-masks]
 
-NAME is a sample (linreg, softmax, weight_decay, lenet, lenet_bn, adam,
-mlp, resnet); MODEL.so its model as nnc compiled it, linked with libnnrt (make
+NAME is a sample (linreg, softmax, weight_decay, mlp, dropout, lenet,
+lenet_bn, adam, resnet); MODEL.so its model as nnc compiled it, linked with libnnrt (make
 chapters builds both).  From it the script takes what makes both sides
 start alike: the initial params (the model's init at the seed), the data
 (the synthetic sets drawn by nnrt_init_tensor from the same streams,
@@ -14,8 +14,13 @@ order of each epoch (nnrt_shuffle(seed, epoch), batches cut as the driver
 cuts them, the last one short).  The network, its loss, the optimizer and
 the evaluation are PyTorch's own (torch.nn.functional, torch.optim), run on
 as many threads as nnc's driver (libnnrt's count: the CPUs the process may
-use, or NNRT_NUM_THREADS).  Prints the driver's lines: one per epoch, the seconds of
-training per epoch, and `final test accuracy: X` (or `final loss: X`).
+use, or NNRT_NUM_THREADS).  So are dropout's masks, drawn after
+torch.manual_seed(seed): that sample agrees with nnc's in distribution, not
+digit for digit.  With --nnc-masks it takes nnc's masks instead (the rule
+of the contract's section 5.8, computed here in numpy), and its steps are
+nnc's up to float rounding.  Prints the driver's lines: one per epoch, the
+seconds of training per epoch, and `final test accuracy: X` (or `final
+loss: X`).
 """
 import argparse
 import ctypes
@@ -47,6 +52,53 @@ def softmax(p, x, train):
 
 def mlp(p, x, train):
     return F.relu(x.reshape(len(x), -1) @ p["W1"].T + p["b1"]) @ p["W2"].T + p["b2"]
+
+
+def dropout(p, x, train):
+    """Dropout site k is drop(h, rate, k): PyTorch's F.dropout, or NncMasks."""
+    h = drop(F.relu(x.reshape(len(x), -1) @ p["W1"].T + p["b1"]), 0.2, 0, train)
+    h = drop(F.relu(h @ p["W2"].T + p["b2"]), 0.5, 1, train)
+    if train and isinstance(drop, NncMasks):
+        drop.step += 1
+    return h @ p["W3"].T + p["b3"]
+
+
+def torch_masks(h, rate, site, train):
+    return F.dropout(h, rate, train)
+
+
+class NncMasks:
+    """nnc's dropout masks (contract, 5.8; nnrt_dropout_keeps): element i of
+    site k, its row-major index in the max shape, is kept at a step when
+    word 0 of Philox4x32-10 of the counter {i, k, step} under the key seed is
+    at least rate * 2^32.  The step counts train_step's calls from 0."""
+    M0, M1, W0, W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
+
+    def __init__(self, seed):
+        self.seed, self.step = seed, 0
+
+    def keeps(self, n, site, rate):
+        u32 = np.uint64(0xFFFFFFFF)
+        c0 = np.arange(n, dtype=np.uint64)
+        c1, c2, c3 = (np.full(n, v, np.uint64) for v in (site, self.step & 0xFFFFFFFF, self.step >> 32))
+        k0, k1 = self.seed & 0xFFFFFFFF, self.seed >> 32
+        for r in range(10):
+            if r:
+                k0, k1 = (k0 + self.W0) & 0xFFFFFFFF, (k1 + self.W1) & 0xFFFFFFFF
+            p0, p1 = np.uint64(self.M0) * c0, np.uint64(self.M1) * c2   # exact: both below 2^64
+            c0, c1, c2, c3 = ((p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0), p1 & u32,
+                              (p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1), p0 & u32)
+        rate = float(np.float32(rate))      # the hyper as the f32 model holds it
+        return c0 >= np.uint64(int(rate * 4294967296.0))
+
+    def __call__(self, h, rate, site, train):
+        if not train:
+            return h
+        keep = torch.from_numpy(self.keeps(h.numel(), site, rate).reshape(h.shape))
+        return h * keep / np.float32(1 - np.float32(rate))
+
+
+drop = torch_masks
 
 
 def lenet(p, x, train):
@@ -88,6 +140,7 @@ SAMPLES = {
     "weight_decay": ("weight_decay", linear, 100, "sgd", None),
     "softmax": ("softmax", softmax, 10, "sgd", None),
     "mlp": ("fashion_mnist", mlp, 10, "sgd", None),
+    "dropout": ("dropout", dropout, 10, "sgd", None),
     "lenet": ("lenet", lenet, 10, "sgd", None),
     "lenet_bn": ("lenet_bn", lenet_bn, 10, "sgd", None),
     "adam": ("adam", mlp, 10, "adamw", (1, 0.001)),
@@ -287,8 +340,13 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--epochs", type=int, default=0, help="default: the book's")
+    ap.add_argument("--nnc-masks", action="store_true", help="dropout: nnc's masks, not PyTorch's")
     args = ap.parse_args()
+    if args.nnc_masks:
+        global drop
+        drop = NncMasks(args.seed)
     rt = Runtime(args.lib, SAMPLES[args.name][0], args.seed)
+    torch.manual_seed(args.seed)
     torch.set_num_threads(rt.lib.nnrt_get_num_threads())
     if args.name == "linreg":
         linreg(args, rt)
