@@ -275,10 +275,8 @@ int bk_main(int argc, char **argv, const bk_sample *s)
 {
     ch_options o;
     bk_parse(argc, argv, &o, s->prog, s->about, s->epochs, s->seeds ? s->seeds : 1, CH_OPT_DATA);
-    if (o.quick) {
+    if (o.quick)
         o.epochs = 3;
-        o.seeds = 1;
-    }
     bk_data d;
     bk_net n;
     bk_fashion(&o, &d);
@@ -305,11 +303,10 @@ int bk_main(int argc, char **argv, const bk_sample *s)
         ok &= bk_train(&run, &n, &f, hist);
         secs += bk_epoch_secs(hist, o.epochs);
         test += hist[o.epochs - 1].test;
-        if (k == 0)
-            first_test = hist[o.epochs - 1].test;
         if (o.seeds > 1)
             printf("%s: final test accuracy %.4f\n", label, hist[o.epochs - 1].test);
         if (k == 0) {
+            first_test = hist[o.epochs - 1].test;
             char png[256];
             snprintf(png, sizeof png, "%s.png", s->prog);
             bk_plot_fit(&o, png, s->title, hist, o.epochs, s->sched);

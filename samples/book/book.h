@@ -124,7 +124,7 @@ typedef struct bk_sample {
 } bk_sample;
 
 /* The whole program of a classifier's sample: the command line (--quick:
- * 3 epochs on synthetic data, one seed, no plot), bk_train for the epochs
+ * 3 epochs on synthetic data, no plot), bk_train for the epochs
  * with the test accuracy after each, the figure and the report of the
  * first seed's run, and the last line `final test accuracy: X`, the mean
  * over the seeds' runs.  Returns the exit status: 1 if bk_train's check
