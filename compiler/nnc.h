@@ -574,8 +574,8 @@ typedef struct Slot {
 /* Explicit vectors in generated code (the direct convolution, col2im by
  * rows) are this many bytes wide, the width of AVX-512's registers; the
  * direct convolution keeps at most CONV_DIRECT_ACC of them as sums, at
- * most 2 to a row of W. */
-enum { WIDE_VECTOR_BYTES = 64, CONV_DIRECT_ACC = 16 };
+ * most 2 to a row of W, and unrolls a K of at most CONV_DIRECT_K. */
+enum { WIDE_VECTOR_BYTES = 64, CONV_DIRECT_ACC = 16, CONV_DIRECT_K = 160 };
 
 typedef enum { ENTRY_FORWARD, ENTRY_BACKWARD, ENTRY_TRAIN } EntryKind;
 
