@@ -132,8 +132,10 @@ echo "  the train step against PyTorch, both with their default threads:"
 # shellcheck disable=SC2086
 # OpenMP's threads wait passively: spinning, PyTorch's would take the cores
 # from nnc's turns in this one process (and nnc's, for some microseconds
-# after each product, from PyTorch's).
-env -u NNRT_NUM_THREADS -u OMP_NUM_THREADS OMP_WAIT_POLICY=PASSIVE "${py:-python3}" bench/step_torch.py --threads $libs \
+# after each product, from PyTorch's).  PyTorch's BLAS gets its default
+# threads too (OPENBLAS_NUM_THREADS=1 above is for the one-thread runs).
+env -u NNRT_NUM_THREADS -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS OMP_WAIT_POLICY=PASSIVE \
+    "${py:-python3}" bench/step_torch.py --threads $libs \
     || status=1
 
 echo
