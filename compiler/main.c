@@ -23,7 +23,7 @@ static const char usage_text[] =
     "\n"
     "Compile a model to an object file and a C header (contract: nnc-spec.md).\n"
     "\n"
-    "  -o FILE            output (default: FILE.o beside the input)\n"
+    "  -o FILE            output (default: FILE.o beside the input); - is standard output\n"
     "  -H FILE            where the header goes (default: the output with .h)\n"
     "  --emit=LIST        what to write, from obj,header,llvm,asm,dot,ir (default obj,header);\n"
     "                     the first of obj, asm, llvm, ir, dot takes -o, the others its stem\n"
@@ -112,17 +112,28 @@ static unsigned parse_emit(const char *list) {
 }
 
 /* A character device such as /dev/null: written in place, and a sink for
- * every output named after it. */
+ * every output named after it.  Standard output ("-", /dev/stdout, even on
+ * a terminal) is not one: it takes one output (output_paths). */
 static bool is_device(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+    return output_stream_fd(path) < 0 && stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+/* What each output is, in messages; the dependency file last. */
+static const char *const output_what[NEMIT + 1] = {"the object", "the header", "the LLVM IR", "the assembly",
+                                                   "the graph", "the IR text", "the plan", "the dependency file"};
+
+/* Another output would be named after -o's stream ("-.h"): a usage error. */
+static void one_output_to_stream(const char *out, const char *what, const char *fix) {
+    usage_error("%s", arena_printf("-o %s writes to an open stream, which takes one output, and %s would go "
+                                   "there too: %s", out, what, fix));
 }
 
 /* Where each requested output goes: -o names the first of obj, asm, llvm,
  * ir, dot, plan; the others take its stem with their own extension (with
  * -o /dev/null, /dev/null too). */
 static void output_paths(Options *o, unsigned emit, const char *out, const char *header, bool md) {
-    bool sink = out && is_device(out);
+    bool sink = out && is_device(out), stream = out && output_stream_fd(out) >= 0;
     static const int order[] = {EMIT_OBJ, EMIT_ASM, EMIT_LLVM, EMIT_IR, EMIT_DOT, EMIT_PLAN};
     static const char *const ext[NEMIT] = {".o", ".h", ".ll", ".s", ".dot", ".ir", ".plan"};
     const char *primary = NULL;
@@ -132,11 +143,17 @@ static void output_paths(Options *o, unsigned emit, const char *out, const char 
             continue;
         if (!primary)
             primary = o->path[k] = out ? out : stem_with(o->input, ext[k]);
+        else if (stream)
+            one_output_to_stream(out, output_what[k], "ask --emit for one kind");
         else
             o->path[k] = sink ? primary : stem_with(primary, ext[k]);
     }
     if (!primary)
         primary = out ? out : stem_with(o->input, ".o");
+    if ((emit & (1u << EMIT_HEADER)) && !header && stream)
+        one_output_to_stream(out, output_what[EMIT_HEADER], "name it with -H FILE, or leave it out of --emit");
+    if (md && !o->depfile && stream)
+        one_output_to_stream(out, output_what[NEMIT], "name it with -MF FILE");
     if (emit & (1u << EMIT_HEADER))
         o->path[EMIT_HEADER] = header ? header : sink ? primary : stem_with(primary, ".h");
     if (md && !o->depfile)
@@ -151,12 +168,10 @@ static const char *file_arg(const char *opt, const char *arg) {
 
 /* "-o m.nn", or "the header m.h" for a name nnc chose. */
 static const char *describe_output(const Options *o, int k, const char *out, const char *header, bool mf) {
-    static const char *const what[NEMIT + 1] = {"the object", "the header", "the LLVM IR", "the assembly",
-                                                "the graph", "the IR text", "the plan", "the dependency file"};
     const char *path = k < NEMIT ? o->path[k] : o->depfile;
     const char *opt = k == NEMIT ? (mf ? "-MF" : NULL) : k == EMIT_HEADER ? (header ? "-H" : NULL)
                     : path == out ? "-o" : NULL;
-    return opt ? arena_printf("%s %s", opt, path) : arena_printf("%s %s", what[k], path);
+    return opt ? arena_printf("%s %s", opt, path) : arena_printf("%s %s", output_what[k], path);
 }
 
 /* The outputs are a set of distinct files, none of them the input
@@ -174,7 +189,8 @@ static void check_outputs(const Options *o, const char *out, const char *header,
                                            describe_output(o, k, out, header, mf), o->input));
         for (int j = 0; j < k; j++) {
             const char *q = j < NEMIT ? o->path[j] : o->depfile;
-            if (q && same_file(p, q) && !is_device(p))
+            bool one_stream = output_stream_fd(p) >= 0 && output_stream_fd(p) == output_stream_fd(q ? q : "");
+            if (q && (one_stream || same_file(p, q)) && !is_device(p))
                 usage_error("%s are the same file", arena_printf("%s and %s", describe_output(o, j, out, header, mf),
                                                                  describe_output(o, k, out, header, mf)));
         }

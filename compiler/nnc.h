@@ -75,6 +75,12 @@ bool output_write(const char *path, const void *data, size_t n);  /* its whole c
 bool outputs_commit(void);
 void outputs_abort(void);
 void outputs_abort_from_handler(void);        /* async-signal-safe: unlink only */
+/* The open file descriptor a path names, or -1: "-" standard output, and
+ * /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N (or a symbolic link
+ * to one).  Such an output is written into that descriptor at commit, at
+ * its offset, never renamed onto: when standard output is a file, renaming
+ * onto /dev/stdout would replace the link itself. */
+int output_stream_fd(const char *path);
 /* a and b name one file: the same directory entry (folders resolved), or,
  * when both exist, the same st_dev and st_ino. */
 bool same_file(const char *a, const char *b);

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -285,9 +286,10 @@ void error_plain(const char *fmt, ...) {
  * every temporary onto its target once all are complete.  outputs_abort,
  * and a handler of the terminating signals, remove the temporaries.  A
  * target that exists and is not a regular file (/dev/null, a FIFO) cannot
- * have a file renamed onto it: its output goes to an anonymous temporary
- * file (tmpfile) and is copied into it at commit.  The names the signal
- * handler reads live outside the arena. */
+ * have a file renamed onto it, and one that names an open descriptor ("-",
+ * /dev/stdout: output_stream_fd) must not: its output goes to an anonymous
+ * temporary file (tmpfile) and is copied into it at commit.  The names the
+ * signal handler reads live outside the arena. */
 
 enum { MAX_OUTPUTS = 16 };
 
@@ -296,6 +298,7 @@ typedef struct Output {
     char *tmp;          /* the temporary's name, or NULL when direct */
     int fd;             /* the temporary, open until commit or abort */
     bool direct;        /* copied into the target at commit */
+    int stream;         /* when direct: the descriptor the target names, or -1 */
     bool open;          /* a stream from output_open is not closed yet */
     bool written;       /* complete */
 } Output;
@@ -397,8 +400,8 @@ bool output_begin(const char *path) {
         error_plain("cannot write '%s': it is a directory", path);
         return false;
     }
-    Output o = {.fd = -1};
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    Output o = {.fd = -1, .stream = output_stream_fd(path)};
+    if (o.stream >= 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
         o.direct = true;
         FILE *f = tmpfile();
         if (!f || (o.fd = dup(fileno(f))) < 0) {
@@ -518,11 +521,12 @@ bool output_write(const char *path, const void *data, size_t n) {
     return ok;
 }
 
-/* The temporary fd, from its start, into the existing file path. */
-static bool copy_into(int fd, const char *path) {
+/* The temporary fd, from its start, into the existing file path, or into
+ * the open descriptor stream (>= 0) at its offset. */
+static bool copy_into(int fd, const char *path, int stream) {
     if (lseek(fd, 0, SEEK_SET) != 0)
         return false;
-    int to = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    int to = stream >= 0 ? dup(stream) : open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
     if (to < 0)
         return false;
     char buf[65536];
@@ -560,7 +564,7 @@ static void outputs_forget(void) {
             close(outs[i].fd);
         free(outs[i].path);
         free(outs[i].tmp);
-        outs[i] = (Output){.fd = -1};
+        outs[i] = (Output){.fd = -1, .stream = -1};
     }
 }
 
@@ -596,7 +600,7 @@ bool outputs_commit(void) {
             o->fd = -1;
     }
     for (int i = 0; i < nouts && ok; i++)
-        if (outs[i].direct && !copy_into(outs[i].fd, outs[i].path)) {
+        if (outs[i].direct && !copy_into(outs[i].fd, outs[i].path, outs[i].stream)) {
             error_plain("cannot write '%s': %s", outs[i].path, strerror(errno));
             ok = false;
         }
@@ -625,6 +629,36 @@ void outputs_abort_from_handler(void) {
 }
 
 /* ---- paths ---- */
+
+/* N from "/dev/fd/N" or "/proc/self/fd/N", else -1. */
+static int fd_path_number(const char *p) {
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        size_t n = strlen(dirs[i]);
+        if (strncmp(p, dirs[i], n) == 0 && p[n] >= '0' && p[n] <= '9') {
+            char *end;
+            long v = strtol(p + n, &end, 10);
+            return !*end && v <= INT_MAX ? (int)v : -1;
+        }
+    }
+    return -1;
+}
+
+int output_stream_fd(const char *path) {
+    if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0)
+        return 1;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return 2;
+    int n = fd_path_number(path);
+    if (n >= 0)
+        return n;
+    char target[64];
+    ssize_t len = readlink(path, target, sizeof target - 1);
+    if (len <= 0)
+        return -1;
+    target[len] = 0;
+    return fd_path_number(target);
+}
 
 /* path with "." components and repeated slashes dropped. */
 static char *lexical_key(const char *path) {

@@ -41,6 +41,25 @@ expect "--emit=plan" "$nnc" --emit=plan tests/cli/plan.nn -o "$t/p.plan"
 expect "  prints the plan of tests/cli/plan.golden" diff -u tests/cli/plan.golden "$t/p.plan"
 expect "--emit=plan of a convolution" "$nnc" --emit=plan tests/cli/plan_conv.nn -o "$t/pc.plan"
 expect "  prints the plan of tests/cli/plan_conv.golden" diff -u tests/cli/plan_conv.golden "$t/pc.plan"
+# Standard output ("-", or a link to an open descriptor such as
+# /dev/stdout) takes one output, written at the descriptor's offset; a link
+# to it is never renamed onto (/dev/stdout itself was, when standard
+# output was a file).
+expect "--emit=plan -o - writes the plan to standard output" \
+    sh -c "'$nnc' --emit=plan tests/cli/plan.nn -o - > '$t/so.plan' && diff -u tests/cli/plan.golden '$t/so.plan'"
+expect "  after what is already there" \
+    sh -c "{ echo first; '$nnc' --emit=plan tests/cli/plan.nn -o -; } > '$t/so2.plan' && [ \"\$(sed -n 2p '$t/so2.plan')\" = \"\$(sed -n 1p tests/cli/plan.golden)\" ]"
+ln -s /proc/self/fd/1 "$t/stdout-link"
+expect "  through a link to /proc/self/fd/1, standard output a file" \
+    sh -c "'$nnc' --emit=plan tests/cli/plan.nn -o '$t/stdout-link' > '$t/so3.plan' && diff -q tests/cli/plan.golden '$t/so3.plan' && [ -L '$t/stdout-link' ]"
+expect "  -H - with -o FILE" sh -c "'$nnc' '$t/mlp.nn' -o '$t/so.o' -H - | grep -q 'int mlp_train_step'"
+expect "  two outputs to it: exit 2, the header named" \
+    sh -c "'$nnc' '$t/mlp.nn' -o - > '$t/so.o' 2> '$t/so.err'; [ \$? = 2 ] && grep -q 'the header would go there too: name it with -H FILE' '$t/so.err' && [ ! -s '$t/so.o' ]"
+expect "  -o - and -H /dev/stdout are one stream" \
+    sh -c "'$nnc' '$t/mlp.nn' -o - -H /dev/stdout > /dev/null 2> '$t/so2.err'; [ \$? = 2 ] && grep -q 'are the same file' '$t/so2.err'"
+printf 'input x : f32[2]\nJ = sum(x * undefined_name)\nminimize J\n' > "$t/bad.nn"
+expect "  a model with errors writes nothing there" \
+    sh -c "'$nnc' --emit=plan '$t/bad.nn' -o - > '$t/so4.plan' 2> /dev/null; [ \$? = 1 ] && [ ! -s '$t/so4.plan' ]"
 expect "-MD names every output" "$nnc" -MD "$t/mlp.nn" -o "$t/d.o"
 expect "  depfile" grep -q "^$t/d.o $t/d.h : $t/mlp.nn" "$t/d.d"
 mkdir -p "$t/app" "$t/shared"
