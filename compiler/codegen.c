@@ -124,6 +124,16 @@ void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu) {
                                 LLVMCreateStringAttribute(cg->ctx, "target-cpu", 10, cpu, (unsigned)strlen(cpu)));
 }
 
+const IsaLevel *cg_level_of(LLVMValueRef fn) {
+    LLVMAttributeRef cpu = LLVMGetStringAttributeAtIndex(fn, LLVMAttributeFunctionIndex, "target-cpu", 10);
+    unsigned len = 0;
+    const char *name = cpu ? LLVMGetStringAttributeValue(cpu, &len) : NULL;
+    for (int i = 0; name && i < CG_NLEVELS; i++)
+        if (cg_levels[i].cpu && strlen(cg_levels[i].cpu) == len && strncmp(cg_levels[i].cpu, name, len) == 0)
+            return &cg_levels[i];
+    return NULL;
+}
+
 LLVMValueRef cg_cpu_level(CG *cg) {
     LLVMValueRef gl = LLVMGetNamedGlobal(cg->mod, "nnc.cpu_level");
     if (!gl) {
@@ -1231,7 +1241,20 @@ LLVMValueRef cg_splat(CG *cg, LLVMValueRef x, int lanes) {
  * vector registers; for each window element k = (c, i, j), unrolled, the
  * image row ih shifted by j (one load under a constant mask, the padding
  * read as 0, as fill_row_vectors does) times W[m, k] added into each.  No
- * windows are filled, and each sum runs over k in order, one thread's. */
+ * windows are filled, and each sum runs over k in order, one thread's.
+ * The sums take at most half the registers of the function's level: with
+ * AVX-512 all M rows at once; with 16 registers of 32 or 16 bytes (AVX2,
+ * SSE), groups of rows, each loading the image rows again, where all 16
+ * rows of 64-byte sums made LLVM spill: 2 -> 16 channels, 3x3, at
+ * x86-64-v3 took 0.81 to 0.85 of the time in groups (make conv-pair
+ * BENCH_NNC=--cpu=x86-64-v3), LeNet's first 0.97. */
+static int64_t conv_direct_group(CG *cg, int64_t nv) {
+    const IsaLevel *level = cg_level_of(cg->fn);
+    int vbytes = level ? level->vbytes : cg_vector_bytes(cg), nregs = level ? level->nregs : cg_vector_regs(cg);
+    int64_t per_row = nv * (WIDE_VECTOR_BYTES / vbytes);
+    return nregs / 2 >= per_row ? nregs / 2 / per_row : 1;
+}
+
 void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
     LLVMBuilderRef b = cg->b;
     Node *a = n->in[0], *x = n->in[1]->in[0];
@@ -1249,9 +1272,6 @@ void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
         abort();
     }
     LLVMValueRef zero = LLVMConstNull(LLVMVectorType(et, (unsigned)lanes)), acc[CONV_DIRECT_ACC][2], pixels[2];
-    for (int64_t m = 0; m < rows; m++)
-        for (int64_t v = 0; v < nv; v++)
-            acc[m][v] = zero;
     /* One loop over the output rows of the images (or of this thread's),
      * so that W's values, which LLVM keeps out of it, are set up once. */
     Loop lr;
@@ -1260,35 +1280,42 @@ void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef to = cg->split_shape == &x->shape ? cg->split_end : cg_extent(cg, &x->shape, 0);
     LLVMValueRef r = cg_range_open(cg, &lr, LLVMBuildMul(b, from, OH, ""), LLVMBuildMul(b, to, OH, ""));
     LLVMValueRef bi = LLVMBuildUDiv(b, r, OH, ""), oi = LLVMBuildURem(b, r, OH, "");
-    for (int64_t c = 0; c < d[1]; c++)
-        for (int64_t i = 0; i < w.kh; i++) {
-            LLVMValueRef row_in = NULL, ih = window_in(cg, oi, cg_i64(cg, i), w.sh, w.ph, w.dh, d[2], &row_in);
-            LLVMValueRef xi[4] = {bi, cg_i64(cg, c), ih, cg_i64(cg, 0)};
-            LLVMValueRef src = cg_elem_ptr(cg, image, dt, 4, xi);
-            for (int64_t j = 0; j < w.kw; j++) {
-                int64_t lo_j, hi_j, k = (c * w.kh + i) * w.kw + j;
-                window_cols(&w, d[3], ow, j, &lo_j, &hi_j);
-                for (int64_t v = 0; v < nv; v++)
-                    pixels[v] = window_row_load(cg, dt, image, src, row_in, true, v * lanes, lo_j, hi_j, w.pw - j * w.dw,
-                                                zero);
-                for (int64_t m = 0; m < rows; m++) {
-                    LLVMValueRef at[2] = {cg_i64(cg, m), cg_i64(cg, k)};
-                    LLVMValueRef wmk = cg_splat(cg, value_at(cg, a, at), lanes);
-                    for (int64_t v = 0; v < nv; v++) {
-                        LLVMValueRef f[3] = {wmk, pixels[v], acc[m][v]};
-                        acc[m][v] = intrinsic(cg, "llvm.fmuladd", LLVMTypeOf(zero), f, 3);
+    LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
+                                      cg_i64(cg, ow), "");
+    int64_t group = conv_direct_group(cg, nv);
+    for (int64_t m0 = 0; m0 < rows; m0 += group) {
+        int64_t m1 = m0 + group < rows ? m0 + group : rows;
+        for (int64_t m = m0; m < m1; m++)
+            for (int64_t v = 0; v < nv; v++)
+                acc[m][v] = zero;
+        for (int64_t c = 0; c < d[1]; c++)
+            for (int64_t i = 0; i < w.kh; i++) {
+                LLVMValueRef row_in = NULL, ih = window_in(cg, oi, cg_i64(cg, i), w.sh, w.ph, w.dh, d[2], &row_in);
+                LLVMValueRef xi[4] = {bi, cg_i64(cg, c), ih, cg_i64(cg, 0)};
+                LLVMValueRef src = cg_elem_ptr(cg, image, dt, 4, xi);
+                for (int64_t j = 0; j < w.kw; j++) {
+                    int64_t lo_j, hi_j, k = (c * w.kh + i) * w.kw + j;
+                    window_cols(&w, d[3], ow, j, &lo_j, &hi_j);
+                    for (int64_t v = 0; v < nv; v++)
+                        pixels[v] = window_row_load(cg, dt, image, src, row_in, true, v * lanes, lo_j, hi_j,
+                                                    w.pw - j * w.dw, zero);
+                    for (int64_t m = m0; m < m1; m++) {
+                        LLVMValueRef at[2] = {cg_i64(cg, m), cg_i64(cg, k)};
+                        LLVMValueRef wmk = cg_splat(cg, value_at(cg, a, at), lanes);
+                        for (int64_t v = 0; v < nv; v++) {
+                            LLVMValueRef f[3] = {wmk, pixels[v], acc[m][v]};
+                            acc[m][v] = intrinsic(cg, "llvm.fmuladd", LLVMTypeOf(zero), f, 3);
+                        }
                     }
                 }
             }
-        }
-    LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
-                                      cg_i64(cg, ow), "");
-    for (int64_t m = 0; m < rows; m++)
-        for (int64_t v = 0; v < nv; v++) {
-            LLVMValueRef at[2] = {cg_i64(cg, m), LLVMBuildAdd(b, first, cg_i64(cg, v * lanes), "")};
-            scoped(cg, masked_store(cg, dt, cg_elem_ptr(cg, out, dt, 2, at), lanes_between(cg, lanes, 0, ow - v * lanes),
-                                    acc[m][v]), out);
-        }
+        for (int64_t m = m0; m < m1; m++)
+            for (int64_t v = 0; v < nv; v++) {
+                LLVMValueRef at[2] = {cg_i64(cg, m), LLVMBuildAdd(b, first, cg_i64(cg, v * lanes), "")};
+                LLVMValueRef mask = lanes_between(cg, lanes, 0, ow - v * lanes);
+                scoped(cg, masked_store(cg, dt, cg_elem_ptr(cg, out, dt, 2, at), mask, acc[m][v]), out);
+            }
+    }
     cg_loop_close(cg, &lr);
 }
 

@@ -66,6 +66,8 @@ enum { CG_NLEVELS = 3 };
 extern const IsaLevel cg_levels[CG_NLEVELS];     /* the highest first */
 LLVMValueRef cg_cpu_level(CG *cg);      /* an i32, where the builder is */
 void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu);
+/* The level whose target-cpu function fn was given (cg_set_cpu), or NULL. */
+const IsaLevel *cg_level_of(LLVMValueRef fn);
 /* nnrt_parallel(task, ctx, units, grain, scratch_bytes, scratch) where the
  * builder is: task, a void(ptr ctx, i64 begin, i64 end, ptr scratch), run
  * over units [0, units) across libnnrt's threads. */
@@ -118,6 +120,10 @@ LLVMValueRef cg_masked_load(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask,
 void cg_matmul(CG *cg, Node *n, const Layout *out);
 /* Bytes of the vector registers the module's products use (gemm.c). */
 int cg_vector_bytes(CG *cg);
+int cg_vector_regs(CG *cg);             /* and how many there are */
+/* Whether every function compiled for tm has 32 vector registers of
+ * WIDE_VECTOR_BYTES: an AVX-512 CPU, and no copy for lower x86-64 levels. */
+bool cg_wide_registers(LLVMTargetMachineRef tm, bool dispatch_isa);
 void cg_conv_direct(CG *cg, Node *n, const Layout *out);   /* Slot.conv_direct */
 /* Inside the kernel of product n with an epilogue (Slot.epilogue): a
  * function void(ptr args, i64 i0, i64 j0, i64 rows, i64 cols) that computes

@@ -74,14 +74,9 @@ static void prefer_product_width(CG *cg) {
     for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f)) {
         if (LLVMIsDeclaration(f) || LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "min-legal-vector-width", 22))
             continue;   /* vectorized by hand: a product's (gemm.c), or explicit vectors' (wide_lanes) */
-        LLVMAttributeRef cpu = LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-cpu", 10);
-        unsigned len = 0;
-        const char *name = cpu ? LLVMGetStringAttributeValue(cpu, &len) : NULL;
-        bool level_wide = false;
-        for (int i = 0; name && i < CG_NLEVELS; i++)
-            level_wide |= cg_levels[i].cpu && strlen(cg_levels[i].cpu) == len &&
-                          strncmp(cg_levels[i].cpu, name, len) == 0 && cg_levels[i].vbytes == 64;
-        if (cpu ? level_wide : wide)
+        bool has_cpu = LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-cpu", 10) != NULL;
+        const IsaLevel *level = cg_level_of(f);
+        if (has_cpu ? level && level->vbytes == 64 : wide)
             LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
                                     LLVMCreateStringAttribute(cg->ctx, "prefer-vector-width", 19, "512", 3));
     }
@@ -241,13 +236,22 @@ static bool write_dot(const Model *m, const char *path) {
     return output_close(f, path);
 }
 
-/* Plan every entry point of the model. */
-static void plan_all(CG *cg, Model *m, Stats *stats) {
+/* The target machine of opt, and every entry point of the model planned
+ * for it (or for each x86-64 level, without --cpu); NULL, with an error
+ * printed, when the target cannot be made. */
+static LLVMTargetMachineRef plan_all(CG *cg, Model *m, const Options *opt, Stats *stats) {
+    char *triple = NULL;
+    LLVMTargetMachineRef tm = make_target(opt, &triple);
+    if (!tm)
+        return NULL;
+    cg->dispatch_isa = !opt->cpu && strncmp(triple, "x86_64", 6) == 0;
+    LLVMDisposeMessage(triple);
     cg->m = m;
-    cg->plans[ENTRY_FORWARD] = plan_entry(m, ENTRY_FORWARD);
-    cg->plans[ENTRY_BACKWARD] = plan_entry(m, ENTRY_BACKWARD);
+    bool wide = cg_wide_registers(tm, cg->dispatch_isa);
+    cg->plans[ENTRY_FORWARD] = plan_entry(m, ENTRY_FORWARD, wide);
+    cg->plans[ENTRY_BACKWARD] = plan_entry(m, ENTRY_BACKWARD, wide);
     if (m->has_optimizer)
-        cg->plans[ENTRY_TRAIN] = plan_entry(m, ENTRY_TRAIN);
+        cg->plans[ENTRY_TRAIN] = plan_entry(m, ENTRY_TRAIN, wide);
     for (int k = 0; k < 3; k++)
         if (cg->plans[k] && stats) {
             stats->flops[k] = cg->plans[k]->flops;
@@ -255,6 +259,7 @@ static void plan_all(CG *cg, Model *m, Stats *stats) {
             stats->workspace[k] = cg->plans[k]->workspace;
             stats->workspace_noreuse[k] = cg->plans[k]->workspace_noreuse;
         }
+    return tm;
 }
 
 /* LLVM's errors are nnc's; its warnings and remarks (a loop that a hint
@@ -277,7 +282,6 @@ static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineR
     cg->mod = LLVMModuleCreateWithNameInContext(cg->m->name, ctx);
     char *triple = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(cg->mod, triple);
-    cg->dispatch_isa = cg->dispatch_isa && strncmp(triple, "x86_64", 6) == 0;
     LLVMDisposeMessage(triple);
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
     char *dl = LLVMCopyStringRepOfTargetData(td);
@@ -308,9 +312,11 @@ static LLVMModuleRef build_module(CG *cg, LLVMContextRef ctx, LLVMTargetMachineR
 }
 
 bool codegen(Model *m, const Options *opt, Stats *stats) {
-    CG cg = {.dispatch_isa = !opt->cpu};
+    CG cg = {0};
     phase_enter(PH_LOWER);
-    plan_all(&cg, m, stats);
+    LLVMTargetMachineRef tm = plan_all(&cg, m, opt, stats);
+    if (!tm)
+        return false;
     bool ok = true;
     if (opt->path[EMIT_IR])
         ok &= write_ir(m, opt->path[EMIT_IR]);
@@ -318,14 +324,10 @@ bool codegen(Model *m, const Options *opt, Stats *stats) {
         ok &= write_dot(m, opt->path[EMIT_DOT]);
     if (opt->path[EMIT_PLAN])
         ok &= write_plan(m, cg.plans, opt->path[EMIT_PLAN]);
-    if (!opt->path[EMIT_OBJ] && !opt->path[EMIT_ASM] && !opt->path[EMIT_LLVM] && !opt->lower_only)
+    if (!opt->path[EMIT_OBJ] && !opt->path[EMIT_ASM] && !opt->path[EMIT_LLVM] && !opt->lower_only) {
+        LLVMDisposeTargetMachine(tm);
         return ok;
-
-    char *triple = NULL;
-    LLVMTargetMachineRef tm = make_target(opt, &triple);
-    if (!tm)
-        return false;
-    LLVMDisposeMessage(triple);
+    }
     LLVMContextRef ctx = LLVMContextCreate();
     LLVMModuleRef mod = build_module(&cg, ctx, tm, opt->opt_level);
     ok &= mod != NULL;
@@ -554,15 +556,12 @@ int gradcheck_jit(Model *m, const Options *opt) {
         error_plain("--gradcheck: the model has no objective ('minimize NAME')");
         return 1;
     }
-    CG cg = {.dispatch_isa = !opt->cpu};
-    plan_all(&cg, m, NULL);
-    char *triple = NULL;
+    CG cg = {0};
     Options host = *opt;
     host.target = NULL;
-    LLVMTargetMachineRef tm = make_target(&host, &triple);
+    LLVMTargetMachineRef tm = plan_all(&cg, m, &host, NULL);
     if (!tm)
         return 1;
-    LLVMDisposeMessage(triple);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     LLVMModuleRef mod = build_module(&cg, LLVMOrcThreadSafeContextGetContext(tsc), tm, opt->opt_level);
     LLVMDisposeTargetMachine(tm);

@@ -67,7 +67,7 @@ static bool cpu_in(const char *cpu, const char *const *list) {
 
 /* With --cpu=native the target machine carries the host's feature string;
  * with --cpu=NAME it carries only the name, so known x86 names are listed. */
-static Target target_of(CG *cg) {
+static Target target_of_tm(LLVMTargetMachineRef tm) {
     static const char *const avx512[] = {
         "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client",
         "icelake-server", "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids",
@@ -79,9 +79,9 @@ static Target target_of(CG *cg) {
         "pantherlake", "sierraforest", "grandridge", "clearwaterforest", "znver1", "znver2",
         "znver3", "x86-64-v3", "corei7-avx", "core-avx-i", "core-avx2", "bdver1", "bdver2",
         "bdver3", "bdver4", "btver2", NULL};
-    char *triple = LLVMGetTargetMachineTriple(cg->tm);
-    char *cpu = LLVMGetTargetMachineCPU(cg->tm);
-    char *fs = LLVMGetTargetMachineFeatureString(cg->tm);
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    char *cpu = LLVMGetTargetMachineCPU(tm);
+    char *fs = LLVMGetTargetMachineFeatureString(tm);
     Target t = {16, 16};
     bool x86 = strncmp(triple, "x86_64", 6) == 0 || (triple[0] == 'i' && strncmp(triple + 2, "86", 2) == 0);
     if (x86) {
@@ -99,7 +99,15 @@ static Target target_of(CG *cg) {
     return t;
 }
 
+static Target target_of(CG *cg) { return target_of_tm(cg->tm); }
+
 int cg_vector_bytes(CG *cg) { return target_of(cg).vbytes; }
+int cg_vector_regs(CG *cg) { return target_of(cg).nregs; }
+
+bool cg_wide_registers(LLVMTargetMachineRef tm, bool dispatch_isa) {
+    Target t = target_of_tm(tm);
+    return !dispatch_isa && t.vbytes == WIDE_VECTOR_BYTES && t.nregs >= 32;
+}
 
 /* ---- blocking ---- */
 

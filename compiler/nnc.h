@@ -580,8 +580,9 @@ typedef struct Slot {
 /* Explicit vectors in generated code (the direct convolution, col2im by
  * rows) are this many bytes wide, the width of AVX-512's registers; the
  * direct convolution keeps at most CONV_DIRECT_ACC of them as sums, at
- * most 2 to a row of W, and unrolls a K of at most CONV_DIRECT_K. */
-enum { WIDE_VECTOR_BYTES = 64, CONV_DIRECT_ACC = 16, CONV_DIRECT_K = 160 };
+ * most 2 to a row of W, and unrolls a K of at most CONV_DIRECT_K, or
+ * CONV_DIRECT_K_WIDE where every copy of the code has AVX-512's registers. */
+enum { WIDE_VECTOR_BYTES = 64, CONV_DIRECT_ACC = 16, CONV_DIRECT_K = 32, CONV_DIRECT_K_WIDE = 160 };
 
 typedef enum { ENTRY_FORWARD, ENTRY_BACKWARD, ENTRY_TRAIN } EntryKind;
 
@@ -608,9 +609,12 @@ typedef struct Plan {
      * result and reads each value it takes from memory once, as do the
      * copies of roots and the optimizer's update. */
     double bytes;
+    int64_t direct_k;           /* a direct convolution's longest K (plan_entry) */
 } Plan;
 
-Plan *plan_entry(const Model *m, EntryKind kind);
+/* wide: every copy of the code has 32 registers of WIDE_VECTOR_BYTES
+ * (cg_wide_registers), which longer direct convolutions need. */
+Plan *plan_entry(const Model *m, EntryKind kind, bool wide);
 bool param_updated(const Tensor *t);
 /* A kernel split across threads gets at least PAR_MIN_ELEMS elements (some
  * microseconds).  A reduction over the first axis of at least twice that

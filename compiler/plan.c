@@ -655,13 +655,17 @@ static const Node *windows_read(const Plan *p, const Node *x) {
  * windows are not written out, the image's rows are contiguous with a
  * stride of 1 along them, and each row of output pixels of all of W's rows
  * fits in 16 vector registers (M * ceil(OW / lanes) <= 16, OW at most two
- * vectors) with K = C*kh*kw at most 160, unrolled.  More rows or a longer K
- * are the gemm's: it reuses what it loads from B across M, where this
- * reloads the image per window element.  The bound on K is measured
- * (make conv-pair, forward and both gradients, one thread, against the
- * gemm's way): K = 144 and 150 (16 channels 3x3 at 14x14, LeNet's second)
- * took 0.86 to 0.94 of the time, 8 rows of 28 pixels over K = 144 0.77;
- * K = 288 and 400 the same time (0.99 to 1.00), 576 1.13. */
+ * vectors) with K = C*kh*kw at most p->direct_k, unrolled.  More rows or a
+ * longer K are the gemm's: it reuses what it loads from B across M, where
+ * this reloads the image per window element.  The bounds on K are
+ * measured (make conv-pair and whole steps, one thread, against the gemm's
+ * way).  With AVX-512 everywhere (--cpu=native on such a CPU), 160: K =
+ * 144 and 150 (16 channels 3x3 at 14x14, LeNet's second) took 0.86 to 0.94
+ * of the time, 8 rows of 28 pixels over K = 144 0.77; K = 288 and 400 the
+ * same time (0.99 to 1.00), 576 1.13.  Otherwise 32: with 16 registers
+ * (x86-64-v3, and the lower copies of a build for any x86-64) K = 150 and
+ * 144 made LeNet's and ResNet's steps take 1.02 to 1.28 times as long at
+ * x86-64-v3 and up to 1.74 times at the baseline. */
 static bool conv_direct(const Plan *p, const Node *n) {
     const Node *w = n->in[1];
     if (n->op != OP_MATMUL || w->op != OP_IM2COL || p->slot[w->id].st != ST_WINDOWS || w->value != 0 ||
@@ -673,7 +677,7 @@ static bool conv_direct(const Plan *p, const Node *n) {
     int64_t lanes = WIDE_VECTOR_BYTES / (int64_t)dtype_size(n->dt);
     int64_t vectors = (window_out(x->shape.d[3], win.kw, win.sw, win.pw, win.dw) + lanes - 1) / lanes;
     return image && image->stride[3] == 1 && win.sw == 1 && vectors <= 2 && n->shape.d[0] * vectors <= CONV_DIRECT_ACC &&
-           n->in[0]->shape.d[1] <= CONV_DIRECT_K;
+           n->in[0]->shape.d[1] <= p->direct_k;
 }
 
 const Shape *split_shape(const Plan *p, const Node *n) {
@@ -724,11 +728,12 @@ static void fill_windows(Plan *p, const Graph *g) {
             p->slot[i].st = ST_WINDOWS;
 }
 
-Plan *plan_entry(const Model *m, EntryKind kind) {
+Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
     Graph *g = m->g;
     int n = g->n;
     Plan *p = NEW(Plan);
     p->kind = kind;
+    p->direct_k = wide ? CONV_DIRECT_K_WIDE : CONV_DIRECT_K;
     p->slot = NEWA(Slot, n);
     int cap = 0;
 

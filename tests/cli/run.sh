@@ -60,6 +60,12 @@ expect "  -o - and -H /dev/stdout are one stream" \
 printf 'input x : f32[2]\nJ = sum(x * undefined_name)\nminimize J\n' > "$t/bad.nn"
 expect "  a model with errors writes nothing there" \
     sh -c "'$nnc' --emit=plan '$t/bad.nn' -o - > '$t/so4.plan' 2> /dev/null; [ \$? = 1 ] && [ ! -s '$t/so4.plan' ]"
+# A direct convolution takes K up to 160 where every copy of the code has
+# AVX-512's registers, and up to 32 in a build for any x86-64 (plan.c).
+expect "--cpu=x86-64-v4: LeNet's second convolution (K = 150) is direct" \
+    sh -c "'$nnc' --cpu=x86-64-v4 --emit=plan samples/book/lenet.nn -o '$t/wide.plan' && grep -q 'matmul f32\[16, batch\*100\]: kernel into ws+0 (direct convolution' '$t/wide.plan'"
+expect "  for any x86-64 it is a product" \
+    sh -c "'$nnc' --emit=plan samples/book/lenet.nn -o '$t/any.plan' && grep -q 'matmul f32\[16, batch\*100\]: .*(outer products, B filled from the image' '$t/any.plan'"
 expect "-MD names every output" "$nnc" -MD "$t/mlp.nn" -o "$t/d.o"
 expect "  depfile" grep -q "^$t/d.o $t/d.h : $t/mlp.nn" "$t/d.d"
 mkdir -p "$t/app" "$t/shared"

@@ -122,7 +122,27 @@ e2e-cpu-levels: $(E2E_ALL:%=$(E2E_OUT)/e2e_%) $(E2E_ALL:%=$(E2E_OUT)/f64/e2e_%)
 	  echo "e2e at NNRT_CPU_LEVEL=$$l: $(words $(E2E_ALL)) models passed, f32 and f64"; \
 	done
 
-.PHONY: e2e e2e-opt-levels e2e-cpu-levels $(E2E_RUN)
+# The convolution models compiled for AVX-512 alone (--cpu=x86-64-v4),
+# whose plans take direct convolutions with K up to 160 where a build for
+# any x86-64 keeps them to 32 (plan.c, conv_direct), against the same
+# fixtures; skipped on a CPU without AVX-512.
+E2E_WIDE := conv2d_same conv2d_blocks
+e2e-wide-conv: all
+	@if ! grep -qw avx512f /proc/cpuinfo; then echo "e2e-wide-conv: skipped, this CPU has no AVX-512"; exit 0; fi; \
+	$(MAKE) --no-print-directory -s -k NNC_OPT=--cpu=x86-64-v4 E2E_OUT=$(B)/tests/e2e-v4 \
+	  $(E2E_WIDE:%=$(B)/tests/e2e-v4/e2e_%) $(E2E_WIDE:%=$(B)/tests/e2e-v4/f64/e2e_%) > $(B)/tests/e2e-v4.log 2>&1 \
+	  || { cat $(B)/tests/e2e-v4.log; exit 1; }; \
+	for m in $(E2E_WIDE); do \
+	  for t in "e2e_$$m" "f64/e2e_$$m --dtype=f64"; do \
+	    set -- $$t; \
+	    $(B)/tests/e2e-v4/$$1 $(E2E_SRC)/fixtures/$$m.fix $$2 > $(B)/tests/e2e-v4-run.log 2>&1 \
+	      || { cat $(B)/tests/e2e-v4-run.log; echo "e2e at --cpu=x86-64-v4: $$1 failed"; exit 1; }; \
+	  done; \
+	done; \
+	echo "e2e at --cpu=x86-64-v4: $(words $(E2E_WIDE)) convolution models passed, f32 and f64"
+CHECK_RUN += e2e-wide-conv
+
+.PHONY: e2e e2e-opt-levels e2e-cpu-levels e2e-wide-conv $(E2E_RUN)
 
 # A model mixing f32 and f64, against the same sums in C (the f64 consumer
 # of an f32 product must not be computed in the product's place).

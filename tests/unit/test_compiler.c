@@ -463,9 +463,10 @@ END_TEST
 
 /* ---- plan ---- */
 
+/* Planned as for any x86-64 (no --cpu): not all code has AVX-512's registers. */
 static Plan *plan_of(Model *m, EntryKind kind) {
     layout_model(m);
-    return plan_entry(m, kind);
+    return plan_entry(m, kind, false);
 }
 
 /* The root of output or gradient r in the plan. */
@@ -516,6 +517,35 @@ START_TEST(test_gradient_with_l2_is_an_epilogue) {
     const Root *r = root_of(p, tensor(m, "W1", NNRT_PARAM)->grad);
     ck_assert_ptr_nonnull(r);
     ck_assert(r->by_epilogue);
+}
+END_TEST
+
+/* How many products of forward are direct convolutions, planned for wide
+ * registers or not. */
+static int direct_convolutions(const char *src, bool wide) {
+    Model *m = elaborate(src);
+    layout_model(m);
+    Plan *p = plan_entry(m, ENTRY_FORWARD, wide);
+    int n = 0;
+    for (int i = 0; i < m->g->n; i++)
+        n += p->slot[i].conv_direct;
+    return n;
+}
+
+START_TEST(test_direct_convolution_k_bound) {
+    /* 16 rows of 10 pixels: K = 6*5*5 = 150 is direct only where all the
+     * code has AVX-512's registers; K = 1*5*5 = 25 either way; K = 7*5*5 =
+     * 175 neither way. */
+    static const char *const src[] = {
+        "input x : f32[2, 6, 14, 14]\nparam w : f32[16, 6, 5, 5]\ny = conv2d(x, w)\noutput y\n",
+        "input x : f32[2, 1, 14, 14]\nparam w : f32[16, 1, 5, 5]\ny = conv2d(x, w)\noutput y\n",
+        "input x : f32[2, 7, 14, 14]\nparam w : f32[16, 7, 5, 5]\ny = conv2d(x, w)\noutput y\n"};
+    ck_assert_int_eq(direct_convolutions(src[0], false), 0);
+    ck_assert_int_eq(direct_convolutions(src[0], true), 1);
+    ck_assert_int_eq(direct_convolutions(src[1], false), 1);
+    ck_assert_int_eq(direct_convolutions(src[1], true), 1);
+    ck_assert_int_eq(direct_convolutions(src[2], false), 0);
+    ck_assert_int_eq(direct_convolutions(src[2], true), 0);
 }
 END_TEST
 
@@ -949,6 +979,7 @@ static Suite *suite(void) {
     tcase_add_test(plan, test_relu_is_the_epilogue_of_its_product);
     tcase_add_test(plan, test_gradient_with_l2_is_an_epilogue);
     tcase_add_test(plan, test_epilogue_reads_only_what_is_ready);
+    tcase_add_test(plan, test_direct_convolution_k_bound);
     suite_add_tcase(s, plan);
     TCase *v2 = tcase_create("version 2");
     tcase_add_checked_fixture(v2, NULL, teardown);
