@@ -189,8 +189,7 @@ static void check_outputs(const Options *o, const char *out, const char *header,
                                            describe_output(o, k, out, header, mf), o->input));
         for (int j = 0; j < k; j++) {
             const char *q = j < NEMIT ? o->path[j] : o->depfile;
-            bool one_stream = output_stream_fd(p) >= 0 && output_stream_fd(p) == output_stream_fd(q ? q : "");
-            if (q && (one_stream || same_file(p, q)) && !is_device(p))
+            if (q && same_file(p, q) && !is_device(p))
                 usage_error("%s are the same file", arena_printf("%s and %s", describe_output(o, j, out, header, mf),
                                                                  describe_output(o, k, out, header, mf)));
         }

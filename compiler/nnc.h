@@ -81,8 +81,9 @@ void outputs_abort_from_handler(void);        /* async-signal-safe: unlink only 
  * its offset, never renamed onto: when standard output is a file, renaming
  * onto /dev/stdout would replace the link itself. */
 int output_stream_fd(const char *path);
-/* a and b name one file: the same directory entry (folders resolved), or,
- * when both exist, the same st_dev and st_ino. */
+/* a and b name one file: the same open descriptor (output_stream_fd: "-"
+ * and /dev/stdout), the same directory entry (folders resolved), or, when
+ * both exist, the same st_dev and st_ino. */
 bool same_file(const char *a, const char *b);
 
 /* ---- grammar/: the AST ---- */

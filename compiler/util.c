@@ -705,6 +705,9 @@ static char *entry_key(const char *path) {
 }
 
 bool same_file(const char *a, const char *b) {
+    int fa = output_stream_fd(a), fb = output_stream_fd(b);
+    if (fa >= 0 || fb >= 0)
+        return fa == fb;
     if (strcmp(entry_key(a), entry_key(b)) == 0)
         return true;
     struct stat sa, sb;

@@ -74,8 +74,17 @@ class NncMasks:
     at least rate * 2^32.  The step counts train_step's calls from 0."""
     M0, M1, W0, W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
 
-    def __init__(self, seed):
+    def __init__(self, seed, lib):
+        """lib: libnnrt, whose nnrt_dropout_keeps the first masks must match."""
         self.seed, self.step = seed, 0
+        keeps = lib.nnrt_dropout_keeps
+        keeps.restype = ctypes.c_int
+        keeps.argtypes = [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_double]
+        for site, rate in ((0, 0.2), (1, 0.5)):
+            mine = self.keeps(512, site, rate)
+            theirs = [keeps(seed, 0, site, i, float(np.float32(rate))) != 0 for i in range(512)]
+            if list(mine) != theirs:
+                sys.exit("torch_book.py: --nnc-masks: the numpy rule disagrees with nnrt_dropout_keeps")
 
     def keeps(self, n, site, rate):
         u32 = np.uint64(0xFFFFFFFF)
@@ -342,10 +351,10 @@ def main():
     ap.add_argument("--epochs", type=int, default=0, help="default: the book's")
     ap.add_argument("--nnc-masks", action="store_true", help="dropout: nnc's masks, not PyTorch's")
     args = ap.parse_args()
+    rt = Runtime(args.lib, SAMPLES[args.name][0], args.seed)
     if args.nnc_masks:
         global drop
-        drop = NncMasks(args.seed)
-    rt = Runtime(args.lib, SAMPLES[args.name][0], args.seed)
+        drop = NncMasks(args.seed, rt.lib)
     torch.manual_seed(args.seed)
     torch.set_num_threads(rt.lib.nnrt_get_num_threads())
     if args.name == "linreg":
