@@ -134,14 +134,6 @@ const IsaLevel *cg_level_of(LLVMValueRef fn) {
     return NULL;
 }
 
-void cg_prefer_product_width(CG *cg, LLVMValueRef fn) {
-    bool has_cpu = LLVMGetStringAttributeAtIndex(fn, LLVMAttributeFunctionIndex, "target-cpu", 10) != NULL;
-    const IsaLevel *level = cg_level_of(fn);
-    if (has_cpu ? level && level->vbytes == 64 : cg_vector_bytes(cg) == 64)
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                LLVMCreateStringAttribute(cg->ctx, "prefer-vector-width", 19, "512", 3));
-}
-
 LLVMValueRef cg_cpu_level(CG *cg) {
     LLVMValueRef gl = LLVMGetNamedGlobal(cg->mod, "nnc.cpu_level");
     if (!gl) {
@@ -1290,12 +1282,6 @@ void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef bi = LLVMBuildUDiv(b, r, OH, ""), oi = LLVMBuildURem(b, r, OH, "");
     LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
                                       cg_i64(cg, ow), "");
-    /* With an epilogue (plan.c, conv_epilogues), the pixels go to its
-     * buffer in its order, [N, M, OH, OW], and it runs over each image
-     * when the image's last row is stored. */
-    Node *e = cg->plan->slot[n->id].epilogue;
-    Layout nchw = e ? layout_of(out->base, out->byte_off, &e->shape) : *out;
-    nchw.elem_off = out->elem_off;
     int64_t group = conv_direct_group(cg, nv);
     for (int64_t m0 = 0; m0 < rows; m0 += group) {
         int64_t m1 = m0 + group < rows ? m0 + group : rows;
@@ -1325,32 +1311,10 @@ void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
             }
         for (int64_t m = m0; m < m1; m++)
             for (int64_t v = 0; v < nv; v++) {
-                LLVMValueRef at[4] = {bi, cg_i64(cg, m), oi, cg_i64(cg, v * lanes)};
-                if (!e) {
-                    at[0] = cg_i64(cg, m);
-                    at[1] = LLVMBuildAdd(b, first, cg_i64(cg, v * lanes), "");
-                }
+                LLVMValueRef at[2] = {cg_i64(cg, m), LLVMBuildAdd(b, first, cg_i64(cg, v * lanes), "")};
                 LLVMValueRef mask = lanes_between(cg, lanes, 0, ow - v * lanes);
-                scoped(cg, masked_store(cg, dt, cg_elem_ptr(cg, &nchw, dt, e ? 4 : 2, at), mask, acc[m][v]), &nchw);
+                scoped(cg, masked_store(cg, dt, cg_elem_ptr(cg, out, dt, 2, at), mask, acc[m][v]), out);
             }
-    }
-    if (e) {
-        LLVMBasicBlockRef epilogue = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "epilogue");
-        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "next_row");
-        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntEQ, oi, cg_i64(cg, oh - 1), ""), epilogue, next);
-        LLVMPositionBuilderAtEnd(b, epilogue);
-        const Shape *split = cg->split_shape;
-        LLVMValueRef begin = cg->split_begin, end = cg->split_end;
-        cg->split_shape = &e->shape;
-        cg->split_begin = bi;
-        cg->split_end = LLVMBuildAdd(b, bi, cg_i64(cg, 1), "");
-        store_loop(cg, e, &nchw, true);   /* e reads the pixels where it stores */
-        cg_prefer_product_width(cg, cg->fn);   /* LLVM vectorizes that loop, as emit.c's others */
-        cg->split_shape = split;
-        cg->split_begin = begin;
-        cg->split_end = end;
-        LLVMBuildBr(b, next);
-        LLVMPositionBuilderAtEnd(b, next);
     }
     cg_loop_close(cg, &lr);
 }
@@ -1418,15 +1382,7 @@ typedef struct Reads {
     Node **node;        /* the values with a layout the kernel reads */
     int n, cap;
     Node *self;         /* the kernel's own result, read by its epilogue */
-    Node *self_view;    /* the view of it a convolution's epilogue reads (plan.c, conv_epilogues) */
 } Reads;
-
-/* Is x self, or a view of it? */
-static bool reads_self(CG *cg, const Node *x, const Reads *r) {
-    while (x != r->self && cg->plan->slot[x->id].st == ST_VIEW)
-        x = x->in[0];
-    return r->self && x == r->self;
-}
 
 /* An axis in a key: its extent, and for a runtime axis which dim. */
 static void key_axis(FILE *f, const Shape *s, int d) {
@@ -1462,17 +1418,6 @@ static void key_reads(CG *cg, FILE *f, Node *x, Reads *r) {
     const Slot *s = &cg->plan->slot[x->id];
     if (x == r->self) {
         fprintf(f, "self;");
-        return;
-    }
-    if (reads_self(cg, x, r)) {
-        if (r->self_view && r->self_view != x) {   /* plan.c's conv_read_in_place allows one */
-            fprintf(stderr, "nnc: internal error: an epilogue reads its product through two views\n");
-            abort();
-        }
-        r->self_view = x;
-        fprintf(f, "self[");
-        key_layout(f, &s->lay, &x->shape);
-        fprintf(f, "];");
         return;
     }
     if (s->st == ST_CONST) {
@@ -1590,15 +1535,6 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, con
         ns->scratch_lay = (Layout){.base = NBASE + r->n + 1};
         argv[r->n + 1] = LLVMGetParam(fn, (unsigned)(r->n + 1));
     }
-    /* The view of the result an epilogue reads: at the result's argument,
-     * as far from its start as in the workspace. */
-    Slot *view = r->self_view ? &cg->plan->slot[r->self_view->id] : NULL;
-    Layout saved_view = view ? view->lay : (Layout){0};
-    if (view) {
-        view->lay.base = NBASE + r->n;
-        view->lay.byte_off -= ns->lay.byte_off;
-        view->lay.elem_off -= ns->lay.elem_off;
-    }
     for (int i = 0; i <= r->n; i++) {
         Slot *s = &cg->plan->slot[who[i]->id];
         saved[i] = s->lay;
@@ -1624,8 +1560,6 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, con
         LLVMDeleteBasicBlock(cg->fail);
     for (int i = 0; i <= r->n; i++)
         cg->plan->slot[who[i]->id].lay = saved[i];
-    if (view)
-        view->lay = saved_view;
     ns->scratch_lay = saved_scratch;
     cg->kargs = NULL;
 

@@ -68,9 +68,6 @@ LLVMValueRef cg_cpu_level(CG *cg);      /* an i32, where the builder is */
 void cg_set_cpu(CG *cg, LLVMValueRef fn, const char *cpu);
 /* The level whose target-cpu function fn was given (cg_set_cpu), or NULL. */
 const IsaLevel *cg_level_of(LLVMValueRef fn);
-/* Let LLVM vectorize fn's loops as wide as the products' vectors when those
- * are 64 bytes (emit.c, prefer_product_width, says why). */
-void cg_prefer_product_width(CG *cg, LLVMValueRef fn);
 /* nnrt_parallel(task, ctx, units, grain, scratch_bytes, scratch) where the
  * builder is: task, a void(ptr ctx, i64 begin, i64 end, ptr scratch), run
  * over units [0, units) across libnnrt's threads. */

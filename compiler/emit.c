@@ -70,9 +70,16 @@ static const char *pipeline_for(int level) {
  * product ran as fast either way (0.99 to 1.02, alternated).  Functions
  * compiled for a level of their own (cg_levels) go by that level's. */
 static void prefer_product_width(CG *cg) {
-    for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f))
-        if (!LLVMIsDeclaration(f) && !LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "min-legal-vector-width", 22))
-            cg_prefer_product_width(cg, f);   /* else vectorized by hand: a product's (gemm.c), or explicit vectors' (wide_lanes) */
+    bool wide = cg_vector_bytes(cg) == 64;
+    for (LLVMValueRef f = LLVMGetFirstFunction(cg->mod); f; f = LLVMGetNextFunction(f)) {
+        if (LLVMIsDeclaration(f) || LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "min-legal-vector-width", 22))
+            continue;   /* vectorized by hand: a product's (gemm.c), or explicit vectors' (wide_lanes) */
+        bool has_cpu = LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "target-cpu", 10) != NULL;
+        const IsaLevel *level = cg_level_of(f);
+        if (has_cpu ? level && level->vbytes == 64 : wide)
+            LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                    LLVMCreateStringAttribute(cg->ctx, "prefer-vector-width", 19, "512", 3));
+    }
 }
 
 static bool run_passes(LLVMModuleRef mod, LLVMTargetMachineRef tm, int level) {

@@ -568,10 +568,7 @@ typedef struct Slot {
      * in the product's place (relu(x @ W.T + b), mask * (g @ W),
      * g.T @ x + lambda * W): the product's kernel applies that node to each
      * tile of C as it is finished (an epilogue), and the consumer has no
-     * kernel (by_epilogue) or store loop (Root.by_epilogue) of its own.
-     * A direct convolution's epilogue has the shape of conv2d's output,
-     * [N, O, OH, OW], and the product is stored in that order (plan.c,
-     * conv_epilogues). */
+     * kernel (by_epilogue) or store loop (Root.by_epilogue) of its own. */
     Node *epilogue;     /* ST_BUFFER, a matmul: the consumer, or NULL */
     bool by_epilogue;   /* computed by the epilogue of the product it reads */
     const GemmPlan *gemm;   /* ST_BUFFER, a matmul: how it is computed */

@@ -19,8 +19,7 @@
  * - A matrix product read only by an elementwise node computed in its place
  *   (relu(x @ W.T + b), the ReLU mask times g @ W, g.T @ x + lambda * W)
  *   takes that node as its epilogue: the product's kernel applies it to
- *   each tile of the result as soon as the tile is final (Slot.epilogue);
- *   so does a direct convolution, to each image (sigmoid(conv + b)).
+ *   each tile of the result as soon as the tile is final (Slot.epilogue).
  *
  * The train step updates params in place, so a gradient read while params
  * are being updated must not read another param (or its own at another
@@ -681,75 +680,6 @@ static bool conv_direct(const Plan *p, const Node *n) {
            n->in[0]->shape.d[1] <= p->direct_k;
 }
 
-/* The direct convolution whose output x reads at x's own index, through
- * inline elementwise nodes read once and the view conv2d reads it by,
- * transpose(reshape(C, [O, N, OH, OW]), [1, 0, 2, 3]); NULL if none. */
-static Node *conv_read_in_place(const Plan *p, const Node *x, const Node *root) {
-    for (int k = 0; k < op_info[x->op].arity; k++) {
-        Node *t = x->in[k];
-        const Slot *ts = &p->slot[t->id];
-        if (!shape_eq(&t->shape, &root->shape) || t->dt != root->dt || ts->uses != 1)
-            continue;
-        if (ts->st == ST_INLINE && op_info[t->op].kind == K_EW) {
-            Node *mm = conv_read_in_place(p, t, root);
-            if (mm)
-                return mm;
-            continue;
-        }
-        if (t->op != OP_TRANSPOSE || ts->st != ST_VIEW || t->shape.rank != 4 || t->attr[0] != 1 || t->attr[1] != 0 ||
-            t->attr[2] != 2 || t->attr[3] != 3)
-            continue;
-        Node *r = t->in[0], *mm = r->in[0];
-        const Slot *rs = &p->slot[r->id], *ms = &p->slot[mm->id];
-        if (r->op == OP_RESHAPE && rs->st == ST_VIEW && rs->uses == 1 && ms->conv_direct && ms->uses == 1 &&
-            !ms->direct && r->shape.d[0] == mm->shape.d[0])
-            return mm;
-    }
-    return NULL;
-}
-
-/* An elementwise node x that reads a direct convolution's output alone
- * (sigmoid(conv + bias)) and everything else before it is computed is the
- * convolution's epilogue: the kernel stores each image's pixels in x's
- * order, [N, O, OH, OW], and computes x over them in their place while
- * they are in cache.  The output is then written to memory once, not
- * written, read and written again by a pass of x's own. */
-static void conv_epilogues(Plan *p, const Graph *g) {
-    for (int i = 0; i < g->n; i++) {
-        Node *x = g->nodes[i];
-        Slot *s = &p->slot[i];
-        if (op_info[x->op].kind != K_EW || s->st != ST_BUFFER || s->direct || !layout_contiguous(&s->lay, &x->shape))
-            continue;
-        Node *mm = conv_read_in_place(p, x, x);
-        if (mm && ready_before(p, x, mm)) {
-            p->slot[mm->id].epilogue = x;
-            s->by_epilogue = true;
-        }
-    }
-}
-
-/* A view's layout, once its operand is placed.  A direct convolution
- * with an epilogue stores its output in the epilogue's order
- * (conv_epilogues), which its reshape [O, N, OH, OW] sees with the first
- * two axes' strides swapped. */
-static void place_view(Plan *p, const Node *x) {
-    const Node *mm = x->in[0];
-    const Slot *ms = &p->slot[mm->id];
-    Slot *s = &p->slot[x->id];
-    if (x->op != OP_RESHAPE || !ms->conv_direct || !ms->epilogue) {
-        view_layout(x, &ms->lay, &s->lay);
-        return;
-    }
-    Shape nchw = x->shape;
-    nchw.d[0] = x->shape.d[1];
-    nchw.d[1] = x->shape.d[0];
-    Layout l = layout_of(ms->lay.base, ms->lay.byte_off, &nchw);
-    s->lay = l;
-    s->lay.stride[0] = l.stride[1];
-    s->lay.stride[1] = l.stride[0];
-    s->lay.elem_off = ms->lay.elem_off;
-}
-
 const Shape *split_shape(const Plan *p, const Node *n) {
     OpKind k = op_info[n->op].kind;
     const Shape *s = k == K_EW || n->op == OP_COL2IM                      ? &n->shape
@@ -987,8 +917,6 @@ Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
         }
     }
 
-    conv_epilogues(p, g);
-
     /* Workspace blocks: one per buffer, except that an elementwise kernel
      * may overwrite the buffer it alone reads, element by element (relu(z)
      * in z's place), extending that buffer's block. */
@@ -1015,9 +943,7 @@ Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
             continue;
         int64_t size = align64((int64_t)node_bytes(x));
         total += size;
-        Node *o = s->by_epilogue ? conv_read_in_place(p, x, x)   /* conv_epilogues */
-                  : op_info[x->op].kind == K_EW && layout_contiguous(&s->lay, &x->shape) ? buffer_in_place(p, x, x)
-                                                                                           : NULL;
+        Node *o = op_info[x->op].kind == K_EW && layout_contiguous(&s->lay, &x->shape) ? buffer_in_place(p, x, x) : NULL;
         if (o && !p->slot[o->id].direct) {
             if (fuses_as_epilogue(p, x, o)) {
                 p->slot[o->id].epilogue = x;
@@ -1057,7 +983,7 @@ Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
     /* Views now see where their operands were placed. */
     for (int i = 0; i < n; i++)
         if (p->slot[i].st == ST_VIEW)
-            place_view(p, g->nodes[i]);
+            view_layout(g->nodes[i], &p->slot[g->nodes[i]->in[0]->id].lay, &p->slot[i].lay);
     p->workspace = (size_t)peak;
     p->workspace_noreuse = (size_t)total;
     p->bytes = bytes_moved(m, p);

@@ -64,10 +64,6 @@ expect "  a model with errors writes nothing there" \
 # AVX-512's registers, and up to 32 in a build for any x86-64 (plan.c).
 expect "--cpu=x86-64-v4: LeNet's second convolution (K = 150) is direct" \
     sh -c "'$nnc' --cpu=x86-64-v4 --emit=plan samples/book/lenet.nn -o '$t/wide.plan' && grep -q 'matmul f32\[16, batch\*100\]: kernel into ws+0 (direct convolution' '$t/wide.plan'"
-# In the training entries the sigmoid after it is read by its gradient
-# too, so it gets a buffer, and computes as the convolution's epilogue.
-expect "  its sigmoid is its epilogue in the train step" \
-    sh -c "sed -n '/^train_step/,\$p' '$t/wide.plan' | grep -q 'matmul f32\[16, batch\*100\]: kernel into ws+[0-9]*, epilogue %[0-9]* sigmoid (direct convolution'"
 expect "  for any x86-64 it is a product" \
     sh -c "'$nnc' --emit=plan samples/book/lenet.nn -o '$t/any.plan' && grep -q 'matmul f32\[16, batch\*100\]: .*(outer products, B filled from the image' '$t/any.plan'"
 expect "-MD names every output" "$nnc" -MD "$t/mlp.nn" -o "$t/d.o"
