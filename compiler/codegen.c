@@ -1319,6 +1319,97 @@ void cg_conv_direct(CG *cg, Node *n, const Layout *out) {
     cg_loop_close(cg, &lr);
 }
 
+LLVMValueRef cg_lanes_sum(CG *cg, LLVMValueRef v, int lanes) {
+    LLVMValueRef idx[64];
+    for (int h = lanes / 2; h >= 1; h /= 2) {
+        LLVMValueRef half[2];
+        for (int k = 0; k < 2; k++) {
+            for (int t = 0; t < h; t++)
+                idx[t] = ci32(cg, k * h + t);
+            half[k] = LLVMBuildShuffleVector(cg->b, v, LLVMGetPoison(LLVMTypeOf(v)), LLVMConstVector(idx, (unsigned)h), "");
+        }
+        v = LLVMBuildFAdd(cg->b, half[0], half[1], "");
+    }
+    return LLVMBuildExtractElement(cg->b, v, ci32(cg, 0), "");
+}
+
+/* dW = dY @ windows.T over this chunk's images (plan.c, conv_weights) into
+ * out, [O, C*kh*kw]: for each window row (c, i), unrolled, and each group
+ * of output channels, a loop over the chunk's output rows (b, oh) that
+ * adds, for every j of the row, dY's row of pixels of each channel o
+ * times the image's row ih shifted by j (window_row_load: the padding
+ * read as 0) into a vector of sums for (o, j): the row's two vectors into
+ * the same sums.  Each sum's lanes are then added in a fixed order.  The
+ * groups keep CONV_DIRECT_ACC sums, kw to a channel. */
+static void cg_conv_weights(CG *cg, Node *n, const Layout *out) {
+    LLVMBuilderRef b = cg->b;
+    Node *dy = n->in[0], *x = cg_windows(n->in[1])->in[0];
+    Window w = ir_window(cg_windows(n->in[1]));
+    const Layout *image = &cg->plan->slot[x->id].lay, *dyl = &cg->plan->slot[dy->id].lay;
+    DType dt = n->dt;
+    int lanes = wide_lanes(cg, dt);
+    const int64_t *d = x->shape.d;
+    int64_t channels = n->shape.d[0], oh = window_out(d[2], w.kh, w.sh, w.ph, w.dh);
+    int64_t ow = window_out(d[3], w.kw, w.sw, w.pw, w.dw), nv = (ow + lanes - 1) / lanes;
+    int64_t group = CONV_DIRECT_ACC / w.kw;
+    if (nv > 2 || group < 1) {   /* plan.c's conv_weights keeps to these */
+        fprintf(stderr, "nnc: internal error: a direct weight gradient of rows of %lld vectors by %lld\n",
+                (long long)nv, (long long)w.kw);
+        abort();
+    }
+    LLVMValueRef zero = LLVMConstNull(LLVMVectorType(cg_type(cg, dt), (unsigned)lanes));
+    LLVMValueRef OH = cg_i64(cg, oh), from = LLVMBuildMul(b, cg->split_begin, OH, "");
+    LLVMValueRef to = LLVMBuildMul(b, cg->split_end, OH, "");
+    for (int64_t c = 0; c < d[1]; c++)
+        for (int64_t i = 0; i < w.kh; i++)
+            for (int64_t o0 = 0; o0 < channels; o0 += group) {
+                int64_t o1 = o0 + group < channels ? o0 + group : channels;
+                LLVMValueRef acc[CONV_DIRECT_ACC];
+                LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+                Loop lr;
+                LLVMValueRef r = cg_range_open(cg, &lr, from, to);
+                for (int64_t k = 0; k < (o1 - o0) * w.kw; k++) {
+                    acc[k] = LLVMBuildPhi(b, LLVMTypeOf(zero), "sum");
+                    LLVMAddIncoming(acc[k], &zero, &pre, 1);
+                }
+                LLVMValueRef phis[CONV_DIRECT_ACC];
+                memcpy(phis, acc, sizeof phis);
+                LLVMValueRef bi = LLVMBuildUDiv(b, r, OH, ""), oi = LLVMBuildURem(b, r, OH, "");
+                LLVMValueRef row_in = NULL, ih = window_in(cg, oi, cg_i64(cg, i), w.sh, w.ph, w.dh, d[2], &row_in);
+                LLVMValueRef xi[4] = {bi, cg_i64(cg, c), ih, cg_i64(cg, 0)};
+                LLVMValueRef src = cg_elem_ptr(cg, image, dt, 4, xi);
+                for (int64_t v = 0; v < nv; v++) {
+                    LLVMValueRef g[CONV_DIRECT_ACC];
+                    LLVMValueRef mask = lanes_between(cg, lanes, 0, ow - v * lanes);
+                    for (int64_t o = o0; o < o1; o++) {
+                        LLVMValueRef at[2] = {cg_i64(cg, o),
+                                              LLVMBuildAdd(b, LLVMBuildMul(b, r, cg_i64(cg, ow), ""), cg_i64(cg, v * lanes), "")};
+                        g[o - o0] = cg_masked_load(cg, dt, cg_elem_ptr(cg, dyl, dt, 2, at), mask, zero);
+                    }
+                    for (int64_t j = 0; j < w.kw; j++) {
+                        int64_t lo_j, hi_j;
+                        window_cols(&w, d[3], ow, j, &lo_j, &hi_j);
+                        LLVMValueRef px = window_row_load(cg, dt, image, src, row_in, true, v * lanes, lo_j, hi_j,
+                                                          w.pw - j * w.dw, zero);
+                        for (int64_t o = o0; o < o1; o++) {
+                            LLVMValueRef f[3] = {g[o - o0], px, acc[(o - o0) * w.kw + j]};
+                            acc[(o - o0) * w.kw + j] = intrinsic(cg, "llvm.fmuladd", LLVMTypeOf(zero), f, 3);
+                        }
+                    }
+                }
+                LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+                for (int64_t k = 0; k < (o1 - o0) * w.kw; k++)
+                    LLVMAddIncoming(phis[k], &acc[k], &latch, 1);
+                cg_loop_close(cg, &lr);
+                /* the sums as they leave the loop: the phis' values after the last trip */
+                for (int64_t o = o0; o < o1; o++)
+                    for (int64_t j = 0; j < w.kw; j++) {
+                        LLVMValueRef at[2] = {cg_i64(cg, o), cg_i64(cg, (c * w.kh + i) * w.kw + j)};
+                        store(cg, dt, cg_lanes_sum(cg, acc[(o - o0) * w.kw + j], lanes), cg_elem_ptr(cg, out, dt, 2, at));
+                    }
+            }
+}
+
 static void kernel_col2im(CG *cg, Node *n) {
     cg_store_const(cg, n, out_layout(cg, n), 0);
     if (!col2im_by_rows(cg, n))
@@ -1548,9 +1639,10 @@ static LLVMValueRef build_kernel(CG *cg, Node *n, Reads *r, LLVMTypeRef fty, con
     LLVMValueRef caller_dims[MAX_DIMS];
     memcpy(caller_dims, cg->dimval, sizeof caller_dims);
     load_dims(cg);
+    const Shape *rows_of;
     if (parallel_rows(cg, n))
         emit_parallel_rows(cg, n, cpu);
-    else if (reduce_chunk_rows(n))
+    else if (chunk_rows(cg->plan, n, &rows_of))
         emit_chunked_reduce(cg, n, cpu);
     else
         emit_kernel(cg, n);
@@ -1828,16 +1920,17 @@ static bool reads_params_only(CG *cg, const Node *x, const Node **param) {
     return true;
 }
 
-/* A reduction over the batch (reduce_chunk_rows): a task over chunks of
- * rows of x, each folded into its partial result in the scratch (the
- * kernel's last argument), then the partials combined in chunk order. */
+/* A reduction over the batch, or a direct weight gradient (chunk_rows): a
+ * task over chunks of rows of x, each folded into its partial result in
+ * the scratch (the kernel's last argument), then the partials combined in
+ * chunk order. */
 static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu) {
-    Node *x = n->in[0];
+    const Shape *xs;
     int si = cg->nkargs - 1;
-    int64_t rows = reduce_chunk_rows(n), part = reduce_partial_bytes(n);
+    int64_t rows = chunk_rows(cg->plan, n, &xs), part = reduce_partial_bytes(n);
     Layout partial = layout_of((Base)(NBASE + si), 0, &n->shape);
     LLVMValueRef scratch = cg->kargs[si], args;
-    LLVMValueRef chunks = LLVMBuildUDiv(cg->b, LLVMBuildAdd(cg->b, cg_extent(cg, &x->shape, 0), cg_i64(cg, rows - 1), ""),
+    LLVMValueRef chunks = LLVMBuildUDiv(cg->b, LLVMBuildAdd(cg->b, cg_extent(cg, xs, 0), cg_i64(cg, rows - 1), ""),
                                         cg_i64(cg, rows), "");
     /* void chunks(ptr args, i64 begin, i64 end, ptr scratch) */
     SideFn sd;
@@ -1849,10 +1942,13 @@ static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu) {
     LLVMValueRef c = cg_range_open(cg, &lc, LLVMGetParam(task, 1), LLVMGetParam(task, 2));
     LLVMValueRef first = LLVMBuildMul(cg->b, c, cg_i64(cg, rows), ""), at = LLVMBuildMul(cg->b, c, cg_i64(cg, part), "");
     cg->kargs[si] = LLVMBuildGEP2(cg->b, cg->i8, own, &at, 1, "");
-    cg->split_shape = &x->shape;
+    cg->split_shape = xs;
     cg->split_begin = first;
-    cg->split_end = smin(cg, LLVMBuildAdd(cg->b, first, cg_i64(cg, rows), ""), cg_extent(cg, &x->shape, 0));
-    reduce_into(cg, n, &partial);
+    cg->split_end = smin(cg, LLVMBuildAdd(cg->b, first, cg_i64(cg, rows), ""), cg_extent(cg, xs, 0));
+    if (cg->plan->slot[n->id].conv_weights)
+        cg_conv_weights(cg, n, &partial);
+    else
+        reduce_into(cg, n, &partial);
     cg->split_shape = NULL;
     cg_loop_close(cg, &lc);
     side_close(cg, &sd);
@@ -1864,7 +1960,7 @@ static void emit_chunked_reduce(CG *cg, Node *n, const char *cpu) {
      * long.  The kernel serves every entry, so the train step's plan decides. */
     const Node *param = NULL;
     const Plan *train = cg->plans[ENTRY_TRAIN];
-    const Tensor *t = reads_params_only(cg, x, &param) && param ? &cg->m->tensors[param->tensor] : NULL;
+    const Tensor *t = reads_params_only(cg, n->in[0], &param) && param ? &cg->m->tensors[param->tensor] : NULL;
     LLVMValueRef split = t && train && t->grad ? update_split(cg, t, train) : LLVMConstInt(cg->i1, 1, 0);
     LLVMValueRef grain = split ? LLVMBuildSelect(cg->b, split, cg_i64(cg, 1), chunks, "") : chunks;
     cg_parallel(cg, task, args, chunks, grain, 0, LLVMConstPointerNull(cg->ptr));

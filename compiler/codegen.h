@@ -114,6 +114,8 @@ LLVMValueRef cg_splat(CG *cg, LLVMValueRef x, int lanes);
 /* A vector load of dt's at p under mask (an <n x i1>): masked-off lanes are
  * not touched, and read as passthru's. */
 LLVMValueRef cg_masked_load(CG *cg, DType dt, LLVMValueRef p, LLVMValueRef mask, LLVMValueRef passthru);
+/* The sum of the lanes of v, by halves: a fixed order. */
+LLVMValueRef cg_lanes_sum(CG *cg, LLVMValueRef v, int lanes);
 
 /* gemm.c: the matrix product n = a @ b into out, using the node's scratch
  * (Slot.gemm, as the plan chose). */

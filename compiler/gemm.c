@@ -718,20 +718,6 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
 
 /* ---- the dot-product form ---- */
 
-/* A sum of the lanes of v, by halves: a fixed order. */
-static LLVMValueRef reduce(Gemm *g, LLVMValueRef v) {
-    int idx[64];
-    for (int h = g->lanes / 2; h >= 1; h /= 2) {
-        for (int k = 0; k < h; k++)
-            idx[k] = k;
-        LLVMValueRef lo = shuffle(g, v, LLVMGetPoison(LLVMTypeOf(v)), idx, h);
-        for (int k = 0; k < h; k++)
-            idx[k] = h + k;
-        LLVMValueRef hi = shuffle(g, v, LLVMGetPoison(LLVMTypeOf(v)), idx, h);
-        v = LLVMBuildFAdd(g->b, lo, hi, "");
-    }
-    return LLVMBuildExtractElement(g->b, v, i32c(g, 0), "");
-}
 
 typedef struct DotCtx {
     int mt, nt;
@@ -834,7 +820,7 @@ static LLVMValueRef dot_function(Gemm *g, int mt, int nt) {
     LLVMValueRef q1 = LLVMBuildUDiv(g->b, k1, i64c(g, g->lanes), "");
     acc_loop(g, nacc, LLVMBuildUDiv(g->b, k0, i64c(g, g->lanes), ""), q1, acc, dot_step, &d);
     for (int k = 0; k < nacc; k++)
-        acc[k] = reduce(g, acc[k]);
+        acc[k] = cg_lanes_sum(g->cg, acc[k], g->lanes);
     d.vector = false;
     acc_loop(g, nacc, mul(g, q1, g->lanes), k1, acc, dot_step, &d);
     /* After the first chunk, add onto C: every element is loaded before

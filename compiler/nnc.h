@@ -576,6 +576,10 @@ typedef struct Slot {
      * first convolution: 6 x 25): computed straight from the image, a row
      * of pixels at a time in registers (conv_direct below), with no gemm. */
     bool conv_direct;
+    /* ST_BUFFER, a matmul dY @ windows.T, a convolution's weight gradient
+     * with rows of two vectors: summed from dY's rows and the image's, in
+     * registers, with no windows filled (plan.c, conv_weights). */
+    bool conv_weights;
 } Slot;
 
 /* Explicit vectors in generated code (the direct convolution, col2im by
@@ -633,6 +637,10 @@ int64_t reduce_chunk_rows(const Node *n);
  * NULL when n is not split that way or has too few elements. */
 const Shape *split_shape(const Plan *p, const Node *n);
 int64_t reduce_partial_bytes(const Node *n);
+/* The rows of a chunk of the kernel of n when it is summed in chunks
+ * across threads as above, a reduction or a direct weight gradient (over
+ * images), and in *rows_of the shape whose axis 0 is cut; 0 if it is not. */
+int64_t chunk_rows(const Plan *p, const Node *n, const Shape **rows_of);
 /* Whether each group of x's elements that agree outside `axes` is small
  * and fixed (at most MAX_SMALL_GROUP elements: a pooling window), so that
  * a reduction or a first maximum over those axes takes it whole, in

@@ -133,13 +133,31 @@ int64_t reduce_chunk_rows(const Node *n) {
 
 int64_t reduce_partial_bytes(const Node *n) { return align64((int64_t)node_bytes(n)); }
 
+/* A direct weight gradient's chunk: images enough for PAR_MIN_ELEMS of
+ * dY, a few microseconds of work. */
+static int64_t conv_weight_images(const Node *n) {
+    const Shape *image = &n->in[1]->in[0]->in[0]->shape, *dy = &n->in[0]->shape;
+    int64_t per_image = shape_numel(dy) / image->d[0];
+    return (PAR_MIN_ELEMS + per_image - 1) / per_image;
+}
+
+int64_t chunk_rows(const Plan *p, const Node *n, const Shape **rows_of) {
+    if (p->slot[n->id].conv_weights) {
+        *rows_of = &n->in[1]->in[0]->in[0]->shape;
+        return conv_weight_images(n);
+    }
+    *rows_of = &n->in[0]->shape;
+    return reduce_chunk_rows(n);
+}
+
 /* A product's form is chosen here, once its operands' storage is known. */
 static size_t scratch_bytes(Plan *p, const Node *n) {
     if (p->slot[n->id].conv_direct)
         return 0;
-    int64_t chunk = reduce_chunk_rows(n);
+    const Shape *rows_of;
+    int64_t chunk = chunk_rows(p, n, &rows_of);
     if (chunk) {   /* a partial result per chunk */
-        int64_t chunks = (n->in[0]->shape.d[0] + chunk - 1) / chunk;
+        int64_t chunks = (rows_of->d[0] + chunk - 1) / chunk;
         return (size_t)(chunks * reduce_partial_bytes(n));
     }
     if (n->op == OP_MATMUL) {
@@ -680,6 +698,37 @@ static bool conv_direct(const Plan *p, const Node *n) {
            n->in[0]->shape.d[1] <= p->direct_k;
 }
 
+/* dY @ windows.T, a convolution's weight gradient [O, C*kh*kw], computed
+ * the direct convolution's way (Slot.conv_weights): for each window row
+ * (c, i) and each group of output channels o, the sums over the batch of
+ * dY's row of pixels of o times the image's row shifted by j, for every j
+ * at once, in vector registers (codegen.c, cg_conv_weights), with no
+ * windows filled; in chunks of images fixed by the shapes, across threads,
+ * the partial sums added in chunk order, as a reduction's are.  Taken
+ * where it was measured to win: with AVX-512 everywhere (a group's
+ * CONV_DIRECT_ACC sums need its 32 registers), output rows of two vectors
+ * and the channels in at most two groups, since each group loads the
+ * image's rows again and each window row dY's.  LeNet's first (6 channels
+ * in 2 groups, 5x5, rows of 28 pixels) then took about 0.4 of the time of
+ * dot products over filled windows; with rows of one vector (LeNet's
+ * second, 10 of 16 lanes) it took 1.35 times as long, and with 32
+ * channels (7 groups) of 3x3 1.6 times (bench/README.md). */
+static bool conv_weights(const Plan *p, const Node *n) {
+    if (n->op != OP_MATMUL || n->in[1]->op != OP_TRANSPOSE || p->direct_k != CONV_DIRECT_K_WIDE ||
+        shape_is_dynamic(&n->shape))
+        return false;
+    const Node *w = n->in[1]->in[0];
+    if (w->op != OP_IM2COL || p->slot[w->id].st != ST_WINDOWS || w->value != 0)
+        return false;
+    const Layout *dy = memory_of(p, n->in[0]), *image = memory_of(p, w->in[0]);
+    Window win = ir_window(w);
+    int64_t lanes = WIDE_VECTOR_BYTES / (int64_t)dtype_size(n->dt);
+    int64_t ow = window_out(w->in[0]->shape.d[3], win.kw, win.sw, win.pw, win.dw);
+    int64_t group = win.kw <= CONV_DIRECT_ACC ? CONV_DIRECT_ACC / win.kw : 0;
+    return dy && image && dy->stride[1] == 1 && image->stride[3] == 1 && win.sw == 1 && ow > lanes &&
+           ow <= 2 * lanes && group && n->shape.d[0] <= 2 * group;
+}
+
 const Shape *split_shape(const Plan *p, const Node *n) {
     OpKind k = op_info[n->op].kind;
     const Shape *s = k == K_EW || n->op == OP_COL2IM                      ? &n->shape
@@ -865,8 +914,10 @@ Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
         }
 
     fill_windows(p, g);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         p->slot[i].conv_direct = p->slot[i].st == ST_BUFFER && conv_direct(p, g->nodes[i]);
+        p->slot[i].conv_weights = p->slot[i].st == ST_BUFFER && conv_weights(p, g->nodes[i]);
+    }
 
     /* Read times: the kernel (or the end) at which each value is last read.
      * Inline nodes and views are read when their consumer runs. */
@@ -1037,8 +1088,13 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
         if (s->conv_direct)
             fprintf(f, " (direct convolution from the image, a row of pixels at a time%s)",
                     split_shape(p, x) ? "; threads" : "");
-        if (reduce_chunk_rows(x))
-            fprintf(f, " (in chunks of %lld rows; threads)", (long long)reduce_chunk_rows(x));
+        const Shape *rows_of;
+        int64_t chunk = chunk_rows(p, x, &rows_of);
+        if (s->conv_weights)
+            fprintf(f, " (direct weight gradient from dY and the image, in chunks of %lld images; threads)",
+                    (long long)chunk);
+        else if (chunk)
+            fprintf(f, " (in chunks of %lld rows; threads)", (long long)chunk);
         fprintf(f, "\n");
     }
     for (int r = 0; r < p->nroots; r++) {

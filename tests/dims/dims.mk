@@ -22,11 +22,12 @@
 #   make dims DIMS_NNC=--cpu=native DIMS_OUT=build/tests/dims-native
 
 DIMS_MODELS := mlp matmul elementwise reductions softmax reshape loops twodims precision breadth conv \
-               indexing
+               indexing conv_rows
 DIMS_CASES_mlp       := 256 129 1
 DIMS_CASES_twodims   := 32_9 17_5 1_1 1_9 32_1
 DIMS_CASES_precision := 40 21 1
 DIMS_CASES_conv      := 19 10 1
+DIMS_CASES_conv_rows := 60 31 1
 DIMS_CASES_DEFAULT   := 67 33 1
 dims_cases = $(or $(DIMS_CASES_$1),$(DIMS_CASES_DEFAULT))
 
@@ -91,4 +92,11 @@ dims: $(DIMS_BINS)
 
 CHECK_BINS += $(DIMS_BINS)
 CHECK_RUN  += dims
-.PHONY: dims
+
+# conv_rows again, compiled for x86-64-v4, where its weight gradients are
+# direct (skipped on a CPU without AVX-512).
+dims-wide-conv: all
+	@if ! grep -qw avx512f /proc/cpuinfo; then echo "dims-wide-conv: skipped, this CPU has no AVX-512"; exit 0; fi; \
+	$(MAKE) --no-print-directory dims DIMS_MODELS=conv_rows DIMS_NNC=--cpu=x86-64-v4 DIMS_OUT=$(B)/tests/dims-v4
+CHECK_RUN  += dims-wide-conv
+.PHONY: dims dims-wide-conv

@@ -385,6 +385,14 @@ def _conv2d_blocks(t, g):
                 J=(h3 * h3).mean() + (h4 * h4).mean() + (h5 * h5).mean() + (h6 * h6).mean())
 
 
+@spec('conv2d_weights', values=dict(x=normal(1.0), w1=uniform(-0.4, 0.4), b1=uniform(-0.5, 0.5),
+                                     w2=uniform(-0.3, 0.3)))
+def _conv2d_weights(t, g):
+    h1 = torch.tanh(F.conv2d(t.x, t.w1, t.b1, padding=1))
+    h2 = F.conv2d(h1, t.w2, stride=(2, 1), padding=(0, 2), dilation=(1, 2))
+    return dict(h2=h2, J=(h2 * h2).mean())
+
+
 @spec('conv2d_same', values=dict(x=normal(1.0), w1=uniform(-0.4, 0.4), b1=uniform(-0.5, 0.5),
                                   w2=uniform(-0.3, 0.3), w3=uniform(-0.2, 0.2), w4=uniform(-0.3, 0.3),
                                   w5=uniform(-0.5, 0.5), w6=uniform(-0.2, 0.2)))

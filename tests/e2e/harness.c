@@ -872,6 +872,28 @@ START_TEST(test_concurrent_calls_are_independent)
 }
 END_TEST
 
+/* backward on 1 thread and on 3 leaves the same bytes in outputs and
+ * gradients: every split across threads (rows, a product's tiles, chunks
+ * of a sum over the batch) has each sum made by one thread in a fixed
+ * order (contract, 5.6). */
+START_TEST(test_backward_same_at_every_thread_count)
+{
+    call c[2];
+    const int threads[2] = {1, 3};
+    for (int i = 0; i < 2; i++) {
+        call_init(&c[i]);
+        nnrt_set_num_threads(threads[i]);
+        int rc = M->backward(c[i].params, c[i].state, c[i].inputs, c[i].outputs, c[i].grads, c[i].ws);
+        ck_assert_msg(rc == 0, "backward on %d threads returned %d (%s)", threads[i], rc, nnrt_strerror(rc));
+    }
+    nnrt_set_num_threads(0);
+    ck_assert_msg(!memcmp(c[0].outputs, c[1].outputs, M->outputs_size), "outputs differ on 1 and 3 threads");
+    ck_assert_msg(!memcmp(c[0].grads, c[1].grads, M->params_size), "gradients differ on 1 and 3 threads");
+    for (int i = 0; i < 2; i++)
+        call_free(&c[i]);
+}
+END_TEST
+
 static Suite *e2e_suite(void)
 {
     static char name[96];     /* the suite keeps the pointer */
@@ -892,6 +914,7 @@ static Suite *e2e_suite(void)
         { "train_step", test_backward_then_update_matches_train_step },
         { "errors", test_out_of_range_label_is_rejected },
         { "threads", test_concurrent_calls_are_independent },
+        { "threads", test_backward_same_at_every_thread_count },
     };
     TCase *tc = NULL;
     const char *cur = "";
