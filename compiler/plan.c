@@ -712,7 +712,7 @@ static bool conv_direct(const Plan *p, const Node *n) {
  * in 2 groups, 5x5, rows of 28 pixels) then took about 0.4 of the time of
  * dot products over filled windows; with rows of one vector (LeNet's
  * second, 10 of 16 lanes) it took 1.35 times as long, and with 32
- * channels (7 groups) of 3x3 1.6 times (bench/README.md). */
+ * channels (7 groups) of 3x3 1.34 times (bench/README.md). */
 static bool conv_weights(const Plan *p, const Node *n) {
     if (n->op != OP_MATMUL || n->in[1]->op != OP_TRANSPOSE || p->direct_k != CONV_DIRECT_K_WIDE ||
         shape_is_dynamic(&n->shape))
