@@ -1373,7 +1373,8 @@ static void cg_conv_weights(CG *cg, Node *n, const Layout *out) {
                     LLVMAddIncoming(acc[k], &zero, &pre, 1);
                 }
                 LLVMValueRef phis[CONV_DIRECT_ACC];
-                memcpy(phis, acc, sizeof phis);
+                for (int64_t k = 0; k < (o1 - o0) * w.kw; k++)
+                    phis[k] = acc[k];
                 LLVMValueRef bi = LLVMBuildUDiv(b, r, OH, ""), oi = LLVMBuildURem(b, r, OH, "");
                 LLVMValueRef row_in = NULL, ih = window_in(cg, oi, cg_i64(cg, i), w.sh, w.ph, w.dh, d[2], &row_in);
                 LLVMValueRef xi[4] = {bi, cg_i64(cg, c), ih, cg_i64(cg, 0)};
@@ -1401,7 +1402,7 @@ static void cg_conv_weights(CG *cg, Node *n, const Layout *out) {
                 for (int64_t k = 0; k < (o1 - o0) * w.kw; k++)
                     LLVMAddIncoming(phis[k], &acc[k], &latch, 1);
                 cg_loop_close(cg, &lr);
-                /* the sums as they leave the loop: the phis' values after the last trip */
+                /* acc: the last trip's sums, which leave the loop */
                 for (int64_t o = o0; o < o1; o++)
                     for (int64_t j = 0; j < w.kw; j++) {
                         LLVMValueRef at[2] = {cg_i64(cg, o), cg_i64(cg, (c * w.kh + i) * w.kw + j)};

@@ -718,7 +718,6 @@ static LLVMValueRef outer_function(Gemm *g, int mr, int nv) {
 
 /* ---- the dot-product form ---- */
 
-
 typedef struct DotCtx {
     int mt, nt;
     LLVMValueRef *arow, *bcol;

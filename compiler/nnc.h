@@ -614,7 +614,7 @@ typedef struct Plan {
      * result and reads each value it takes from memory once, as do the
      * copies of roots and the optimizer's update. */
     double bytes;
-    int64_t direct_k;           /* a direct convolution's longest K (plan_entry) */
+    bool wide;                  /* all the code has AVX-512's registers (plan_entry) */
 } Plan;
 
 /* wide: every copy of the code has 32 registers of WIDE_VECTOR_BYTES

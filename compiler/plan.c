@@ -133,18 +133,11 @@ int64_t reduce_chunk_rows(const Node *n) {
 
 int64_t reduce_partial_bytes(const Node *n) { return align64((int64_t)node_bytes(n)); }
 
-/* A direct weight gradient's chunk: images enough for PAR_MIN_ELEMS of
- * dY, a few microseconds of work. */
-static int64_t conv_weight_images(const Node *n) {
-    const Shape *image = &n->in[1]->in[0]->in[0]->shape, *dy = &n->in[0]->shape;
-    int64_t per_image = shape_numel(dy) / image->d[0];
-    return (PAR_MIN_ELEMS + per_image - 1) / per_image;
-}
-
 int64_t chunk_rows(const Plan *p, const Node *n, const Shape **rows_of) {
-    if (p->slot[n->id].conv_weights) {
-        *rows_of = &n->in[1]->in[0]->in[0]->shape;
-        return conv_weight_images(n);
+    if (p->slot[n->id].conv_weights) {   /* images enough for PAR_MIN_ELEMS of dY: some microseconds */
+        *rows_of = &n->in[1]->in[0]->in[0]->shape;   /* the image of dY @ transpose(im2col(image)) */
+        int64_t per_image = shape_numel(&n->in[0]->shape) / (*rows_of)->d[0];
+        return (PAR_MIN_ELEMS + per_image - 1) / per_image;
     }
     *rows_of = &n->in[0]->shape;
     return reduce_chunk_rows(n);
@@ -673,8 +666,8 @@ static const Node *windows_read(const Plan *p, const Node *x) {
  * windows are not written out, the image's rows are contiguous with a
  * stride of 1 along them, and each row of output pixels of all of W's rows
  * fits in 16 vector registers (M * ceil(OW / lanes) <= 16, OW at most two
- * vectors) with K = C*kh*kw at most p->direct_k, unrolled.  More rows or a
- * longer K are the gemm's: it reuses what it loads from B across M, where
+ * vectors) with K = C*kh*kw at most CONV_DIRECT_K, or CONV_DIRECT_K_WIDE
+ * when p->wide, unrolled.  More rows or a longer K are the gemm's: it reuses what it loads from B across M, where
  * this reloads the image per window element.  The bounds on K are
  * measured (make conv-pair and whole steps, one thread, against the gemm's
  * way).  With AVX-512 everywhere (--cpu=native on such a CPU), 160: K =
@@ -695,7 +688,7 @@ static bool conv_direct(const Plan *p, const Node *n) {
     int64_t lanes = WIDE_VECTOR_BYTES / (int64_t)dtype_size(n->dt);
     int64_t vectors = (window_out(x->shape.d[3], win.kw, win.sw, win.pw, win.dw) + lanes - 1) / lanes;
     return image && image->stride[3] == 1 && win.sw == 1 && vectors <= 2 && n->shape.d[0] * vectors <= CONV_DIRECT_ACC &&
-           n->in[0]->shape.d[1] <= p->direct_k;
+           n->in[0]->shape.d[1] <= (p->wide ? CONV_DIRECT_K_WIDE : CONV_DIRECT_K);
 }
 
 /* dY @ windows.T, a convolution's weight gradient [O, C*kh*kw], computed
@@ -714,7 +707,7 @@ static bool conv_direct(const Plan *p, const Node *n) {
  * second, 10 of 16 lanes) it took 1.35 times as long, and with 32
  * channels (7 groups) of 3x3 1.34 times (bench/README.md). */
 static bool conv_weights(const Plan *p, const Node *n) {
-    if (n->op != OP_MATMUL || n->in[1]->op != OP_TRANSPOSE || p->direct_k != CONV_DIRECT_K_WIDE ||
+    if (n->op != OP_MATMUL || n->in[1]->op != OP_TRANSPOSE || !p->wide ||
         shape_is_dynamic(&n->shape))
         return false;
     const Node *w = n->in[1]->in[0];
@@ -782,7 +775,7 @@ Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
     int n = g->n;
     Plan *p = NEW(Plan);
     p->kind = kind;
-    p->direct_k = wide ? CONV_DIRECT_K_WIDE : CONV_DIRECT_K;
+    p->wide = wide;
     p->slot = NEWA(Slot, n);
     int cap = 0;
 

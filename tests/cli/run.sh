@@ -66,6 +66,13 @@ expect "--cpu=x86-64-v4: LeNet's second convolution (K = 150) is direct" \
     sh -c "'$nnc' --cpu=x86-64-v4 --emit=plan samples/book/lenet.nn -o '$t/wide.plan' && grep -q 'matmul f32\[16, batch\*100\]: kernel into ws+0 (direct convolution' '$t/wide.plan'"
 expect "  for any x86-64 it is a product" \
     sh -c "'$nnc' --emit=plan samples/book/lenet.nn -o '$t/any.plan' && grep -q 'matmul f32\[16, batch\*100\]: .*(outer products, B filled from the image' '$t/any.plan'"
+# The weight gradient of the first (rows of 28 pixels, 6 channels) is
+# summed directly there too; the second's (rows of 10) stays a product, and
+# so does the first's in a build for any x86-64 (plan.c, conv_weights).
+expect "  its first weight gradient is direct, its second's a product" \
+    sh -c "grep -q 'matmul f32\[6, 25\]: .*(direct weight gradient from dY and the image, in chunks of 7 images' '$t/wide.plan' && grep -q 'matmul f32\[16, 150\]: .*(dot products, B filled from the image' '$t/wide.plan'"
+expect "  for any x86-64 both are products" \
+    sh -c "! grep -q 'direct weight gradient' '$t/any.plan' && grep -q 'matmul f32\[6, 25\]: .*(dot products, B filled from the image' '$t/any.plan'"
 expect "-MD names every output" "$nnc" -MD "$t/mlp.nn" -o "$t/d.o"
 expect "  depfile" grep -q "^$t/d.o $t/d.h : $t/mlp.nn" "$t/d.d"
 mkdir -p "$t/app" "$t/shared"
