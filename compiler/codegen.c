@@ -1181,7 +1181,12 @@ static const Layout *rows_in_memory(CG *cg, const Node *x) {
  * a constant mask, shifted by that offset.  Each image element sees its
  * terms in window_walk's order, (i, j), so the sums are the same bits;
  * but the row is loaded and stored once per (i, oh), not once per j, and
- * no store is read back by the next j's overlapping load (which stalls). */
+ * no store is read back by the next j's overlapping load (which stalls).
+ * The output rows go even ones first, then odd: row ih's masked store
+ * covers 64 bytes, which reach into row ih + 1 when a row is shorter, and
+ * row ih + 1's load stalled behind it (LeNet's second convolution, its
+ * rows of 14 pixels: at batch 8 its step took 0.86 to 0.89 of the time
+ * with this order, at 256 0.93 to 0.99). */
 static bool col2im_by_rows(CG *cg, Node *n) {
     Window w = ir_window(n);
     const Layout *cols = rows_in_memory(cg, n->in[0]), *out = out_layout(cg, n);
@@ -1195,7 +1200,12 @@ static bool col2im_by_rows(CG *cg, Node *n) {
     LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(et, (unsigned)lanes));
     Loop l[4];
     LLVMValueRef c = cg_loop_open(cg, &l[0], d[1]), i = cg_loop_open(cg, &l[1], w.kh);
-    LLVMValueRef bi = axis_open(cg, &l[2], &n->shape, 0), oi = cg_loop_open(cg, &l[3], oh);
+    LLVMValueRef bi = axis_open(cg, &l[2], &n->shape, 0), step = cg_loop_open(cg, &l[3], oh);
+    /* The even output rows, then the odd: oi = 2*step, or 2*(step - evens) + 1. */
+    int64_t evens = (oh + 1) / 2;
+    LLVMValueRef odd = LLVMBuildICmp(b, LLVMIntSGE, step, cg_i64(cg, evens), "");
+    LLVMValueRef half = LLVMBuildSub(b, step, LLVMBuildSelect(b, odd, cg_i64(cg, evens), cg_i64(cg, 0), ""), "");
+    LLVMValueRef oi = LLVMBuildAdd(b, LLVMBuildMul(b, half, cg_i64(cg, 2), ""), LLVMBuildZExt(b, odd, cg->i64, ""), "");
     LLVMValueRef row_in = NULL, ih = window_in(cg, oi, i, w.sh, w.ph, w.dh, d[2], &row_in);
     LLVMBasicBlockRef add = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "row_in");
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(cg->ctx, cg->fn, "row_next");
