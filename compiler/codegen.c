@@ -588,7 +588,7 @@ static LLVMValueRef value_at(CG *cg, Node *n, LLVMValueRef *idx) {
         return ew_compute(cg, n, idx);
     case ST_LEAF: case ST_VIEW: case ST_BUFFER:
         return scoped(cg, load(cg, n->dt, cg_elem_ptr(cg, &s->lay, n->dt, n->shape.rank, idx)), &s->lay);
-    case ST_DEAD: case ST_WINDOWS:   /* windows: only products read them, by filling */
+    case ST_DEAD: case ST_WINDOWS: case ST_COLUMNS:   /* only products fill windows; col2im computes columns */
     default:
         fprintf(stderr, "nnc: internal error: %%%d (%s) read but not planned\n", n->id, op_info[n->op].name);
         abort();
@@ -624,7 +624,7 @@ static bool reads_joined(CG *cg, Node *o, int rank, int d) {
     case ST_CONST: return true;
     case ST_INLINE: return computes_joined(cg, o, a);
     case ST_LEAF: case ST_VIEW: case ST_BUFFER: return s->lay.stride[a] == s->lay.stride[a + 1] * o->shape.d[a + 1];
-    case ST_DEAD: case ST_WINDOWS: default: return false;
+    case ST_DEAD: case ST_WINDOWS: case ST_COLUMNS: default: return false;
     }
 }
 
@@ -1186,10 +1186,11 @@ static const Layout *rows_in_memory(CG *cg, const Node *x) {
  * covers 64 bytes, which reach into row ih + 1 when a row is shorter, and
  * row ih + 1's load stalled behind it (LeNet's second convolution, its
  * rows of 14 pixels: at batch 8 its step took 0.86 to 0.89 of the time
- * with this order, at 256 0.93 to 0.99). */
-static bool col2im_by_rows(CG *cg, Node *n) {
+ * with this order, at 256 0.93 to 0.99).  With col0 (not NULL), cols
+ * holds the columns from col0 on (a chunk of images, col2im_by_chunks). */
+static bool col2im_by_rows(CG *cg, Node *n, const Layout *cols, LLVMValueRef col0) {
     Window w = ir_window(n);
-    const Layout *cols = rows_in_memory(cg, n->in[0]), *out = out_layout(cg, n);
+    const Layout *out = out_layout(cg, n);
     if (w.sw != 1 || !cols || out->stride[3] != 1)
         return false;
     LLVMBuilderRef b = cg->b;
@@ -1213,6 +1214,8 @@ static bool col2im_by_rows(CG *cg, Node *n) {
     LLVMPositionBuilderAtEnd(b, add);
     LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
                                       cg_i64(cg, ow), "");
+    if (col0)
+        first = LLVMBuildSub(b, first, col0, "");
     for (int64_t q = 0; q < d[3]; q += lanes) {
         LLVMValueRef xi[4] = {bi, c, ih, cg_i64(cg, q)};
         LLVMValueRef dst = cg_elem_ptr(cg, out, n->dt, 4, xi), whole = lanes_between(cg, lanes, 0, d[3] - q);
@@ -1421,9 +1424,15 @@ static void cg_conv_weights(CG *cg, Node *n, const Layout *out) {
             }
 }
 
+static void col2im_by_chunks(CG *cg, Node *n);
+
 static void kernel_col2im(CG *cg, Node *n) {
+    if (cg->plan->slot[n->id].col_chunk) {
+        col2im_by_chunks(cg, n);
+        return;
+    }
     cg_store_const(cg, n, out_layout(cg, n), 0);
-    if (!col2im_by_rows(cg, n))
+    if (!col2im_by_rows(cg, n, rows_in_memory(cg, n->in[0]), NULL))
         window_walk(cg, n, &n->shape, true);
 }
 
@@ -1524,6 +1533,11 @@ static void key_reads(CG *cg, FILE *f, Node *x, Reads *r) {
     }
     if (s->st == ST_CONST) {
         fprintf(f, "c%a/%d;", s->cval, x->dt);
+        return;
+    }
+    if (s->st == ST_COLUMNS) {   /* the col2im computes them from the product's operands */
+        fprintf(f, "cols");
+        key_compute(cg, f, x, r);
         return;
     }
     if (s->st == ST_WINDOWS) {   /* the product fills them from the image */
@@ -1912,6 +1926,48 @@ static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     cg->split_shape = NULL;
     side_close(cg, &sd);
     parallel_rows_call(cg, rows, args, units, cg_i64(cg, grain));
+}
+
+/* col2im of a product computed a chunk of images at a time (plan.c,
+ * ST_COLUMNS): a task over chunks, each computing its images' columns of
+ * the product into the thread's scratch (cg_matmul_columns), then summing
+ * them into those images (col2im_by_rows) while they are in the cache. */
+static void col2im_by_chunks(CG *cg, Node *n) {
+    LLVMBuilderRef b = cg->b;
+    const Slot *s = &cg->plan->slot[n->id];
+    Window w = ir_window(n);
+    int64_t chunk = s->col_chunk, si = cg->nkargs - 1;   /* the kernel's scratch: its last argument */
+    int64_t pixels = window_out(n->shape.d[2], w.kh, w.sh, w.ph, w.dh) * window_out(n->shape.d[3], w.kw, w.sw, w.pw, w.dw);
+    LLVMValueRef chunks = LLVMBuildUDiv(b, LLVMBuildAdd(b, cg_extent(cg, &n->shape, 0), cg_i64(cg, chunk - 1), ""),
+                                        cg_i64(cg, chunk), "");
+    const IsaLevel *level = cg_level_of(cg->fn);
+    SideFn sd;
+    size_t len;
+    LLVMValueRef args, scratch = cg->kargs[si];
+    LLVMValueRef task = side_open(cg, &sd, arena_printf("%s.chunks", LLVMGetValueName2(cg->fn, &len)),
+                                  cg_task_type(cg), &args, level ? level->cpu : NULL, true);
+    LLVMValueRef own = LLVMGetParam(task, 3);   /* this thread's scratch */
+    Loop lc;
+    LLVMValueRef c = cg_range_open(cg, &lc, LLVMGetParam(task, 1), LLVMGetParam(task, 2));
+    LLVMValueRef first = LLVMBuildMul(b, c, cg_i64(cg, chunk), "");
+    LLVMValueRef end = smin(cg, LLVMBuildAdd(b, first, cg_i64(cg, chunk), ""), cg_extent(cg, &n->shape, 0));
+    LLVMValueRef col0 = LLVMBuildMul(b, first, cg_i64(cg, pixels), ""), back = LLVMBuildNeg(b, col0, "");
+    LLVMValueRef packing = cg_i64(cg, columns_chunk_bytes(cg->plan, n));
+    Columns cols = {col0, LLVMBuildMul(b, end, cg_i64(cg, pixels), ""),
+                    LLVMBuildGEP2(b, cg_type(cg, n->dt), own, &back, 1, ""), cg_i64(cg, chunk * pixels),
+                    LLVMBuildGEP2(b, cg->i8, own, &packing, 1, "")};
+    cg_matmul_columns(cg, n->in[0], &cols);
+    Layout lay = {.base = NBASE + (int)si, .stride = {chunk * pixels, 1}};
+    cg->kargs[si] = own;
+    cg->split_shape = &n->shape;
+    cg->split_begin = first;
+    cg->split_end = end;
+    cg_store_const(cg, n, out_layout(cg, n), 0);
+    col2im_by_rows(cg, n, &lay, col0);
+    cg->split_shape = NULL;
+    cg_loop_close(cg, &lc);
+    side_close(cg, &sd);
+    cg_parallel(cg, task, args, chunks, cg_i64(cg, 1), s->scratch, scratch);
 }
 
 static Node *gradient_product(const Plan *p, Node *g);

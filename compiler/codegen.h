@@ -120,6 +120,14 @@ LLVMValueRef cg_lanes_sum(CG *cg, LLVMValueRef v, int lanes);
 /* gemm.c: the matrix product n = a @ b into out, using the node's scratch
  * (Slot.gemm, as the plan chose). */
 void cg_matmul(CG *cg, Node *n, const Layout *out);
+/* Columns [col0, col1) of the product n (Slot.gemm, gemm_by_columns), on
+ * the calling thread: C[i, j] at c + i*ldc + j (c is where column 0 would
+ * be), the packing in scratch (gemm_scratch bytes), for the code's own
+ * target (the function being emitted's level). */
+typedef struct Columns {
+    LLVMValueRef col0, col1, c, ldc, scratch;
+} Columns;
+void cg_matmul_columns(CG *cg, Node *n, const Columns *cols);
 /* Bytes of the vector registers the module's products use (gemm.c). */
 int cg_vector_bytes(CG *cg);
 int cg_vector_regs(CG *cg);             /* and how many there are */

@@ -1039,6 +1039,15 @@ bool gemm_fills_b(const GemmPlan *p) {
     return !p->turned;
 }
 
+/* Outer products of B in memory, not turned: columns of C a range at a time
+ * into another C (cg_matmul_columns) are then the same sums. */
+bool gemm_by_columns(const GemmPlan *p) {
+    for (int i = 0; i < p->nparts; i++)
+        if (p->part[i].c.form != FORM_OUTER || p->part[i].c.fill_b)
+            return false;
+    return !p->turned;
+}
+
 /* Products of at least 2 * PAR_MIN_FLOPS are split across threads (below). */
 static bool worth_threads(const GemmPlan *p) {
     return 2.0 * (double)p->M.max * (double)p->N.max * (double)p->K.max >= 2.0 * PAR_MIN_FLOPS;
@@ -1207,6 +1216,7 @@ typedef struct Operands {
     bool threads;               /* split across threads (worth_threads) */
     LLVMValueRef fill, fill_args;   /* B is ST_WINDOWS: cg_window_fill's function, or null */
     bool fill_t;                /* B is the windows' transpose */
+    const Columns *cols;        /* only these columns, into their own C (cg_matmul_columns); or NULL */
 } Operands;
 
 /* The epilogue over the whole of C, after the product. */
@@ -1239,7 +1249,7 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
     } else {
         /* The node's scratch (plan.c): B's block, then A's tile. */
         int64_t bbytes = p->c.pack_b ? (int64_t)pack_b_bytes(o->N.max, o->K.max, (size_t)g->esize) : 0;
-        LLVMValueRef scratch = cg_scratch(cg, n);
+        LLVMValueRef scratch = o->cols ? o->cols->scratch : cg_scratch(cg, n);
         LLVMValueRef bp = p->c.pack_b ? scratch : null;
         LLVMValueRef ap = p->c.pack_a ? LLVMBuildGEP2(cg->b, cg->i8, scratch, (LLVMValueRef[]){i64c(g, bbytes)}, 1, "") : null;
         PackB packb = !p->c.pack_b ? PACK_NONE : o->sb[1] == 1 ? PACK_ROWS : o->sb[0] == 1 ? PACK_COLS : PACK_ANY;
@@ -1252,6 +1262,11 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
                                           i32c(g, packb), LLVMConstInt(cg->i1, p->c.pack_a, 0),
                                           tiled ? epi : null, tiled ? epi_args : null, o->fill, o->fill_args,
                                           LLVMConstInt(cg->i1, o->fill_t, 0), i64c(g, 0), o->m, i64c(g, 0), o->n};
+        if (o->cols) {
+            args[OA_LDC] = o->cols->ldc;
+            args[OA_COL0] = o->cols->col0;
+            args[OA_COL1] = o->cols->col1;
+        }
         LLVMValueRef outer = outer_function(g, p->mr, p->nv);
         if (o->threads) {
             /* The struct holds the arguments but the ranges, and in the
@@ -1280,7 +1295,7 @@ static void product_part(Gemm *g, Node *n, const Part *p, const Operands *o, LLV
 /* The product's code for the target tg, its functions compiled for cpu
  * (NULL: the module's). */
 static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const char *cpu, LLVMValueRef epi,
-                         LLVMValueRef epi_args, LLVMValueRef fill, LLVMValueRef fill_args) {
+                         LLVMValueRef epi_args, LLVMValueRef fill, LLVMValueRef fill_args, const Columns *cols) {
     const GemmPlan *gp = cg->plan->slot[n->id].gemm;
     Gemm g = {.cg = cg, .b = cg->b, .dt = n->dt, .t = cg_type(cg, n->dt), .tg = tg, .cpu = cpu};
     g.esize = (int)dtype_size(n->dt);
@@ -1305,7 +1320,8 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
     }
     Node *a = n->in[0], *b = n->in[1];
     const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id];
-    Operands o = {.M = gp->M, .N = gp->N, .K = gp->K, .turned = gp->turned, .threads = worth_threads(gp)};
+    Operands o = {.M = gp->M, .N = gp->N, .K = gp->K, .turned = gp->turned, .threads = !cols && worth_threads(gp),
+                  .cols = cols};
     memcpy(o.sa, gp->sa, sizeof o.sa);
     memcpy(o.sb, gp->sb, sizeof o.sb);
     Extent *ext[3] = {&o.M, &o.N, &o.K};
@@ -1320,7 +1336,7 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
     o.fill = fill ? fill : LLVMConstPointerNull(cg->ptr);
     o.fill_args = fill ? fill_args : LLVMConstPointerNull(cg->ptr);
     o.fill_t = b->op != OP_IM2COL;
-    o.C = operand_ptr(cg, out, n->dt);
+    o.C = cols ? cols->c : operand_ptr(cg, out, n->dt);
     /* if (m < part[1].lo) part 0 else if (m < part[2].lo) part 1 ... */
     If branch[MAX_PARTS];
     for (int i = 0; i < kept; i++) {
@@ -1355,7 +1371,7 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
         return;
     }
     if (!cg->dispatch_isa) {
-        emit_product(cg, n, out, target_of(cg), NULL, epi, epi_args, fill, fill_args);
+        emit_product(cg, n, out, target_of(cg), NULL, epi, epi_args, fill, fill_args, NULL);
         return;
     }
     /* if (level >= 4) x86-64-v4 else if (level >= 3) x86-64-v3 else baseline */
@@ -1366,10 +1382,16 @@ void cg_matmul(CG *cg, Node *n, const Layout *out) {
         const IsaLevel *l = &cg_levels[i];
         if (i + 1 < CG_NLEVELS)
             if_open(&g, &branch[i], LLVMBuildICmp(cg->b, LLVMIntSGE, level, i32c(&g, l->level), ""));
-        emit_product(cg, n, out, (Target){l->vbytes, l->nregs}, l->cpu, epi, epi_args, fill, fill_args);
+        emit_product(cg, n, out, (Target){l->vbytes, l->nregs}, l->cpu, epi, epi_args, fill, fill_args, NULL);
         if (i + 1 < CG_NLEVELS)
             if_else(&g, &branch[i]);
     }
     for (int i = CG_NLEVELS - 2; i >= 0; i--)
         if_close(&g, &branch[i]);
+}
+
+void cg_matmul_columns(CG *cg, Node *n, const Columns *cols) {
+    const IsaLevel *l = cg_level_of(cg->fn);
+    emit_product(cg, n, NULL, l ? (Target){l->vbytes, l->nregs} : target_of(cg), l ? l->cpu : NULL, NULL, NULL, NULL,
+                 NULL, cols);
 }

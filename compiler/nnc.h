@@ -538,9 +538,12 @@ typedef enum {
     ST_VIEW,        /* a strided view of another node's storage */
     ST_INLINE,      /* elementwise, computed inside its one consumer's loop */
     ST_BUFFER,      /* computed by its own kernel into a buffer */
-    ST_WINDOWS      /* an im2col (or a transpose of one) never written out:
+    ST_WINDOWS,     /* an im2col (or a transpose of one) never written out:
                      * each product that reads it as B fills the blocks it
                      * packs from the image (cg_window_fill) */
+    ST_COLUMNS      /* a product of windows read only by a col2im, never
+                     * written out whole: the col2im computes it a chunk of
+                     * images at a time into its scratch (Slot.col_chunk) */
 } Storage;
 
 typedef enum { BASE_PARAMS, BASE_INPUTS, BASE_OUTPUTS, BASE_GRADS, BASE_STATE, BASE_WS, NBASE } Base;
@@ -580,6 +583,10 @@ typedef struct Slot {
      * with rows of two vectors: summed from dY's rows and the image's, in
      * registers, with no windows filled (plan.c, conv_weights). */
     bool conv_weights;
+    /* ST_BUFFER, a col2im whose product is ST_COLUMNS: the images each
+     * chunk of it computes and sums back while in the cache (plan.c,
+     * columns_chunk); else 0. */
+    int64_t col_chunk;
 } Slot;
 
 /* Explicit vectors in generated code (the direct convolution, col2im by
@@ -669,6 +676,11 @@ void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
  * blocks from the image instead of reading B. */
 const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out, bool b_filled);
 bool gemm_fills_b(const GemmPlan *p);
+/* Whether its columns can be computed a range at a time (cg_matmul_columns). */
+bool gemm_by_columns(const GemmPlan *p);
+/* The bytes of the product's columns in a chunk of col2im n (Slot.col_chunk),
+ * at the start of its scratch. */
+int64_t columns_chunk_bytes(const Plan *p, const Node *n);
 size_t gemm_scratch(const GemmPlan *p);
 const char *gemm_describe(const GemmPlan *p);
 bool layout_contiguous(const Layout *l, const Shape *s);

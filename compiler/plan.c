@@ -147,6 +147,8 @@ int64_t chunk_rows(const Plan *p, const Node *n, const Shape **rows_of) {
 static size_t scratch_bytes(Plan *p, const Node *n) {
     if (p->slot[n->id].conv_direct)
         return 0;
+    if (p->slot[n->id].col_chunk)   /* its product's columns, then their packing */
+        return (size_t)columns_chunk_bytes(p, n) + gemm_scratch(p->slot[n->in[0]->id].gemm);
     const Shape *rows_of;
     int64_t chunk = chunk_rows(p, n, &rows_of);
     if (chunk) {   /* a partial result per chunk */
@@ -608,8 +610,8 @@ static double bytes_read(const Plan *p, const Node *x, int *seen, int stamp) {
         if (seen[o->id] == stamp || st == ST_CONST || st == ST_DEAD)
             continue;
         seen[o->id] = stamp;
-        sum += st == ST_INLINE || st == ST_VIEW || st == ST_WINDOWS ? bytes_read(p, o, seen, stamp)
-                                                                    : (double)node_bytes(o);
+        sum += st == ST_INLINE || st == ST_VIEW || st == ST_WINDOWS || st == ST_COLUMNS ? bytes_read(p, o, seen, stamp)
+                                                                                        : (double)node_bytes(o);
     }
     return sum;
 }
@@ -722,9 +724,50 @@ static bool conv_weights(const Plan *p, const Node *n) {
            ow <= 2 * lanes && group && n->shape.d[0] <= 2 * group;
 }
 
+/* ---- a convolution's input gradient, a chunk of images at a time ----
+ *
+ * col2im(W.T @ dY) has C*kh*kw rows of the product for each output pixel
+ * (LeNet's second convolution at batch 256: [150, 25600], 15 MB), which
+ * col2im sums back into the image.  Written out whole, the product goes
+ * to memory and comes back.  Instead (ST_COLUMNS) the col2im's kernel
+ * computes the product's columns of a chunk of images into its scratch,
+ * at most COLUMNS_CHUNK_BYTES, and sums them into those images while they
+ * are in the cache; the chunks run across threads.  The sums are the same
+ * bits: each column of the product is computed as before, and col2im sums
+ * each image from its own columns. */
+enum { COLUMNS_CHUNK_BYTES = 512 << 10 };
+
+static int64_t columns_per_image(const Node *n) { return (int64_t)node_bytes(n->in[0]) / n->shape.d[0]; }
+
+int64_t columns_chunk_bytes(const Plan *p, const Node *n) {
+    return align64(p->slot[n->id].col_chunk * columns_per_image(n));
+}
+
+/* The images in a chunk of col2im n, its product made ST_COLUMNS; 0 where
+ * it stays a buffer: a product not by outer products over B in memory
+ * (gemm_by_columns), or a col2im that does not sum rows of pixels
+ * (codegen.c, col2im_by_rows), or one chunk's worth at most. */
+static int64_t columns_chunk(Plan *p, const Node *n) {
+    const Node *m = n->in[0];
+    if (n->op != OP_COL2IM || m->op != OP_MATMUL || p->slot[m->id].st != ST_BUFFER || p->slot[m->id].uses != 1 ||
+        p->slot[n->id].lay.stride[3] != 1 || ir_window(n).sw != 1)
+        return 0;
+    const Layout *a = memory_of(p, m->in[0]), *b = memory_of(p, m->in[1]);
+    int64_t images = COLUMNS_CHUNK_BYTES / columns_per_image(n);
+    if (!a || !b || p->slot[m->in[1]->id].st == ST_WINDOWS || images < 1 || images >= n->shape.d[0])
+        return 0;
+    Layout whole = layout_of(BASE_WS, 0, &m->shape);
+    const GemmPlan *gp = gemm_plan(m, a, b, &whole, false);
+    if (!gemm_by_columns(gp))
+        return 0;
+    p->slot[m->id].st = ST_COLUMNS;
+    p->slot[m->id].gemm = gp;
+    return images;
+}
+
 const Shape *split_shape(const Plan *p, const Node *n) {
     OpKind k = op_info[n->op].kind;
-    const Shape *s = k == K_EW || n->op == OP_COL2IM                      ? &n->shape
+    const Shape *s = k == K_EW || (n->op == OP_COL2IM && !p->slot[n->id].col_chunk) ? &n->shape
                      : n->op == OP_IM2COL || k == K_VIEW                 ? &n->in[0]->shape
                      : p->slot[n->id].conv_direct                        ? &n->in[1]->in[0]->shape
                                                                          : NULL;
@@ -910,6 +953,7 @@ Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
     for (int i = 0; i < n; i++) {
         p->slot[i].conv_direct = p->slot[i].st == ST_BUFFER && conv_direct(p, g->nodes[i]);
         p->slot[i].conv_weights = p->slot[i].st == ST_BUFFER && conv_weights(p, g->nodes[i]);
+        p->slot[i].col_chunk = p->slot[i].st == ST_BUFFER ? columns_chunk(p, g->nodes[i]) : 0;
     }
 
     /* Read times: the kernel (or the end) at which each value is last read.
@@ -973,7 +1017,7 @@ Plan *plan_entry(const Model *m, EntryKind kind, bool wide) {
         Node *x = g->nodes[i];
         if (s->st == ST_DEAD)
             continue;
-        p->flops += s->st == ST_INLINE || s->st == ST_BUFFER ? node_flops(x) : 0;
+        p->flops += s->st == ST_INLINE || s->st == ST_BUFFER || s->st == ST_COLUMNS ? node_flops(x) : 0;
         if (s->st != ST_BUFFER)
             continue;
         /* A kernel's scratch is a block of its own, alive while it runs. */
@@ -1062,6 +1106,10 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
             fprintf(f, ": %s, filled block by block by the products that read it\n",
                     x->op == OP_IM2COL ? "not written out" : "a view of windows");
             continue;
+        case ST_COLUMNS:
+            fprintf(f, ": not written out, computed a chunk of images at a time by the col2im that reads it (%s)\n",
+                    gemm_describe(s->gemm));
+            continue;
         case ST_BUFFER:
             break;
         case ST_DEAD: case ST_LEAF: case ST_CONST:
@@ -1088,6 +1136,9 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
                     (long long)chunk);
         else if (chunk)
             fprintf(f, " (in chunks of %lld rows; threads)", (long long)chunk);
+        if (s->col_chunk)
+            fprintf(f, " (its product's columns of %lld images at a time, summed back while in the cache; threads)",
+                    (long long)s->col_chunk);
         fprintf(f, "\n");
     }
     for (int r = 0; r < p->nroots; r++) {
