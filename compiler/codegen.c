@@ -1038,8 +1038,10 @@ static LLVMValueRef smin(CG *cg, LLVMValueRef a, LLVMValueRef b) {
  * (oh, j): there the loop has no test and moves in order, and LLVM
  * vectorizes it; only the pixels outside it get the padding.  (With the
  * batch as the outer loop, col2im was no faster on LeNet and 3% slower on
- * samples/book/resnet.nn: im2col writes each row of cols in one stream.) */
-static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
+ * samples/book/resnet.nn: im2col writes each row of cols in one stream.)
+ * col2im reads cols where the plan put it, or with col0 (not NULL) from
+ * chunk, which holds the columns from col0 on (col2im_by_chunks). */
+static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image, const Layout *chunk, LLVMValueRef col0) {
     LLVMBuilderRef b = cg->b;
     Window w = ir_window(n);
     const int64_t *d = image->d;
@@ -1063,6 +1065,8 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
                                                     cg_i64(cg, w.kw), ""), j, "");
     LLVMValueRef first = LLVMBuildMul(b, LLVMBuildAdd(b, LLVMBuildMul(b, bi, cg_i64(cg, oh), ""), oi, ""),
                                       cg_i64(cg, ow), "");
+    if (col0)
+        first = LLVMBuildSub(b, first, col0, "");
     if (!to_image) {   /* the padding, left and right of the range */
         LLVMValueRef from[2] = {zero, hi}, to[2] = {lo, cg_i64(cg, ow)};
         for (int side = 0; side < 2; side++) {
@@ -1079,7 +1083,9 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
     LLVMValueRef xi[4] = {bi, c, ih, iw}, at[2] = {row, LLVMBuildAdd(b, first, o, "")};
     if (to_image) {
         LLVMValueRef p = cg_elem_ptr(cg, out, n->dt, 4, xi);
-        LLVMValueRef sum = LLVMBuildFAdd(b, scoped(cg, load(cg, n->dt, p), out), value_at(cg, n->in[0], at), "");
+        LLVMValueRef v = col0 ? scoped(cg, load(cg, n->dt, cg_elem_ptr(cg, chunk, n->dt, 2, at)), chunk)
+                              : value_at(cg, n->in[0], at);
+        LLVMValueRef sum = LLVMBuildFAdd(b, scoped(cg, load(cg, n->dt, p), out), v, "");
         scoped(cg, store(cg, n->dt, sum, p), out);
     } else {
         scoped(cg, store(cg, n->dt, value_at(cg, n->in[0], xi), cg_elem_ptr(cg, out, n->dt, 2, at)), out);
@@ -1089,7 +1095,7 @@ static void window_walk(CG *cg, Node *n, const Shape *image, bool to_image) {
         cg_loop_close(cg, &l[k]);
 }
 
-static void kernel_im2col(CG *cg, Node *n) { window_walk(cg, n, &n->in[0]->shape, false); }
+static void kernel_im2col(CG *cg, Node *n) { window_walk(cg, n, &n->in[0]->shape, false, NULL, NULL); }
 
 /* The pixels of an output row whose input column o*sw - shift is inside
  * the image: [lo, hi) (window_walk computes the same at run time). */
@@ -1433,7 +1439,7 @@ static void kernel_col2im(CG *cg, Node *n) {
     }
     cg_store_const(cg, n, out_layout(cg, n), 0);
     if (!col2im_by_rows(cg, n, rows_in_memory(cg, n->in[0]), NULL))
-        window_walk(cg, n, &n->shape, true);
+        window_walk(cg, n, &n->shape, true, NULL, NULL);
 }
 
 static void emit_kernel(CG *cg, Node *n) {
@@ -1963,7 +1969,8 @@ static void col2im_by_chunks(CG *cg, Node *n) {
     cg->split_begin = first;
     cg->split_end = end;
     cg_store_const(cg, n, out_layout(cg, n), 0);
-    col2im_by_rows(cg, n, &lay, col0);
+    if (!col2im_by_rows(cg, n, &lay, col0))
+        window_walk(cg, n, &n->shape, true, &lay, col0);
     cg->split_shape = NULL;
     cg_loop_close(cg, &lc);
     side_close(cg, &sd);

@@ -745,12 +745,10 @@ int64_t columns_chunk_bytes(const Plan *p, const Node *n) {
 
 /* The images in a chunk of col2im n, its product made ST_COLUMNS; 0 where
  * it stays a buffer: a product not by outer products over B in memory
- * (gemm_by_columns), or a col2im that does not sum rows of pixels
- * (codegen.c, col2im_by_rows), or one chunk's worth at most. */
+ * (gemm_by_columns), or one chunk's worth at most. */
 static int64_t columns_chunk(Plan *p, const Node *n) {
     const Node *m = n->in[0];
-    if (n->op != OP_COL2IM || m->op != OP_MATMUL || p->slot[m->id].st != ST_BUFFER || p->slot[m->id].uses != 1 ||
-        p->slot[n->id].lay.stride[3] != 1 || ir_window(n).sw != 1)
+    if (n->op != OP_COL2IM || m->op != OP_MATMUL || p->slot[m->id].st != ST_BUFFER || p->slot[m->id].uses != 1)
         return 0;
     const Layout *a = memory_of(p, m->in[0]), *b = memory_of(p, m->in[1]);
     int64_t images = COLUMNS_CHUNK_BYTES / columns_per_image(n);

@@ -24,7 +24,7 @@ E2E_MODELS := mlp mlp_momentum broadcasting activations reductions_all \
               functions_loops precision_f64 extreme_logits metrics \
               unrolled_product optim_adam optim_adamw_f64 optim_sgd_nesterov \
               optim_sgd_dampening batch_norm_2d batch_norm_4d breadth_unary breadth_compare \
-              breadth_reduce conv2d conv2d_blocks conv2d_same conv2d_weights pooling flip indexing edges cross_params \
+              breadth_reduce conv2d conv2d_blocks conv2d_columns conv2d_same conv2d_weights pooling flip indexing edges cross_params \
               centered_sums
 
 E2E_ALL  = $(E2E_MODELS)
@@ -126,7 +126,7 @@ e2e-cpu-levels: $(E2E_ALL:%=$(E2E_OUT)/e2e_%) $(E2E_ALL:%=$(E2E_OUT)/f64/e2e_%)
 # whose plans take direct convolutions with K up to 160 where a build for
 # any x86-64 keeps them to 32 (plan.c, conv_direct), against the same
 # fixtures; skipped on a CPU without AVX-512.
-E2E_WIDE := conv2d_same conv2d_blocks conv2d_weights
+E2E_WIDE := conv2d_same conv2d_blocks conv2d_weights conv2d_columns
 e2e-wide-conv: all
 	@if ! grep -qw avx512f /proc/cpuinfo; then echo "e2e-wide-conv: skipped, this CPU has no AVX-512"; exit 0; fi; \
 	$(MAKE) --no-print-directory -s -k NNC_OPT=--cpu=x86-64-v4 E2E_OUT=$(B)/tests/e2e-v4 \

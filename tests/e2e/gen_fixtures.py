@@ -393,6 +393,15 @@ def _conv2d_weights(t, g):
     return dict(h2=h2, J=(h2 * h2).mean())
 
 
+@spec('conv2d_columns', values=dict(x=normal(1.0), w1=uniform(-0.4, 0.4), w2=uniform(-0.3, 0.3),
+                                     w3=uniform(-0.3, 0.3)))
+def _conv2d_columns(t, g):
+    h1 = torch.tanh(F.conv2d(t.x, t.w1, padding=1))
+    h2 = F.conv2d(h1, t.w2, stride=(1, 2), padding=1)
+    h3 = F.conv2d(h1, t.w3, padding=(0, 1), dilation=(2, 1))
+    return dict(J=(h2 * h2).mean() + (h3 * torch.sin(h3)).mean())
+
+
 @spec('conv2d_same', values=dict(x=normal(1.0), w1=uniform(-0.4, 0.4), b1=uniform(-0.5, 0.5),
                                   w2=uniform(-0.3, 0.3), w3=uniform(-0.2, 0.2), w4=uniform(-0.3, 0.3),
                                   w5=uniform(-0.5, 0.5), w6=uniform(-0.2, 0.2)))
