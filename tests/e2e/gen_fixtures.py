@@ -50,7 +50,7 @@ Fixture format (version 1).  A text file of whitespace-separated tokens;
   end
 
 .defs: one `-D NAME=VALUE` per line, `#` comments.  .gc: lines
-`seeds N`, `eps X`, `atol X`, `rtol X` (nnrt_gradcheck's options), and `input NAME uniform LO HI` or
+`seeds N`, `eps X`, `atol X`, `rtol X`, `coords N` (nnrt_gradcheck's options), and `input NAME uniform LO HI` or
 `input NAME int LO HI` (HI excluded) for every input; `#` comments.
 
 PyTorch conventions pinned by the reference: relu'(0) = 0, abs'(0) = 0,
@@ -202,7 +202,7 @@ def labels(values):
 
 class Spec:
     def __init__(self, name, forward, defines=None, values=None, hypers=None,
-                 classes=None, gc=None, post=None, steps=STEPS):
+                 classes=None, gc=None, gc_coords=None, post=None, steps=STEPS):
         self.name = name
         self.steps = steps              # train steps recorded
         self.forward = forward
@@ -211,6 +211,7 @@ class Spec:
         self.hypers = hypers or {}      # hyper -> value used (default: its default)
         self.classes = classes or {}    # i32 input -> number of classes
         self.gc = gc or {}              # float input -> (lo, hi) for the gradient check
+        self.gc_coords = gc_coords      # coordinates checked of a larger param (default: all)
         self.post = post                # post(vals): ties across tensors, after drawing
 
 
@@ -394,7 +395,7 @@ def _conv2d_weights(t, g):
 
 
 @spec('conv2d_columns', values=dict(x=normal(1.0), w1=uniform(-0.4, 0.4), w2=uniform(-0.3, 0.3),
-                                     w3=uniform(-0.3, 0.3)))
+                                     w3=uniform(-0.3, 0.3)), gc_coords=64)
 def _conv2d_columns(t, g):
     h1 = torch.tanh(F.conv2d(t.x, t.w1, padding=1))
     h2 = F.conv2d(h1, t.w2, stride=(1, 2), padding=1)
@@ -1052,6 +1053,8 @@ def generate(sp):
     gc = ['# gradient check of %s.nn (gradcheck_main.c): written by '
           'tests/e2e/gen_fixtures.py\n' % sp.name,
           'seeds 3\n', 'eps 1e-6\n', 'atol 1e-5\n', 'rtol 1e-3\n']
+    if sp.gc_coords:
+        gc.append('coords %d\n' % sp.gc_coords)
     for role, name, dtype, shape in decl.role('input'):
         if dtype == 'i32':
             gc.append('input %s int 0 %d\n' % (name, sp.classes[name]))

@@ -14,6 +14,8 @@
  *   seeds N                      check at the params of init(seed) for seed 1..N
  *   eps X, atol X, rtol X        nnrt_gradcheck's options: a coordinate passes
  *                                when |analytic - numeric| <= atol + rtol * max(|a|, |n|)
+ *   coords N                     check N coordinates of a larger param, spread
+ *                                over it (nnrt_gradcheck's max_coords); default: all
  *   input NAME uniform LO HI     a float input, uniform in [LO, HI]
  *   input NAME int LO HI         an i32 input (labels), uniform in [LO, HI)
  * Every input must be listed; hypers keep their defaults.
@@ -74,6 +76,8 @@ static void read_gc(const char *path)
         if (!strcmp(key, "atol") && sscanf(line, "%*s %lf", &GC.opt.atol) == 1)
             continue;
         if (!strcmp(key, "rtol") && sscanf(line, "%*s %lf", &GC.opt.rtol) == 1)
+            continue;
+        if (!strcmp(key, "coords") && sscanf(line, "%*s %zu", &GC.opt.max_coords) == 1)
             continue;
         if (!strcmp(key, "input") &&
             sscanf(line, "%*s %63s %15s %lf %lf", name, kind, &a, &b) == 4 &&
