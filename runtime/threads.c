@@ -139,8 +139,10 @@ int nnrt_get_num_threads(void) {
 }
 
 /* Claim and run chunks of the job of generation gen, thread self's share
- * first, while there are any. */
-static void run_chunks(unsigned gen, int self, void *scratch) {
+ * first, while there are any, with the scratch at *scratch.  That pointer
+ * is read only once a chunk is claimed: a worker that wakes late, to a job
+ * already done, may meet the caller of the next one growing it (prepare). */
+static void run_chunks(unsigned gen, int self, void *const *scratch) {
     uint64_t s = atomic_load_explicit(&pool.job, memory_order_acquire);
     if (GEN(s) != gen)
         return;
@@ -153,7 +155,7 @@ static void run_chunks(unsigned gen, int self, void *scratch) {
                                                        memory_order_acquire))
                 continue;
             int c = SHARE_NEXT(v);
-            pool.task(pool.ctx, pool.units * c / chunks, pool.units * (c + 1) / chunks, scratch);
+            pool.task(pool.ctx, pool.units * c / chunks, pool.units * (c + 1) / chunks, *scratch);
             if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == chunks) {
                 pthread_mutex_lock(&pool.lock);
                 if (pool.caller_sleeping)
@@ -183,7 +185,7 @@ static void *worker_main(void *arg) {
         }
         seen = GEN(s);
         if (w < ACTIVE(s))
-            run_chunks(seen, w, pool.worker[w].scratch);
+            run_chunks(seen, w, &pool.worker[w].scratch);
     }
     return NULL;
 }
@@ -266,7 +268,8 @@ void nnrt_parallel(nnrt_task task, void *ctx, int64_t units, int64_t grain, size
      * some of its lines are still in the other core's cache).  With the
      * node's, the example's step at batch 256 took 1.02 to 1.07 times as
      * long on 2 threads. */
-    run_chunks(gen, 0, grow_scratch(&pool.worker[0], scratch_bytes) ? pool.worker[0].scratch : scratch);
+    void *own = grow_scratch(&pool.worker[0], scratch_bytes) ? pool.worker[0].scratch : scratch;
+    run_chunks(gen, 0, &own);
 
     for (int i = 0; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks && i < SPIN; i++)
         relax();

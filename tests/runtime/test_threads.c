@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "nnrt.h"
@@ -206,6 +207,26 @@ START_TEST(a_split_loop_uses_the_pools_scratch_a_lone_one_the_callers) {
 }
 END_TEST
 
+/* A worker that wakes to a job the caller has already finished claims
+ * nothing; the next call may meanwhile grow that worker's scratch.  The
+ * worker reads where its scratch is only once it claims a chunk, so the
+ * two never race (ThreadSanitizer, make tsan-threads).  Each call finds
+ * the workers asleep and asks for more scratch than the last. */
+START_TEST(scratch_grows_while_a_late_worker_wakes) {
+    nnrt_set_num_threads(2);
+    for (int i = 1; i <= 40; i++) {
+        static Loop l;
+        memset(&l, 0, sizeof l);
+        l.units = 2;
+        l.scratch_bytes = (size_t)i * 4096;
+        sleep_ms(2);
+        nnrt_parallel(count_units, &l, l.units, 1, l.scratch_bytes, NULL);
+        assert_each_unit_ran_once(&l, "growing scratch");
+    }
+    nnrt_set_num_threads(0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("parallel");
@@ -215,6 +236,7 @@ int main(void) {
     tcase_add_test(tc, each_thread_runs_its_own_share_first);
     tcase_add_test(tc, a_loop_inside_a_task_runs_inline);
     tcase_add_test(tc, a_split_loop_uses_the_pools_scratch_a_lone_one_the_callers);
+    tcase_add_test(tc, scratch_grows_while_a_late_worker_wakes);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
