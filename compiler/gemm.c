@@ -1006,6 +1006,7 @@ struct GemmPlan {
     int nparts;
     Part part[MAX_PARTS];
     size_t scratch;
+    bool by_columns;            /* computed a range of columns at a time, each on one thread */
 };
 
 const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out, bool b_filled) {
@@ -1040,17 +1041,24 @@ bool gemm_fills_b(const GemmPlan *p) {
 }
 
 /* Outer products of B in memory, not turned: columns of C a range at a time
- * into another C (cg_matmul_columns) are then the same sums. */
-bool gemm_by_columns(const GemmPlan *p) {
+ * into another C (cg_matmul_columns) are then the same sums.  The plan
+ * for that, or NULL. */
+const GemmPlan *gemm_by_columns(const GemmPlan *p) {
     for (int i = 0; i < p->nparts; i++)
         if (p->part[i].c.form != FORM_OUTER || p->part[i].c.fill_b)
-            return false;
-    return !p->turned;
+            return NULL;
+    if (p->turned)
+        return NULL;
+    GemmPlan *q = NEW(GemmPlan);
+    *q = *p;
+    q->by_columns = true;
+    return q;
 }
 
-/* Products of at least 2 * PAR_MIN_FLOPS are split across threads (below). */
+/* Products of at least 2 * PAR_MIN_FLOPS are split across threads (below),
+ * but one computed by columns: its caller splits it. */
 static bool worth_threads(const GemmPlan *p) {
-    return 2.0 * (double)p->M.max * (double)p->N.max * (double)p->K.max >= 2.0 * PAR_MIN_FLOPS;
+    return !p->by_columns && 2.0 * (double)p->M.max * (double)p->N.max * (double)p->K.max >= 2.0 * PAR_MIN_FLOPS;
 }
 
 const char *gemm_describe(const GemmPlan *p) {
@@ -1320,7 +1328,7 @@ static void emit_product(CG *cg, Node *n, const Layout *out, Target tg, const ch
     }
     Node *a = n->in[0], *b = n->in[1];
     const Slot *sa = &cg->plan->slot[a->id], *sb = &cg->plan->slot[b->id];
-    Operands o = {.M = gp->M, .N = gp->N, .K = gp->K, .turned = gp->turned, .threads = !cols && worth_threads(gp),
+    Operands o = {.M = gp->M, .N = gp->N, .K = gp->K, .turned = gp->turned, .threads = worth_threads(gp),
                   .cols = cols};
     memcpy(o.sa, gp->sa, sizeof o.sa);
     memcpy(o.sb, gp->sb, sizeof o.sb);

@@ -676,8 +676,9 @@ void plan_dump(FILE *f, const Model *m, Plan *const plans[3]);
  * blocks from the image instead of reading B. */
 const GemmPlan *gemm_plan(const Node *n, const Layout *a, const Layout *b, const Layout *out, bool b_filled);
 bool gemm_fills_b(const GemmPlan *p);
-/* Whether its columns can be computed a range at a time (cg_matmul_columns). */
-bool gemm_by_columns(const GemmPlan *p);
+/* The plan computing its columns a range at a time, each range on one
+ * thread (cg_matmul_columns), or NULL where that cannot be. */
+const GemmPlan *gemm_by_columns(const GemmPlan *p);
 /* The bytes of the product's columns in a chunk of col2im n (Slot.col_chunk),
  * at the start of its scratch. */
 int64_t columns_chunk_bytes(const Plan *p, const Node *n);

@@ -755,8 +755,8 @@ static int64_t columns_chunk(Plan *p, const Node *n) {
     if (!a || !b || p->slot[m->in[1]->id].st == ST_WINDOWS || images < 1 || images >= n->shape.d[0])
         return 0;
     Layout whole = layout_of(BASE_WS, 0, &m->shape);
-    const GemmPlan *gp = gemm_plan(m, a, b, &whole, false);
-    if (!gemm_by_columns(gp))
+    const GemmPlan *gp = gemm_by_columns(gemm_plan(m, a, b, &whole, false));
+    if (!gp)
         return 0;
     p->slot[m->id].st = ST_COLUMNS;
     p->slot[m->id].gemm = gp;

@@ -75,9 +75,9 @@ expect "  for any x86-64 both are products" \
     sh -c "! grep -q 'direct weight gradient' '$t/any.plan' && grep -q 'matmul f32\[6, 25\]: .*(dot products, B filled from the image' '$t/any.plan'"
 # The second's input gradient, col2im of a [150, batch*100] product, takes
 # the product's columns 8 images (480 KB) at a time, at every level
-# (plan.c, columns_chunk).
+# (plan.c, columns_chunk); the chunks run across threads, not the product.
 expect "  col2im computes its product a chunk of images at a time" \
-    sh -c "grep -q 'matmul f32\[150, batch\*100\]: not written out, computed a chunk of images at a time' '$t/any.plan' && grep -q 'col2im f32\[batch, 6, 14, 14\]: .*(its product.s columns of 8 images at a time' '$t/any.plan' && grep -q 'col2im f32\[batch, 6, 14, 14\]: .*(its product.s columns of 8 images at a time' '$t/wide.plan'"
+    sh -c "grep -q 'matmul f32\[150, batch\*100\]: not written out, computed a chunk of images at a time by the col2im that reads it (outer products, A packed, B packed)\$' '$t/any.plan' && grep -q 'col2im f32\[batch, 6, 14, 14\]: .*(its product.s columns of 8 images at a time' '$t/any.plan' && grep -q 'col2im f32\[batch, 6, 14, 14\]: .*(its product.s columns of 8 images at a time' '$t/wide.plan'"
 expect "-MD names every output" "$nnc" -MD "$t/mlp.nn" -o "$t/d.o"
 expect "  depfile" grep -q "^$t/d.o $t/d.h : $t/mlp.nn" "$t/d.d"
 mkdir -p "$t/app" "$t/shared"
