@@ -749,6 +749,10 @@ static void reduce_into(CG *cg, Node *n, const Layout *out) {
         return;
     }
     cg_store_const(cg, n, out, reduce_init(n));
+    /* Split by rows of the result (emit_parallel_rows), the same rows of x */
+    const Shape *split = cg->split_shape;
+    if (split == &n->shape)
+        cg->split_shape = &x->shape;
     /* Axes are joined where both are summed over, or both kept. */
     unsigned joined = 0;
     for (int d = cg->split_shape == &x->shape; d + 1 < x->shape.rank; d++) {
@@ -766,6 +770,7 @@ static void reduce_into(CG *cg, Node *n, const Layout *out) {
     LLVMValueRef acc = reduce_op(cg, n, scoped(cg, load(cg, n->dt, p), out), value_at(cg, x, idx));
     scoped(cg, store(cg, n->dt, acc, p), out);
     nest_close(cg, &ns, &x->shape);
+    cg->split_shape = split;
 }
 
 static void kernel_reduce(CG *cg, Node *n) { reduce_into(cg, n, out_layout(cg, n)); }
@@ -873,6 +878,9 @@ static void kernel_maxmask(CG *cg, Node *n) {
         LLVMValueRef gidx[MAX_RANK], ridx[MAX_SMALL_GROUP][MAX_RANK];
         int count;
         Nest ns;
+        const Shape *split = cg->split_shape;
+        if (split == &n->shape)   /* by rows of the mask (emit_parallel_rows): the same rows of groups */
+            cg->split_shape = &g;
         nest_open(cg, &ns, &g, gidx);
         LLVMValueRef where = group_first_max(cg, x, axes, gidx, ridx, &count);
         for (int k = 0; k < count; k++) {
@@ -880,6 +888,7 @@ static void kernel_maxmask(CG *cg, Node *n) {
             scoped(cg, store(cg, n->dt, as_float(cg, hit, n->dt), cg_elem_ptr(cg, out, n->dt, n->shape.rank, ridx[k])), out);
         }
         group_nest_close(cg, &ns, &g, n->dt);
+        cg->split_shape = split;
         return;
     }
     Layout best, where;
@@ -1918,8 +1927,8 @@ static void side_close(CG *cg, SideFn *sd) {
 static void emit_parallel_rows(CG *cg, Node *n, const char *cpu) {
     const Shape *split = split_shape(cg->plan, n);
     LLVMValueRef units = cg_extent(cg, split, 0), args;
-    int64_t per_unit = shape_numel(&n->shape) / split->d[0];
-    int64_t grain = (PAR_MIN_ELEMS + per_unit - 1) / per_unit;
+    double per_unit = split_work(cg->plan, n) / (double)split->d[0];
+    int64_t grain = (int64_t)ceil(PAR_MIN_ELEMS / per_unit);
     /* void rows(ptr args, i64 begin, i64 end, ptr scratch) */
     SideFn sd;
     size_t len;

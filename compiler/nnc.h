@@ -639,10 +639,15 @@ bool param_updated(const Tensor *t);
 enum { PAR_MIN_ELEMS = 1 << 15 };
 int64_t reduce_chunk_rows(const Node *n);
 /* The shape whose axis 0 the kernel of n is split along across threads
- * (codegen.c, emit_parallel_rows): an elementwise kernel's, col2im's
- * image, im2col's, a reshape's copy's or a direct convolution's operand;
- * NULL when n is not split that way or has too few elements. */
+ * (codegen.c, emit_parallel_rows): an elementwise kernel's, a reduction's
+ * or max mask's that keeps axis 0, col2im's image, im2col's, a reshape's
+ * copy's or a direct convolution's operand; NULL when n is not split that
+ * way or has too little work: split_work(n), its operations at the max
+ * shape counted as elementwise ones (a reduction's operand's elements, a
+ * direct convolution's outputs times K, else n's elements), under
+ * 2 * PAR_MIN_ELEMS. */
 const Shape *split_shape(const Plan *p, const Node *n);
+double split_work(const Plan *p, const Node *n);
 int64_t reduce_partial_bytes(const Node *n);
 /* The rows of a chunk of the kernel of n when it is summed in chunks
  * across threads as above, a reduction or a direct weight gradient (over
