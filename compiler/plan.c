@@ -1149,6 +1149,8 @@ static void dump_plan(FILE *f, const Model *m, const Plan *p, const char *entry)
         if (s->conv_direct)
             fprintf(f, " (direct convolution from the image, a row of pixels at a time%s)",
                     split_shape(p, x) ? "; threads" : "");
+        else if (split_shape(p, x))
+            fprintf(f, " (rows across threads)");
         const Shape *rows_of;
         int64_t chunk = chunk_rows(p, x, &rows_of);
         if (s->conv_weights)

@@ -66,6 +66,11 @@ expect "--cpu=x86-64-v4: LeNet's second convolution (K = 150) is direct" \
     sh -c "'$nnc' --cpu=x86-64-v4 --emit=plan samples/book/lenet.nn -o '$t/wide.plan' && grep -q 'matmul f32\[16, batch\*100\]: kernel into ws+0 (direct convolution' '$t/wide.plan'"
 expect "  for any x86-64 it is a product" \
     sh -c "'$nnc' --emit=plan samples/book/lenet.nn -o '$t/any.plan' && grep -q 'matmul f32\[16, batch\*100\]: .*(outer products, B filled from the image' '$t/any.plan'"
+# Its poolings (reductions that keep the batch axis) are split across
+# threads by rows; the sum over a row of 10 logits is too small to be
+# (plan.c, split_shape).
+expect "  its poolings run across threads, its logits' row sum on one" \
+    sh -c "grep -q 'sum f32\[batch, 6, 14, 1, 14, 1\]: kernel into ws+[0-9]* (rows across threads)\$' '$t/any.plan' && grep -q 'sum f32\[batch, 16, 5, 1, 5, 1\]: .*(rows across threads)\$' '$t/any.plan' && grep -q 'sum f32\[batch, 1\]: kernel into ws+[0-9]*\$' '$t/any.plan'"
 # The weight gradient of the first (rows of 28 pixels, 6 channels) is
 # summed directly there too; the second's (rows of 10) stays a product, and
 # so does the first's in a build for any x86-64 (plan.c, conv_weights).
