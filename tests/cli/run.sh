@@ -71,6 +71,12 @@ expect "  for any x86-64 it is a product" \
 # (plan.c, split_shape).
 expect "  its poolings run across threads, its logits' row sum on one" \
     sh -c "grep -q 'sum f32\[batch, 6, 14, 1, 14, 1\]: kernel into ws+[0-9]* (rows across threads)\$' '$t/any.plan' && grep -q 'sum f32\[batch, 16, 5, 1, 5, 1\]: .*(rows across threads)\$' '$t/any.plan' && grep -q 'sum f32\[batch, 1\]: kernel into ws+[0-9]*\$' '$t/any.plan'"
+# A pooling window's strided reads are masked loads and shuffles, not
+# gathers: LLVM's masked interleaved groups are on (emit.c); without them
+# this model's two poolings take 16 gathers at x86-64-v4.
+printf 'model pool\ninput x : f32[64, 6, 28, 28]\np = avg_pool2d(x, 2)\nm = max_pool2d(x, 2)\noutput p, m\n' > "$t/pool.nn"
+expect "poolings read their windows without gathers" \
+    sh -c "'$nnc' --cpu=x86-64-v4 -S '$t/pool.nn' -o '$t/pool.s' && grep -q vmaxps '$t/pool.s' && ! grep -q gather '$t/pool.s'"
 # The weight gradient of the first (rows of 28 pixels, 6 channels) is
 # summed directly there too; the second's (rows of 10) stays a product, and
 # so does the first's in a build for any x86-64 (plan.c, conv_weights).
